@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the SDK test dependencies into tests/sdk/.venv and tests/sdk/node_modules.
+# Idempotent: re-running only reinstalls when requirements.txt or package-lock.json changed.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here"
+
+venv="$here/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+
+req_stamp="$venv/.requirements.sha256"
+req_hash="$(sha256sum requirements.txt | cut -d' ' -f1)"
+if [ ! -f "$req_stamp" ] || [ "$(cat "$req_stamp")" != "$req_hash" ]; then
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+    echo "$req_hash" > "$req_stamp"
+fi
+
+lock_stamp="node_modules/.package-lock.sha256"
+if [ -f package-lock.json ]; then
+    lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
+    if [ ! -f "$lock_stamp" ] || [ "$(cat "$lock_stamp")" != "$lock_hash" ]; then
+        npm ci --silent --no-audit --no-fund >/dev/null
+        echo "$lock_hash" > "$lock_stamp"
+    fi
+else
+    npm install --silent --no-audit --no-fund >/dev/null
+fi
