@@ -7,8 +7,15 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
 venv="$here/.venv"
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+        # Debian without python3-venv has no ensurepip: make the venv bare and
+        # bring pip in with the system's pip.
+        rm -rf "$venv"
+        python3 -m venv --without-pip "$venv"
+        python3 -m pip --python "$venv/bin/python" install --quiet --disable-pip-version-check pip
+    fi
 fi
 
 req_stamp="$venv/.requirements.sha256"
@@ -19,12 +26,8 @@ if [ ! -f "$req_stamp" ] || [ "$(cat "$req_stamp")" != "$req_hash" ]; then
 fi
 
 lock_stamp="node_modules/.package-lock.sha256"
-if [ -f package-lock.json ]; then
-    lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
-    if [ ! -f "$lock_stamp" ] || [ "$(cat "$lock_stamp")" != "$lock_hash" ]; then
-        npm ci --silent --no-audit --no-fund >/dev/null
-        echo "$lock_hash" > "$lock_stamp"
-    fi
-else
-    npm install --silent --no-audit --no-fund >/dev/null
+lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -f "$lock_stamp" ] || [ "$(cat "$lock_stamp")" != "$lock_hash" ]; then
+    npm ci --silent --no-audit --no-fund >/dev/null
+    echo "$lock_hash" > "$lock_stamp"
 fi

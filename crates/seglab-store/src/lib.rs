@@ -1,1 +1,253 @@
-//! placeholder
+//! seglab's durable store: one SQLite file in WAL mode holds events, persons and
+//! their ids, traits, write keys and settings.
+//!
+//! [`Store`] is the writer: it owns the data folder (a lock file keeps a second
+//! writer out), and [`Store::append`] answers only after the transaction holding
+//! the events has committed, so an acknowledged event is never lost. Concurrent
+//! appends share one transaction (group commit). [`Reader`] answers queries on its
+//! own connections and can be opened beside a running writer.
+
+mod identity;
+mod keys;
+mod read;
+mod schema;
+mod writer;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use seglab_event::Event;
+use tokio::sync::oneshot;
+
+pub use identity::PersonId;
+pub use keys::WriteKey;
+pub use read::{PersonView, StoredEvent, TraitValue};
+
+/// The database file inside the data folder.
+pub const DB_FILE: &str = "seglab.db";
+const LOCK_FILE: &str = "seglab.lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("storage error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("another seglab process is writing to {0} (lock held on {LOCK_FILE})")]
+    Locked(PathBuf),
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the store is shut down")]
+    Closed,
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Sqlite(_) | Error::Io(_) | Error::Commit(_) => "storage",
+            Error::Locked(_) => "locked",
+            Error::Closed => "unavailable",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: a committed transaction survives power loss.
+    Full,
+    /// `synchronous=NORMAL`: survives a crash of the process; for bulk imports that
+    /// call [`Store::sync`] before reporting success.
+    Normal,
+}
+
+/// What one append did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppendOutcome {
+    /// Events newly stored.
+    pub accepted: usize,
+    /// Events whose `messageId` was already stored (a client retry).
+    pub duplicates: usize,
+    /// The sequence number of the last stored event (0 when none was stored).
+    pub last_seq: i64,
+}
+
+/// The writer of a data folder.
+pub struct Store {
+    dir: PathBuf,
+    sender: Mutex<Option<Sender<writer::Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    pending: Arc<AtomicUsize>,
+    reader: Reader,
+    _lock: File,
+}
+
+fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        },
+    )?;
+    conn.pragma_update(None, "busy_timeout", 10_000)?;
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the data folder `dir` for writing.
+    pub fn open(dir: &Path, durability: Durability) -> Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        let lock = File::create(dir.join(LOCK_FILE))?;
+        if lock.try_lock().is_err() {
+            return Err(Error::Locked(dir.to_owned()));
+        }
+        let mut conn = Connection::open(dir.join(DB_FILE))?;
+        configure(&conn, durability)?;
+        schema::migrate(&mut conn)?;
+        let pending = Arc::new(AtomicUsize::new(0));
+        let writer = writer::Writer::new(conn, pending.clone())?;
+        let (tx, rx) = channel();
+        let thread = std::thread::Builder::new().name("seglab-writer".into()).spawn(move || writer.run(rx))?;
+        Ok(Store {
+            dir: dir.to_owned(),
+            sender: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            pending,
+            reader: Reader::open(dir)?,
+            _lock: lock,
+        })
+    }
+
+    /// The data folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Queries over this store.
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    /// Events handed to the writer and not yet committed.
+    pub fn pending_events(&self) -> usize {
+        self.pending.load(Ordering::Acquire)
+    }
+
+    /// Queues `events` for the next commit; the receiver answers once they are
+    /// durable (or the commit failed). `historical` marks imported history, which
+    /// must never trigger a message.
+    pub fn submit(&self, events: Vec<Event>, historical: bool) -> Result<oneshot::Receiver<Result<AppendOutcome>>> {
+        let (reply, rx) = oneshot::channel();
+        let n = events.len();
+        let guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+        let sender = guard.as_ref().ok_or(Error::Closed)?;
+        self.pending.fetch_add(n, Ordering::AcqRel);
+        if sender.send(writer::Job { events, historical, reply }).is_err() {
+            self.pending.fetch_sub(n, Ordering::AcqRel);
+            return Err(Error::Closed);
+        }
+        Ok(rx)
+    }
+
+    /// Appends and waits for the commit (async callers).
+    pub async fn append(&self, events: Vec<Event>, historical: bool) -> Result<AppendOutcome> {
+        self.submit(events, historical)?.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Appends and waits for the commit (threads outside an async runtime).
+    pub fn append_blocking(&self, events: Vec<Event>, historical: bool) -> Result<AppendOutcome> {
+        self.submit(events, historical)?.blocking_recv().map_err(|_| Error::Closed)?
+    }
+
+    /// Makes everything committed so far durable on disk, whatever the durability
+    /// mode (a full WAL checkpoint).
+    pub fn sync(&self) -> Result<()> {
+        self.reader.with_conn(|c| {
+            c.query_row("PRAGMA wal_checkpoint(FULL)", [], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+
+    /// Stops accepting appends, lets the writer finish what it holds, and waits.
+    pub fn shutdown(&self) {
+        drop(self.sender.lock().unwrap_or_else(|e| e.into_inner()).take());
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Read-side access to a data folder, on a small pool of connections.
+pub struct Reader {
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl Reader {
+    /// Opens the database of the data folder `dir` for queries (and for the small
+    /// administrative writes of write keys and settings). The folder must hold a
+    /// seglab database.
+    pub fn open(dir: &Path) -> Result<Reader> {
+        let path = dir.join(DB_FILE);
+        if !path.exists() {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no seglab data in {} (start `seglab serve` or `seglab import` first)", dir.display()),
+            )));
+        }
+        let mut conn = Connection::open(&path)?;
+        configure(&conn, Durability::Full)?;
+        schema::migrate(&mut conn)?;
+        Ok(Reader { path, pool: Mutex::new(vec![conn]) })
+    }
+
+    /// Opens the data folder, creating the database if it does not exist yet.
+    pub fn create(dir: &Path) -> Result<Reader> {
+        std::fs::create_dir_all(dir)?;
+        let mut conn = Connection::open(dir.join(DB_FILE))?;
+        configure(&conn, Durability::Full)?;
+        schema::migrate(&mut conn)?;
+        drop(conn);
+        Reader::open(dir)
+    }
+
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open(&self.path)?;
+                configure(&c, Durability::Full)?;
+                c
+            }
+        };
+        let out = f(&mut conn);
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

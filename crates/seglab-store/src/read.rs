@@ -1,0 +1,216 @@
+//! Queries: the event log in order, and one person with ids, traits and latest
+//! events.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use seglab_event::time::format_timestamp;
+use seglab_event::{EventType, Millis};
+use serde_json::{Map, Value};
+
+use crate::{PersonId, Reader, Result};
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub message_id: String,
+    pub kind: EventType,
+    /// Today's person (merges followed).
+    pub person_id: PersonId,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub event: Option<String>,
+    pub name: Option<String>,
+    pub timestamp: Millis,
+    pub received_at: Millis,
+    pub historical: bool,
+    /// The rest of the message: a JSON object.
+    pub payload: String,
+}
+
+impl StoredEvent {
+    /// The export form: columns plus the payload's fields, times in RFC 3339.
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        out.insert("seq".into(), self.seq.into());
+        out.insert("message_id".into(), self.message_id.clone().into());
+        out.insert("type".into(), self.kind.as_str().into());
+        out.insert("person_id".into(), self.person_id.into());
+        out.insert("user_id".into(), self.user_id.clone().into());
+        out.insert("anonymous_id".into(), self.anonymous_id.clone().into());
+        out.insert("event".into(), self.event.clone().into());
+        out.insert("name".into(), self.name.clone().into());
+        out.insert("timestamp".into(), format_timestamp(self.timestamp).into());
+        out.insert("received_at".into(), format_timestamp(self.received_at).into());
+        out.insert("historical".into(), self.historical.into());
+        if let Ok(Value::Object(payload)) = serde_json::from_str::<Value>(&self.payload) {
+            for (k, v) in payload {
+                out.insert(k, v);
+            }
+        }
+        for key in ["properties", "context", "traits"] {
+            out.entry(key).or_insert_with(|| Value::Object(Map::new()));
+        }
+        Value::Object(out)
+    }
+}
+
+/// A trait value and when it was last set (event time).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraitValue {
+    pub value: Value,
+    pub updated_at: Millis,
+}
+
+/// One person as a user would inspect it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonView {
+    pub person_id: PersonId,
+    /// Every id stitched into this person.
+    pub ids: Vec<String>,
+    pub traits: BTreeMap<String, TraitValue>,
+    pub event_count: u64,
+    /// The latest events, newest first.
+    pub events: Vec<StoredEvent>,
+}
+
+impl PersonView {
+    pub fn to_json(&self) -> Value {
+        let traits: Map<String, Value> = self
+            .traits
+            .iter()
+            .map(|(k, t)| {
+                (k.clone(), serde_json::json!({"value": t.value, "updated_at": format_timestamp(t.updated_at)}))
+            })
+            .collect();
+        serde_json::json!({
+            "person_id": self.person_id,
+            "ids": self.ids,
+            "traits": traits,
+            "event_count": self.event_count,
+            "events": self.events.iter().map(StoredEvent::to_json).collect::<Vec<_>>(),
+        })
+    }
+}
+
+const EVENT_COLUMNS: &str =
+    "seq, message_id, type, person_id, user_id, anonymous_id, event, name, ts, received_at, historical, payload";
+
+fn event_row(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+    let code: u8 = r.get(2)?;
+    Ok(StoredEvent {
+        seq: r.get(0)?,
+        message_id: r.get(1)?,
+        kind: EventType::from_code(code).unwrap_or(EventType::Track),
+        person_id: r.get(3)?,
+        user_id: r.get(4)?,
+        anonymous_id: r.get(5)?,
+        event: r.get(6)?,
+        name: r.get(7)?,
+        timestamp: r.get(8)?,
+        received_at: r.get(9)?,
+        historical: r.get(10)?,
+        payload: r.get(11)?,
+    })
+}
+
+/// Follows merges from `p` to today's person.
+fn root(conn: &Connection, mut p: PersonId, cache: &mut HashMap<PersonId, PersonId>) -> rusqlite::Result<PersonId> {
+    let start = p;
+    if let Some(&r) = cache.get(&p) {
+        return Ok(r);
+    }
+    let mut stmt = conn.prepare_cached("SELECT merged_into FROM persons WHERE person_id = ?1")?;
+    for _ in 0..10_000 {
+        match stmt.query_row([p], |r| r.get::<_, Option<PersonId>>(0)).optional()?.flatten() {
+            Some(next) => p = next,
+            None => break,
+        }
+    }
+    cache.insert(start, p);
+    Ok(p)
+}
+
+impl Reader {
+    /// Events with `seq > after`, in order, at most `limit`.
+    pub fn events_after(&self, after: i64, limit: usize) -> Result<Vec<StoredEvent>> {
+        self.with_conn(|conn| {
+            let mut cache = HashMap::new();
+            let mut stmt = conn
+                .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+            let mut events = stmt.query_map(params![after, limit as i64], event_row)?.collect::<Result<Vec<_>, _>>()?;
+            for e in &mut events {
+                e.person_id = root(conn, e.person_id, &mut cache)?;
+            }
+            Ok(events)
+        })
+    }
+
+    /// Number of stored events.
+    pub fn event_count(&self) -> Result<u64> {
+        self.with_conn(|c| Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?))
+    }
+
+    /// The person an id (user id, anonymous id, distinct id, or a numeric person
+    /// id) belongs to, with `latest` of its newest events.
+    pub fn person(&self, id: &str, latest: usize) -> Result<Option<PersonView>> {
+        self.with_conn(|conn| {
+            let mut cache = HashMap::new();
+            let found: Option<PersonId> = conn
+                .prepare_cached("SELECT person_id FROM identities WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            let start = match (found, id.parse::<PersonId>()) {
+                (Some(p), _) => p,
+                (None, Ok(n)) => {
+                    let exists: bool = conn
+                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM persons WHERE person_id = ?1)")?
+                        .query_row([n], |r| r.get(0))?;
+                    if !exists {
+                        return Ok(None);
+                    }
+                    n
+                }
+                (None, Err(_)) => return Ok(None),
+            };
+            let person = root(conn, start, &mut cache)?;
+            let members: Vec<PersonId> = conn
+                .prepare_cached(
+                    "WITH RECURSIVE m(id) AS (
+                        SELECT ?1 UNION SELECT p.person_id FROM persons p JOIN m ON p.merged_into = m.id)
+                     SELECT id FROM m",
+                )?
+                .query_map([person], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let list = members.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            let ids: Vec<String> = conn
+                .prepare(&format!("SELECT id FROM identities WHERE person_id IN ({list}) ORDER BY id"))?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let traits = conn
+                .prepare_cached("SELECT key, value, updated_at FROM traits WHERE person_id = ?1 ORDER BY key")?
+                .query_map([person], |r| {
+                    let text: String = r.get(1)?;
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        TraitValue { value: serde_json::from_str(&text).unwrap_or(Value::String(text)), updated_at: r.get(2)? },
+                    ))
+                })?
+                .collect::<Result<BTreeMap<_, _>, _>>()?;
+            let event_count: u64 = conn
+                .prepare(&format!("SELECT count(*) FROM events WHERE person_id IN ({list})"))?
+                .query_row([], |r| r.get(0))?;
+            let mut events = conn
+                .prepare(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE person_id IN ({list}) ORDER BY ts DESC, seq DESC LIMIT ?1"
+                ))?
+                .query_map([latest as i64], event_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            for e in &mut events {
+                e.person_id = person;
+            }
+            Ok(Some(PersonView { person_id: person, ids, traits, event_count, events }))
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! The SQLite schema, applied in order by `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: events, people, identities, traits, keys, settings.
+    "
+    CREATE TABLE events (
+        seq          INTEGER PRIMARY KEY,
+        id_hash      INTEGER NOT NULL,
+        message_id   TEXT    NOT NULL,
+        type         INTEGER NOT NULL,
+        person_id    INTEGER NOT NULL,
+        user_id      TEXT,
+        anonymous_id TEXT,
+        event        TEXT,
+        name         TEXT,
+        ts           INTEGER NOT NULL,
+        received_at  INTEGER NOT NULL,
+        historical   INTEGER NOT NULL,
+        payload      TEXT    NOT NULL
+    );
+    CREATE TABLE persons (
+        person_id   INTEGER PRIMARY KEY,
+        created_at  INTEGER NOT NULL,
+        user_id     TEXT,
+        merged_into INTEGER
+    );
+    CREATE INDEX persons_merged_into ON persons(merged_into) WHERE merged_into IS NOT NULL;
+    CREATE TABLE identities (
+        id        TEXT PRIMARY KEY,
+        person_id INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX identities_person ON identities(person_id);
+    CREATE TABLE traits (
+        person_id  INTEGER NOT NULL,
+        key        TEXT    NOT NULL,
+        value      TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (person_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE write_keys (
+        key        TEXT PRIMARY KEY,
+        name       TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    );
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    ",
+];
+
+/// Brings the database to the newest schema. Fails on a database written by a
+/// newer seglab.
+pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
+            Some(format!(
+                "the database has schema version {version}; this seglab knows up to {}",
+                MIGRATIONS.len()
+            )),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,178 @@
+use std::path::Path;
+
+use seglab_event::segment::{Endpoint, parse};
+use seglab_event::{Event, EventType};
+use serde_json::json;
+
+use super::*;
+
+const T0: i64 = 1_767_225_600_000;
+
+fn events(body: serde_json::Value) -> Vec<Event> {
+    parse(body.to_string().as_bytes(), Endpoint::Batch, T0).unwrap().events
+}
+
+fn open(dir: &Path) -> Store {
+    Store::open(dir, Durability::Full).unwrap()
+}
+
+#[test]
+fn appended_events_read_back_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let out = store
+        .append_blocking(
+            events(json!({"batch": [
+                {"type": "track", "userId": "u1", "event": "Order Completed", "messageId": "m1", "properties": {"revenue": 5}},
+                {"type": "page", "anonymousId": "a1", "name": "Home", "messageId": "m2"},
+            ]})),
+            false,
+        )
+        .unwrap();
+    assert_eq!(out, AppendOutcome { accepted: 2, duplicates: 0, last_seq: 2 });
+    let got = store.reader().events_after(0, 10).unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].message_id, "m1");
+    assert_eq!(got[0].event.as_deref(), Some("Order Completed"));
+    assert_eq!(got[0].to_json()["properties"]["revenue"], 5);
+    assert_eq!(got[1].kind, EventType::Page);
+    assert_ne!(got[0].person_id, got[1].person_id);
+    assert_eq!(store.reader().events_after(1, 10).unwrap().len(), 1);
+}
+
+#[test]
+fn duplicates_are_dropped_within_a_batch_and_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = || {
+        events(json!({"batch": [
+            {"type": "track", "userId": "u", "event": "e", "messageId": "same"},
+            {"type": "track", "userId": "u", "event": "e", "messageId": "same"},
+            {"type": "track", "userId": "u", "event": "e", "messageId": "other"},
+        ]}))
+    };
+    {
+        let store = open(dir.path());
+        let out = store.append_blocking(batch(), false).unwrap();
+        assert_eq!((out.accepted, out.duplicates), (2, 1));
+    }
+    let store = open(dir.path());
+    let out = store.append_blocking(batch(), false).unwrap();
+    assert_eq!((out.accepted, out.duplicates), (0, 3));
+    assert_eq!(store.reader().event_count().unwrap(), 2);
+}
+
+#[test]
+fn second_writer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = open(dir.path());
+    let err = Store::open(dir.path(), Durability::Full).err().unwrap();
+    assert_eq!(err.code(), "locked");
+}
+
+#[test]
+fn identify_stitches_and_merges_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store
+            .append_blocking(
+                events(json!({"batch": [
+                    {"type": "track", "anonymousId": "anon", "event": "Product Viewed", "timestamp": "2026-01-01T00:00:00Z"},
+                    {"type": "identify", "anonymousId": "anon", "traits": {"plan": "free", "name": "Ann"}, "timestamp": "2026-01-01T00:00:01Z"},
+                    {"type": "identify", "userId": "u1", "traits": {"plan": "pro"}, "timestamp": "2026-01-01T00:00:02Z"},
+                    // An older value arriving late does not win.
+                    {"type": "identify", "userId": "u1", "traits": {"plan": "trial"}, "timestamp": "2025-12-01T00:00:00Z"},
+                ]})),
+                false,
+            )
+            .unwrap();
+        let a = store.reader().person("anon", 10).unwrap().unwrap();
+        let u = store.reader().person("u1", 10).unwrap().unwrap();
+        assert_ne!(a.person_id, u.person_id);
+        store
+            .append_blocking(events(json!({"batch": [{"type": "alias", "previousId": "anon", "userId": "u1"}]})), false)
+            .unwrap();
+    }
+    let store = open(dir.path());
+    store
+        .append_blocking(events(json!({"batch": [{"type": "track", "anonymousId": "anon", "event": "Order Completed", "timestamp": "2026-01-02T00:00:00Z"}]})), false)
+        .unwrap();
+    let p = store.reader().person("anon", 10).unwrap().unwrap();
+    assert_eq!(p, store.reader().person("u1", 10).unwrap().unwrap());
+    assert_eq!(p.ids, vec!["anon".to_string(), "u1".to_string()]);
+    assert_eq!(p.event_count, 6);
+    assert_eq!(p.traits["plan"].value, json!("pro"));
+    assert_eq!(p.traits["name"].value, json!("Ann"));
+    assert_eq!(p.events[0].event.as_deref(), Some("Order Completed"));
+    assert!(p.events.iter().all(|e| e.person_id == p.person_id));
+    let by_number = store.reader().person(&p.person_id.to_string(), 1).unwrap().unwrap();
+    assert_eq!(by_number.person_id, p.person_id);
+    assert!(store.reader().person("nobody", 1).unwrap().is_none());
+    // The events list reports today's person for events stored before the merge.
+    let all = store.reader().events_after(0, 100).unwrap();
+    assert!(all.iter().all(|e| e.person_id == p.person_id));
+}
+
+#[test]
+fn historical_flag_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.append_blocking(events(json!({"batch": [{"type": "track", "userId": "u", "event": "old"}]})), true).unwrap();
+    store.append_blocking(events(json!({"batch": [{"type": "track", "userId": "u", "event": "new"}]})), false).unwrap();
+    let got = store.reader().events_after(0, 10).unwrap();
+    assert_eq!((got[0].historical, got[1].historical), (true, false));
+}
+
+#[test]
+fn concurrent_appends_all_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(open(dir.path()));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let batch = (0..20)
+                        .map(|j| json!({"type": "track", "userId": format!("u{j}"), "event": "e", "messageId": format!("{t}-{i}-{j}")}))
+                        .collect::<Vec<_>>();
+                    let out = store.append_blocking(events(json!({ "batch": batch })), false).unwrap();
+                    assert_eq!(out.accepted, 20);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(store.reader().event_count().unwrap(), 8 * 50 * 20);
+    assert_eq!(store.pending_events(), 0);
+    let seqs: Vec<i64> = store.reader().events_after(0, 10_000).unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=8000).collect::<Vec<_>>());
+}
+
+#[test]
+fn keys_and_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let r = store.reader();
+    let k = r.create_key("web").unwrap();
+    assert_eq!(k.key.len(), 32);
+    assert!(r.key_is_active(&k.key).unwrap());
+    assert!(r.revoke_key(&k.key).unwrap());
+    assert!(!r.revoke_key(&k.key).unwrap());
+    assert!(!r.key_is_active(&k.key).unwrap());
+    assert!(r.list_keys().unwrap()[0].revoked_at.is_some());
+    let t = r.admin_token().unwrap();
+    assert_eq!(t, r.admin_token().unwrap());
+    assert!(t.starts_with("adm_"));
+    // A reader opened beside the running writer sees the same keys.
+    let other = Reader::open(dir.path()).unwrap();
+    assert_eq!(other.admin_token().unwrap(), t);
+}
+
+#[test]
+fn reader_needs_existing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Reader::open(&dir.path().join("nothing")).err().unwrap();
+    assert!(err.to_string().contains("no seglab data"));
+}

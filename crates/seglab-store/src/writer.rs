@@ -1,0 +1,259 @@
+//! The single writer: one thread owns the write connection and commits everything
+//! that arrived while the previous commit ran as one transaction (group commit).
+//!
+//! Deduplication keeps the 64-bit hash of every stored `messageId` in memory with
+//! the row it belongs to (rebuilt from the log at start), so the hot path never
+//! touches a random-key index: a hash hit is confirmed against that row.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::Receiver;
+use std::time::Instant;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use seglab_event::Event;
+use tokio::sync::oneshot;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::identity::{Change, Identities};
+use crate::{AppendOutcome, Error};
+
+/// Most events committed in one transaction.
+pub(crate) const MAX_TXN_EVENTS: usize = 20_000;
+
+pub(crate) struct Job {
+    pub events: Vec<Event>,
+    pub historical: bool,
+    pub reply: oneshot::Sender<Result<AppendOutcome, Error>>,
+}
+
+/// Keys are already hashes: use them as they are.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Dedup = HashMap<u64, i64, BuildHasherDefault<IdHasher>>;
+
+pub(crate) fn message_hash(message_id: &str) -> i64 {
+    xxh3_64(message_id.as_bytes()) as i64
+}
+
+pub(crate) struct Writer {
+    conn: Connection,
+    dedup: Dedup,
+    ids: Identities,
+    next_seq: i64,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    pub(crate) fn new(conn: Connection, pending: Arc<AtomicUsize>) -> Result<Writer, Error> {
+        let mut w = Writer { conn, dedup: Dedup::default(), ids: Identities::new(1), next_seq: 1, pending };
+        w.load()?;
+        Ok(w)
+    }
+
+    /// Rebuilds the in-memory state from the database.
+    fn load(&mut self) -> Result<(), Error> {
+        let started = Instant::now();
+        let count: i64 = self.conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+        let mut dedup = Dedup::with_capacity_and_hasher(count as usize + 1024, Default::default());
+        let mut next_seq = 1;
+        {
+            let mut stmt = self.conn.prepare("SELECT seq, id_hash FROM events")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let seq: i64 = r.get(0)?;
+                dedup.insert(r.get::<_, i64>(1)? as u64, seq);
+                next_seq = next_seq.max(seq + 1);
+            }
+        }
+        let mut ids = Identities::new(1);
+        {
+            let mut stmt = self.conn.prepare("SELECT person_id, user_id, merged_into FROM persons")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let user: Option<String> = r.get(1)?;
+                ids.load_person(r.get(0)?, user.as_deref(), r.get(2)?);
+            }
+            let mut stmt = self.conn.prepare("SELECT id, person_id FROM identities")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                ids.load_id(r.get(0)?, r.get(1)?);
+            }
+        }
+        self.dedup = dedup;
+        self.ids = ids;
+        self.next_seq = next_seq;
+        tracing::info!(events = count, elapsed_ms = started.elapsed().as_millis() as u64, "store state loaded");
+        Ok(())
+    }
+
+    /// Runs until every sender is gone.
+    pub(crate) fn run(mut self, rx: Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut size = first.events.len();
+            let mut jobs = vec![first];
+            while size < MAX_TXN_EVENTS {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        size += job.events.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let result = self.commit(&jobs);
+            if result.is_err() {
+                // The in-memory state may hold rows that never committed.
+                if let Err(e) = self.load() {
+                    tracing::error!(error = %e, "reloading store state after a failed commit");
+                }
+            }
+            self.pending.fetch_sub(size, Ordering::AcqRel);
+            match result {
+                Ok(outcomes) => {
+                    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                        let _ = job.reply.send(Ok(outcome));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, events = size, "commit failed");
+                    for job in jobs {
+                        let _ = job.reply.send(Err(Error::Commit(e.to_string())));
+                    }
+                }
+            }
+        }
+    }
+
+    fn commit(&mut self, jobs: &[Job]) -> Result<Vec<AppendOutcome>, Error> {
+        let tx = self.conn.transaction()?;
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let mut outcome = AppendOutcome::default();
+            for e in &job.events {
+                let hash = message_hash(&e.message_id);
+                if is_duplicate(&tx, &self.dedup, hash, &e.message_id)? {
+                    outcome.duplicates += 1;
+                    continue;
+                }
+                let (person, changes) = self.ids.resolve(e);
+                apply(&tx, &changes, e.received_at)?;
+                let seq = self.next_seq;
+                tx.prepare_cached(
+                    "INSERT INTO events (seq, id_hash, message_id, type, person_id, user_id, anonymous_id,
+                                         event, name, ts, received_at, historical, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?
+                .execute(params![
+                    seq,
+                    hash,
+                    e.message_id,
+                    e.kind.code(),
+                    person,
+                    e.user_id,
+                    e.anonymous_id,
+                    e.event,
+                    e.name,
+                    e.timestamp,
+                    e.received_at,
+                    job.historical,
+                    e.payload,
+                ])?;
+                self.next_seq += 1;
+                self.dedup.insert(hash as u64, seq);
+                set_traits(&tx, person, e)?;
+                outcome.accepted += 1;
+                outcome.last_seq = seq;
+            }
+            outcomes.push(outcome);
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+}
+
+fn is_duplicate(tx: &Transaction<'_>, dedup: &Dedup, hash: i64, message_id: &str) -> rusqlite::Result<bool> {
+    let Some(&seq) = dedup.get(&(hash as u64)) else {
+        return Ok(false);
+    };
+    let stored: Option<String> = tx
+        .prepare_cached("SELECT message_id FROM events WHERE seq = ?1")?
+        .query_row([seq], |r| r.get(0))
+        .optional()?;
+    if stored.as_deref() == Some(message_id) {
+        return Ok(true);
+    }
+    // A genuine 64-bit collision: look the id up the slow way.
+    tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE id_hash = ?1 AND message_id = ?2)")?
+        .query_row(params![hash, message_id], |r| r.get(0))
+}
+
+fn apply(tx: &Transaction<'_>, changes: &[Change], at: i64) -> rusqlite::Result<()> {
+    for change in changes {
+        match change {
+            Change::NewPerson(p) => {
+                tx.prepare_cached("INSERT INTO persons (person_id, created_at) VALUES (?1, ?2)")?
+                    .execute(params![p, at])?;
+            }
+            Change::MapId(id, p) => {
+                tx.prepare_cached("INSERT INTO identities (id, person_id) VALUES (?1, ?2)")?
+                    .execute(params![id, p])?;
+            }
+            Change::SetUser(p, user) => {
+                tx.prepare_cached("UPDATE persons SET user_id = ?2 WHERE person_id = ?1 AND user_id IS NULL")?
+                    .execute(params![p, user])?;
+            }
+            Change::Merge { from, into } => {
+                tx.prepare_cached("UPDATE persons SET merged_into = ?2 WHERE person_id = ?1")?
+                    .execute(params![from, into])?;
+                tx.prepare_cached(
+                    "INSERT INTO traits (person_id, key, value, updated_at)
+                     SELECT ?2, key, value, updated_at FROM traits WHERE person_id = ?1 AND true
+                     ON CONFLICT (person_id, key) DO UPDATE
+                        SET value = excluded.value, updated_at = excluded.updated_at
+                        WHERE excluded.updated_at > traits.updated_at",
+                )?
+                .execute(params![from, into])?;
+                tx.prepare_cached("DELETE FROM traits WHERE person_id = ?1")?.execute([from])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn set_traits(tx: &Transaction<'_>, person: i64, e: &Event) -> rusqlite::Result<()> {
+    for (key, value) in &e.traits {
+        tx.prepare_cached(
+            "INSERT INTO traits (person_id, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (person_id, key) DO UPDATE
+                SET value = excluded.value, updated_at = excluded.updated_at
+                WHERE excluded.updated_at >= traits.updated_at",
+        )?
+        .execute(params![person, key, value.to_string(), e.timestamp])?;
+    }
+    for (key, value) in &e.traits_once {
+        tx.prepare_cached(
+            "INSERT INTO traits (person_id, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (person_id, key) DO NOTHING",
+        )?
+        .execute(params![person, key, value.to_string(), e.timestamp])?;
+    }
+    Ok(())
+}
