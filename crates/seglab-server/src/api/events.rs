@@ -1,0 +1,36 @@
+//! `GET /api/v1/events?after=SEQ&limit=N`: the event log in order.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use seglab_store::StoredEvent;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::require_admin;
+use crate::error::ApiResult;
+
+pub const MAX_LIMIT: usize = 1000;
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/api/v1/events", get(list))
+}
+
+#[derive(Deserialize)]
+struct Params {
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+async fn list(State(state): State<Arc<AppState>>, Query(params): Query<Params>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    require_admin(&headers, &state.admin_token)?;
+    let limit = params.limit.unwrap_or(100).clamp(1, MAX_LIMIT);
+    let after = params.after.unwrap_or(0);
+    let events = super::blocking(&state, move |s| Ok(s.store.reader().events_after(after, limit)?)).await?;
+    let next = if events.len() == limit { events.last().map(|e| e.seq) } else { None };
+    Ok(Json(json!({"events": events.iter().map(StoredEvent::to_json).collect::<Vec<_>>(), "next": next})))
+}

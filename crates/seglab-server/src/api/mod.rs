@@ -1,0 +1,48 @@
+//! One module per resource.
+
+pub mod events;
+pub mod health;
+pub mod ingest;
+pub mod keys;
+pub mod people;
+pub mod posthog;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use seglab_event::Event;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorKind};
+
+/// Hands validated events to the store and waits until they are durable.
+pub(crate) async fn store_events(
+    state: &AppState,
+    events: Vec<Event>,
+    historical: bool,
+    source: &'static str,
+) -> ApiResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    if state.store.pending_events() + events.len() > state.limits.max_pending_events {
+        return Err(ApiError::new(ErrorKind::Overloaded, "overloaded", "too many events waiting to be stored; retry shortly"));
+    }
+    let n = events.len();
+    let started = Instant::now();
+    let outcome = state.store.append(events, historical).await?;
+    crate::metrics::committed(started.elapsed().as_secs_f64(), n);
+    crate::metrics::accepted(source, outcome.accepted, outcome.duplicates);
+    Ok(())
+}
+
+/// Runs blocking store work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    state: &Arc<AppState>,
+    f: impl FnOnce(&AppState) -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || f(&state))
+        .await
+        .map_err(|e| ApiError::new(ErrorKind::Internal, "internal", e.to_string()))?
+}

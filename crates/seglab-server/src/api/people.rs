@@ -1,0 +1,36 @@
+//! `GET /api/v1/people/{id}`: a person's ids, traits and latest events.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::auth::require_admin;
+use crate::error::{ApiError, ApiResult};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/api/v1/people/{id}", get(show))
+}
+
+#[derive(Deserialize)]
+struct Params {
+    events: Option<usize>,
+}
+
+async fn show(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    require_admin(&headers, &state.admin_token)?;
+    let latest = params.events.unwrap_or(20).min(1000);
+    let lookup = id.clone();
+    let person = super::blocking(&state, move |s| Ok(s.store.reader().person(&lookup, latest)?)).await?;
+    person.map(|p| Json(p.to_json())).ok_or_else(|| ApiError::not_found(format!("no person with id {id:?}")))
+}

@@ -1,0 +1,115 @@
+//! API errors: every failure the server answers has a stable code, and codes map to
+//! HTTP statuses here and nowhere else.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// The fixed set of error classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    TooLarge,
+    Overloaded,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorKind {
+    fn status(self) -> StatusCode {
+        match self {
+            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error answer: `{"code": …, "message": …}` with the status of its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { kind, code, message: message.into() }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorKind::NotFound, "not_found", message)
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorKind::BadRequest, code, message)
+    }
+}
+
+impl From<seglab_event::Error> for ApiError {
+    fn from(e: seglab_event::Error) -> ApiError {
+        let kind = match e {
+            seglab_event::Error::BodyTooLarge => ErrorKind::TooLarge,
+            seglab_event::Error::MissingWriteKey => ErrorKind::Unauthorized,
+            _ => ErrorKind::BadRequest,
+        };
+        ApiError::new(kind, e.code(), e.to_string())
+    }
+}
+
+impl From<seglab_store::Error> for ApiError {
+    fn from(e: seglab_store::Error) -> ApiError {
+        let kind = match e {
+            seglab_store::Error::Closed => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        };
+        tracing::error!(error = %e, "store error");
+        ApiError::new(kind, e.code(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.kind.status(), Json(json!({"code": self.code, "message": self.message}))).into_response();
+        if self.kind == ErrorKind::Overloaded {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        res
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_errors_map_to_statuses() {
+        let e: ApiError = seglab_event::Error::BodyTooLarge.into();
+        assert_eq!((e.kind.status(), e.code), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+        let e: ApiError = seglab_event::Error::InvalidJson("x".into()).into();
+        assert_eq!((e.kind.status(), e.code), (StatusCode::BAD_REQUEST, "invalid_json"));
+        let e: ApiError = seglab_event::Error::MissingWriteKey.into();
+        assert_eq!(e.kind.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn overloaded_says_when_to_retry() {
+        let res = ApiError::new(ErrorKind::Overloaded, "overloaded", "busy").into_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "1");
+    }
+}

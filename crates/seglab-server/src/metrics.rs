@@ -1,0 +1,51 @@
+//! Prometheus metrics: events accepted and rejected (by reason), duplicates,
+//! commit latency and batch sizes.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder (once) and returns its handle.
+pub fn install() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Suffix("_seconds".into()),
+                &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
+            )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full("seglab_ingest_batch_events".into()),
+                    &[1.0, 5.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 5000.0],
+                )
+            })
+            .expect("bucket lists are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed");
+        }
+        metrics::describe_counter!("seglab_events_accepted_total", "events stored, by source");
+        metrics::describe_counter!("seglab_events_duplicate_total", "events dropped because their message id was already stored");
+        metrics::describe_counter!("seglab_requests_rejected_total", "ingestion requests refused, by reason (error code)");
+        metrics::describe_histogram!("seglab_ingest_commit_seconds", "time from handing a batch to the store until it is durable");
+        metrics::describe_histogram!("seglab_ingest_batch_events", "events per ingestion request");
+        handle
+    })
+}
+
+pub(crate) fn accepted(source: &'static str, stored: usize, duplicates: usize) {
+    metrics::counter!("seglab_events_accepted_total", "source" => source).increment(stored as u64);
+    metrics::counter!("seglab_events_duplicate_total").increment(duplicates as u64);
+}
+
+pub(crate) fn rejected(reason: &'static str) {
+    metrics::counter!("seglab_requests_rejected_total", "reason" => reason).increment(1);
+}
+
+pub(crate) fn committed(seconds: f64, events: usize) {
+    metrics::histogram!("seglab_ingest_commit_seconds").record(seconds);
+    metrics::histogram!("seglab_ingest_batch_events").record(events as f64);
+}

@@ -1,0 +1,78 @@
+//! The server in-process, over a real SQLite store in a temporary folder.
+
+mod ingest;
+mod management;
+mod posthog;
+mod robustness;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use base64::Engine;
+use seglab_server::{AppState, Limits, router};
+use seglab_store::{Durability, Store};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const ADMIN: &str = "test-admin";
+
+pub struct App {
+    pub router: Router,
+    pub store: Arc<Store>,
+    pub key: String,
+    _dir: tempfile::TempDir,
+}
+
+impl App {
+    pub fn new() -> App {
+        App::with_limits(Limits::default())
+    }
+
+    pub fn with_limits(limits: Limits) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), Durability::Full).unwrap());
+        let key = store.reader().create_key("test").unwrap().key;
+        let state = AppState::new(store.clone(), ADMIN.into(), limits).unwrap();
+        App { router: router(state), store, key, _dir: dir }
+    }
+
+    pub fn basic(&self) -> String {
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:", self.key)))
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, Vec<u8>) {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        (status, to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec())
+    }
+
+    /// POSTs `body` with the write key as basic auth.
+    pub async fn post(&self, path: &str, body: impl Into<Body>) -> (StatusCode, Value) {
+        let req = Request::post(path)
+            .header("authorization", self.basic())
+            .header("content-type", "application/json")
+            .body(body.into())
+            .unwrap();
+        let (s, b) = self.send(req).await;
+        (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+    }
+
+    pub async fn get_admin(&self, path: &str) -> (StatusCode, Value) {
+        let req = Request::get(path).header("authorization", format!("Bearer {ADMIN}")).body(Body::empty()).unwrap();
+        let (s, b) = self.send(req).await;
+        (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+    }
+
+    pub fn count(&self) -> u64 {
+        self.store.reader().event_count().unwrap()
+    }
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
