@@ -7,6 +7,7 @@
 //! appends share one transaction (group commit). [`Reader`] answers queries on its
 //! own connections and can be opened beside a running writer.
 
+pub mod bench;
 mod identity;
 mod keys;
 mod read;

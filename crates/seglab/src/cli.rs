@@ -1,0 +1,226 @@
+//! The command line: flags and dispatch. Each command lives in its own module.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use seglab_event::time::format_timestamp;
+use seglab_store::{Durability, Reader, Store};
+
+use crate::config::{Config, LogFormat, Overrides};
+
+#[derive(Debug, Parser)]
+#[command(name = "seglab", version, about = "Behavioral segmentation in one binary", propagate_version = true)]
+pub struct Cli {
+    /// Data folder.
+    #[arg(long, global = true, env = "SEGLAB_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Configuration file (default: ./seglab.toml if it exists).
+    #[arg(long, global = true, env = "SEGLAB_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, env = "SEGLAB_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log level or filter (as RUST_LOG).
+    #[arg(long, global = true, env = "SEGLAB_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: ingestion, management API, metrics.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "SEGLAB_LISTEN", value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// Admin token for the management API (default: generated and kept in the data folder).
+        #[arg(long, env = "SEGLAB_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+        /// Events waiting for commit beyond which ingestion answers 429.
+        #[arg(long, env = "SEGLAB_MAX_PENDING_EVENTS")]
+        max_pending_events: Option<usize>,
+        /// Load the demo store first when the data folder is empty.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Import past events from NDJSON, Segment batch JSON or CSV files (.gz too).
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Manage write keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Inspect people.
+    People {
+        #[command(subcommand)]
+        command: PeopleCommand,
+    },
+    /// Generate a realistic demo store and import it.
+    Demo {
+        #[command(flatten)]
+        spec: DemoArgs,
+        /// Write the events to this NDJSON file instead of importing them.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Benchmarks that print their figures next to a baseline measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: crate::bench::BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a write key and print it.
+    Create { name: String },
+    /// List write keys.
+    List,
+    /// Revoke a write key.
+    Revoke { key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeopleCommand {
+    /// A person's ids, traits and latest events, by any of their ids.
+    Show {
+        id: String,
+        /// How many of the latest events to show.
+        #[arg(long, default_value_t = 20)]
+        events: usize,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Number of people.
+    #[arg(long, default_value_t = 2_000)]
+    pub people: usize,
+    /// Days of history, ending now.
+    #[arg(long, default_value_t = 90)]
+    pub days: u32,
+    /// Number of products.
+    #[arg(long, default_value_t = 200)]
+    pub products: usize,
+    /// Number of categories.
+    #[arg(long, default_value_t = 12)]
+    pub categories: usize,
+    /// Random seed (same seed, same store).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+impl DemoArgs {
+    pub fn spec(&self) -> crate::demo::DemoSpec {
+        crate::demo::DemoSpec {
+            people: self.people,
+            days: self.days,
+            products: self.products,
+            categories: self.categories,
+            seed: self.seed,
+            ..crate::demo::DemoSpec::default()
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut overrides =
+        Overrides { data: cli.data.clone(), log_format: cli.log_format, log_level: cli.log.clone(), ..Overrides::default() };
+    if let Command::Serve { listen, admin_token, max_pending_events, .. } = &cli.command {
+        overrides.listen = *listen;
+        overrides.admin_token = admin_token.clone();
+        overrides.max_pending_events = *max_pending_events;
+    }
+    let config = Config::load(cli.config.as_deref(), &overrides)?;
+    init_logging(&config);
+    match cli.command {
+        Command::Serve { demo, .. } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(crate::serve::run(&config, demo))?;
+        }
+        Command::Import { files, quiet } => {
+            let store = Store::open(&config.data, Durability::Normal)
+                .with_context(|| format!("opening {} (stop `seglab serve` on it, or post the file to /v1/import)", config.data.display()))?;
+            let started = std::time::Instant::now();
+            let summary = crate::import::import_files(&store, &files, !quiet)?;
+            let secs = started.elapsed().as_secs_f64();
+            print!("{}", summary.report());
+            println!("took {secs:.1}s ({:.0} lines/s)", summary.lines as f64 / secs.max(1e-9));
+            if summary.rejected > 0 {
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Command::Keys { command } => {
+            let reader = Reader::create(&config.data)?;
+            match command {
+                KeysCommand::Create { name } => println!("{}", reader.create_key(&name)?.key),
+                KeysCommand::List => {
+                    println!("{:<34} {:<20} {:<26} revoked", "key", "name", "created");
+                    for k in reader.list_keys()? {
+                        let revoked = k.revoked_at.map(format_timestamp).unwrap_or_else(|| "-".into());
+                        println!("{:<34} {:<20} {:<26} {revoked}", k.key, k.name, format_timestamp(k.created_at));
+                    }
+                }
+                KeysCommand::Revoke { key } => {
+                    if !reader.revoke_key(&key)? {
+                        anyhow::bail!("no active write key {key:?}");
+                    }
+                    println!("revoked {key}");
+                }
+            }
+        }
+        Command::People { command: PeopleCommand::Show { id, events } } => {
+            let reader = Reader::open(&config.data)?;
+            let person = reader.person(&id, events)?.with_context(|| format!("no person with id {id:?}"))?;
+            println!("{}", serde_json::to_string_pretty(&person.to_json())?);
+        }
+        Command::Demo { spec, out } => {
+            let spec = spec.spec();
+            match out {
+                Some(path) => {
+                    let n = crate::demo_cmd::write(&spec, &path)?;
+                    println!("wrote {n} events to {}", path.display());
+                }
+                None => {
+                    let store = Store::open(&config.data, Durability::Normal)?;
+                    let summary = crate::demo_cmd::load(&store, &spec, true)?;
+                    println!("{} events in {}", summary.accepted, config.data.display());
+                }
+            }
+        }
+        Command::Bench { command } => crate::bench::run(command)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,173 @@
+//! Configuration, layered: defaults < `seglab.toml` < `SEGLAB_*` environment <
+//! command-line flags. A newcomer needs none of it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub data: PathBuf,
+    pub server: ServerConfig,
+    pub ingest: IngestConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Fixed admin token; when absent one is generated and kept in the store.
+    pub admin_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestConfig {
+    pub max_pending_events: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            data: PathBuf::from("./seglab-data"),
+            server: ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), admin_token: None },
+            ingest: IngestConfig { max_pending_events: seglab_server::Limits::default().max_pending_events },
+            log: LogConfig { format: LogFormat::Text, level: "info".into() },
+        }
+    }
+}
+
+/// `seglab.toml`: every field optional, unknown fields refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data: Option<PathBuf>,
+    #[serde(default)]
+    server: FileServer,
+    #[serde(default)]
+    ingest: FileIngest,
+    #[serde(default)]
+    log: FileLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    listen: Option<SocketAddr>,
+    admin_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIngest {
+    max_pending_events: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLog {
+    format: Option<LogFormat>,
+    level: Option<String>,
+}
+
+/// Values from the environment or flags (clap reads both: a flag wins over its
+/// `SEGLAB_*` variable).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub admin_token: Option<String>,
+    pub max_pending_events: Option<usize>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+}
+
+impl Config {
+    /// Loads `file` (if it exists; an explicitly named file must exist) and applies
+    /// the overrides.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let (path, required) = match file {
+            Some(p) => (p.to_owned(), true),
+            None => (PathBuf::from("seglab.toml"), false),
+        };
+        let from_file = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str::<FileConfig>(&text).with_context(|| format!("reading {}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => FileConfig::default(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        Ok(Config::layer(from_file, overrides))
+    }
+
+    fn layer(file: FileConfig, o: &Overrides) -> Config {
+        let d = Config::default();
+        Config {
+            data: o.data.clone().or(file.data).unwrap_or(d.data),
+            server: ServerConfig {
+                listen: o.listen.or(file.server.listen).unwrap_or(d.server.listen),
+                admin_token: o.admin_token.clone().or(file.server.admin_token).filter(|t| !t.is_empty()),
+            },
+            ingest: IngestConfig {
+                max_pending_events: o
+                    .max_pending_events
+                    .or(file.ingest.max_pending_events)
+                    .unwrap_or(d.ingest.max_pending_events),
+            },
+            log: LogConfig {
+                format: o.log_format.or(file.log.format).unwrap_or(d.log.format),
+                level: o.log_level.clone().or(file.log.level).unwrap_or(d.log.level),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        assert!(Config::load(Some(&missing), &Overrides::default()).is_err());
+        assert_eq!(Config::layer(FileConfig::default(), &Overrides::default()), Config::default());
+    }
+
+    #[test]
+    fn flags_beat_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seglab.toml");
+        std::fs::write(&path, "data = \"/srv/seglab\"\n[server]\nlisten = \"0.0.0.0:9000\"\n[ingest]\nmax_pending_events = 5\n").unwrap();
+        let c = Config::load(Some(&path), &Overrides::default()).unwrap();
+        assert_eq!(c.data, PathBuf::from("/srv/seglab"));
+        assert_eq!(c.server.listen.port(), 9000);
+        assert_eq!(c.ingest.max_pending_events, 5);
+        let o = Overrides { listen: Some("127.0.0.1:7000".parse().unwrap()), ..Overrides::default() };
+        let c = Config::load(Some(&path), &o).unwrap();
+        assert_eq!(c.server.listen.port(), 7000);
+        assert_eq!(c.data, PathBuf::from("/srv/seglab"));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seglab.toml");
+        std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:1\"\nport = 3\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&path), &Overrides::default()).unwrap_err());
+        assert!(err.contains("unknown field `port`"), "{err}");
+    }
+}

@@ -1,0 +1,9 @@
+//! The `seglab` binary's commands, as a library so tests can call them.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod demo_cmd;
+pub mod import;
+pub mod serve;

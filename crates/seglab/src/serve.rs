@@ -1,0 +1,87 @@
+//! `seglab serve`: open the data folder, make sure a write key and an admin token
+//! exist, print what a newcomer needs, and serve until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use seglab_server::{AppState, Limits, router, spawn_key_refresh};
+use seglab_store::{Durability, Reader, Store};
+
+use crate::config::Config;
+
+/// The write key SDKs should use: the oldest active one, created on first start.
+pub fn default_write_key(reader: &Reader) -> seglab_store::Result<String> {
+    match reader.active_keys()?.into_iter().next() {
+        Some(k) => Ok(k),
+        None => Ok(reader.create_key("default")?.key),
+    }
+}
+
+pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
+    let store = Arc::new(Store::open(&config.data, Durability::Full).with_context(|| format!("opening {}", config.data.display()))?);
+    if demo && store.reader().event_count()? == 0 {
+        let s = store.clone();
+        tokio::task::spawn_blocking(move || crate::demo_cmd::load(&s, &crate::demo::DemoSpec::default(), true)).await??;
+    }
+    let admin_token = match &config.server.admin_token {
+        Some(t) => t.clone(),
+        None => store.reader().admin_token()?,
+    };
+    let write_key = default_write_key(store.reader())?;
+    let limits = Limits { max_pending_events: config.ingest.max_pending_events };
+    let state = AppState::new(store.clone(), admin_token.clone(), limits)?;
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    print_banner(addr, &config.data, &write_key, &admin_token, store.reader().event_count()?);
+    tracing::info!(%addr, data = %config.data.display(), "seglab is serving");
+    let refresh = spawn_key_refresh(state.clone(), Duration::from_secs(1));
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    refresh.abort();
+    tracing::info!("shutting down: committing what is queued");
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || s.shutdown()).await?;
+    Ok(())
+}
+
+fn print_banner(addr: SocketAddr, data: &Path, write_key: &str, admin_token: &str, events: u64) {
+    let url = format!("http://{addr}");
+    println!("seglab {} is listening on {url}", env!("CARGO_PKG_VERSION"));
+    println!();
+    println!("  data folder     {}  ({events} events)", data.display());
+    println!("  write key       {write_key}");
+    println!("  admin token     {admin_token}");
+    println!();
+    println!("  Segment / RudderStack SDKs   host=\"{url}\"  write key as above   (POST {url}/v1/batch)");
+    println!("  PostHog SDKs                 host=\"{url}\"  api key = write key   (POST {url}/batch/)");
+    println!("  management API               {url}/api/v1/…   with 'Authorization: Bearer <admin token>'");
+    println!("  a person                     curl -H 'Authorization: Bearer {admin_token}' {url}/api/v1/people/ID");
+    println!("  health, metrics              {url}/healthz  {url}/metrics");
+    println!();
+    println!("Stop with Ctrl-C.");
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
