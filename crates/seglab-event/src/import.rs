@@ -26,14 +26,27 @@ impl Format {
     /// Picks the format from the extension (`.csv`, `.json`), else from the first
     /// bytes: a document that opens with `{"batch"` is batch JSON, the rest NDJSON.
     pub fn detect(path: &Path, head: &[u8]) -> Format {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("csv") => return Format::Csv,
             Some("ndjson" | "jsonl") => return Format::Ndjson,
             _ => {}
         }
         let text = String::from_utf8_lossy(head);
-        let compact: String = text.chars().filter(|c| !c.is_whitespace()).take(9).collect();
-        if compact.starts_with("{\"batch\"") { Format::BatchJson } else { Format::Ndjson }
+        let compact: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .take(9)
+            .collect();
+        if compact.starts_with("{\"batch\"") {
+            Format::BatchJson
+        } else {
+            Format::Ndjson
+        }
     }
 }
 
@@ -57,7 +70,11 @@ fn line_error(line: usize, err: Error) -> LineError {
         Error::InvalidMessage { reason, .. } => reason.clone(),
         other => other.to_string(),
     };
-    LineError { line, code: err.code(), message }
+    LineError {
+        line,
+        code: err.code(),
+        message,
+    }
 }
 
 /// A message id derived from the content, for lines that carry none.
@@ -69,23 +86,41 @@ fn derived_id(content: &[u8]) -> String {
 /// `event`.
 pub fn ndjson_line(text: &str, line: usize, received_at: Millis) -> Result<Event, LineError> {
     if text.len() > MAX_MESSAGE_BYTES {
-        return Err(line_error(line, Error::MessageTooLarge { index: None, size: text.len() }));
+        return Err(line_error(
+            line,
+            Error::MessageTooLarge {
+                index: None,
+                size: text.len(),
+            },
+        ));
     }
     let value: Value = serde_json::from_str(text).map_err(|e| line_error(line, Error::json(&e)))?;
     let Value::Object(map) = value else {
-        return Err(line_error(line, Error::invalid(None, format!("a line must be a JSON object, not {}", kind_of(&value)))));
+        return Err(line_error(
+            line,
+            Error::invalid(
+                None,
+                format!("a line must be a JSON object, not {}", kind_of(&value)),
+            ),
+        ));
     };
     object(map, text.as_bytes(), line, received_at)
 }
 
-fn object(mut map: Map<String, Value>, raw: &[u8], line: usize, received_at: Millis) -> Result<Event, LineError> {
+fn object(
+    mut map: Map<String, Value>,
+    raw: &[u8],
+    line: usize,
+    received_at: Millis,
+) -> Result<Event, LineError> {
     if matches!(map.get("messageId"), None | Some(Value::Null)) {
         map.insert("messageId".into(), Value::String(derived_id(raw)));
     }
     if !map.contains_key("type") && map.contains_key("event") {
         map.insert("type".into(), Value::String("track".into()));
     }
-    message(map, None, &Envelope::default(), received_at).map_err(|r| line_error(line, Error::invalid(None, r)))
+    message(map, None, &Envelope::default(), received_at)
+        .map_err(|r| line_error(line, Error::invalid(None, r)))
 }
 
 #[derive(Deserialize)]
@@ -96,8 +131,12 @@ struct RawFile<'a> {
 
 /// Parses a Segment batch JSON file: one result per message, so one bad message
 /// does not reject the others.
-pub fn batch_file(body: &[u8], received_at: Millis) -> Result<Vec<Result<Event, LineError>>, LineError> {
-    let file: RawFile<'_> = serde_json::from_slice(body).map_err(|e| line_error(e.line(), Error::json(&e)))?;
+pub fn batch_file(
+    body: &[u8],
+    received_at: Millis,
+) -> Result<Vec<Result<Event, LineError>>, LineError> {
+    let file: RawFile<'_> =
+        serde_json::from_slice(body).map_err(|e| line_error(e.line(), Error::json(&e)))?;
     Ok(file
         .batch
         .into_iter()
@@ -105,11 +144,23 @@ pub fn batch_file(body: &[u8], received_at: Millis) -> Result<Vec<Result<Event, 
         .map(|(i, raw)| {
             let text = raw.get();
             if text.len() > MAX_MESSAGE_BYTES {
-                return Err(line_error(i + 1, Error::MessageTooLarge { index: None, size: text.len() }));
+                return Err(line_error(
+                    i + 1,
+                    Error::MessageTooLarge {
+                        index: None,
+                        size: text.len(),
+                    },
+                ));
             }
             match serde_json::from_str(text) {
                 Ok(Value::Object(map)) => object(map, text.as_bytes(), i + 1, received_at),
-                Ok(v) => Err(line_error(i + 1, Error::invalid(None, format!("a message must be an object, not {}", kind_of(&v))))),
+                Ok(v) => Err(line_error(
+                    i + 1,
+                    Error::invalid(
+                        None,
+                        format!("a message must be an object, not {}", kind_of(&v)),
+                    ),
+                )),
                 Err(e) => Err(line_error(i + 1, Error::json(&e))),
             }
         })
@@ -135,7 +186,9 @@ impl CsvMapper {
         let missing = |what: &str| LineError {
             line: 1,
             code: "invalid_header",
-            message: format!("the header has no `{what}` column (expected user_id,event,timestamp plus property columns)"),
+            message: format!(
+                "the header has no `{what}` column (expected user_id,event,timestamp plus property columns)"
+            ),
         };
         let user_id = find("user_id");
         let anonymous_id = find("anonymous_id");
@@ -145,29 +198,61 @@ impl CsvMapper {
         let event = find("event").ok_or_else(|| missing("event"))?;
         let timestamp = find("timestamp").ok_or_else(|| missing("timestamp"))?;
         let message_id = find("message_id");
-        let known = [user_id, anonymous_id, Some(event), Some(timestamp), message_id];
+        let known = [
+            user_id,
+            anonymous_id,
+            Some(event),
+            Some(timestamp),
+            message_id,
+        ];
         let properties = header
             .iter()
             .enumerate()
             .filter(|(i, _)| !known.contains(&Some(*i)))
             .map(|(i, h)| (i, h.trim().to_owned()))
             .collect();
-        Ok(CsvMapper { user_id, anonymous_id, event, timestamp, message_id, properties })
+        Ok(CsvMapper {
+            user_id,
+            anonymous_id,
+            event,
+            timestamp,
+            message_id,
+            properties,
+        })
     }
 
     /// Turns one record into a track event; `line` is its 1-based line number.
-    pub fn record(&self, rec: &csv::StringRecord, line: usize, received_at: Millis) -> Result<Event, LineError> {
-        let field = |i: Option<usize>| i.and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
-        let err = |message: String| LineError { line, code: "invalid_message", message };
+    pub fn record(
+        &self,
+        rec: &csv::StringRecord,
+        line: usize,
+        received_at: Millis,
+    ) -> Result<Event, LineError> {
+        let field = |i: Option<usize>| {
+            i.and_then(|i| rec.get(i))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        let err = |message: String| LineError {
+            line,
+            code: "invalid_message",
+            message,
+        };
         let user_id = field(self.user_id).map(str::to_owned);
         let anonymous_id = field(self.anonymous_id).map(str::to_owned);
         if user_id.is_none() && anonymous_id.is_none() {
             return Err(err("`user_id` is empty".into()));
         }
-        let event = field(Some(self.event)).ok_or_else(|| err("`event` is empty".into()))?.to_owned();
-        let ts_text = field(Some(self.timestamp)).ok_or_else(|| err("`timestamp` is empty".into()))?;
-        let timestamp = parse_csv_time(ts_text)
-            .ok_or_else(|| err(format!("`timestamp` is not an ISO-8601 time or epoch number: {ts_text:?}")))?;
+        let event = field(Some(self.event))
+            .ok_or_else(|| err("`event` is empty".into()))?
+            .to_owned();
+        let ts_text =
+            field(Some(self.timestamp)).ok_or_else(|| err("`timestamp` is empty".into()))?;
+        let timestamp = parse_csv_time(ts_text).ok_or_else(|| {
+            err(format!(
+                "`timestamp` is not an ISO-8601 time or epoch number: {ts_text:?}"
+            ))
+        })?;
         let mut properties = Map::new();
         for (i, name) in &self.properties {
             if let Some(v) = field(Some(*i)) {
@@ -204,7 +289,11 @@ impl CsvMapper {
 /// ISO-8601, or an epoch number in seconds (below 10^11) or milliseconds.
 fn parse_csv_time(s: &str) -> Option<Millis> {
     if let Ok(n) = s.parse::<i64>() {
-        return Some(if n.abs() < 100_000_000_000 { n * 1000 } else { n });
+        return Some(if n.abs() < 100_000_000_000 {
+            n * 1000
+        } else {
+            n
+        });
     }
     parse_timestamp(s)
 }
@@ -222,10 +311,11 @@ fn csv_value(s: &str) -> Value {
         if let Ok(i) = s.parse::<i64>() {
             return Value::from(i);
         }
-        if let Ok(f) = s.parse::<f64>() {
-            if f.is_finite() && s.contains('.') {
-                return Value::from(f);
-            }
+        if let Ok(f) = s.parse::<f64>()
+            && f.is_finite()
+            && s.contains('.')
+        {
+            return Value::from(f);
         }
     }
     Value::String(s.to_owned())
@@ -245,7 +335,10 @@ mod tests {
         assert_eq!(a.kind, EventType::Track);
         assert_eq!(a.message_id, b.message_id);
         assert!(a.message_id.starts_with("imp-"));
-        assert_eq!(a.timestamp, parse_timestamp("2025-06-01T00:00:00Z").unwrap());
+        assert_eq!(
+            a.timestamp,
+            parse_timestamp("2025-06-01T00:00:00Z").unwrap()
+        );
     }
 
     #[test]
@@ -253,9 +346,18 @@ mod tests {
         let e = ndjson_line(r#"{"type":"track","event":"x"}"#, 12, NOW).unwrap_err();
         assert_eq!(e.line, 12);
         assert_eq!(e.code, "invalid_message");
-        assert_eq!(e.to_string(), "line 12: `userId` or `anonymousId` is required (invalid_message)");
-        assert_eq!(ndjson_line("{oops", 3, NOW).unwrap_err().code, "invalid_json");
-        assert_eq!(ndjson_line("[1]", 3, NOW).unwrap_err().code, "invalid_message");
+        assert_eq!(
+            e.to_string(),
+            "line 12: `userId` or `anonymousId` is required (invalid_message)"
+        );
+        assert_eq!(
+            ndjson_line("{oops", 3, NOW).unwrap_err().code,
+            "invalid_json"
+        );
+        assert_eq!(
+            ndjson_line("[1]", 3, NOW).unwrap_err().code,
+            "invalid_message"
+        );
     }
 
     #[test]
@@ -276,21 +378,38 @@ mod tests {
         let m = CsvMapper::new(r.headers().unwrap()).unwrap();
         let recs: Vec<_> = r.records().map(Result::unwrap).collect();
         let e = m.record(&recs[0], 2, NOW).unwrap();
-        assert_eq!(e.payload, r#"{"properties":{"member":true,"revenue":12.5,"zip":"02134"}}"#);
-        assert_eq!(m.record(&recs[1], 3, NOW).unwrap_err().message, "`user_id` is empty");
+        assert_eq!(
+            e.payload,
+            r#"{"properties":{"member":true,"revenue":12.5,"zip":"02134"}}"#
+        );
+        assert_eq!(
+            m.record(&recs[1], 3, NOW).unwrap_err().message,
+            "`user_id` is empty"
+        );
         assert_eq!(m.record(&recs[2], 4, NOW).unwrap().timestamp, NOW);
     }
 
     #[test]
     fn csv_header_must_name_the_columns() {
         let h = csv::StringRecord::from(vec!["user", "event", "timestamp"]);
-        assert!(CsvMapper::new(&h).unwrap_err().message.contains("`user_id`"));
+        assert!(
+            CsvMapper::new(&h)
+                .unwrap_err()
+                .message
+                .contains("`user_id`")
+        );
     }
 
     #[test]
     fn detects_formats() {
         assert_eq!(Format::detect(Path::new("a.csv"), b""), Format::Csv);
-        assert_eq!(Format::detect(Path::new("a.json"), b" { \"batch\": ["), Format::BatchJson);
-        assert_eq!(Format::detect(Path::new("a.json"), b"{\"type\":\"track\"}"), Format::Ndjson);
+        assert_eq!(
+            Format::detect(Path::new("a.json"), b" { \"batch\": ["),
+            Format::BatchJson
+        );
+        assert_eq!(
+            Format::detect(Path::new("a.json"), b"{\"type\":\"track\"}"),
+            Format::Ndjson
+        );
     }
 }

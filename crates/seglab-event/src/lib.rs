@@ -117,7 +117,10 @@ pub enum Error {
     #[error("malformed json: {0}")]
     InvalidJson(String),
     #[error("{}{reason}", at(*.index))]
-    InvalidMessage { index: Option<usize>, reason: String },
+    InvalidMessage {
+        index: Option<usize>,
+        reason: String,
+    },
     #[error("{}message is {size} bytes, the limit is {} bytes", at(*.index), MAX_MESSAGE_BYTES)]
     MessageTooLarge { index: Option<usize>, size: usize },
     #[error("request body is larger than {} bytes", MAX_BATCH_BYTES)]
@@ -146,7 +149,10 @@ impl Error {
     }
 
     pub(crate) fn invalid(index: Option<usize>, reason: impl Into<String>) -> Error {
-        Error::InvalidMessage { index, reason: reason.into() }
+        Error::InvalidMessage {
+            index,
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn json(err: &serde_json::Error) -> Error {
@@ -167,9 +173,9 @@ pub(crate) fn take_id(map: &mut Map<String, Value>, key: &str) -> Result<Option<
     match map.remove(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) if s.chars().count() > MAX_NAME_CHARS => {
-            Err(format!("`{key}` is longer than {MAX_NAME_CHARS} characters"))
-        }
+        Some(Value::String(s)) if s.chars().count() > MAX_NAME_CHARS => Err(format!(
+            "`{key}` is longer than {MAX_NAME_CHARS} characters"
+        )),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(other) => Err(format!("`{key}` must be a string, not {}", kind_of(&other))),
@@ -184,17 +190,23 @@ pub(crate) fn take_object(
     match map.remove(key) {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(o)) => Ok(o),
-        Some(other) => Err(format!("`{key}` must be an object, not {}", kind_of(&other))),
+        Some(other) => Err(format!(
+            "`{key}` must be an object, not {}",
+            kind_of(&other)
+        )),
     }
 }
 
 /// Reads an optional string (a name, a category).
-pub(crate) fn take_string(map: &mut Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+pub(crate) fn take_string(
+    map: &mut Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, String> {
     match map.remove(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.chars().count() > MAX_NAME_CHARS => {
-            Err(format!("`{key}` is longer than {MAX_NAME_CHARS} characters"))
-        }
+        Some(Value::String(s)) if s.chars().count() > MAX_NAME_CHARS => Err(format!(
+            "`{key}` is longer than {MAX_NAME_CHARS} characters"
+        )),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(format!("`{key}` must be a string, not {}", kind_of(&other))),
     }
@@ -207,7 +219,10 @@ pub(crate) fn take_time(map: &mut Map<String, Value>, key: &str) -> Result<Optio
         Some(Value::String(s)) => time::parse_timestamp(&s)
             .map(Some)
             .ok_or_else(|| format!("`{key}` is not an ISO-8601 timestamp: {s:?}")),
-        Some(other) => Err(format!("`{key}` must be an ISO-8601 string, not {}", kind_of(&other))),
+        Some(other) => Err(format!(
+            "`{key}` must be an ISO-8601 string, not {}",
+            kind_of(&other)
+        )),
     }
 }
 

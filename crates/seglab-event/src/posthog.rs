@@ -20,12 +20,21 @@ pub fn parse(body: &[u8], received_at: Millis) -> Result<Batch, Error> {
         Value::Object(mut map) => match map.remove("batch") {
             Some(Value::Array(items)) => (map, items, false),
             Some(other) => {
-                return Err(Error::invalid(None, format!("`batch` must be an array, not {}", kind_of(&other))));
+                return Err(Error::invalid(
+                    None,
+                    format!("`batch` must be an array, not {}", kind_of(&other)),
+                ));
             }
             None => (Map::new(), vec![Value::Object(map)], true),
         },
         other => {
-            return Err(Error::invalid(None, format!("the body must be an object or an array, not {}", kind_of(&other))));
+            return Err(Error::invalid(
+                None,
+                format!(
+                    "the body must be an object or an array, not {}",
+                    kind_of(&other)
+                ),
+            ));
         }
     };
     let index = |i: usize| if single { None } else { Some(i) };
@@ -37,11 +46,17 @@ pub fn parse(body: &[u8], received_at: Millis) -> Result<Batch, Error> {
     let mut events = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let Value::Object(mut map) = item else {
-            return Err(Error::invalid(index(i), format!("an event must be an object, not {}", kind_of(&item))));
+            return Err(Error::invalid(
+                index(i),
+                format!("an event must be an object, not {}", kind_of(&item)),
+            ));
         };
         let size = serde_json::to_string(&map).map(|s| s.len()).unwrap_or(0);
         if size > MAX_MESSAGE_BYTES {
-            return Err(Error::MessageTooLarge { index: index(i), size });
+            return Err(Error::MessageTooLarge {
+                index: index(i),
+                size,
+            });
         }
         let key = take_id(&mut map, "api_key").map_err(|r| Error::invalid(index(i), r))?;
         let token = match map.get("properties") {
@@ -56,7 +71,11 @@ pub fn parse(body: &[u8], received_at: Millis) -> Result<Batch, Error> {
     Ok(Batch { write_key, events })
 }
 
-fn event(mut map: Map<String, Value>, sent_at: Option<Millis>, now: Millis) -> Result<Event, String> {
+fn event(
+    mut map: Map<String, Value>,
+    sent_at: Option<Millis>,
+    now: Millis,
+) -> Result<Event, String> {
     let name = take_string(&mut map, "event")?.ok_or("`event` is required")?;
     let mut properties = take_object(&mut map, "properties")?;
     let mut distinct_id = take_id(&mut map, "distinct_id")?;
@@ -66,7 +85,9 @@ fn event(mut map: Map<String, Value>, sent_at: Option<Millis>, now: Millis) -> R
     let distinct_id = distinct_id.ok_or("`distinct_id` is required")?;
     let message_id = match take_string(&mut map, "uuid")? {
         Some(u) if u.chars().count() > MAX_MESSAGE_ID_CHARS => {
-            return Err(format!("`uuid` is longer than {MAX_MESSAGE_ID_CHARS} characters"));
+            return Err(format!(
+                "`uuid` is longer than {MAX_MESSAGE_ID_CHARS} characters"
+            ));
         }
         Some(u) => u,
         None => new_message_id(),
@@ -92,8 +113,11 @@ fn event(mut map: Map<String, Value>, sent_at: Option<Millis>, now: Millis) -> R
     properties.remove("token");
 
     let identified = !matches!(properties.get("$is_identified"), Some(Value::Bool(false)));
-    let (mut user_id, mut anonymous_id) =
-        if identified { (Some(distinct_id), None) } else { (None, Some(distinct_id)) };
+    let (mut user_id, mut anonymous_id) = if identified {
+        (Some(distinct_id), None)
+    } else {
+        (None, Some(distinct_id))
+    };
     let mut previous_id = None;
     let mut event_name = None;
     let mut page_name = None;
@@ -109,21 +133,31 @@ fn event(mut map: Map<String, Value>, sent_at: Option<Millis>, now: Millis) -> R
         }
         "$set" => EventType::Identify,
         "$create_alias" => {
-            let alias = take_id(&mut properties, "alias")?.ok_or("`properties.alias` is required for $create_alias")?;
+            let alias = take_id(&mut properties, "alias")?
+                .ok_or("`properties.alias` is required for $create_alias")?;
             previous_id = user_id.take().or(anonymous_id.take());
             user_id = Some(alias);
             EventType::Alias
         }
         "$pageview" => {
-            page_name = properties.get("$current_url").and_then(Value::as_str).map(str::to_owned);
+            page_name = properties
+                .get("$current_url")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             EventType::Page
         }
         "$screen" => {
-            page_name = properties.get("$screen_name").and_then(Value::as_str).map(str::to_owned);
+            page_name = properties
+                .get("$screen_name")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             EventType::Screen
         }
         "$groupidentify" => {
-            group_id = Some(take_id(&mut properties, "$group_key")?.ok_or("`properties.$group_key` is required for $groupidentify")?);
+            group_id = Some(
+                take_id(&mut properties, "$group_key")?
+                    .ok_or("`properties.$group_key` is required for $groupidentify")?,
+            );
             group_traits = Some(Value::Object(take_object(&mut properties, "$group_set")?));
             EventType::Group
         }
@@ -180,7 +214,10 @@ mod tests {
         assert_eq!(e.message_id, "id-1");
         assert_eq!(e.timestamp, NOW - 2_000);
         assert_eq!(e.traits, vec![("email".to_string(), Value::from("u@x"))]);
-        assert_eq!(e.traits_once, vec![("first".to_string(), Value::from("yes"))]);
+        assert_eq!(
+            e.traits_once,
+            vec![("first".to_string(), Value::from("yes"))]
+        );
         assert_eq!(e.payload, r#"{"properties":{"plan":"pro"}}"#);
         assert_eq!(b.events[1].kind, EventType::Page);
         assert_eq!(b.events[1].name.as_deref(), Some("https://x/a"));
@@ -197,31 +234,50 @@ mod tests {
         .unwrap();
         assert_eq!(b.write_key.as_deref(), Some("phc_t"));
         let id = &b.events[0];
-        assert_eq!((id.kind, id.user_id.as_deref(), id.anonymous_id.as_deref()), (EventType::Identify, Some("u1"), Some("anon1")));
+        assert_eq!(
+            (id.kind, id.user_id.as_deref(), id.anonymous_id.as_deref()),
+            (EventType::Identify, Some("u1"), Some("anon1"))
+        );
         assert_eq!(id.traits.len(), 1);
         let al = &b.events[1];
-        assert_eq!((al.kind, al.previous_id.as_deref(), al.user_id.as_deref()), (EventType::Alias, Some("old"), Some("new")));
+        assert_eq!(
+            (al.kind, al.previous_id.as_deref(), al.user_id.as_deref()),
+            (EventType::Alias, Some("old"), Some("new"))
+        );
         let g = &b.events[2];
         assert_eq!(g.kind, EventType::Group);
         assert!(g.payload.contains(r#""group_id":"acme""#));
         let s = &b.events[3];
-        assert_eq!((s.kind, s.anonymous_id.as_deref(), s.user_id.as_deref()), (EventType::Screen, Some("u1"), None));
+        assert_eq!(
+            (s.kind, s.anonymous_id.as_deref(), s.user_id.as_deref()),
+            (EventType::Screen, Some("u1"), None)
+        );
     }
 
     #[test]
     fn single_event_and_offset() {
-        let b = parse_str(r#"{"api_key":"k","event":"x","properties":{"distinct_id":7},"offset":500}"#).unwrap();
+        let b =
+            parse_str(r#"{"api_key":"k","event":"x","properties":{"distinct_id":7},"offset":500}"#)
+                .unwrap();
         assert_eq!(b.events[0].user_id.as_deref(), Some("7"));
         assert_eq!(b.events[0].timestamp, NOW - 500);
     }
 
     #[test]
     fn errors() {
-        assert_eq!(parse_str(r#"{"api_key":"k","event":"x"}"#).unwrap_err().to_string(), "`distinct_id` is required");
+        assert_eq!(
+            parse_str(r#"{"api_key":"k","event":"x"}"#)
+                .unwrap_err()
+                .to_string(),
+            "`distinct_id` is required"
+        );
         let e = parse_str(r#"{"batch":[{"distinct_id":"u"}]}"#).unwrap_err();
         assert_eq!(e.to_string(), "batch[0]: `event` is required");
         assert_eq!(parse_str(r#""x""#).unwrap_err().code(), "invalid_message");
-        assert_eq!(parse_str(r#"{"batch":{}}"#).unwrap_err().code(), "invalid_message");
+        assert_eq!(
+            parse_str(r#"{"batch":{}}"#).unwrap_err().code(),
+            "invalid_message"
+        );
         assert_eq!(parse_str("{").unwrap_err().code(), "invalid_json");
     }
 }

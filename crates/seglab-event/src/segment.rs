@@ -63,16 +63,25 @@ pub fn parse(body: &[u8], endpoint: Endpoint, received_at: Millis) -> Result<Bat
     match endpoint {
         Endpoint::Single(kind) => {
             if body.len() > MAX_MESSAGE_BYTES {
-                return Err(Error::MessageTooLarge { index: None, size: body.len() });
+                return Err(Error::MessageTooLarge {
+                    index: None,
+                    size: body.len(),
+                });
             }
             let value: Value = serde_json::from_slice(body).map_err(|e| Error::json(&e))?;
             let Value::Object(mut map) = value else {
-                return Err(Error::invalid(None, format!("the body must be a JSON object, not {}", kind_of(&value))));
+                return Err(Error::invalid(
+                    None,
+                    format!("the body must be a JSON object, not {}", kind_of(&value)),
+                ));
             };
             let write_key = take_id(&mut map, "writeKey").map_err(|r| Error::invalid(None, r))?;
             let event = message(map, Some(kind), &Envelope::default(), received_at)
                 .map_err(|r| Error::invalid(None, r))?;
-            Ok(Batch { write_key, events: vec![event] })
+            Ok(Batch {
+                write_key,
+                events: vec![event],
+            })
         }
         Endpoint::Batch => parse_batch(body, received_at, true),
     }
@@ -94,7 +103,12 @@ pub fn parse_batch(body: &[u8], received_at: Millis, limit_body: bool) -> Result
     let write_key = match raw.write_key {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
-        Some(v) => return Err(Error::invalid(None, format!("`writeKey` must be a string, not {}", kind_of(&v)))),
+        Some(v) => {
+            return Err(Error::invalid(
+                None,
+                format!("`writeKey` must be a string, not {}", kind_of(&v)),
+            ));
+        }
     };
     let mut top = Map::new();
     if let Some(v) = raw.sent_at {
@@ -108,19 +122,31 @@ pub fn parse_batch(body: &[u8], received_at: Millis, limit_body: bool) -> Result
         context: take_object(&mut top, "context").map_err(|r| Error::invalid(None, r))?,
     };
     let Some(items) = raw.batch else {
-        return Err(Error::invalid(None, "`batch` is required: an array of messages"));
+        return Err(Error::invalid(
+            None,
+            "`batch` is required: an array of messages",
+        ));
     };
     let mut events = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let text = item.get();
         if text.len() > MAX_MESSAGE_BYTES {
-            return Err(Error::MessageTooLarge { index: Some(i), size: text.len() });
+            return Err(Error::MessageTooLarge {
+                index: Some(i),
+                size: text.len(),
+            });
         }
-        let value: Value = serde_json::from_str(text).map_err(|e| Error::invalid(Some(i), e.to_string()))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| Error::invalid(Some(i), e.to_string()))?;
         let Value::Object(map) = value else {
-            return Err(Error::invalid(Some(i), format!("a message must be an object, not {}", kind_of(&value))));
+            return Err(Error::invalid(
+                Some(i),
+                format!("a message must be an object, not {}", kind_of(&value)),
+            ));
         };
-        events.push(message(map, None, &envelope, received_at).map_err(|r| Error::invalid(Some(i), r))?);
+        events.push(
+            message(map, None, &envelope, received_at).map_err(|r| Error::invalid(Some(i), r))?,
+        );
     }
     Ok(Batch { write_key, events })
 }
@@ -136,15 +162,18 @@ pub fn message(
     let declared = take_string(&mut map, "type")?;
     let kind = match (kind, declared) {
         (Some(k), _) => k,
-        (None, Some(t)) => EventType::parse(&t.to_ascii_lowercase())
-            .ok_or_else(|| format!("unknown `type` {t:?}: expected track, identify, page, screen, group or alias"))?,
+        (None, Some(t)) => EventType::parse(&t.to_ascii_lowercase()).ok_or_else(|| {
+            format!("unknown `type` {t:?}: expected track, identify, page, screen, group or alias")
+        })?,
         (None, None) => return Err("`type` is required".into()),
     };
     let message_id = match map.remove("messageId") {
         None | Some(Value::Null) => new_message_id(),
         Some(Value::String(s)) if s.is_empty() => new_message_id(),
         Some(Value::String(s)) if s.chars().count() > MAX_MESSAGE_ID_CHARS => {
-            return Err(format!("`messageId` is longer than {MAX_MESSAGE_ID_CHARS} characters"));
+            return Err(format!(
+                "`messageId` is longer than {MAX_MESSAGE_ID_CHARS} characters"
+            ));
         }
         Some(Value::String(s)) => s,
         Some(v) => return Err(format!("`messageId` must be a string, not {}", kind_of(&v))),
@@ -175,7 +204,9 @@ pub fn message(
     let mut profile_traits = Vec::new();
     match kind {
         EventType::Track => {
-            event = Some(take_string(&mut map, "event")?.ok_or("`event` is required for a track call")?);
+            event = Some(
+                take_string(&mut map, "event")?.ok_or("`event` is required for a track call")?,
+            );
         }
         EventType::Page | EventType::Screen => {
             name = take_string(&mut map, "name")?;
@@ -193,10 +224,15 @@ pub fn message(
             profile_traits = trait_list(&traits);
         }
         EventType::Group => {
-            group_id = Some(take_id(&mut map, "groupId")?.ok_or("`groupId` is required for a group call")?);
+            group_id = Some(
+                take_id(&mut map, "groupId")?.ok_or("`groupId` is required for a group call")?,
+            );
         }
         EventType::Alias => {
-            previous_id = Some(take_id(&mut map, "previousId")?.ok_or("`previousId` is required for an alias call")?);
+            previous_id = Some(
+                take_id(&mut map, "previousId")?
+                    .ok_or("`previousId` is required for an alias call")?,
+            );
             if user_id.is_none() {
                 return Err("`userId` is required for an alias call".into());
             }
@@ -306,16 +342,56 @@ mod tests {
     #[test]
     fn each_invalid_message_says_why() {
         let cases: [(&str, Endpoint, &str); 10] = [
-            (r#"{"event":"x"}"#, Endpoint::Single(EventType::Track), "`userId` or `anonymousId` is required"),
-            (r#"{"userId":"u"}"#, Endpoint::Single(EventType::Track), "`event` is required"),
-            (r#"{"userId":"u","event":5}"#, Endpoint::Single(EventType::Track), "`event` must be a string"),
-            (r#"{"userId":["u"],"event":"x"}"#, Endpoint::Single(EventType::Track), "`userId` must be a string"),
-            (r#"{"userId":"u","event":"x","properties":[1]}"#, Endpoint::Single(EventType::Track), "`properties` must be an object"),
-            (r#"{"userId":"u","event":"x","timestamp":"soon"}"#, Endpoint::Single(EventType::Track), "not an ISO-8601"),
-            (r#"{"userId":"u"}"#, Endpoint::Single(EventType::Group), "`groupId` is required"),
-            (r#"{"userId":"u"}"#, Endpoint::Single(EventType::Alias), "`previousId` is required"),
-            (r#"{"batch":[{"userId":"u","event":"x"}]}"#, Endpoint::Batch, "batch[0]: `type` is required"),
-            (r#"{"batch":[{"type":"tracks","userId":"u"}]}"#, Endpoint::Batch, "unknown `type`"),
+            (
+                r#"{"event":"x"}"#,
+                Endpoint::Single(EventType::Track),
+                "`userId` or `anonymousId` is required",
+            ),
+            (
+                r#"{"userId":"u"}"#,
+                Endpoint::Single(EventType::Track),
+                "`event` is required",
+            ),
+            (
+                r#"{"userId":"u","event":5}"#,
+                Endpoint::Single(EventType::Track),
+                "`event` must be a string",
+            ),
+            (
+                r#"{"userId":["u"],"event":"x"}"#,
+                Endpoint::Single(EventType::Track),
+                "`userId` must be a string",
+            ),
+            (
+                r#"{"userId":"u","event":"x","properties":[1]}"#,
+                Endpoint::Single(EventType::Track),
+                "`properties` must be an object",
+            ),
+            (
+                r#"{"userId":"u","event":"x","timestamp":"soon"}"#,
+                Endpoint::Single(EventType::Track),
+                "not an ISO-8601",
+            ),
+            (
+                r#"{"userId":"u"}"#,
+                Endpoint::Single(EventType::Group),
+                "`groupId` is required",
+            ),
+            (
+                r#"{"userId":"u"}"#,
+                Endpoint::Single(EventType::Alias),
+                "`previousId` is required",
+            ),
+            (
+                r#"{"batch":[{"userId":"u","event":"x"}]}"#,
+                Endpoint::Batch,
+                "batch[0]: `type` is required",
+            ),
+            (
+                r#"{"batch":[{"type":"tracks","userId":"u"}]}"#,
+                Endpoint::Batch,
+                "unknown `type`",
+            ),
         ];
         for (body, ep, want) in cases {
             let err = parse(body.as_bytes(), ep, NOW).unwrap_err();
@@ -327,40 +403,82 @@ mod tests {
     #[test]
     fn malformed_and_oversized_bodies() {
         let ep = Endpoint::Single(EventType::Track);
-        assert_eq!(parse(b"{\"userId\":", ep, NOW).unwrap_err().code(), "invalid_json");
-        assert_eq!(parse(b"{\"userId\":\"\xff\xfe\"}", ep, NOW).unwrap_err().code(), "invalid_json");
+        assert_eq!(
+            parse(b"{\"userId\":", ep, NOW).unwrap_err().code(),
+            "invalid_json"
+        );
+        assert_eq!(
+            parse(b"{\"userId\":\"\xff\xfe\"}", ep, NOW)
+                .unwrap_err()
+                .code(),
+            "invalid_json"
+        );
         let deep = "[".repeat(500) + &"]".repeat(500);
         let body = format!(r#"{{"userId":"u","event":"x","properties":{{"a":{deep}}}}}"#);
-        assert_eq!(parse(body.as_bytes(), ep, NOW).unwrap_err().code(), "invalid_json");
-        let big = format!(r#"{{"userId":"u","event":"x","properties":{{"a":"{}"}}}}"#, "x".repeat(40_000));
-        assert_eq!(parse(big.as_bytes(), ep, NOW).unwrap_err().code(), "message_too_large");
+        assert_eq!(
+            parse(body.as_bytes(), ep, NOW).unwrap_err().code(),
+            "invalid_json"
+        );
+        let big = format!(
+            r#"{{"userId":"u","event":"x","properties":{{"a":"{}"}}}}"#,
+            "x".repeat(40_000)
+        );
+        assert_eq!(
+            parse(big.as_bytes(), ep, NOW).unwrap_err().code(),
+            "message_too_large"
+        );
         let huge = vec![b' '; MAX_BATCH_BYTES + 1];
-        assert_eq!(parse(&huge, Endpoint::Batch, NOW).unwrap_err().code(), "payload_too_large");
-        let item = format!(r#"{{"type":"track","userId":"u","event":"{}"}}"#, "e".repeat(33_000));
+        assert_eq!(
+            parse(&huge, Endpoint::Batch, NOW).unwrap_err().code(),
+            "payload_too_large"
+        );
+        let item = format!(
+            r#"{{"type":"track","userId":"u","event":"{}"}}"#,
+            "e".repeat(33_000)
+        );
         let body = format!(r#"{{"batch":[{item}]}}"#);
         let err = parse(body.as_bytes(), Endpoint::Batch, NOW).unwrap_err();
         assert_eq!(err.code(), "message_too_large");
         assert!(err.to_string().starts_with("batch[0]"));
-        assert_eq!(parse(br#"{"batch":5}"#, Endpoint::Batch, NOW).unwrap_err().code(), "invalid_message");
-        assert_eq!(parse(br#"[1,2]"#, Endpoint::Batch, NOW).unwrap_err().code(), "invalid_message");
+        assert_eq!(
+            parse(br#"{"batch":5}"#, Endpoint::Batch, NOW)
+                .unwrap_err()
+                .code(),
+            "invalid_message"
+        );
+        assert_eq!(
+            parse(br#"[1,2]"#, Endpoint::Batch, NOW).unwrap_err().code(),
+            "invalid_message"
+        );
     }
 
     #[test]
     fn numeric_ids_become_strings() {
-        let e = one(r#"{"userId":123,"event":"x"}"#, Endpoint::Single(EventType::Track)).unwrap();
+        let e = one(
+            r#"{"userId":123,"event":"x"}"#,
+            Endpoint::Single(EventType::Track),
+        )
+        .unwrap();
         assert_eq!(e.user_id.as_deref(), Some("123"));
     }
 
     #[test]
     fn alias_keeps_both_ids() {
-        let e = one(r#"{"previousId":"anon","userId":"u"}"#, Endpoint::Single(EventType::Alias)).unwrap();
+        let e = one(
+            r#"{"previousId":"anon","userId":"u"}"#,
+            Endpoint::Single(EventType::Alias),
+        )
+        .unwrap();
         assert_eq!(e.previous_id.as_deref(), Some("anon"));
         assert_eq!(e.user_id.as_deref(), Some("u"));
     }
 
     #[test]
     fn endpoint_paths() {
-        assert_eq!(Endpoint::from_path("t"), Some(Endpoint::Single(EventType::Track)));
+        assert_eq!(
+            Endpoint::from_path("t"),
+            Some(Endpoint::Single(EventType::Track))
+        );
         assert_eq!(Endpoint::from_path("import"), Some(Endpoint::Batch));
         assert_eq!(Endpoint::from_path("nope"), None);
         assert!(parse_timestamp("2026-01-01T00:00:00Z").is_some());

@@ -21,13 +21,16 @@ pub fn parse_timestamp(s: &str) -> Option<Millis> {
     }
     // No zone: civil date-time taken as UTC.
     if let Ok(dt) = s.parse::<DateTime>() {
-        return dt.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp().as_millisecond());
+        return dt
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp().as_millisecond());
     }
     // Offsets written without a colon (`+0200`) or as `+02`.
-    if let Some(fixed) = normalize_offset(s) {
-        if let Ok(ts) = fixed.parse::<Timestamp>() {
-            return Some(ts.as_millisecond());
-        }
+    if let Some(fixed) = normalize_offset(s)
+        && let Ok(ts) = fixed.parse::<Timestamp>()
+    {
+        return Some(ts.as_millisecond());
     }
     None
 }
@@ -65,7 +68,11 @@ pub fn now_millis() -> Millis {
 /// Segment's rule: `timestamp = receivedAt - (sentAt - originalTimestamp)`.
 /// Without `sentAt` the client timestamp is trusted; without a timestamp the event
 /// happened when it was received.
-pub fn segment_event_time(received_at: Millis, sent_at: Option<Millis>, original: Option<Millis>) -> Millis {
+pub fn segment_event_time(
+    received_at: Millis,
+    sent_at: Option<Millis>,
+    original: Option<Millis>,
+) -> Millis {
     match (original, sent_at) {
         (Some(orig), Some(sent)) => received_at.saturating_sub(sent.saturating_sub(orig)),
         (Some(orig), None) => orig,
@@ -90,7 +97,11 @@ pub fn posthog_event_time(
         (None, _, Some(off)) => now.saturating_sub(off),
         (None, _, None) => now,
     };
-    if ts > now.saturating_add(POSTHOG_FUTURE_LIMIT) { now } else { ts }
+    if ts > now.saturating_add(POSTHOG_FUTURE_LIMIT) {
+        now
+    } else {
+        ts
+    }
 }
 
 #[cfg(test)]
@@ -118,12 +129,21 @@ mod tests {
             assert_eq!(parse_timestamp(c), Some(T0), "{c}");
         }
         assert_eq!(parse_timestamp("2026-01-01T00:00:00.5Z"), Some(T0 + 500));
-        assert_eq!(parse_timestamp("2026-01-01T00:00:00.123456789Z"), Some(T0 + 123));
+        assert_eq!(
+            parse_timestamp("2026-01-01T00:00:00.123456789Z"),
+            Some(T0 + 123)
+        );
     }
 
     #[test]
     fn rejects_garbage() {
-        for c in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-01-01T25:00:00Z", "12345"] {
+        for c in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T25:00:00Z",
+            "12345",
+        ] {
             assert_eq!(parse_timestamp(c), None, "{c}");
         }
     }
@@ -148,7 +168,10 @@ mod tests {
     #[test]
     fn posthog_skew_and_clamp() {
         let now = T0;
-        assert_eq!(posthog_event_time(now, Some(T0 + 5_000), Some(T0 + 6_000), None), T0 - 1_000);
+        assert_eq!(
+            posthog_event_time(now, Some(T0 + 5_000), Some(T0 + 6_000), None),
+            T0 - 1_000
+        );
         assert_eq!(posthog_event_time(now, None, None, Some(2_000)), T0 - 2_000);
         let far = T0 + POSTHOG_FUTURE_LIMIT + 1;
         assert_eq!(posthog_event_time(now, Some(far), None, None), now);

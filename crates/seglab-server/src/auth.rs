@@ -18,18 +18,25 @@ pub struct KeyCache {
 
 impl KeyCache {
     pub fn load(reader: &Reader) -> seglab_store::Result<KeyCache> {
-        Ok(KeyCache { active: RwLock::new(reader.active_keys()?.into_iter().collect()) })
+        Ok(KeyCache {
+            active: RwLock::new(reader.active_keys()?.into_iter().collect()),
+        })
     }
 
     pub fn refresh(&self, reader: &Reader) {
         match reader.active_keys() {
-            Ok(keys) => *self.active.write().unwrap_or_else(|e| e.into_inner()) = keys.into_iter().collect(),
+            Ok(keys) => {
+                *self.active.write().unwrap_or_else(|e| e.into_inner()) = keys.into_iter().collect()
+            }
             Err(e) => tracing::warn!(error = %e, "refreshing write keys"),
         }
     }
 
     fn cached(&self, key: &str) -> bool {
-        self.active.read().unwrap_or_else(|e| e.into_inner()).contains(key)
+        self.active
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(key)
     }
 
     /// Whether `key` may write events.
@@ -38,10 +45,17 @@ impl KeyCache {
             return Ok(());
         }
         if reader.key_is_active(key)? {
-            self.active.write().unwrap_or_else(|e| e.into_inner()).insert(key.to_owned());
+            self.active
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.to_owned());
             return Ok(());
         }
-        Err(ApiError::new(ErrorKind::Unauthorized, "invalid_write_key", "the write key is unknown or revoked"))
+        Err(ApiError::new(
+            ErrorKind::Unauthorized,
+            "invalid_write_key",
+            "the write key is unknown or revoked",
+        ))
     }
 }
 
@@ -50,14 +64,27 @@ pub fn basic_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
-    let bad = || ApiError::new(ErrorKind::Unauthorized, "invalid_authorization", "authorization must be `Basic base64(writeKey:)`");
+    let bad = || {
+        ApiError::new(
+            ErrorKind::Unauthorized,
+            "invalid_authorization",
+            "authorization must be `Basic base64(writeKey:)`",
+        )
+    };
     let text = value.to_str().map_err(|_| bad())?;
-    let Some(encoded) = text.strip_prefix("Basic ").or_else(|| text.strip_prefix("basic ")) else {
+    let Some(encoded) = text
+        .strip_prefix("Basic ")
+        .or_else(|| text.strip_prefix("basic "))
+    else {
         return Err(bad());
     };
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-    let key = decoded.split_once(':').map_or(decoded.as_str(), |(user, _)| user);
+    let key = decoded
+        .split_once(':')
+        .map_or(decoded.as_str(), |(user, _)| user);
     Ok(Some(key.to_owned()).filter(|k| !k.is_empty()))
 }
 
@@ -69,9 +96,17 @@ pub fn require_admin(headers: &HeaderMap, token: &str) -> ApiResult<()> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match given {
-        None => Err(ApiError::new(ErrorKind::Unauthorized, "missing_admin_token", "send `Authorization: Bearer <admin token>`")),
+        None => Err(ApiError::new(
+            ErrorKind::Unauthorized,
+            "missing_admin_token",
+            "send `Authorization: Bearer <admin token>`",
+        )),
         Some(t) if constant_time_eq(t.as_bytes(), token.as_bytes()) => Ok(()),
-        Some(_) => Err(ApiError::new(ErrorKind::Forbidden, "invalid_admin_token", "the admin token is wrong (write keys cannot read data)")),
+        Some(_) => Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "invalid_admin_token",
+            "the admin token is wrong (write keys cannot read data)",
+        )),
     }
 }
 
@@ -93,9 +128,19 @@ mod tests {
     #[test]
     fn basic_auth_takes_the_username() {
         let enc = base64::engine::general_purpose::STANDARD.encode("KEY:");
-        assert_eq!(basic_key(&headers(&format!("Basic {enc}"))).unwrap().as_deref(), Some("KEY"));
+        assert_eq!(
+            basic_key(&headers(&format!("Basic {enc}")))
+                .unwrap()
+                .as_deref(),
+            Some("KEY")
+        );
         let enc = base64::engine::general_purpose::STANDARD.encode("KEY");
-        assert_eq!(basic_key(&headers(&format!("Basic {enc}"))).unwrap().as_deref(), Some("KEY"));
+        assert_eq!(
+            basic_key(&headers(&format!("Basic {enc}")))
+                .unwrap()
+                .as_deref(),
+            Some("KEY")
+        );
         assert!(basic_key(&headers("Basic !!!")).is_err());
         assert!(basic_key(&headers("Bearer x")).is_err());
         assert_eq!(basic_key(&HeaderMap::new()).unwrap(), None);
@@ -104,7 +149,15 @@ mod tests {
     #[test]
     fn admin_token_is_checked() {
         assert!(require_admin(&headers("Bearer tok"), "tok").is_ok());
-        assert_eq!(require_admin(&headers("Bearer nope"), "tok").unwrap_err().code, "invalid_admin_token");
-        assert_eq!(require_admin(&HeaderMap::new(), "tok").unwrap_err().code, "missing_admin_token");
+        assert_eq!(
+            require_admin(&headers("Bearer nope"), "tok")
+                .unwrap_err()
+                .code,
+            "invalid_admin_token"
+        );
+        assert_eq!(
+            require_admin(&HeaderMap::new(), "tok").unwrap_err().code,
+            "missing_admin_token"
+        );
     }
 }

@@ -11,15 +11,26 @@ use seglab_event::MAX_BATCH_BYTES;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
 fn too_large() -> ApiError {
-    ApiError::new(ErrorKind::TooLarge, "payload_too_large", format!("request body is larger than {MAX_BATCH_BYTES} bytes"))
+    ApiError::new(
+        ErrorKind::TooLarge,
+        "payload_too_large",
+        format!("request body is larger than {MAX_BATCH_BYTES} bytes"),
+    )
 }
 
 /// Reads the body, at most [`MAX_BATCH_BYTES`] on the wire.
 pub async fn read(body: Body) -> ApiResult<Bytes> {
-    axum::body::to_bytes(body, MAX_BATCH_BYTES).await.map_err(|e| {
-        let limit = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if limit { too_large() } else { ApiError::bad_request("invalid_body", format!("could not read the body: {e}")) }
-    })
+    axum::body::to_bytes(body, MAX_BATCH_BYTES)
+        .await
+        .map_err(|e| {
+            let limit = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if limit {
+                too_large()
+            } else {
+                ApiError::bad_request("invalid_body", format!("could not read the body: {e}"))
+            }
+        })
 }
 
 /// Whether the request says its body is gzip.
@@ -36,7 +47,9 @@ pub fn gunzip(bytes: &[u8]) -> ApiResult<Vec<u8>> {
     GzDecoder::new(bytes)
         .take(MAX_BATCH_BYTES as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| ApiError::bad_request("invalid_gzip", format!("the body is not valid gzip: {e}")))?;
+        .map_err(|e| {
+            ApiError::bad_request("invalid_gzip", format!("the body is not valid gzip: {e}"))
+        })?;
     if out.len() > MAX_BATCH_BYTES {
         return Err(too_large());
     }

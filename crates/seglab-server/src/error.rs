@@ -46,7 +46,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { kind, code, message: message.into() }
+        ApiError {
+            kind,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
@@ -82,9 +86,14 @@ impl From<seglab_store::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (self.kind.status(), Json(json!({"code": self.code, "message": self.message}))).into_response();
+        let mut res = (
+            self.kind.status(),
+            Json(json!({"code": self.code, "message": self.message})),
+        )
+            .into_response();
         if self.kind == ErrorKind::Overloaded {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         res
     }
@@ -99,9 +108,15 @@ mod tests {
     #[test]
     fn event_errors_map_to_statuses() {
         let e: ApiError = seglab_event::Error::BodyTooLarge.into();
-        assert_eq!((e.kind.status(), e.code), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+        assert_eq!(
+            (e.kind.status(), e.code),
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        );
         let e: ApiError = seglab_event::Error::InvalidJson("x".into()).into();
-        assert_eq!((e.kind.status(), e.code), (StatusCode::BAD_REQUEST, "invalid_json"));
+        assert_eq!(
+            (e.kind.status(), e.code),
+            (StatusCode::BAD_REQUEST, "invalid_json")
+        );
         let e: ApiError = seglab_event::Error::MissingWriteKey.into();
         assert_eq!(e.kind.status(), StatusCode::UNAUTHORIZED);
     }

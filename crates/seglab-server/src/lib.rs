@@ -36,7 +36,9 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_pending_events: 200_000 }
+        Limits {
+            max_pending_events: 200_000,
+        }
     }
 }
 
@@ -50,10 +52,19 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state for `store`, reading its admin token and write keys.
-    pub fn new(store: Arc<Store>, admin_token: String, limits: Limits) -> seglab_store::Result<Arc<AppState>> {
+    pub fn new(
+        store: Arc<Store>,
+        admin_token: String,
+        limits: Limits,
+    ) -> seglab_store::Result<Arc<AppState>> {
         metrics::install();
         let keys = KeyCache::load(store.reader())?;
-        Ok(Arc::new(AppState { store, keys, admin_token, limits }))
+        Ok(Arc::new(AppState {
+            store,
+            keys,
+            admin_token,
+            limits,
+        }))
     }
 }
 
@@ -80,14 +91,21 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(ErrorKind::MethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")
+    ApiError::new(
+        ErrorKind::MethodNotAllowed,
+        "method_not_allowed",
+        "method not allowed on this endpoint",
+    )
 }
 
 /// Adds the CORS headers browsers need to post events from any site.
 pub(crate) fn with_cors(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    h.insert("access-control-allow-methods", HeaderValue::from_static("GET, POST, OPTIONS"));
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
     h.insert(
         "access-control-allow-headers",
         HeaderValue::from_static("Content-Type, Authorization, Content-Encoding"),

@@ -13,7 +13,9 @@ pub fn install() -> &'static PrometheusHandle {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Suffix("_seconds".into()),
-                &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
+                &[
+                    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ],
             )
             .and_then(|b| {
                 b.set_buckets_for_metric(
@@ -28,9 +30,18 @@ pub fn install() -> &'static PrometheusHandle {
             tracing::warn!("a metrics recorder was already installed");
         }
         metrics::describe_counter!("seglab_events_accepted_total", "events stored, by source");
-        metrics::describe_counter!("seglab_events_duplicate_total", "events dropped because their message id was already stored");
-        metrics::describe_counter!("seglab_requests_rejected_total", "ingestion requests refused, by reason (error code)");
-        metrics::describe_histogram!("seglab_ingest_commit_seconds", "time from handing a batch to the store until it is durable");
+        metrics::describe_counter!(
+            "seglab_events_duplicate_total",
+            "events dropped because their message id was already stored"
+        );
+        metrics::describe_counter!(
+            "seglab_requests_rejected_total",
+            "ingestion requests refused, by reason (error code)"
+        );
+        metrics::describe_histogram!(
+            "seglab_ingest_commit_seconds",
+            "time from handing a batch to the store until it is durable"
+        );
         metrics::describe_histogram!("seglab_ingest_batch_events", "events per ingestion request");
         handle
     })

@@ -10,7 +10,13 @@ use crate::{Durability, Result, configure};
 
 /// Appends `rows` rows of `row_bytes` bytes into a fresh database in `dir`, in
 /// transactions of `txn_rows`; returns rows per second.
-pub fn raw_append(dir: &Path, rows: usize, row_bytes: usize, txn_rows: usize, durability: Durability) -> Result<f64> {
+pub fn raw_append(
+    dir: &Path,
+    rows: usize,
+    row_bytes: usize,
+    txn_rows: usize,
+    durability: Durability,
+) -> Result<f64> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join("baseline.db");
     let _ = std::fs::remove_file(&path);

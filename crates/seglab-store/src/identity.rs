@@ -40,7 +40,10 @@ pub(crate) struct Identities {
 
 impl Identities {
     pub(crate) fn new(next_person: PersonId) -> Identities {
-        Identities { next_person: next_person.max(1), ..Identities::default() }
+        Identities {
+            next_person: next_person.max(1),
+            ..Identities::default()
+        }
     }
 
     /// Loads one stored id mapping.
@@ -49,7 +52,12 @@ impl Identities {
     }
 
     /// Loads one stored person.
-    pub(crate) fn load_person(&mut self, person: PersonId, user_id: Option<&str>, merged_into: Option<PersonId>) {
+    pub(crate) fn load_person(
+        &mut self,
+        person: PersonId,
+        user_id: Option<&str>,
+        merged_into: Option<PersonId>,
+    ) {
         if let Some(u) = user_id {
             self.user_of.insert(person, xxh3_64(u.as_bytes()));
         }
@@ -109,7 +117,11 @@ impl Identities {
         let mut changes = Vec::new();
         let (known, other, explicit) = match event.kind {
             EventType::Alias => (event.user_id.as_deref(), event.previous_id.as_deref(), true),
-            _ => (event.user_id.as_deref(), event.anonymous_id.as_deref(), false),
+            _ => (
+                event.user_id.as_deref(),
+                event.anonymous_id.as_deref(),
+                false,
+            ),
         };
         let other = other.filter(|o| Some(*o) != known);
         let Some(known) = known else {
@@ -202,7 +214,13 @@ mod tests {
         assert!(ch.is_empty());
         let (u, ch) = ids.resolve(&ev(EventType::Identify, Some("u1"), Some("anon"), None));
         assert_eq!(u, a);
-        assert_eq!(ch, vec![Change::MapId("u1".into(), a), Change::SetUser(a, "u1".into())]);
+        assert_eq!(
+            ch,
+            vec![
+                Change::MapId("u1".into(), a),
+                Change::SetUser(a, "u1".into())
+            ]
+        );
         assert_eq!(ids.resolve(&track(Some("u1"), None)).0, a);
     }
 
@@ -224,7 +242,14 @@ mod tests {
         let (u1, _) = ids.resolve(&track(Some("u1"), Some("device")));
         let (u2, ch) = ids.resolve(&track(Some("u2"), Some("device")));
         assert_ne!(u1, u2);
-        assert_eq!(ch, vec![Change::NewPerson(u2), Change::MapId("u2".into(), u2), Change::SetUser(u2, "u2".into())]);
+        assert_eq!(
+            ch,
+            vec![
+                Change::NewPerson(u2),
+                Change::MapId("u2".into(), u2),
+                Change::SetUser(u2, "u2".into())
+            ]
+        );
         assert_eq!(ids.resolve(&track(None, Some("device"))).0, u1);
         // Both known, still different users: no merge.
         let (p, ch) = ids.resolve(&track(Some("u2"), Some("device")));
@@ -238,7 +263,13 @@ mod tests {
         let (new, _) = ids.resolve(&track(Some("new"), None));
         let (p, ch) = ids.resolve(&ev(EventType::Alias, Some("new"), None, Some("old")));
         assert_eq!(p, new);
-        assert_eq!(ch, vec![Change::Merge { from: old, into: new }]);
+        assert_eq!(
+            ch,
+            vec![Change::Merge {
+                from: old,
+                into: new
+            }]
+        );
         assert_eq!(ids.find(old), new);
         assert_eq!(ids.resolve(&track(Some("old"), None)).0, new);
     }

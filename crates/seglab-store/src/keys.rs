@@ -19,13 +19,22 @@ pub struct WriteKey {
 }
 
 fn random_token(len: usize) -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 impl Reader {
     /// Creates a new write key named `name`.
     pub fn create_key(&self, name: &str) -> Result<WriteKey> {
-        let key = WriteKey { key: random_token(32), name: name.to_owned(), created_at: now_millis(), revoked_at: None };
+        let key = WriteKey {
+            key: random_token(32),
+            name: name.to_owned(),
+            created_at: now_millis(),
+            revoked_at: None,
+        };
         self.with_conn(|c| {
             c.execute(
                 "INSERT INTO write_keys (key, name, created_at) VALUES (?1, ?2, ?3)",
@@ -39,9 +48,18 @@ impl Reader {
     /// Every key, oldest first.
     pub fn list_keys(&self) -> Result<Vec<WriteKey>> {
         self.with_conn(|c| {
-            let mut stmt = c.prepare("SELECT key, name, created_at, revoked_at FROM write_keys ORDER BY created_at, key")?;
+            let mut stmt = c.prepare(
+                "SELECT key, name, created_at, revoked_at FROM write_keys ORDER BY created_at, key",
+            )?;
             let keys = stmt
-                .query_map([], |r| Ok(WriteKey { key: r.get(0)?, name: r.get(1)?, created_at: r.get(2)?, revoked_at: r.get(3)? }))?
+                .query_map([], |r| {
+                    Ok(WriteKey {
+                        key: r.get(0)?,
+                        name: r.get(1)?,
+                        created_at: r.get(2)?,
+                        revoked_at: r.get(3)?,
+                    })
+                })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(keys)
         })
@@ -49,7 +67,12 @@ impl Reader {
 
     /// The keys that are not revoked.
     pub fn active_keys(&self) -> Result<Vec<String>> {
-        Ok(self.list_keys()?.into_iter().filter(|k| k.revoked_at.is_none()).map(|k| k.key).collect())
+        Ok(self
+            .list_keys()?
+            .into_iter()
+            .filter(|k| k.revoked_at.is_none())
+            .map(|k| k.key)
+            .collect())
     }
 
     /// Revokes a key; false when no active key matched.
@@ -66,15 +89,22 @@ impl Reader {
     /// Whether `key` is an active write key.
     pub fn key_is_active(&self, key: &str) -> Result<bool> {
         self.with_conn(|c| {
-            Ok(c.prepare_cached("SELECT EXISTS (SELECT 1 FROM write_keys WHERE key = ?1 AND revoked_at IS NULL)")?
-                .query_row([key], |r| r.get(0))?)
+            Ok(c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM write_keys WHERE key = ?1 AND revoked_at IS NULL)",
+            )?
+            .query_row([key], |r| r.get(0))?)
         })
     }
 
     /// A stored setting.
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         self.with_conn(|c| {
-            Ok(c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+            Ok(
+                c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
         })
     }
 
@@ -96,7 +126,10 @@ impl Reader {
         }
         let token = format!("adm_{}", random_token(40));
         self.with_conn(|c| {
-            c.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('admin_token', ?1)", [&token])?;
+            c.execute(
+                "INSERT OR IGNORE INTO settings (key, value) VALUES ('admin_token', ?1)",
+                [&token],
+            )?;
             Ok(())
         })?;
         Ok(self.setting("admin_token")?.unwrap_or(token))

@@ -42,7 +42,10 @@ impl StoredEvent {
         out.insert("event".into(), self.event.clone().into());
         out.insert("name".into(), self.name.clone().into());
         out.insert("timestamp".into(), format_timestamp(self.timestamp).into());
-        out.insert("received_at".into(), format_timestamp(self.received_at).into());
+        out.insert(
+            "received_at".into(),
+            format_timestamp(self.received_at).into(),
+        );
         out.insert("historical".into(), self.historical.into());
         if let Ok(Value::Object(payload)) = serde_json::from_str::<Value>(&self.payload) {
             for (k, v) in payload {
@@ -94,8 +97,7 @@ impl PersonView {
     }
 }
 
-const EVENT_COLUMNS: &str =
-    "seq, message_id, type, person_id, user_id, anonymous_id, event, name, ts, received_at, historical, payload";
+const EVENT_COLUMNS: &str = "seq, message_id, type, person_id, user_id, anonymous_id, event, name, ts, received_at, historical, payload";
 
 fn event_row(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     let code: u8 = r.get(2)?;
@@ -116,14 +118,22 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
 }
 
 /// Follows merges from `p` to today's person.
-fn root(conn: &Connection, mut p: PersonId, cache: &mut HashMap<PersonId, PersonId>) -> rusqlite::Result<PersonId> {
+fn root(
+    conn: &Connection,
+    mut p: PersonId,
+    cache: &mut HashMap<PersonId, PersonId>,
+) -> rusqlite::Result<PersonId> {
     let start = p;
     if let Some(&r) = cache.get(&p) {
         return Ok(r);
     }
     let mut stmt = conn.prepare_cached("SELECT merged_into FROM persons WHERE person_id = ?1")?;
     for _ in 0..10_000 {
-        match stmt.query_row([p], |r| r.get::<_, Option<PersonId>>(0)).optional()?.flatten() {
+        match stmt
+            .query_row([p], |r| r.get::<_, Option<PersonId>>(0))
+            .optional()?
+            .flatten()
+        {
             Some(next) => p = next,
             None => break,
         }
@@ -137,9 +147,12 @@ impl Reader {
     pub fn events_after(&self, after: i64, limit: usize) -> Result<Vec<StoredEvent>> {
         self.with_conn(|conn| {
             let mut cache = HashMap::new();
-            let mut stmt = conn
-                .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
-            let mut events = stmt.query_map(params![after, limit as i64], event_row)?.collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            ))?;
+            let mut events = stmt
+                .query_map(params![after, limit as i64], event_row)?
+                .collect::<Result<Vec<_>, _>>()?;
             for e in &mut events {
                 e.person_id = root(conn, e.person_id, &mut cache)?;
             }

@@ -9,7 +9,9 @@ use super::*;
 const T0: i64 = 1_767_225_600_000;
 
 fn events(body: serde_json::Value) -> Vec<Event> {
-    parse(body.to_string().as_bytes(), Endpoint::Batch, T0).unwrap().events
+    parse(body.to_string().as_bytes(), Endpoint::Batch, T0)
+        .unwrap()
+        .events
 }
 
 fn open(dir: &Path) -> Store {
@@ -29,7 +31,14 @@ fn appended_events_read_back_in_order() {
             false,
         )
         .unwrap();
-    assert_eq!(out, AppendOutcome { accepted: 2, duplicates: 0, last_seq: 2 });
+    assert_eq!(
+        out,
+        AppendOutcome {
+            accepted: 2,
+            duplicates: 0,
+            last_seq: 2
+        }
+    );
     let got = store.reader().events_after(0, 10).unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].message_id, "m1");
@@ -90,7 +99,10 @@ fn identify_stitches_and_merges_survive_restart() {
         let u = store.reader().person("u1", 10).unwrap().unwrap();
         assert_ne!(a.person_id, u.person_id);
         store
-            .append_blocking(events(json!({"batch": [{"type": "alias", "previousId": "anon", "userId": "u1"}]})), false)
+            .append_blocking(
+                events(json!({"batch": [{"type": "alias", "previousId": "anon", "userId": "u1"}]})),
+                false,
+            )
             .unwrap();
     }
     let store = open(dir.path());
@@ -105,7 +117,11 @@ fn identify_stitches_and_merges_survive_restart() {
     assert_eq!(p.traits["name"].value, json!("Ann"));
     assert_eq!(p.events[0].event.as_deref(), Some("Order Completed"));
     assert!(p.events.iter().all(|e| e.person_id == p.person_id));
-    let by_number = store.reader().person(&p.person_id.to_string(), 1).unwrap().unwrap();
+    let by_number = store
+        .reader()
+        .person(&p.person_id.to_string(), 1)
+        .unwrap()
+        .unwrap();
     assert_eq!(by_number.person_id, p.person_id);
     assert!(store.reader().person("nobody", 1).unwrap().is_none());
     // The events list reports today's person for events stored before the merge.
@@ -117,8 +133,18 @@ fn identify_stitches_and_merges_survive_restart() {
 fn historical_flag_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    store.append_blocking(events(json!({"batch": [{"type": "track", "userId": "u", "event": "old"}]})), true).unwrap();
-    store.append_blocking(events(json!({"batch": [{"type": "track", "userId": "u", "event": "new"}]})), false).unwrap();
+    store
+        .append_blocking(
+            events(json!({"batch": [{"type": "track", "userId": "u", "event": "old"}]})),
+            true,
+        )
+        .unwrap();
+    store
+        .append_blocking(
+            events(json!({"batch": [{"type": "track", "userId": "u", "event": "new"}]})),
+            false,
+        )
+        .unwrap();
     let got = store.reader().events_after(0, 10).unwrap();
     assert_eq!((got[0].historical, got[1].historical), (true, false));
 }
@@ -146,7 +172,13 @@ fn concurrent_appends_all_commit() {
     }
     assert_eq!(store.reader().event_count().unwrap(), 8 * 50 * 20);
     assert_eq!(store.pending_events(), 0);
-    let seqs: Vec<i64> = store.reader().events_after(0, 10_000).unwrap().iter().map(|e| e.seq).collect();
+    let seqs: Vec<i64> = store
+        .reader()
+        .events_after(0, 10_000)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
     assert_eq!(seqs, (1..=8000).collect::<Vec<_>>());
 }
 

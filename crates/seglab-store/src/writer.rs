@@ -63,7 +63,13 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub(crate) fn new(conn: Connection, pending: Arc<AtomicUsize>) -> Result<Writer, Error> {
-        let mut w = Writer { conn, dedup: Dedup::default(), ids: Identities::new(1), next_seq: 1, pending };
+        let mut w = Writer {
+            conn,
+            dedup: Dedup::default(),
+            ids: Identities::new(1),
+            next_seq: 1,
+            pending,
+        };
         w.load()?;
         Ok(w)
     }
@@ -71,7 +77,9 @@ impl Writer {
     /// Rebuilds the in-memory state from the database.
     fn load(&mut self) -> Result<(), Error> {
         let started = Instant::now();
-        let count: i64 = self.conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+        let count: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
         let mut dedup = Dedup::with_capacity_and_hasher(count as usize + 1024, Default::default());
         let mut next_seq = 1;
         {
@@ -85,7 +93,9 @@ impl Writer {
         }
         let mut ids = Identities::new(1);
         {
-            let mut stmt = self.conn.prepare("SELECT person_id, user_id, merged_into FROM persons")?;
+            let mut stmt = self
+                .conn
+                .prepare("SELECT person_id, user_id, merged_into FROM persons")?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let user: Option<String> = r.get(1)?;
@@ -100,7 +110,11 @@ impl Writer {
         self.dedup = dedup;
         self.ids = ids;
         self.next_seq = next_seq;
-        tracing::info!(events = count, elapsed_ms = started.elapsed().as_millis() as u64, "store state loaded");
+        tracing::info!(
+            events = count,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "store state loaded"
+        );
         Ok(())
     }
 
@@ -189,7 +203,12 @@ impl Writer {
     }
 }
 
-fn is_duplicate(tx: &Transaction<'_>, dedup: &Dedup, hash: i64, message_id: &str) -> rusqlite::Result<bool> {
+fn is_duplicate(
+    tx: &Transaction<'_>,
+    dedup: &Dedup,
+    hash: i64,
+    message_id: &str,
+) -> rusqlite::Result<bool> {
     let Some(&seq) = dedup.get(&(hash as u64)) else {
         return Ok(false);
     };
@@ -201,8 +220,10 @@ fn is_duplicate(tx: &Transaction<'_>, dedup: &Dedup, hash: i64, message_id: &str
         return Ok(true);
     }
     // A genuine 64-bit collision: look the id up the slow way.
-    tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE id_hash = ?1 AND message_id = ?2)")?
-        .query_row(params![hash, message_id], |r| r.get(0))
+    tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE id_hash = ?1 AND message_id = ?2)",
+    )?
+    .query_row(params![hash, message_id], |r| r.get(0))
 }
 
 fn apply(tx: &Transaction<'_>, changes: &[Change], at: i64) -> rusqlite::Result<()> {
@@ -217,8 +238,10 @@ fn apply(tx: &Transaction<'_>, changes: &[Change], at: i64) -> rusqlite::Result<
                     .execute(params![id, p])?;
             }
             Change::SetUser(p, user) => {
-                tx.prepare_cached("UPDATE persons SET user_id = ?2 WHERE person_id = ?1 AND user_id IS NULL")?
-                    .execute(params![p, user])?;
+                tx.prepare_cached(
+                    "UPDATE persons SET user_id = ?2 WHERE person_id = ?1 AND user_id IS NULL",
+                )?
+                .execute(params![p, user])?;
             }
             Change::Merge { from, into } => {
                 tx.prepare_cached("UPDATE persons SET merged_into = ?2 WHERE person_id = ?1")?
@@ -231,7 +254,8 @@ fn apply(tx: &Transaction<'_>, changes: &[Change], at: i64) -> rusqlite::Result<
                         WHERE excluded.updated_at > traits.updated_at",
                 )?
                 .execute(params![from, into])?;
-                tx.prepare_cached("DELETE FROM traits WHERE person_id = ?1")?.execute([from])?;
+                tx.prepare_cached("DELETE FROM traits WHERE person_id = ?1")?
+                    .execute([from])?;
             }
         }
     }

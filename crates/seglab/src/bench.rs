@@ -35,7 +35,11 @@ pub enum BenchCommand {
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Ingest { events, batch, connections } => ingest(events, batch, connections),
+        BenchCommand::Ingest {
+            events,
+            batch,
+            connections,
+        } => ingest(events, batch, connections),
         BenchCommand::Import { events } => import(events),
     }
 }
@@ -55,14 +59,25 @@ fn rate(n: f64) -> String {
 /// Generated events as NDJSON lines: enough people that every person has a
 /// realistic number of events.
 fn lines(events: u64) -> Vec<String> {
-    let spec = DemoSpec { people: (events / 20).max(100) as usize, days: 120, max_events: Some(events), ..DemoSpec::default() };
+    let spec = DemoSpec {
+        people: (events / 20).max(100) as usize,
+        days: 120,
+        max_events: Some(events),
+        ..DemoSpec::default()
+    };
     let mut out = Vec::with_capacity(events as usize);
     generate(&spec, |l| out.push(l.to_owned()));
     out
 }
 
 fn baseline(dir: &Path, rows: usize, row_bytes: usize) -> anyhow::Result<f64> {
-    Ok(seglab_store::bench::raw_append(&dir.join("baseline"), rows, row_bytes, 1_000, Durability::Full)?)
+    Ok(seglab_store::bench::raw_append(
+        &dir.join("baseline"),
+        rows,
+        row_bytes,
+        1_000,
+        Durability::Full,
+    )?)
 }
 
 struct Server {
@@ -75,7 +90,16 @@ impl Server {
     fn start(data: &Path) -> anyhow::Result<Server> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
-            .args(["serve", "--listen", "127.0.0.1:0", "--admin-token", "bench", "--log", "warn", "--data"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-token",
+                "bench",
+                "--log",
+                "warn",
+                "--data",
+            ])
             .arg(data)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -106,7 +130,10 @@ impl Server {
     }
 
     fn stop(mut self) -> anyhow::Result<()> {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if self.child.try_wait()?.is_some() {
@@ -126,34 +153,58 @@ fn ingest(events: u64, batch: usize, connections: usize) -> anyhow::Result<()> {
     let avg = lines.iter().map(String::len).sum::<usize>() / lines.len().max(1);
     let bodies: Vec<(Vec<u8>, u64)> = lines
         .chunks(batch)
-        .map(|c| (format!("{{\"batch\":[{}]}}", c.join(",")).into_bytes(), c.len() as u64))
+        .map(|c| {
+            (
+                format!("{{\"batch\":[{}]}}", c.join(",")).into_bytes(),
+                c.len() as u64,
+            )
+        })
         .collect();
     drop(lines);
     let base = baseline(dir.path(), 1_000_000.min(events as usize), avg)?;
 
     let data = dir.path().join("data");
     let server = Server::start(&data)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
     let acked = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     rt.block_on(async {
-        let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build()?;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(connections)
+            .build()?;
         let url = format!("{}/v1/batch", server.url);
         let mut tasks = Vec::new();
         for _ in 0..connections {
-            let (client, url, bodies, next, acked, failed, key) =
-                (client.clone(), url.clone(), bodies.clone(), next.clone(), acked.clone(), failed.clone(), server.key.clone());
+            let (client, url, bodies, next, acked, failed, key) = (
+                client.clone(),
+                url.clone(),
+                bodies.clone(),
+                next.clone(),
+                acked.clone(),
+                failed.clone(),
+                server.key.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((body, n)) = bodies.get(i) else { break };
+                    let Some((body, n)) = bodies.get(i) else {
+                        break;
+                    };
                     let n = *n;
                     let mut ok = false;
                     for attempt in 0..100u64 {
-                        let res = client.post(&url).basic_auth(&key, Some("")).body(body.clone()).send().await;
+                        let res = client
+                            .post(&url)
+                            .basic_auth(&key, Some(""))
+                            .body(body.clone())
+                            .send()
+                            .await;
                         match res {
                             Ok(r) if r.status() == 200 => {
                                 ok = true;
@@ -161,14 +212,22 @@ fn ingest(events: u64, batch: usize, connections: usize) -> anyhow::Result<()> {
                             }
                             Ok(r) if r.status() == 429 || r.status().is_server_error() => {}
                             Ok(r) => {
-                                eprintln!("request {i}: {} {}", r.status(), r.text().await.unwrap_or_default());
+                                eprintln!(
+                                    "request {i}: {} {}",
+                                    r.status(),
+                                    r.text().await.unwrap_or_default()
+                                );
                                 break;
                             }
                             Err(_) => {}
                         }
                         tokio::time::sleep(Duration::from_millis(10 * (attempt + 1).min(10))).await;
                     }
-                    if ok { acked.fetch_add(n, Ordering::Relaxed) } else { failed.fetch_add(n, Ordering::Relaxed) };
+                    if ok {
+                        acked.fetch_add(n, Ordering::Relaxed)
+                    } else {
+                        failed.fetch_add(n, Ordering::Relaxed)
+                    };
                 }
             }));
         }
@@ -183,12 +242,28 @@ fn ingest(events: u64, batch: usize, connections: usize) -> anyhow::Result<()> {
     let stored = Reader::open(&data)?.event_count()?;
     let ours = acked as f64 / secs;
     println!();
-    println!("ingest over HTTP: {} events, {} per request, {connections} connections, avg {avg} bytes/event", rate(events as f64), batch);
-    println!("  baseline  bare SQLite append, synchronous=FULL, 1000-row transactions: {:>10} rows/s", rate(base));
-    println!("  seglab    POST /v1/batch on loopback, acknowledged = committed:       {:>10} events/s  ({secs:.1} s)", rate(ours));
+    println!(
+        "ingest over HTTP: {} events, {} per request, {connections} connections, avg {avg} bytes/event",
+        rate(events as f64),
+        batch
+    );
+    println!(
+        "  baseline  bare SQLite append, synchronous=FULL, 1000-row transactions: {:>10} rows/s",
+        rate(base)
+    );
+    println!(
+        "  seglab    POST /v1/batch on loopback, acknowledged = committed:       {:>10} events/s  ({secs:.1} s)",
+        rate(ours)
+    );
     println!("  ratio     {:.2} × baseline", ours / base);
-    println!("  durable   {stored} stored of {acked} acknowledged ({} failed)", failed.load(Ordering::Relaxed));
-    println!("  target    ≥ 100,000 events/s: {}", if ours >= 100_000.0 { "met" } else { "NOT met" });
+    println!(
+        "  durable   {stored} stored of {acked} acknowledged ({} failed)",
+        failed.load(Ordering::Relaxed)
+    );
+    println!(
+        "  target    ≥ 100,000 events/s: {}",
+        if ours >= 100_000.0 { "met" } else { "NOT met" }
+    );
     if stored != acked {
         bail!("{stored} events stored but {acked} acknowledged");
     }
@@ -200,11 +275,25 @@ fn import(events: u64) -> anyhow::Result<()> {
     let file = dir.path().join("events.ndjson");
     println!("generating {} events…", rate(events as f64));
     let t = Instant::now();
-    let spec = DemoSpec { people: (events / 20).max(100) as usize, days: 120, max_events: Some(events), ..DemoSpec::default() };
+    let spec = DemoSpec {
+        people: (events / 20).max(100) as usize,
+        days: 120,
+        max_events: Some(events),
+        ..DemoSpec::default()
+    };
     let n = crate::demo_cmd::write(&spec, &file)?;
     let bytes = std::fs::metadata(&file)?.len();
-    println!("  wrote {} events ({} MB) in {:.1} s", rate(n as f64), bytes / 1_000_000, t.elapsed().as_secs_f64());
-    let base = baseline(dir.path(), 1_000_000.min(n as usize), (bytes / n.max(1)) as usize)?;
+    println!(
+        "  wrote {} events ({} MB) in {:.1} s",
+        rate(n as f64),
+        bytes / 1_000_000,
+        t.elapsed().as_secs_f64()
+    );
+    let base = baseline(
+        dir.path(),
+        1_000_000.min(n as usize),
+        (bytes / n.max(1)) as usize,
+    )?;
 
     let data = dir.path().join("data");
     let store = Store::open(&data, Durability::Normal)?;
@@ -215,12 +304,28 @@ fn import(events: u64) -> anyhow::Result<()> {
     drop(store);
     let ours = summary.accepted as f64 / secs;
     println!();
-    println!("import: {} events, {} MB of NDJSON", rate(n as f64), bytes / 1_000_000);
-    println!("  baseline  bare SQLite append, synchronous=FULL, 1000-row transactions: {:>10} rows/s", rate(base));
-    println!("  seglab    seglab import (parse, validate, dedup, identity, store):   {:>10} events/s  ({secs:.1} s)", rate(ours));
+    println!(
+        "import: {} events, {} MB of NDJSON",
+        rate(n as f64),
+        bytes / 1_000_000
+    );
+    println!(
+        "  baseline  bare SQLite append, synchronous=FULL, 1000-row transactions: {:>10} rows/s",
+        rate(base)
+    );
+    println!(
+        "  seglab    seglab import (parse, validate, dedup, identity, store):   {:>10} events/s  ({secs:.1} s)",
+        rate(ours)
+    );
     println!("  ratio     {:.2} × baseline", ours / base);
-    println!("  stored    {stored} of {n} ({} rejected)", summary.rejected);
-    println!("  target    ≥ 300,000 events/s: {}", if ours >= 300_000.0 { "met" } else { "NOT met" });
+    println!(
+        "  stored    {stored} of {n} ({} rejected)",
+        summary.rejected
+    );
+    println!(
+        "  target    ≥ 300,000 events/s: {}",
+        if ours >= 300_000.0 { "met" } else { "NOT met" }
+    );
     if stored != n {
         bail!("{stored} events stored of {n}");
     }

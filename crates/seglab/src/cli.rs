@@ -12,7 +12,12 @@ use seglab_store::{Durability, Reader, Store};
 use crate::config::{Config, LogFormat, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(name = "seglab", version, about = "Behavioral segmentation in one binary", propagate_version = true)]
+#[command(
+    name = "seglab",
+    version,
+    about = "Behavioral segmentation in one binary",
+    propagate_version = true
+)]
 pub struct Cli {
     /// Data folder.
     #[arg(long, global = true, env = "SEGLAB_DATA", value_name = "DIR")]
@@ -136,7 +141,9 @@ impl DemoArgs {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -156,9 +163,19 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let mut overrides =
-        Overrides { data: cli.data.clone(), log_format: cli.log_format, log_level: cli.log.clone(), ..Overrides::default() };
-    if let Command::Serve { listen, admin_token, max_pending_events, .. } = &cli.command {
+    let mut overrides = Overrides {
+        data: cli.data.clone(),
+        log_format: cli.log_format,
+        log_level: cli.log.clone(),
+        ..Overrides::default()
+    };
+    if let Command::Serve {
+        listen,
+        admin_token,
+        max_pending_events,
+        ..
+    } = &cli.command
+    {
         overrides.listen = *listen;
         overrides.admin_token = admin_token.clone();
         overrides.max_pending_events = *max_pending_events;
@@ -167,17 +184,26 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     init_logging(&config);
     match cli.command {
         Command::Serve { demo, .. } => {
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(crate::serve::run(&config, demo))?;
         }
         Command::Import { files, quiet } => {
-            let store = Store::open(&config.data, Durability::Normal)
-                .with_context(|| format!("opening {} (stop `seglab serve` on it, or post the file to /v1/import)", config.data.display()))?;
+            let store = Store::open(&config.data, Durability::Normal).with_context(|| {
+                format!(
+                    "opening {} (stop `seglab serve` on it, or post the file to /v1/import)",
+                    config.data.display()
+                )
+            })?;
             let started = std::time::Instant::now();
             let summary = crate::import::import_files(&store, &files, !quiet)?;
             let secs = started.elapsed().as_secs_f64();
             print!("{}", summary.report());
-            println!("took {secs:.1}s ({:.0} lines/s)", summary.lines as f64 / secs.max(1e-9));
+            println!(
+                "took {secs:.1}s ({:.0} lines/s)",
+                summary.lines as f64 / secs.max(1e-9)
+            );
             if summary.rejected > 0 {
                 return Ok(ExitCode::from(2));
             }
@@ -189,8 +215,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 KeysCommand::List => {
                     println!("{:<34} {:<20} {:<26} revoked", "key", "name", "created");
                     for k in reader.list_keys()? {
-                        let revoked = k.revoked_at.map(format_timestamp).unwrap_or_else(|| "-".into());
-                        println!("{:<34} {:<20} {:<26} {revoked}", k.key, k.name, format_timestamp(k.created_at));
+                        let revoked = k
+                            .revoked_at
+                            .map(format_timestamp)
+                            .unwrap_or_else(|| "-".into());
+                        println!(
+                            "{:<34} {:<20} {:<26} {revoked}",
+                            k.key,
+                            k.name,
+                            format_timestamp(k.created_at)
+                        );
                     }
                 }
                 KeysCommand::Revoke { key } => {
@@ -201,9 +235,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::People { command: PeopleCommand::Show { id, events } } => {
+        Command::People {
+            command: PeopleCommand::Show { id, events },
+        } => {
             let reader = Reader::open(&config.data)?;
-            let person = reader.person(&id, events)?.with_context(|| format!("no person with id {id:?}"))?;
+            let person = reader
+                .person(&id, events)?
+                .with_context(|| format!("no person with id {id:?}"))?;
             println!("{}", serde_json::to_string_pretty(&person.to_json())?);
         }
         Command::Demo { spec, out } => {

@@ -45,9 +45,17 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             data: PathBuf::from("./seglab-data"),
-            server: ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), admin_token: None },
-            ingest: IngestConfig { max_pending_events: seglab_server::Limits::default().max_pending_events },
-            log: LogConfig { format: LogFormat::Text, level: "info".into() },
+            server: ServerConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                admin_token: None,
+            },
+            ingest: IngestConfig {
+                max_pending_events: seglab_server::Limits::default().max_pending_events,
+            },
+            log: LogConfig {
+                format: LogFormat::Text,
+                level: "info".into(),
+            },
         }
     }
 }
@@ -106,8 +114,11 @@ impl Config {
             None => (PathBuf::from("seglab.toml"), false),
         };
         let from_file = match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str::<FileConfig>(&text).with_context(|| format!("reading {}", path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => FileConfig::default(),
+            Ok(text) => toml::from_str::<FileConfig>(&text)
+                .with_context(|| format!("reading {}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                FileConfig::default()
+            }
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
         Ok(Config::layer(from_file, overrides))
@@ -119,7 +130,11 @@ impl Config {
             data: o.data.clone().or(file.data).unwrap_or(d.data),
             server: ServerConfig {
                 listen: o.listen.or(file.server.listen).unwrap_or(d.server.listen),
-                admin_token: o.admin_token.clone().or(file.server.admin_token).filter(|t| !t.is_empty()),
+                admin_token: o
+                    .admin_token
+                    .clone()
+                    .or(file.server.admin_token)
+                    .filter(|t| !t.is_empty()),
             },
             ingest: IngestConfig {
                 max_pending_events: o
@@ -129,7 +144,11 @@ impl Config {
             },
             log: LogConfig {
                 format: o.log_format.or(file.log.format).unwrap_or(d.log.format),
-                level: o.log_level.clone().or(file.log.level).unwrap_or(d.log.level),
+                level: o
+                    .log_level
+                    .clone()
+                    .or(file.log.level)
+                    .unwrap_or(d.log.level),
             },
         }
     }
@@ -144,7 +163,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.toml");
         assert!(Config::load(Some(&missing), &Overrides::default()).is_err());
-        assert_eq!(Config::layer(FileConfig::default(), &Overrides::default()), Config::default());
+        assert_eq!(
+            Config::layer(FileConfig::default(), &Overrides::default()),
+            Config::default()
+        );
     }
 
     #[test]
@@ -156,7 +178,10 @@ mod tests {
         assert_eq!(c.data, PathBuf::from("/srv/seglab"));
         assert_eq!(c.server.listen.port(), 9000);
         assert_eq!(c.ingest.max_pending_events, 5);
-        let o = Overrides { listen: Some("127.0.0.1:7000".parse().unwrap()), ..Overrides::default() };
+        let o = Overrides {
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..Overrides::default()
+        };
         let c = Config::load(Some(&path), &o).unwrap();
         assert_eq!(c.server.listen.port(), 7000);
         assert_eq!(c.data, PathBuf::from("/srv/seglab"));
@@ -167,7 +192,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("seglab.toml");
         std::fs::write(&path, "[server]\nlisten = \"127.0.0.1:1\"\nport = 3\n").unwrap();
-        let err = format!("{:#}", Config::load(Some(&path), &Overrides::default()).unwrap_err());
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&path), &Overrides::default()).unwrap_err()
+        );
         assert!(err.contains("unknown field `port`"), "{err}");
     }
 }

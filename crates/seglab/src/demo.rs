@@ -42,8 +42,22 @@ impl Default for DemoSpec {
 const PLANS: [&str; 3] = ["free", "plus", "pro"];
 
 const CATEGORY_NAMES: [&str; 16] = [
-    "shoes", "dresses", "bags", "accessories", "electronics", "home", "beauty", "sports", "toys", "books", "garden",
-    "jewelry", "outdoor", "kitchen", "kids", "pets",
+    "shoes",
+    "dresses",
+    "bags",
+    "accessories",
+    "electronics",
+    "home",
+    "beauty",
+    "sports",
+    "toys",
+    "books",
+    "garden",
+    "jewelry",
+    "outdoor",
+    "kitchen",
+    "kids",
+    "pets",
 ];
 
 fn category_name(c: usize) -> String {
@@ -104,7 +118,13 @@ pub fn generate(spec: &DemoSpec, mut sink: impl FnMut(&str)) -> u64 {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let products = catalog(spec, &mut rng);
     let start = spec.end - Millis::from(spec.days) * DAY;
-    let mut out = Emitter { seed: spec.seed, end: spec.end, count: 0, max: spec.max_events.unwrap_or(u64::MAX), sink: &mut sink };
+    let mut out = Emitter {
+        seed: spec.seed,
+        end: spec.end,
+        count: 0,
+        max: spec.max_events.unwrap_or(u64::MAX),
+        sink: &mut sink,
+    };
     for person in 0..spec.people {
         if out.full() {
             break;
@@ -115,7 +135,11 @@ pub fn generate(spec: &DemoSpec, mut sink: impl FnMut(&str)) -> u64 {
         let u: f64 = rng.random_range(0.001..1.0);
         let visits_per_day = (0.04 * u.powf(-0.9)).min(1.5);
         let first_day = rng.random_range(0..spec.days.max(1));
-        let dormant_from = if rng.random_bool(0.3) { rng.random_range(first_day..spec.days.max(1) + 1) } else { spec.days };
+        let dormant_from = if rng.random_bool(0.3) {
+            rng.random_range(first_day..spec.days.max(1) + 1)
+        } else {
+            spec.days
+        };
         let open_rate = [0.05, 0.3, 0.7][rng.random_range(0..3)];
         let favorite = rng.random_range(0..spec.categories.max(1));
         let email = format!("{user_id}@example.com");
@@ -130,7 +154,8 @@ pub fn generate(spec: &DemoSpec, mut sink: impl FnMut(&str)) -> u64 {
             if identified && day % 7 == 3 {
                 let at = day_start + 9 * 3_600_000;
                 let campaign = format!("newsletter-{}", day / 7);
-                let props = json!({"campaign_id": campaign, "email_id": format!("{campaign}-{person}")});
+                let props =
+                    json!({"campaign_id": campaign, "email_id": format!("{campaign}-{person}")});
                 out.emit(json!({"type": "track", "userId": user_id, "event": "Email Delivered", "properties": props}), at);
                 if rng.random_bool(open_rate) {
                     let at = at + rng.random_range(60_000..6 * 3_600_000);
@@ -146,7 +171,11 @@ pub fn generate(spec: &DemoSpec, mut sink: impl FnMut(&str)) -> u64 {
             }
             let mut t = day_start + rng.random_range(7 * 3_600_000..23 * 3_600_000);
             let ids = |identified: bool| {
-                if identified { json!({"userId": user_id, "anonymousId": anon_id}) } else { json!({"anonymousId": anon_id}) }
+                if identified {
+                    json!({"userId": user_id, "anonymousId": anon_id})
+                } else {
+                    json!({"anonymousId": anon_id})
+                }
             };
             let with_ids = |mut msg: Value, identified: bool| {
                 if let (Value::Object(m), Value::Object(i)) = (&mut msg, ids(identified)) {
@@ -154,23 +183,48 @@ pub fn generate(spec: &DemoSpec, mut sink: impl FnMut(&str)) -> u64 {
                 }
                 msg
             };
-            out.emit(with_ids(json!({"type": "page", "name": "Home", "properties": {"path": "/"}}), identified), t);
+            out.emit(
+                with_ids(
+                    json!({"type": "page", "name": "Home", "properties": {"path": "/"}}),
+                    identified,
+                ),
+                t,
+            );
             let views = rng.random_range(1..7);
             let mut cart: Vec<&Product> = Vec::new();
             for _ in 0..views {
                 t += rng.random_range(10_000..180_000);
                 let p = if rng.random_bool(0.6) {
-                    let same: Vec<&Product> = products.iter().filter(|p| p.category == category_name(favorite)).collect();
-                    if same.is_empty() { &products[rng.random_range(0..products.len())] } else { same[rng.random_range(0..same.len())] }
+                    let same: Vec<&Product> = products
+                        .iter()
+                        .filter(|p| p.category == category_name(favorite))
+                        .collect();
+                    if same.is_empty() {
+                        &products[rng.random_range(0..products.len())]
+                    } else {
+                        same[rng.random_range(0..same.len())]
+                    }
                 } else {
                     &products[rng.random_range(0..products.len())]
                 };
                 let props = json!({"product_id": p.id, "category": p.category, "price": p.price, "name": format!("Product {}", p.id)});
-                out.emit(with_ids(json!({"type": "track", "event": "Product Viewed", "properties": props}), identified), t);
+                out.emit(
+                    with_ids(
+                        json!({"type": "track", "event": "Product Viewed", "properties": props}),
+                        identified,
+                    ),
+                    t,
+                );
                 if rng.random_bool(0.25) {
                     t += rng.random_range(5_000..60_000);
                     let props = json!({"product_id": p.id, "category": p.category, "price": p.price, "quantity": 1});
-                    out.emit(with_ids(json!({"type": "track", "event": "Product Added", "properties": props}), identified), t);
+                    out.emit(
+                        with_ids(
+                            json!({"type": "track", "event": "Product Added", "properties": props}),
+                            identified,
+                        ),
+                        t,
+                    );
                     cart.push(p);
                 }
             }
@@ -209,7 +263,12 @@ mod tests {
     use super::*;
 
     fn spec() -> DemoSpec {
-        DemoSpec { people: 300, days: 60, end: 1_767_225_600_000, ..DemoSpec::default() }
+        DemoSpec {
+            people: 300,
+            days: 60,
+            end: 1_767_225_600_000,
+            ..DemoSpec::default()
+        }
     }
 
     #[test]
@@ -230,8 +289,13 @@ mod tests {
         let mut names = std::collections::BTreeMap::<String, usize>::new();
         let n = generate(&s, |line| {
             let e = seglab_event::import::ndjson_line(line, 1, s.end).unwrap();
-            assert!(e.timestamp >= s.end - 60 * DAY && e.timestamp <= s.end, "{line}");
-            *names.entry(e.event.unwrap_or_else(|| e.kind.as_str().to_owned())).or_default() += 1;
+            assert!(
+                e.timestamp >= s.end - 60 * DAY && e.timestamp <= s.end,
+                "{line}"
+            );
+            *names
+                .entry(e.event.unwrap_or_else(|| e.kind.as_str().to_owned()))
+                .or_default() += 1;
         });
         assert!(n > 1_000, "{n}");
         // The funnel narrows.
@@ -242,7 +306,13 @@ mod tests {
 
     #[test]
     fn max_events_caps_the_output() {
-        let n = generate(&DemoSpec { max_events: Some(123), ..spec() }, |_| {});
+        let n = generate(
+            &DemoSpec {
+                max_events: Some(123),
+                ..spec()
+            },
+            |_| {},
+        );
         assert_eq!(n, 123);
     }
 }

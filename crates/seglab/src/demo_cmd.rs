@@ -11,14 +11,17 @@ use crate::import::{Summary, import_files};
 
 /// Writes the demo history to `path` as NDJSON; returns the number of events.
 pub fn write(spec: &DemoSpec, path: &Path) -> anyhow::Result<u64> {
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut err = None;
     let n = generate(spec, |line| {
-        if err.is_none() {
-            if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")) {
-                err = Some(e);
-            }
+        if err.is_none()
+            && let Err(e) = out
+                .write_all(line.as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+        {
+            err = Some(e);
         }
     });
     if let Some(e) = err {
@@ -34,7 +37,10 @@ pub fn load(store: &Store, spec: &DemoSpec, progress: bool) -> anyhow::Result<Su
     let path = dir.path().join("demo.ndjson");
     let n = write(spec, &path)?;
     if progress {
-        eprintln!("generated a demo store: {} people, {} days, {n} events; importing…", spec.people, spec.days);
+        eprintln!(
+            "generated a demo store: {} people, {} days, {n} events; importing…",
+            spec.people, spec.days
+        );
     }
     let summary = import_files(store, &[path], progress)?;
     if progress {

@@ -64,7 +64,10 @@ impl Summary {
             s += &format!("  {}: {e}\n", file.display());
         }
         if self.rejected as usize > self.errors.len() {
-            s += &format!("  … and {} more rejected lines\n", self.rejected as usize - self.errors.len());
+            s += &format!(
+                "  … and {} more rejected lines\n",
+                self.rejected as usize - self.errors.len()
+            );
         }
         s
     }
@@ -81,7 +84,11 @@ struct Importer<'a> {
 
 impl Importer<'_> {
     /// Queues parsed results for commit, keeping at most `IN_FLIGHT` commits open.
-    fn commit(&mut self, file: &Path, results: Vec<Result<Event, LineError>>) -> anyhow::Result<()> {
+    fn commit(
+        &mut self,
+        file: &Path,
+        results: Vec<Result<Event, LineError>>,
+    ) -> anyhow::Result<()> {
         self.summary.lines += results.len() as u64;
         let mut events = Vec::with_capacity(results.len());
         for r in results {
@@ -113,7 +120,11 @@ fn open(path: &Path) -> anyhow::Result<(Box<dyn Read>, u64)> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let len = file.metadata()?.len();
     let gz = path.extension().is_some_and(|e| e == "gz");
-    let reader: Box<dyn Read> = if gz { Box::new(flate2::read::MultiGzDecoder::new(file)) } else { Box::new(file) };
+    let reader: Box<dyn Read> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
     Ok((reader, len))
 }
 
@@ -133,20 +144,49 @@ impl<R: Read> Read for Counted<R> {
 
 /// Imports `files` into `store`; `progress` shows a bar on the terminal.
 pub fn import_files(store: &Store, files: &[PathBuf], progress: bool) -> anyhow::Result<Summary> {
-    let mut imp = Importer { store, pending: Pending::new(), summary: Summary::default(), received_at: now_millis() };
+    let mut imp = Importer {
+        store,
+        pending: Pending::new(),
+        summary: Summary::default(),
+        received_at: now_millis(),
+    };
     for path in files {
         let (reader, len) = open(path)?;
-        let bar = if progress { ProgressBar::new(len) } else { ProgressBar::hidden() };
+        let bar = if progress {
+            ProgressBar::new(len)
+        } else {
+            ProgressBar::hidden()
+        };
         bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
-        bar.set_message(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        let mut reader = BufReader::with_capacity(1 << 20, Counted { inner: reader, bar: bar.clone() });
-        let head = reader.fill_buf()?.get(..64).map(<[u8]>::to_vec).unwrap_or_else(|| reader.buffer().to_vec());
+        bar.set_message(
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        let mut reader = BufReader::with_capacity(
+            1 << 20,
+            Counted {
+                inner: reader,
+                bar: bar.clone(),
+            },
+        );
+        let head = reader
+            .fill_buf()?
+            .get(..64)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_else(|| reader.buffer().to_vec());
         let gz = path.extension().is_some_and(|e| e == "gz");
-        let name_for_format = if gz { path.with_extension("") } else { path.clone() };
+        let name_for_format = if gz {
+            path.with_extension("")
+        } else {
+            path.clone()
+        };
         match Format::detect(&name_for_format, &head) {
             Format::Ndjson => import_ndjson(&mut imp, path, reader)?,
             Format::Csv => import_csv(&mut imp, path, reader)?,
@@ -172,7 +212,11 @@ pub fn import_files(store: &Store, files: &[PathBuf], progress: bool) -> anyhow:
     Ok(imp.summary)
 }
 
-fn import_ndjson(imp: &mut Importer<'_>, path: &Path, mut reader: impl BufRead) -> anyhow::Result<()> {
+fn import_ndjson(
+    imp: &mut Importer<'_>,
+    path: &Path,
+    mut reader: impl BufRead,
+) -> anyhow::Result<()> {
     let mut line_no = 0usize;
     loop {
         let mut lines = Vec::with_capacity(CHUNK);
@@ -197,7 +241,11 @@ fn import_ndjson(imp: &mut Importer<'_>, path: &Path, mut reader: impl BufRead) 
             .into_par_iter()
             .map(|(n, text)| match text {
                 Ok(t) => ndjson_line(t.trim_end(), n, at),
-                Err(_) => Err(LineError { line: n, code: "invalid_json", message: "the line is not valid UTF-8".into() }),
+                Err(_) => Err(LineError {
+                    line: n,
+                    code: "invalid_json",
+                    message: "the line is not valid UTF-8".into(),
+                }),
             })
             .collect();
         imp.commit(path, results)?;

@@ -1,6 +1,7 @@
 //! `seglab serve`: open the data folder, make sure a write key and an admin token
 //! exist, print what a newcomer needs, and serve until SIGINT or SIGTERM.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,26 +22,42 @@ pub fn default_write_key(reader: &Reader) -> seglab_store::Result<String> {
 }
 
 pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
-    let store = Arc::new(Store::open(&config.data, Durability::Full).with_context(|| format!("opening {}", config.data.display()))?);
+    let store = Arc::new(
+        Store::open(&config.data, Durability::Full)
+            .with_context(|| format!("opening {}", config.data.display()))?,
+    );
     if demo && store.reader().event_count()? == 0 {
         let s = store.clone();
-        tokio::task::spawn_blocking(move || crate::demo_cmd::load(&s, &crate::demo::DemoSpec::default(), true)).await??;
+        tokio::task::spawn_blocking(move || {
+            crate::demo_cmd::load(&s, &crate::demo::DemoSpec::default(), true)
+        })
+        .await??;
     }
     let admin_token = match &config.server.admin_token {
         Some(t) => t.clone(),
         None => store.reader().admin_token()?,
     };
     let write_key = default_write_key(store.reader())?;
-    let limits = Limits { max_pending_events: config.ingest.max_pending_events };
+    let limits = Limits {
+        max_pending_events: config.ingest.max_pending_events,
+    };
     let state = AppState::new(store.clone(), admin_token.clone(), limits)?;
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
     let addr = listener.local_addr()?;
-    print_banner(addr, &config.data, &write_key, &admin_token, store.reader().event_count()?);
+    print_banner(
+        addr,
+        &config.data,
+        &write_key,
+        &admin_token,
+        store.reader().event_count()?,
+    );
     tracing::info!(%addr, data = %config.data.display(), "seglab is serving");
     let refresh = spawn_key_refresh(state.clone(), Duration::from_secs(1));
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     refresh.abort();
     tracing::info!("shutting down: committing what is queued");
     let s = store.clone();
@@ -48,21 +65,29 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints what a newcomer needs. A closed stdout is not an error worth dying for.
 fn print_banner(addr: SocketAddr, data: &Path, write_key: &str, admin_token: &str, events: u64) {
     let url = format!("http://{addr}");
-    println!("seglab {} is listening on {url}", env!("CARGO_PKG_VERSION"));
-    println!();
-    println!("  data folder     {}  ({events} events)", data.display());
-    println!("  write key       {write_key}");
-    println!("  admin token     {admin_token}");
-    println!();
-    println!("  Segment / RudderStack SDKs   host=\"{url}\"  write key as above   (POST {url}/v1/batch)");
-    println!("  PostHog SDKs                 host=\"{url}\"  api key = write key   (POST {url}/batch/)");
-    println!("  management API               {url}/api/v1/…   with 'Authorization: Bearer <admin token>'");
-    println!("  a person                     curl -H 'Authorization: Bearer {admin_token}' {url}/api/v1/people/ID");
-    println!("  health, metrics              {url}/healthz  {url}/metrics");
-    println!();
-    println!("Stop with Ctrl-C.");
+    let text = format!(
+        "seglab {version} is listening on {url}
+
+  data folder     {data}  ({events} events)
+  write key       {write_key}
+  admin token     {admin_token}
+
+  Segment / RudderStack SDKs   host=\"{url}\"  the write key above   (POST {url}/v1/batch)
+  PostHog SDKs                 host=\"{url}\"  api_key = the write key (POST {url}/batch/)
+  management API               {url}/api/v1/…   with 'Authorization: Bearer <admin token>'
+  a person                     curl -H 'Authorization: Bearer {admin_token}' {url}/api/v1/people/ID
+  health, metrics              {url}/healthz  {url}/metrics
+
+Stop with Ctrl-C.
+",
+        version = env!("CARGO_PKG_VERSION"),
+        data = data.display(),
+    );
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 async fn shutdown_signal() {

@@ -26,11 +26,24 @@ struct Params {
     limit: Option<usize>,
 }
 
-async fn list(State(state): State<Arc<AppState>>, Query(params): Query<Params>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+async fn list(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
     require_admin(&headers, &state.admin_token)?;
     let limit = params.limit.unwrap_or(100).clamp(1, MAX_LIMIT);
     let after = params.after.unwrap_or(0);
-    let events = super::blocking(&state, move |s| Ok(s.store.reader().events_after(after, limit)?)).await?;
-    let next = if events.len() == limit { events.last().map(|e| e.seq) } else { None };
-    Ok(Json(json!({"events": events.iter().map(StoredEvent::to_json).collect::<Vec<_>>(), "next": next})))
+    let events = super::blocking(&state, move |s| {
+        Ok(s.store.reader().events_after(after, limit)?)
+    })
+    .await?;
+    let next = if events.len() == limit {
+        events.last().map(|e| e.seq)
+    } else {
+        None
+    };
+    Ok(Json(
+        json!({"events": events.iter().map(StoredEvent::to_json).collect::<Vec<_>>(), "next": next}),
+    ))
 }

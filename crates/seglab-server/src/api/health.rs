@@ -14,5 +14,8 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Json<Value> {
 }
 
 pub async fn metrics() -> impl IntoResponse {
-    ([("content-type", "text/plain; version=0.0.4")], crate::metrics::install().render())
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        crate::metrics::install().render(),
+    )
 }

@@ -22,10 +22,20 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 /// Exactly what Segment answers, and what the SDKs check for.
 pub(crate) fn success() -> Response {
-    (StatusCode::OK, [("content-type", "application/json")], r#"{"success":true}"#).into_response()
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        r#"{"success":true}"#,
+    )
+        .into_response()
 }
 
-async fn handle(State(state): State<Arc<AppState>>, Path(kind): Path<String>, headers: HeaderMap, body: Body) -> Response {
+async fn handle(
+    State(state): State<Arc<AppState>>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let res = match ingest(&state, &kind, &headers, body).await {
         Ok(()) => success(),
         Err(e) => {
@@ -37,16 +47,24 @@ async fn handle(State(state): State<Arc<AppState>>, Path(kind): Path<String>, he
 }
 
 async fn ingest(state: &AppState, kind: &str, headers: &HeaderMap, body: Body) -> ApiResult<()> {
-    let endpoint = Endpoint::from_path(kind).ok_or_else(|| ApiError::not_found(format!("no ingestion endpoint /v1/{kind}")))?;
+    let endpoint = Endpoint::from_path(kind)
+        .ok_or_else(|| ApiError::not_found(format!("no ingestion endpoint /v1/{kind}")))?;
     let header_key = auth::basic_key(headers)?;
     if let Some(key) = &header_key {
         state.keys.check(key, state.store.reader())?;
     }
     let raw = body::read(body).await?;
-    let bytes: Cow<'_, [u8]> = if body::is_gzip(headers) { Cow::Owned(body::gunzip(&raw)?) } else { Cow::Borrowed(&raw) };
+    let bytes: Cow<'_, [u8]> = if body::is_gzip(headers) {
+        Cow::Owned(body::gunzip(&raw)?)
+    } else {
+        Cow::Borrowed(&raw)
+    };
     let batch = segment::parse(&bytes, endpoint, now_millis())?;
     if header_key.is_none() {
-        let key = batch.write_key.as_deref().ok_or(seglab_event::Error::MissingWriteKey)?;
+        let key = batch
+            .write_key
+            .as_deref()
+            .ok_or(seglab_event::Error::MissingWriteKey)?;
         state.keys.check(key, state.store.reader())?;
     }
     super::store_events(state, batch.events, kind == "import", "segment").await

@@ -19,7 +19,9 @@ use crate::auth::require_admin;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/api/v1/keys", get(list).post(create)).route("/api/v1/keys/{key}", delete(revoke))
+    Router::new()
+        .route("/api/v1/keys", get(list).post(create))
+        .route("/api/v1/keys/{key}", delete(revoke))
 }
 
 pub fn key_json(k: &WriteKey) -> Value {
@@ -34,7 +36,9 @@ pub fn key_json(k: &WriteKey) -> Value {
 async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     require_admin(&headers, &state.admin_token)?;
     let keys = super::blocking(&state, |s| Ok(s.store.reader().list_keys()?)).await?;
-    Ok(Json(json!({"keys": keys.iter().map(key_json).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"keys": keys.iter().map(key_json).collect::<Vec<_>>()}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -43,18 +47,33 @@ struct NewKey {
     name: String,
 }
 
-async fn create(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+async fn create(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
     require_admin(&headers, &state.admin_token)?;
-    let req: NewKey = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("expected {{\"name\": \"…\"}}: {e}")))?;
+    let req: NewKey = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("invalid_json", format!("expected {{\"name\": \"…\"}}: {e}"))
+    })?;
     if req.name.trim().is_empty() {
-        return Err(ApiError::bad_request("invalid_name", "`name` must not be empty"));
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "`name` must not be empty",
+        ));
     }
-    let key = super::blocking(&state, move |s| Ok(s.store.reader().create_key(req.name.trim())?)).await?;
+    let key = super::blocking(&state, move |s| {
+        Ok(s.store.reader().create_key(req.name.trim())?)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(key_json(&key))).into_response())
 }
 
-async fn revoke(State(state): State<Arc<AppState>>, Path(key): Path<String>, headers: HeaderMap) -> ApiResult<StatusCode> {
+async fn revoke(
+    State(state): State<Arc<AppState>>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
     require_admin(&headers, &state.admin_token)?;
     let done = super::blocking(&state, move |s| {
         let done = s.store.reader().revoke_key(&key)?;
@@ -62,5 +81,9 @@ async fn revoke(State(state): State<Arc<AppState>>, Path(key): Path<String>, hea
         Ok(done)
     })
     .await?;
-    if done { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("no active key with that value")) }
+    if done {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no active key with that value"))
+    }
 }

@@ -26,7 +26,11 @@ pub(crate) async fn store_events(
         return Ok(());
     }
     if state.store.pending_events() + events.len() > state.limits.max_pending_events {
-        return Err(ApiError::new(ErrorKind::Overloaded, "overloaded", "too many events waiting to be stored; retry shortly"));
+        return Err(ApiError::new(
+            ErrorKind::Overloaded,
+            "overloaded",
+            "too many events waiting to be stored; retry shortly",
+        ));
     }
     let n = events.len();
     let started = Instant::now();

@@ -31,6 +31,11 @@ async fn show(
     require_admin(&headers, &state.admin_token)?;
     let latest = params.events.unwrap_or(20).min(1000);
     let lookup = id.clone();
-    let person = super::blocking(&state, move |s| Ok(s.store.reader().person(&lookup, latest)?)).await?;
-    person.map(|p| Json(p.to_json())).ok_or_else(|| ApiError::not_found(format!("no person with id {id:?}")))
+    let person = super::blocking(&state, move |s| {
+        Ok(s.store.reader().person(&lookup, latest)?)
+    })
+    .await?;
+    person
+        .map(|p| Json(p.to_json()))
+        .ok_or_else(|| ApiError::not_found(format!("no person with id {id:?}")))
 }

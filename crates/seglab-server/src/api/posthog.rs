@@ -37,7 +37,12 @@ async fn handle(
     body: Body,
 ) -> Response {
     let res = match capture(&state, &query, &headers, body).await {
-        Ok(()) => (StatusCode::OK, [("content-type", "application/json")], r#"{"status":1}"#).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            r#"{"status":1}"#,
+        )
+            .into_response(),
         Err(e) => {
             crate::metrics::rejected(e.code);
             e.into_response()
@@ -57,7 +62,12 @@ fn decode_data(data: &str) -> ApiResult<Vec<u8>> {
         .map_err(|_| ApiError::bad_request("invalid_body", "`data` is neither JSON nor base64"))
 }
 
-async fn capture(state: &AppState, query: &HashMap<String, String>, headers: &HeaderMap, body: Body) -> ApiResult<()> {
+async fn capture(
+    state: &AppState,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<()> {
     let raw = body::read(body).await?;
     let form = headers
         .get(CONTENT_TYPE)
@@ -67,7 +77,10 @@ async fn capture(state: &AppState, query: &HashMap<String, String>, headers: &He
     if form {
         fields.extend(form_urlencoded::parse(&raw).into_owned());
     }
-    let gzip = body::is_gzip(headers) || fields.get("compression").is_some_and(|c| c.starts_with("gzip"));
+    let gzip = body::is_gzip(headers)
+        || fields
+            .get("compression")
+            .is_some_and(|c| c.starts_with("gzip"));
     let mut bytes = match fields.get("data") {
         Some(data) if form || raw.is_empty() => decode_data(data)?,
         _ => raw.to_vec(),
@@ -79,7 +92,10 @@ async fn capture(state: &AppState, query: &HashMap<String, String>, headers: &He
         return Err(ApiError::bad_request("invalid_body", "the body is empty"));
     }
     let batch = posthog::parse(&bytes, now_millis())?;
-    let key = batch.write_key.as_deref().ok_or(seglab_event::Error::MissingWriteKey)?;
+    let key = batch
+        .write_key
+        .as_deref()
+        .ok_or(seglab_event::Error::MissingWriteKey)?;
     state.keys.check(key, state.store.reader())?;
     super::store_events(state, batch.events, false, "posthog").await
 }

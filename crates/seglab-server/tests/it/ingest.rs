@@ -8,13 +8,34 @@ use crate::{App, gzip};
 async fn every_single_call_path_stores_its_event() {
     let app = App::new();
     let cases = [
-        ("/v1/track", json!({"userId": "u", "event": "Order Completed", "messageId": "t"})),
-        ("/v1/identify", json!({"userId": "u", "traits": {"email": "u@x"}, "messageId": "i"})),
-        ("/v1/page", json!({"userId": "u", "name": "Home", "messageId": "p"})),
-        ("/v1/screen", json!({"userId": "u", "name": "Cart", "messageId": "s"})),
-        ("/v1/group", json!({"userId": "u", "groupId": "g1", "messageId": "g"})),
-        ("/v1/alias", json!({"previousId": "anon", "userId": "u", "messageId": "a"})),
-        ("/v1/t", json!({"userId": "u", "event": "Short", "messageId": "t2"})),
+        (
+            "/v1/track",
+            json!({"userId": "u", "event": "Order Completed", "messageId": "t"}),
+        ),
+        (
+            "/v1/identify",
+            json!({"userId": "u", "traits": {"email": "u@x"}, "messageId": "i"}),
+        ),
+        (
+            "/v1/page",
+            json!({"userId": "u", "name": "Home", "messageId": "p"}),
+        ),
+        (
+            "/v1/screen",
+            json!({"userId": "u", "name": "Cart", "messageId": "s"}),
+        ),
+        (
+            "/v1/group",
+            json!({"userId": "u", "groupId": "g1", "messageId": "g"}),
+        ),
+        (
+            "/v1/alias",
+            json!({"previousId": "anon", "userId": "u", "messageId": "a"}),
+        ),
+        (
+            "/v1/t",
+            json!({"userId": "u", "event": "Short", "messageId": "t2"}),
+        ),
     ];
     for (path, body) in &cases {
         let (status, answer) = app.post(path, body.to_string()).await;
@@ -23,7 +44,12 @@ async fn every_single_call_path_stores_its_event() {
     }
     let events = app.store.reader().events_after(0, 100).unwrap();
     let types: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(types, ["track", "identify", "page", "screen", "group", "alias", "track"]);
+    assert_eq!(
+        types,
+        [
+            "track", "identify", "page", "screen", "group", "alias", "track"
+        ]
+    );
     assert!(events.iter().all(|e| !e.historical));
 }
 
@@ -78,19 +104,29 @@ async fn retried_batches_are_stored_once() {
 async fn import_path_marks_history() {
     let app = App::new();
     let body = json!({"batch": [{"type": "track", "userId": "u", "event": "Order Completed", "timestamp": "2024-01-01T00:00:00Z"}]});
-    assert_eq!(app.post("/v1/import", body.to_string()).await.0, StatusCode::OK);
+    assert_eq!(
+        app.post("/v1/import", body.to_string()).await.0,
+        StatusCode::OK
+    );
     assert!(app.store.reader().events_after(0, 1).unwrap()[0].historical);
 }
 
 #[tokio::test]
 async fn overload_answers_429_with_retry_after() {
-    let app = App::with_limits(seglab_server::Limits { max_pending_events: 1 });
+    let app = App::with_limits(seglab_server::Limits {
+        max_pending_events: 1,
+    });
     let body = json!({"batch": [
         {"type": "track", "userId": "u", "event": "a"},
         {"type": "track", "userId": "u", "event": "b"},
     ]});
-    let req = Request::post("/v1/batch").header("authorization", app.basic()).body(Body::from(body.to_string())).unwrap();
-    let res = tower::ServiceExt::oneshot(app.router.clone(), req).await.unwrap();
+    let req = Request::post("/v1/batch")
+        .header("authorization", app.basic())
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(app.router.clone(), req)
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers()["retry-after"], "1");
     assert_eq!(app.count(), 0);
@@ -99,8 +135,13 @@ async fn overload_answers_429_with_retry_after() {
 #[tokio::test]
 async fn browsers_get_cors() {
     let app = App::new();
-    let req = Request::options("/v1/t").header("origin", "https://shop.example").body(Body::empty()).unwrap();
-    let res = tower::ServiceExt::oneshot(app.router.clone(), req).await.unwrap();
+    let req = Request::options("/v1/t")
+        .header("origin", "https://shop.example")
+        .body(Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(app.router.clone(), req)
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
 }

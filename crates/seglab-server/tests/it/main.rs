@@ -26,6 +26,12 @@ pub struct App {
     _dir: tempfile::TempDir,
 }
 
+impl Default for App {
+    fn default() -> App {
+        App::new()
+    }
+}
+
 impl App {
     pub fn new() -> App {
         App::with_limits(Limits::default())
@@ -36,17 +42,31 @@ impl App {
         let store = Arc::new(Store::open(dir.path(), Durability::Full).unwrap());
         let key = store.reader().create_key("test").unwrap().key;
         let state = AppState::new(store.clone(), ADMIN.into(), limits).unwrap();
-        App { router: router(state), store, key, _dir: dir }
+        App {
+            router: router(state),
+            store,
+            key,
+            _dir: dir,
+        }
     }
 
     pub fn basic(&self) -> String {
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:", self.key)))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:", self.key))
+        )
     }
 
     pub async fn send(&self, req: Request<Body>) -> (StatusCode, Vec<u8>) {
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
-        (status, to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec())
+        (
+            status,
+            to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .to_vec(),
+        )
     }
 
     /// POSTs `body` with the write key as basic auth.
@@ -61,7 +81,10 @@ impl App {
     }
 
     pub async fn get_admin(&self, path: &str) -> (StatusCode, Value) {
-        let req = Request::get(path).header("authorization", format!("Bearer {ADMIN}")).body(Body::empty()).unwrap();
+        let req = Request::get(path)
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .body(Body::empty())
+            .unwrap();
         let (s, b) = self.send(req).await;
         (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
     }

@@ -8,11 +8,20 @@ use crate::{ADMIN, App};
 async fn a_write_key_can_never_read() {
     let app = App::new();
     for path in ["/api/v1/events", "/api/v1/people/u", "/api/v1/keys"] {
-        let req = Request::get(path).header("authorization", format!("Bearer {}", app.key)).body(Body::empty()).unwrap();
+        let req = Request::get(path)
+            .header("authorization", format!("Bearer {}", app.key))
+            .body(Body::empty())
+            .unwrap();
         let (status, body) = app.send(req).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["code"], "invalid_admin_token");
-        let req = Request::get(path).header("authorization", app.basic()).body(Body::empty()).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()["code"],
+            "invalid_admin_token"
+        );
+        let req = Request::get(path)
+            .header("authorization", app.basic())
+            .body(Body::empty())
+            .unwrap();
         assert_eq!(app.send(req).await.0, StatusCode::UNAUTHORIZED, "{path}");
     }
 }
@@ -20,12 +29,23 @@ async fn a_write_key_can_never_read() {
 #[tokio::test]
 async fn events_page_through_the_log() {
     let app = App::new();
-    let batch: Vec<_> = (0..25).map(|i| json!({"type": "track", "userId": "u", "event": "e", "messageId": format!("m{i}")})).collect();
-    assert_eq!(app.post("/v1/batch", json!({ "batch": batch }).to_string()).await.0, StatusCode::OK);
+    let batch: Vec<_> = (0..25)
+        .map(
+            |i| json!({"type": "track", "userId": "u", "event": "e", "messageId": format!("m{i}")}),
+        )
+        .collect();
+    assert_eq!(
+        app.post("/v1/batch", json!({ "batch": batch }).to_string())
+            .await
+            .0,
+        StatusCode::OK
+    );
     let mut after = 0;
     let mut seen = Vec::new();
     loop {
-        let (status, page) = app.get_admin(&format!("/api/v1/events?after={after}&limit=10")).await;
+        let (status, page) = app
+            .get_admin(&format!("/api/v1/events?after={after}&limit=10"))
+            .await;
         assert_eq!(status, StatusCode::OK);
         for e in page["events"].as_array().unwrap() {
             seen.push(e["message_id"].as_str().unwrap().to_owned());
@@ -47,18 +67,29 @@ async fn keys_are_managed_and_revocation_takes_effect() {
         .unwrap();
     let (status, body) = app.send(req).await;
     assert_eq!(status, StatusCode::CREATED);
-    let key = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["key"].as_str().unwrap().to_owned();
+    let key = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let track = |k: &str| {
         Request::post("/v1/track")
-            .body(Body::from(json!({"writeKey": k, "userId": "u", "event": "x"}).to_string()))
+            .body(Body::from(
+                json!({"writeKey": k, "userId": "u", "event": "x"}).to_string(),
+            ))
             .unwrap()
     };
     assert_eq!(app.send(track(&key)).await.0, StatusCode::OK);
-    let req = Request::delete(format!("/api/v1/keys/{key}")).header("authorization", format!("Bearer {ADMIN}")).body(Body::empty()).unwrap();
+    let req = Request::delete(format!("/api/v1/keys/{key}"))
+        .header("authorization", format!("Bearer {ADMIN}"))
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(app.send(req).await.0, StatusCode::NO_CONTENT);
     let (status, body) = app.send(track(&key)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["code"], "invalid_write_key");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["code"],
+        "invalid_write_key"
+    );
     let (_, list) = app.get_admin("/api/v1/keys").await;
     assert_eq!(list["keys"].as_array().unwrap().len(), 2);
 }
@@ -74,14 +105,33 @@ async fn unknown_person_is_404_json() {
 #[tokio::test]
 async fn health_and_metrics() {
     let app = App::new();
-    assert_eq!(app.post("/v1/track", json!({"userId": "u", "event": "x"}).to_string()).await.0, StatusCode::OK);
+    assert_eq!(
+        app.post(
+            "/v1/track",
+            json!({"userId": "u", "event": "x"}).to_string()
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
     assert_eq!(app.post("/v1/track", "{").await.0, StatusCode::BAD_REQUEST);
     let (status, h) = app.get_admin("/healthz").await;
     assert_eq!((status, &h["status"]), (StatusCode::OK, &json!("ok")));
-    let (status, text) = app.send(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let (status, text) = app
+        .send(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
     assert_eq!(status, StatusCode::OK);
     let text = String::from_utf8(text).unwrap();
-    assert!(text.contains("seglab_events_accepted_total{source=\"segment\"}"), "{text}");
-    assert!(text.contains("seglab_requests_rejected_total{reason=\"invalid_json\"}"), "{text}");
-    assert!(text.contains("seglab_ingest_commit_seconds_bucket"), "{text}");
+    assert!(
+        text.contains("seglab_events_accepted_total{source=\"segment\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("seglab_requests_rejected_total{reason=\"invalid_json\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("seglab_ingest_commit_seconds_bucket"),
+        "{text}"
+    );
 }

@@ -8,7 +8,18 @@ use crate::{App, gzip};
 #[tokio::test]
 async fn capture_paths_with_and_without_slash() {
     let app = App::new();
-    for (i, path) in ["/batch/", "/batch", "/capture/", "/e", "/i/v0/e/", "/track", "/engage/"].iter().enumerate() {
+    for (i, path) in [
+        "/batch/",
+        "/batch",
+        "/capture/",
+        "/e",
+        "/i/v0/e/",
+        "/track",
+        "/engage/",
+    ]
+    .iter()
+    .enumerate()
+    {
         let body = json!({"api_key": app.key, "batch": [{"event": "clicked", "distinct_id": "d1", "uuid": format!("u{i}")}]});
         let (status, answer) = app.post(path, body.to_string()).await;
         assert_eq!(status, StatusCode::OK, "{path}: {answer}");
@@ -24,7 +35,10 @@ async fn identify_and_alias_stitch_people() {
         {"event": "$identify", "distinct_id": "user-1", "properties": {"$anon_distinct_id": "anon-1"}, "$set": {"email": "a@x"}},
         {"event": "$create_alias", "distinct_id": "user-1", "properties": {"alias": "user-1-new"}},
     ]});
-    let req = Request::post("/batch/").header("content-encoding", "gzip").body(Body::from(gzip(body.to_string().as_bytes()))).unwrap();
+    let req = Request::post("/batch/")
+        .header("content-encoding", "gzip")
+        .body(Body::from(gzip(body.to_string().as_bytes())))
+        .unwrap();
     assert_eq!(app.send(req).await.0, StatusCode::OK);
     let (_, p) = app.get_admin("/api/v1/people/user-1-new").await;
     assert_eq!(p["ids"], json!(["anon-1", "user-1", "user-1-new"]));
@@ -34,12 +48,25 @@ async fn identify_and_alias_stitch_people() {
 #[tokio::test]
 async fn form_encoded_base64_and_gzip_js() {
     let app = App::new();
-    let events = json!([{"event": "x", "distinct_id": "d", "properties": {"token": app.key}}]).to_string();
+    let events =
+        json!([{"event": "x", "distinct_id": "d", "properties": {"token": app.key}}]).to_string();
     let data = base64::engine::general_purpose::STANDARD.encode(&events);
-    let form = format!("data={}", data.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D"));
-    let req = Request::post("/e/").header("content-type", "application/x-www-form-urlencoded").body(Body::from(form)).unwrap();
+    let form = format!(
+        "data={}",
+        data.replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D")
+    );
+    let req = Request::post("/e/")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
     assert_eq!(app.send(req).await.0, StatusCode::OK);
-    let req = Request::post("/e/?compression=gzip-js").body(Body::from(gzip(events.replace("\"x\"", "\"y\"").as_bytes()))).unwrap();
+    let req = Request::post("/e/?compression=gzip-js")
+        .body(Body::from(gzip(
+            events.replace("\"x\"", "\"y\"").as_bytes(),
+        )))
+        .unwrap();
     assert_eq!(app.send(req).await.0, StatusCode::OK);
     assert_eq!(app.count(), 2);
 }
@@ -47,8 +74,15 @@ async fn form_encoded_base64_and_gzip_js() {
 #[tokio::test]
 async fn capture_without_a_key_is_401() {
     let app = App::new();
-    let req = Request::post("/capture/").body(Body::from(json!({"event": "x", "distinct_id": "d"}).to_string())).unwrap();
+    let req = Request::post("/capture/")
+        .body(Body::from(
+            json!({"event": "x", "distinct_id": "d"}).to_string(),
+        ))
+        .unwrap();
     let (status, body) = app.send(req).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["code"], "missing_write_key");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["code"],
+        "missing_write_key"
+    );
 }

@@ -1,0 +1,90 @@
+//! The real binary: processes, signals, files.
+
+mod cli;
+mod durability;
+mod import;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_seglab"))
+}
+
+/// Runs `seglab --data DIR args…` to completion.
+pub fn seglab(data: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env("SEGLAB_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// A `seglab serve` child on an ephemeral loopback port.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub key: String,
+}
+
+pub const ADMIN: &str = "it-admin";
+
+impl Server {
+    pub fn start(data: &Path) -> Server {
+        let mut child = Command::new(bin())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-token",
+                ADMIN,
+                "--log",
+                "warn",
+                "--data",
+            ])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut url, mut key) = (None, None);
+        for line in out.by_ref() {
+            let line = line.unwrap();
+            if let Some(u) = line.split("listening on ").nth(1) {
+                url = Some(u.trim().to_owned());
+            }
+            if let Some(k) = line.trim().strip_prefix("write key") {
+                key = Some(k.trim().to_owned());
+                break;
+            }
+        }
+        // Keep draining stdout so the server never writes into a closed pipe.
+        std::thread::spawn(move || out.for_each(drop));
+        Server {
+            child,
+            url: url.expect("address printed"),
+            key: key.expect("write key printed"),
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        assert!(
+            Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(self.child.id().to_string())
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

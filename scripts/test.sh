@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit and integration tests, the real
+# SDKs against the real binary, and a smoke run of the benchmarks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${CI:-}" = "true" ]; then
+  export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=line-tables-only
+fi
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all --check
+
+step "lints"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "build"
+cargo build --workspace --all-targets --quiet
+
+step "unit and integration tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --quiet
+fi
+cargo test --workspace --doc --quiet
+
+step "SDK end-to-end tests"
+bash tests/sdk/run.sh
+
+step "benchmark smoke run (small sizes; real figures: see README)"
+./target/debug/seglab bench ingest --events 20000 --batch 100 --connections 4
+./target/debug/seglab bench import --events 50000
+
+echo
+echo "all tests passed"
