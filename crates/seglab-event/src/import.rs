@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::segment::{Envelope, message};
+use crate::segment::{Envelope, Fields, message};
 use crate::time::{Millis, parse_timestamp};
-use crate::{Error, Event, EventType, MAX_MESSAGE_BYTES, kind_of, payload};
+use crate::{Error, Event, EventType, MAX_MESSAGE_BYTES, payload};
 
 /// The file formats `seglab import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,32 +94,24 @@ pub fn ndjson_line(text: &str, line: usize, received_at: Millis) -> Result<Event
             },
         ));
     }
-    let value: Value = serde_json::from_str(text).map_err(|e| line_error(line, Error::json(&e)))?;
-    let Value::Object(map) = value else {
-        return Err(line_error(
-            line,
-            Error::invalid(
-                None,
-                format!("a line must be a JSON object, not {}", kind_of(&value)),
-            ),
-        ));
-    };
-    object(map, text.as_bytes(), line, received_at)
+    object(text, line, received_at)
 }
 
-fn object(
-    mut map: Map<String, Value>,
-    raw: &[u8],
-    line: usize,
-    received_at: Millis,
-) -> Result<Event, LineError> {
+/// One message of a file: a content-derived id when it has none, and `track` when
+/// it has an `event` but no `type`.
+fn object(text: &str, line: usize, received_at: Millis) -> Result<Event, LineError> {
+    let mut fields = Fields::parse(text, None).map_err(|e| line_error(line, e))?;
+    let map = &mut fields.small;
     if matches!(map.get("messageId"), None | Some(Value::Null)) {
-        map.insert("messageId".into(), Value::String(derived_id(raw)));
+        map.insert(
+            "messageId".into(),
+            Value::String(derived_id(text.as_bytes())),
+        );
     }
     if !map.contains_key("type") && map.contains_key("event") {
         map.insert("type".into(), Value::String("track".into()));
     }
-    message(map, None, &Envelope::default(), received_at)
+    message(fields, None, &Envelope::default(), received_at)
         .map_err(|r| line_error(line, Error::invalid(None, r)))
 }
 
@@ -152,17 +144,7 @@ pub fn batch_file(
                     },
                 ));
             }
-            match serde_json::from_str(text) {
-                Ok(Value::Object(map)) => object(map, text.as_bytes(), i + 1, received_at),
-                Ok(v) => Err(line_error(
-                    i + 1,
-                    Error::invalid(
-                        None,
-                        format!("a message must be an object, not {}", kind_of(&v)),
-                    ),
-                )),
-                Err(e) => Err(line_error(i + 1, Error::json(&e))),
-            }
+            object(text, i + 1, received_at)
         })
         .collect())
 }

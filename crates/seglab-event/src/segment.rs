@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::time::{Millis, segment_event_time};
 use crate::{
     Batch, Error, Event, EventType, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, MAX_MESSAGE_ID_CHARS,
-    kind_of, new_message_id, payload, take_id, take_object, take_string, take_time, trait_list,
+    kind_of, new_message_id, take_id, take_object, take_string, take_time, trait_list,
 };
 
 /// Which endpoint a body was posted to.
@@ -68,15 +68,11 @@ pub fn parse(body: &[u8], endpoint: Endpoint, received_at: Millis) -> Result<Bat
                     size: body.len(),
                 });
             }
-            let value: Value = serde_json::from_slice(body).map_err(|e| Error::json(&e))?;
-            let Value::Object(mut map) = value else {
-                return Err(Error::invalid(
-                    None,
-                    format!("the body must be a JSON object, not {}", kind_of(&value)),
-                ));
-            };
-            let write_key = take_id(&mut map, "writeKey").map_err(|r| Error::invalid(None, r))?;
-            let event = message(map, Some(kind), &Envelope::default(), received_at)
+            let text = utf8(body)?;
+            let mut fields = Fields::parse(text, None)?;
+            let write_key =
+                take_id(&mut fields.small, "writeKey").map_err(|r| Error::invalid(None, r))?;
+            let event = message(fields, Some(kind), &Envelope::default(), received_at)
                 .map_err(|r| Error::invalid(None, r))?;
             Ok(Batch {
                 write_key,
@@ -136,16 +132,10 @@ pub fn parse_batch(body: &[u8], received_at: Millis, limit_body: bool) -> Result
                 size: text.len(),
             });
         }
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| Error::invalid(Some(i), e.to_string()))?;
-        let Value::Object(map) = value else {
-            return Err(Error::invalid(
-                Some(i),
-                format!("a message must be an object, not {}", kind_of(&value)),
-            ));
-        };
+        let fields = Fields::parse(text, Some(i))?;
         events.push(
-            message(map, None, &envelope, received_at).map_err(|r| Error::invalid(Some(i), r))?,
+            message(fields, None, &envelope, received_at)
+                .map_err(|r| Error::invalid(Some(i), r))?,
         );
     }
     Ok(Batch { write_key, events })
@@ -154,11 +144,17 @@ pub fn parse_batch(body: &[u8], received_at: Millis, limit_body: bool) -> Result
 /// Validates and normalizes one Segment message. `kind` is the endpoint's type
 /// (single-message endpoints); in a batch the message names its own `type`.
 pub fn message(
-    mut map: Map<String, Value>,
+    fields: Fields<'_>,
     kind: Option<EventType>,
     envelope: &Envelope,
     received_at: Millis,
 ) -> Result<Event, String> {
+    let Fields {
+        small: mut map,
+        properties,
+        context,
+        traits,
+    } = fields;
     let declared = take_string(&mut map, "type")?;
     let kind = match (kind, declared) {
         (Some(k), _) => k,
@@ -187,14 +183,21 @@ pub fn message(
     let sent_at = take_time(&mut map, "sentAt")?.or(envelope.sent_at);
     let timestamp = segment_event_time(received_at, sent_at, original);
 
-    let mut context = take_object(&mut map, "context")?;
-    for (k, v) in &envelope.context {
-        if !context.contains_key(k) {
-            context.insert(k.clone(), v.clone());
+    let properties = raw_object(properties, "properties")?;
+    let context_raw = raw_object(context, "context")?;
+    let traits_raw = raw_object(traits, "traits")?;
+    // The context is parsed only when it has to change or be read.
+    let mut context_map = None;
+    if !envelope.context.is_empty() || kind == EventType::Identify {
+        let mut ctx = parse_object(context_raw)?;
+        for (k, v) in &envelope.context {
+            if !ctx.contains_key(k) {
+                ctx.insert(k.clone(), v.clone());
+            }
         }
+        context_map = Some(ctx);
     }
-    let properties = take_object(&mut map, "properties")?;
-    let mut traits = take_object(&mut map, "traits")?;
+    let mut identify_traits = None;
 
     let mut event = None;
     let mut name = None;
@@ -213,8 +216,11 @@ pub fn message(
             category = take_string(&mut map, "category")?;
         }
         EventType::Identify => {
+            let mut traits = parse_object(traits_raw)?;
             // RudderStack sends identify traits in `context.traits`.
-            if let Some(Value::Object(ctx_traits)) = context.get("traits") {
+            if let Some(Value::Object(ctx_traits)) =
+                context_map.as_ref().and_then(|c| c.get("traits"))
+            {
                 for (k, v) in ctx_traits {
                     if !traits.contains_key(k) {
                         traits.insert(k.clone(), v.clone());
@@ -222,6 +228,7 @@ pub fn message(
                 }
             }
             profile_traits = trait_list(&traits);
+            identify_traits = Some(Value::Object(traits).to_string());
         }
         EventType::Group => {
             group_id = Some(
@@ -241,14 +248,19 @@ pub fn message(
     if user_id.is_none() && anonymous_id.is_none() {
         return Err("`userId` or `anonymousId` is required".into());
     }
-    let keep_traits = matches!(kind, EventType::Identify | EventType::Group);
-    let payload = payload([
-        ("properties", Some(Value::Object(properties))),
-        ("context", Some(Value::Object(context))),
-        ("traits", keep_traits.then_some(Value::Object(traits))),
-        ("category", category.map(Value::String)),
-        ("group_id", group_id.map(Value::String)),
-    ]);
+    let context_text = context_map.map(|c| Value::Object(c).to_string());
+    let traits_text = match kind {
+        EventType::Identify => identify_traits,
+        EventType::Group => traits_raw.map(str::to_owned),
+        _ => None,
+    };
+    let mut payload = PayloadBuilder::default();
+    payload.raw("properties", properties);
+    payload.raw("context", context_text.as_deref().or(context_raw));
+    payload.raw("traits", traits_text.as_deref());
+    payload.string("category", category.as_deref());
+    payload.string("group_id", group_id.as_deref());
+    let payload = payload.finish();
     Ok(Event {
         message_id,
         kind,
@@ -263,6 +275,168 @@ pub fn message(
         traits_once: Vec::new(),
         payload,
     })
+}
+
+/// A message split into its small fields, parsed, and its large objects
+/// (`properties`, `context`, `traits`), kept as raw JSON text: they are checked to
+/// be objects and copied into the payload without being parsed.
+pub struct Fields<'a> {
+    pub small: Map<String, Value>,
+    properties: Option<&'a RawValue>,
+    context: Option<&'a RawValue>,
+    traits: Option<&'a RawValue>,
+}
+
+/// Deepest nesting accepted inside a message (serde_json's own limit is 128, and
+/// raw objects are not parsed, so it is enforced here).
+pub const MAX_DEPTH: usize = 64;
+
+impl<'a> Fields<'a> {
+    /// Splits one JSON object; `index` is its place in a batch, for errors.
+    pub fn parse(text: &'a str, index: Option<usize>) -> Result<Fields<'a>, Error> {
+        let raw: std::collections::HashMap<String, &'a RawValue> =
+            serde_json::from_str(text).map_err(|e| classify(index, &e))?;
+        let mut fields = Fields {
+            small: Map::new(),
+            properties: None,
+            context: None,
+            traits: None,
+        };
+        for (key, value) in raw {
+            match key.as_str() {
+                "properties" | "context" | "traits" => {
+                    if !depth_ok(value.get(), MAX_DEPTH) {
+                        return Err(Error::InvalidJson(format!(
+                            "{}`{key}` is nested deeper than {MAX_DEPTH} levels",
+                            index.map(|i| format!("batch[{i}]: ")).unwrap_or_default()
+                        )));
+                    }
+                    match key.as_str() {
+                        "properties" => fields.properties = Some(value),
+                        "context" => fields.context = Some(value),
+                        _ => fields.traits = Some(value),
+                    }
+                }
+                _ => {
+                    let v: Value =
+                        serde_json::from_str(value.get()).map_err(|e| classify(index, &e))?;
+                    fields.small.insert(key, v);
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
+fn utf8(body: &[u8]) -> Result<&str, Error> {
+    std::str::from_utf8(body)
+        .map_err(|e| Error::InvalidJson(format!("the body is not valid UTF-8: {e}")))
+}
+
+/// Syntax errors are `invalid_json`; well-formed JSON of the wrong shape is an
+/// invalid message.
+fn classify(index: Option<usize>, e: &serde_json::Error) -> Error {
+    match e.classify() {
+        serde_json::error::Category::Data => {
+            Error::invalid(index, format!("a message must be a JSON object ({e})"))
+        }
+        _ => Error::InvalidJson(match index {
+            Some(i) => format!("batch[{i}]: {e}"),
+            None => e.to_string(),
+        }),
+    }
+}
+
+/// Whether JSON text nests no deeper than `max` (strings skipped).
+fn depth_ok(text: &str, max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in text.as_bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
+/// A raw value that must be an object: `None` for absent, `null` or `{}`.
+fn raw_object<'a>(raw: Option<&'a RawValue>, key: &str) -> Result<Option<&'a str>, String> {
+    let Some(raw) = raw else { return Ok(None) };
+    let text = raw.get().trim();
+    let kind = match text.as_bytes().first() {
+        Some(b'{') => {
+            let inner = &text[1..text.len() - 1];
+            return Ok(if inner.trim().is_empty() {
+                None
+            } else {
+                Some(text)
+            });
+        }
+        Some(b'n') => return Ok(None),
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        _ => "a number",
+    };
+    Err(format!("`{key}` must be an object, not {kind}"))
+}
+
+/// Parses an optional raw object.
+fn parse_object(raw: Option<&str>) -> Result<Map<String, Value>, String> {
+    match raw {
+        None => Ok(Map::new()),
+        Some(text) => serde_json::from_str(text).map_err(|e| e.to_string()),
+    }
+}
+
+/// Writes the payload object from raw parts, without re-serializing them.
+#[derive(Default)]
+pub(crate) struct PayloadBuilder {
+    out: String,
+}
+
+impl PayloadBuilder {
+    pub(crate) fn raw(&mut self, key: &str, raw: Option<&str>) {
+        if let Some(raw) = raw {
+            self.out.push(if self.out.is_empty() { '{' } else { ',' });
+            self.out.push('"');
+            self.out.push_str(key);
+            self.out.push_str("\":");
+            self.out.push_str(raw);
+        }
+    }
+
+    pub(crate) fn string(&mut self, key: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.raw(key, Some(&Value::String(v.to_owned()).to_string()));
+        }
+    }
+
+    pub(crate) fn finish(mut self) -> String {
+        if self.out.is_empty() {
+            return "{}".to_owned();
+        }
+        self.out.push('}');
+        self.out
+    }
 }
 
 #[cfg(test)]
@@ -482,5 +656,46 @@ mod tests {
         assert_eq!(Endpoint::from_path("import"), Some(Endpoint::Batch));
         assert_eq!(Endpoint::from_path("nope"), None);
         assert!(parse_timestamp("2026-01-01T00:00:00Z").is_some());
+    }
+
+    #[test]
+    fn raw_objects_are_kept_verbatim_and_checked() {
+        let e = one(
+            r#"{"userId":"u","event":"x","properties":{"s":"[[[{{{","n":[1,{"a":null}]},"context":{ }}"#,
+            Endpoint::Single(EventType::Track),
+        )
+        .unwrap();
+        assert_eq!(
+            e.payload,
+            r#"{"properties":{"s":"[[[{{{","n":[1,{"a":null}]}}"#
+        );
+        let v: Value = serde_json::from_str(&e.payload).unwrap();
+        assert_eq!(v["properties"]["s"], "[[[{{{");
+        for (props, kind) in [
+            ("[1]", "an array"),
+            ("\"x\"", "a string"),
+            ("true", "a boolean"),
+            ("5", "a number"),
+        ] {
+            let body = format!(r#"{{"userId":"u","event":"x","properties":{props}}}"#);
+            let err = one(&body, Endpoint::Single(EventType::Track)).unwrap_err();
+            assert!(err.to_string().contains(kind), "{err}");
+        }
+    }
+
+    #[test]
+    fn nesting_depth_ignores_brackets_in_strings() {
+        assert!(depth_ok(
+            r#"{"a":"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\"{{{{{"}"#,
+            2
+        ));
+        assert!(depth_ok("[[1]]", 2));
+        assert!(!depth_ok("[[[1]]]", 2));
+        let ok = format!(
+            r#"{{"userId":"u","event":"x","properties":{{"a":{}1{}}}}}"#,
+            "[".repeat(62),
+            "]".repeat(62)
+        );
+        assert!(one(&ok, Endpoint::Single(EventType::Track)).is_ok());
     }
 }
