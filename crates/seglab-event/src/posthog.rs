@@ -112,7 +112,10 @@ fn event(
     }
     properties.remove("token");
 
-    let identified = !matches!(properties.get("$is_identified"), Some(Value::Bool(false)));
+    // A distinct id names a user only when PostHog says so (`$identify`, or
+    // `$is_identified: true`); otherwise it is an id like an anonymous one, which
+    // `$identify` may later stitch to a user.
+    let identified = matches!(properties.get("$is_identified"), Some(Value::Bool(true)));
     let (mut user_id, mut anonymous_id) = if identified {
         (Some(distinct_id), None)
     } else {
@@ -259,7 +262,7 @@ mod tests {
         let b =
             parse_str(r#"{"api_key":"k","event":"x","properties":{"distinct_id":7},"offset":500}"#)
                 .unwrap();
-        assert_eq!(b.events[0].user_id.as_deref(), Some("7"));
+        assert_eq!(b.events[0].anonymous_id.as_deref(), Some("7"));
         assert_eq!(b.events[0].timestamp, NOW - 500);
     }
 

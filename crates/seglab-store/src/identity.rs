@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use seglab_event::{Event, EventType};
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{Xxh3DefaultBuilder, xxh3_64};
 
 pub type PersonId = i64;
 
@@ -31,7 +31,7 @@ pub(crate) enum Change {
 
 #[derive(Debug, Default)]
 pub(crate) struct Identities {
-    ids: HashMap<String, PersonId>,
+    ids: HashMap<String, PersonId, Xxh3DefaultBuilder>,
     parent: HashMap<PersonId, PersonId>,
     /// Hash of the first user id each person was seen with.
     user_of: HashMap<PersonId, u64>,

@@ -170,7 +170,7 @@ impl Store {
             .send(writer::Job {
                 events,
                 historical,
-                reply,
+                reply: Some(reply),
             })
             .is_err()
         {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Instant;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -26,7 +26,7 @@ pub(crate) const MAX_TXN_EVENTS: usize = 20_000;
 pub(crate) struct Job {
     pub events: Vec<Event>,
     pub historical: bool,
-    pub reply: oneshot::Sender<Result<AppendOutcome, Error>>,
+    pub reply: Option<oneshot::Sender<Result<AppendOutcome, Error>>>,
 }
 
 /// Keys are already hashes: use them as they are.
@@ -53,22 +53,35 @@ pub(crate) fn message_hash(message_id: &str) -> i64 {
     xxh3_64(message_id.as_bytes()) as i64
 }
 
+const INSERT_EVENT: &str =
+    "INSERT INTO events (seq, id_hash, message_id, type, person_id, user_id, anonymous_id,
+                                      event, name, ts, received_at, historical, payload)
+                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
 pub(crate) struct Writer {
     conn: Connection,
     dedup: Dedup,
     ids: Identities,
     next_seq: i64,
     pending: Arc<AtomicUsize>,
+    /// Committed events are freed on another thread: the writer is the serial
+    /// part of ingestion and should spend its time writing.
+    release: Sender<Vec<Job>>,
 }
 
 impl Writer {
     pub(crate) fn new(conn: Connection, pending: Arc<AtomicUsize>) -> Result<Writer, Error> {
+        let (release, freed) = channel::<Vec<Job>>();
+        std::thread::Builder::new()
+            .name("seglab-release".into())
+            .spawn(move || freed.into_iter().for_each(drop))?;
         let mut w = Writer {
             conn,
             dedup: Dedup::default(),
             ids: Identities::new(1),
             next_seq: 1,
             pending,
+            release,
         };
         w.load()?;
         Ok(w)
@@ -142,14 +155,19 @@ impl Writer {
             self.pending.fetch_sub(size, Ordering::AcqRel);
             match result {
                 Ok(outcomes) => {
-                    for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                        let _ = job.reply.send(Ok(outcome));
+                    for (job, outcome) in jobs.iter_mut().zip(outcomes) {
+                        if let Some(reply) = job.reply.take() {
+                            let _ = reply.send(Ok(outcome));
+                        }
                     }
+                    let _ = self.release.send(jobs);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, events = size, "commit failed");
-                    for job in jobs {
-                        let _ = job.reply.send(Err(Error::Commit(e.to_string())));
+                    for job in &mut jobs {
+                        if let Some(reply) = job.reply.take() {
+                            let _ = reply.send(Err(Error::Commit(e.to_string())));
+                        }
                     }
                 }
             }
@@ -158,6 +176,7 @@ impl Writer {
 
     fn commit(&mut self, jobs: &[Job]) -> Result<Vec<AppendOutcome>, Error> {
         let tx = self.conn.transaction()?;
+        let mut insert = tx.prepare_cached(INSERT_EVENT)?;
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in jobs {
             let mut outcome = AppendOutcome::default();
@@ -170,12 +189,7 @@ impl Writer {
                 let (person, changes) = self.ids.resolve(e);
                 apply(&tx, &changes, e.received_at)?;
                 let seq = self.next_seq;
-                tx.prepare_cached(
-                    "INSERT INTO events (seq, id_hash, message_id, type, person_id, user_id, anonymous_id,
-                                         event, name, ts, received_at, historical, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )?
-                .execute(params![
+                insert.execute(params![
                     seq,
                     hash,
                     e.message_id,
@@ -198,6 +212,7 @@ impl Writer {
             }
             outcomes.push(outcome);
         }
+        drop(insert);
         tx.commit()?;
         Ok(outcomes)
     }

@@ -32,6 +32,8 @@ async fn identify_and_alias_stitch_people() {
     let app = App::new();
     let body = json!({"api_key": app.key, "batch": [
         {"event": "$pageview", "distinct_id": "anon-1", "properties": {"$current_url": "https://x/", "$is_identified": false}},
+        // posthog-python never says whether an id is identified.
+        {"event": "Product Viewed", "distinct_id": "anon-1", "properties": {}},
         {"event": "$identify", "distinct_id": "user-1", "properties": {"$anon_distinct_id": "anon-1"}, "$set": {"email": "a@x"}},
         {"event": "$create_alias", "distinct_id": "user-1", "properties": {"alias": "user-1-new"}},
     ]});
