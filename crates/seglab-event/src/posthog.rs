@@ -172,7 +172,12 @@ fn event(
     let payload = payload([
         ("properties", Some(Value::Object(properties))),
         ("context", None),
-        ("traits", group_traits),
+        // An identify keeps the traits it set, so the event says what it did.
+        (
+            "traits",
+            group_traits
+                .or_else(|| (kind == EventType::Identify).then(|| Value::Object(set.clone()))),
+        ),
         ("category", None),
         ("group_id", group_id.map(Value::String)),
     ]);
