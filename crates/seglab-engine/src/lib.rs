@@ -1,0 +1,1 @@
+//! The segment engine (work in progress).
