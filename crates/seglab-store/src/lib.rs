@@ -12,6 +12,7 @@ mod identity;
 mod keys;
 mod read;
 mod schema;
+mod segments;
 mod writer;
 
 use std::fs::File;
@@ -27,7 +28,8 @@ use tokio::sync::oneshot;
 
 pub use identity::PersonId;
 pub use keys::WriteKey;
-pub use read::{PersonView, StoredEvent, TraitValue};
+pub use read::{PersonView, ScanRow, StoredEvent, TraitValue};
+pub use segments::{SaveOutcome, SegmentRecord};
 
 /// The database file inside the data folder.
 pub const DB_FILE: &str = "seglab.db";

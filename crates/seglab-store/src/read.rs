@@ -227,3 +227,98 @@ impl Reader {
         })
     }
 }
+
+fn sql(e: rusqlite::types::FromSqlError) -> crate::Error {
+    crate::Error::Sqlite(e.into())
+}
+
+/// One stored event as the segment engine reads it, borrowed from the scan.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanRow<'a> {
+    pub seq: i64,
+    /// The person the event was stored with; follow [`Reader::person_roots`].
+    pub person_id: PersonId,
+    pub kind: EventType,
+    pub event: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub timestamp: Millis,
+    pub historical: bool,
+    /// The payload object (JSON text).
+    pub payload: &'a str,
+}
+
+impl Reader {
+    /// Calls `f` for every event with `seq > after`, in order; returns the last
+    /// sequence number seen (or `after`).
+    pub fn scan_events(&self, after: i64, mut f: impl FnMut(&ScanRow<'_>)) -> Result<i64> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT seq, person_id, type, event, name, ts, historical, payload FROM events WHERE seq > ?1 ORDER BY seq",
+            )?;
+            let mut rows = stmt.query([after])?;
+            let mut last = after;
+            while let Some(r) = rows.next()? {
+                let code: u8 = r.get(2)?;
+                let row = ScanRow {
+                    seq: r.get(0)?,
+                    person_id: r.get(1)?,
+                    kind: EventType::from_code(code).unwrap_or(EventType::Track),
+                    event: r.get_ref(3)?.as_str_or_null().map_err(sql)?,
+                    name: r.get_ref(4)?.as_str_or_null().map_err(sql)?,
+                    timestamp: r.get(5)?,
+                    historical: r.get(6)?,
+                    payload: r.get_ref(7)?.as_str().map_err(sql)?,
+                };
+                last = row.seq;
+                f(&row);
+            }
+            Ok(last)
+        })
+    }
+
+    /// For every merged person, the person it lives on in today.
+    pub fn person_roots(&self) -> Result<HashMap<PersonId, PersonId>> {
+        self.with_conn(|conn| {
+            let links: HashMap<PersonId, PersonId> = conn
+                .prepare(
+                    "SELECT person_id, merged_into FROM persons WHERE merged_into IS NOT NULL",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut roots = HashMap::with_capacity(links.len());
+            for &start in links.keys() {
+                let mut p = start;
+                let mut hops = 0;
+                while let Some(&next) = links.get(&p) {
+                    p = next;
+                    hops += 1;
+                    if hops > links.len() {
+                        break;
+                    }
+                }
+                roots.insert(start, p);
+            }
+            Ok(roots)
+        })
+    }
+
+    /// Calls `f(person, key, value, updated_at)` for every stored trait.
+    pub fn scan_traits(&self, mut f: impl FnMut(PersonId, &str, Value, Millis)) -> Result<()> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare("SELECT person_id, key, value, updated_at FROM traits")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let text = r.get_ref(2)?.as_str().map_err(sql)?;
+                let value =
+                    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()));
+                f(
+                    r.get(0)?,
+                    r.get_ref(1)?.as_str().map_err(sql)?,
+                    value,
+                    r.get(3)?,
+                );
+            }
+            Ok(())
+        })
+    }
+}

@@ -51,6 +51,28 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     ",
+    // 2: segment definitions, every version kept.
+    "
+    CREATE TABLE segments (
+        name       TEXT PRIMARY KEY,
+        version    INTEGER NOT NULL,
+        title      TEXT,
+        source     TEXT    NOT NULL,
+        ast        TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE segment_versions (
+        name       TEXT    NOT NULL,
+        version    INTEGER NOT NULL,
+        title      TEXT,
+        source     TEXT    NOT NULL,
+        ast        TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        deleted    INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (name, version)
+    );
+    ",
 ];
 
 /// Brings the database to the newest schema. Fails on a database written by a

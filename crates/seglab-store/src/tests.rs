@@ -208,3 +208,50 @@ fn reader_needs_existing_data() {
     let err = Reader::open(&dir.path().join("nothing")).err().unwrap();
     assert!(err.to_string().contains("no seglab data"));
 }
+
+#[test]
+fn scans_follow_merges_and_list_traits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .append_blocking(
+            events(json!({"batch": [
+                {"type": "page", "anonymousId": "a", "name": "Home"},
+                {"type": "track", "userId": "u", "event": "Order Completed", "properties": {"revenue": 3}},
+                {"type": "identify", "userId": "u", "traits": {"plan": "pro"}},
+                {"type": "alias", "previousId": "a", "userId": "u"},
+            ]})),
+            false,
+        )
+        .unwrap();
+    let roots = store.reader().person_roots().unwrap();
+    let mut rows = Vec::new();
+    let last = store
+        .reader()
+        .scan_events(0, |r| {
+            rows.push((
+                r.seq,
+                *roots.get(&r.person_id).unwrap_or(&r.person_id),
+                r.kind,
+                r.payload.to_owned(),
+            ))
+        })
+        .unwrap();
+    assert_eq!(last, 4);
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r.1 == rows[1].1), "{rows:?}");
+    assert_eq!(rows[1].3, r#"{"properties":{"revenue":3}}"#);
+    assert_eq!(
+        store
+            .reader()
+            .scan_events(4, |_| panic!("nothing after 4"))
+            .unwrap(),
+        4
+    );
+    let mut traits = Vec::new();
+    store
+        .reader()
+        .scan_traits(|p, k, v, _| traits.push((p, k.to_owned(), v)))
+        .unwrap();
+    assert_eq!(traits, vec![(rows[1].1, "plan".to_string(), json!("pro"))]);
+}
