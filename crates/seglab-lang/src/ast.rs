@@ -9,11 +9,14 @@ use serde::{Deserialize, Serialize};
 /// A byte range `[start, end)` in the source text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Span {
+    /// First byte.
     pub start: u32,
+    /// One past the last byte.
     pub end: u32,
 }
 
 impl Span {
+    /// `[start, end)`; offsets beyond `u32::MAX` are truncated.
     pub fn new(start: usize, end: usize) -> Span {
         Span {
             start: start as u32,
@@ -34,7 +37,9 @@ impl Span {
 /// segment and trait names).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Name {
+    /// The name, escapes resolved; a dotted path is its names joined by `.`.
     pub text: String,
+    /// Where it was written (`0..0` when not parsed from source).
     #[serde(default, skip_serializing_if = "is_default_span")]
     pub span: Span,
 }
@@ -44,6 +49,7 @@ fn is_default_span(s: &Span) -> bool {
 }
 
 impl Name {
+    /// A name with no position.
     pub fn new(text: impl Into<String>) -> Name {
         Name {
             text: text.into(),
@@ -55,6 +61,7 @@ impl Name {
 /// A `.seg` file: one or more segment definitions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct File {
+    /// The definitions, in source order.
     pub segments: Vec<SegmentDef>,
 }
 
@@ -66,7 +73,9 @@ pub struct SegmentDef {
     /// Human title, optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// Who is in the segment.
     pub condition: Condition,
+    /// The whole definition, from `segment` to the end of the condition.
     #[serde(default, skip_serializing_if = "is_default_span")]
     pub span: Span,
 }
@@ -75,10 +84,13 @@ pub struct SegmentDef {
 /// printer writes `24h`, not `1d`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Duration {
+    /// How many units (written as a whole number).
     pub amount: u64,
+    /// The unit it was written in.
     pub unit: TimeUnit,
 }
 
+/// The unit of a [`Duration`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TimeUnit {
@@ -95,6 +107,7 @@ pub enum TimeUnit {
 }
 
 impl TimeUnit {
+    /// Milliseconds in one unit.
     pub fn millis(self) -> i64 {
         match self {
             TimeUnit::Seconds => 1_000,
@@ -105,6 +118,7 @@ impl TimeUnit {
         }
     }
 
+    /// The letter written after the amount: `s m h d w`.
     pub fn suffix(self) -> &'static str {
         match self {
             TimeUnit::Seconds => "s",
@@ -117,6 +131,7 @@ impl TimeUnit {
 }
 
 impl Duration {
+    /// The length in milliseconds (saturating at `i64::MAX`).
     pub fn millis(self) -> i64 {
         (self.amount as i64).saturating_mul(self.unit.millis())
     }
@@ -127,39 +142,57 @@ impl Duration {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Window {
     /// `in last D`: `now - D <= t <= now`.
-    Last { duration: Duration },
+    Last {
+        /// `D`.
+        duration: Duration,
+    },
     /// `between 2026-01-01 and 2026-02-01`: `start <= t < end` (and `t <= now`).
     /// Milliseconds since the epoch, UTC.
-    Between { start: i64, end: i64 },
+    Between {
+        /// First instant included.
+        start: i64,
+        /// First instant excluded.
+        end: i64,
+    },
 }
 
 /// A literal value in a comparison.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Literal {
+    /// `true` or `false`.
     Bool(bool),
+    /// A number such as `3`, `-0.5`.
     Number(f64),
+    /// A quoted string.
     String(String),
 }
 
 /// `= != < <= > >=`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CmpOp {
+    /// `=` (also written `==`)
     #[serde(rename = "=")]
     Eq,
+    /// `!=`
     #[serde(rename = "!=")]
     Ne,
+    /// `<`
     #[serde(rename = "<")]
     Lt,
+    /// `<=`
     #[serde(rename = "<=")]
     Le,
+    /// `>`
     #[serde(rename = ">")]
     Gt,
+    /// `>=`
     #[serde(rename = ">=")]
     Ge,
 }
 
 impl CmpOp {
+    /// The operator as written.
     pub fn as_str(self) -> &'static str {
         match self {
             CmpOp::Eq => "=",
@@ -189,11 +222,24 @@ impl CmpOp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NumTest {
-    Cmp { op: CmpOp, value: f64 },
-    Between { low: f64, high: f64 },
+    /// `OP N`
+    Cmp {
+        /// The operator.
+        op: CmpOp,
+        /// `N`.
+        value: f64,
+    },
+    /// `between A and B`: `A <= x <= B`.
+    Between {
+        /// `A`, included.
+        low: f64,
+        /// `B`, included.
+        high: f64,
+    },
 }
 
 impl NumTest {
+    /// Whether `x` passes the test (never for NaN).
     pub fn holds(&self, x: f64) -> bool {
         match *self {
             NumTest::Cmp { op, value } => x.partial_cmp(&value).is_some_and(|o| op.holds(o)),
@@ -209,36 +255,52 @@ impl NumTest {
 pub enum Pred {
     /// `path OP literal`
     Cmp {
+        /// The property (or trait) path.
         path: Name,
+        /// The operator.
         op: CmpOp,
+        /// The value compared with.
         value: Literal,
     },
     /// `path in [a, b, …]`
     In {
+        /// The property (or trait) path.
         path: Name,
+        /// The values, any of which matches.
         values: Vec<Literal>,
     },
     /// `path contains "x"` (substring of a string, or element of an array)
     Contains {
+        /// The property (or trait) path.
         path: Name,
+        /// The substring or element.
         value: Literal,
     },
     /// `path starts_with "x"`
     StartsWith {
+        /// The property (or trait) path.
         path: Name,
+        /// The prefix.
         value: String,
     },
     /// `path exists` (present and not null)
     Exists {
+        /// The property (or trait) path.
         path: Name,
     },
+    /// `P and Q and …`: every one holds (none: true).
     And {
+        /// The operands.
         all: Vec<Pred>,
     },
+    /// `P or Q or …`: at least one holds (none: false).
     Or {
+        /// The operands.
         any: Vec<Pred>,
     },
+    /// `not P`
     Not {
+        /// The negated predicate.
         pred: Box<Pred>,
     },
 }
@@ -249,6 +311,7 @@ pub struct EventFilter {
     /// The event name, as tracked (`page` calls are `Page Viewed`, `screen` calls
     /// `Screen Viewed`).
     pub event: Name,
+    /// `where P`, on the event's properties.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<Pred>,
 }
@@ -256,8 +319,10 @@ pub struct EventFilter {
 /// Events in a window: `"E" [where P] [window]` (no window: all time up to now).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventQuery {
+    /// Which events (in JSON, its fields sit beside `window`).
     #[serde(flatten)]
     pub events: EventFilter,
+    /// When (no window: all time up to now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<Window>,
 }
@@ -266,9 +331,13 @@ pub struct EventQuery {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AggFunc {
+    /// The total (0 for no values).
     Sum,
+    /// The mean.
     Avg,
+    /// The smallest value.
     Min,
+    /// The largest value.
     Max,
 }
 
@@ -277,19 +346,33 @@ pub enum AggFunc {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TimeTest {
     /// `in last D`: `now - D <= t <= now`
-    InLast { duration: Duration },
+    InLast {
+        /// `D`.
+        duration: Duration,
+    },
     /// `before D ago`: `t < now - D`
-    Before { duration: Duration },
+    Before {
+        /// `D`.
+        duration: Duration,
+    },
     /// `between A and B`: `A <= t < B`
-    Between { start: i64, end: i64 },
+    Between {
+        /// `A` in epoch milliseconds (UTC), included.
+        start: i64,
+        /// `B` in epoch milliseconds (UTC), excluded.
+        end: i64,
+    },
 }
 
 /// `rfm.r`, `rfm.f`, `rfm.m`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RfmDim {
+    /// Recency: from the days since the last order (recent is high).
     R,
+    /// Frequency: from the number of orders.
     F,
+    /// Monetary: from the sum of order revenue.
     M,
 }
 
@@ -305,62 +388,88 @@ pub struct TraitTest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Condition {
+    /// `A and B and …`: every one holds (none: true).
     And {
+        /// The operands.
         all: Vec<Condition>,
     },
+    /// `A or B or …`: at least one holds (none: false).
     Or {
+        /// The operands.
         any: Vec<Condition>,
     },
+    /// `not A`
     Not {
+        /// The negated condition.
         condition: Box<Condition>,
     },
     /// `did E [where P] [window]`: at least one such event.
     Did {
+        /// The events.
         query: EventQuery,
     },
     /// `count(E [where P] [window]) TEST`
     Count {
+        /// The events counted.
         query: EventQuery,
+        /// The test on the count.
         test: NumTest,
     },
     /// `sum("E".prop [where P] [window]) TEST` (events without a numeric value
     /// are skipped; no values: sum is 0, avg/min/max are absent and the test fails)
     Aggregate {
+        /// Which aggregate.
         func: AggFunc,
+        /// The events whose property is aggregated.
         query: EventQuery,
+        /// The property path.
         property: Name,
+        /// The test on the aggregate.
         test: NumTest,
     },
     /// `distinct("E".prop [where P] [window]) TEST`: number of distinct values
     Distinct {
+        /// The events.
         query: EventQuery,
+        /// The property path.
         property: Name,
+        /// The test on the number of distinct values.
         test: NumTest,
     },
     /// `top("E".prop [where P] [window]) = V`: the most frequent value (ties: the
     /// value seen most recently)
     Top {
+        /// The events.
         query: EventQuery,
+        /// The property path.
         property: Name,
+        /// The value the most frequent one must equal.
         value: Literal,
     },
     /// `first(E) TIME` / `first_seen TIME` (`events: None`: any event)
     First {
+        /// Which events (`None`: any event).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         events: Option<EventFilter>,
+        /// When the first one must fall.
         time: TimeTest,
     },
     /// `last(E) TIME` / `last_seen TIME`
     Last {
+        /// Which events (`None`: any event).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         events: Option<EventFilter>,
+        /// When the last one must fall.
         time: TimeTest,
     },
     /// `did A [where P] [window] then B [where Q] within T`: some A in the window
     /// followed by a B with `t_A < t_B <= t_A + T`.
     Then {
+        /// A, in its window.
         first: EventQuery,
+        /// B.
         then: EventFilter,
+        /// `T`.
         within: Duration,
     },
     /// `did A [where P] [window] then not B [where Q] [within T]`.
@@ -368,53 +477,72 @@ pub enum Condition {
     /// `t_A + T <= now`. Without: the latest A in the window has no B after it,
     /// up to now.
     ThenNot {
+        /// A, in its window.
         first: EventQuery,
+        /// B.
         then: EventFilter,
+        /// `T` (`None`: up to now).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         within: Option<Duration>,
     },
     /// `stopped E [where P] for D`: an E in `[now-2D, now-D)` and none in
     /// `[now-D, now]`.
     Stopped {
+        /// The events.
         events: EventFilter,
+        /// `D`.
         period: Duration,
     },
     /// `restarted E [where P] after D`: the mirror of `stopped`: an E in
     /// `[now-D, now]`, none in the gap `[now-2D, now-D)`, and an E before `now-2D`.
     Restarted {
+        /// The events.
         events: EventFilter,
+        /// `D`.
         gap: Duration,
     },
     /// `regularly E [where P] N per P in K of last M`: in at least K of the last M
     /// periods, at least N events each. Period 0 is `[now-P, now]` (as `in last P`);
     /// period i ≥ 1 is `[now-(i+1)P, now-iP)`.
     Regularly {
+        /// The events.
         events: EventFilter,
+        /// `N`: events needed in a period.
         times: u32,
+        /// `P`: the length of a period.
         period: Duration,
+        /// `K`: periods that must have `N` events.
         at_least: u32,
+        /// `M`: periods looked at.
         of_last: u32,
     },
     /// `trait.…` tests.
     Trait {
+        /// The test.
         test: TraitTest,
     },
     /// `in segment X`
     InSegment {
+        /// The segment's name.
         segment: Name,
     },
     /// `rfm.r >= 4`
     RfmScore {
+        /// Which score.
         dim: RfmDim,
+        /// The test on the score (1 to 5).
         test: NumTest,
     },
     /// `rfm in [Champions, "At risk"]`
     RfmCell {
+        /// The cells, any of which matches (see `RFM_CELLS`).
         cells: Vec<Name>,
     },
     /// `predicted.NAME TEST`
     Predicted {
+        /// The model's name.
         model: Name,
+        /// The test on its output.
         test: NumTest,
     },
 }
@@ -433,6 +561,34 @@ impl File {
 }
 
 impl Condition {
+    /// Calls `f` on this condition and on every condition inside it, parents
+    /// before children, left to right (no recursion, however deep the tree).
+    pub fn walk<'a>(&'a self, mut f: impl FnMut(&'a Condition)) {
+        let mut stack = vec![self];
+        while let Some(c) = stack.pop() {
+            f(c);
+            match c {
+                Condition::And { all: cs } | Condition::Or { any: cs } => {
+                    stack.extend(cs.iter().rev())
+                }
+                Condition::Not { condition } => stack.push(condition),
+                _ => {}
+            }
+        }
+    }
+
+    /// The segments this condition refers to with `in segment`, in the order
+    /// they are written.
+    pub fn segment_refs(&self) -> Vec<&Name> {
+        let mut refs = Vec::new();
+        self.walk(|c| {
+            if let Condition::InSegment { segment } = c {
+                refs.push(segment);
+            }
+        });
+        refs
+    }
+
     /// The same tree with every span zeroed.
     pub fn without_spans(&self) -> Condition {
         let mut c = self.clone();

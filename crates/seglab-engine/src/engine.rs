@@ -1,0 +1,264 @@
+//! The engine: timelines, segment definitions and model outputs, and
+//! evaluation of conditions over everyone at a given `now`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use roaring::RoaringBitmap;
+use seglab_lang::ast::Condition;
+
+use crate::EngineError;
+use crate::compile::{Compiler, Plan, Program, Scope};
+use crate::eval::{Env, Evaluator, run};
+use crate::rfm::{RfmScores, RfmTable};
+use crate::timeline::Timelines;
+
+/// RFM scores of one `now`, kept while the timelines do not change.
+struct RfmCache {
+    generation: u64,
+    now: i64,
+    table: Arc<RfmTable>,
+}
+
+/// Timelines plus what conditions can refer to: named segments (for
+/// `in segment`) and model outputs (for `predicted.NAME`).
+///
+/// Evaluation compiles the condition against the current data each time (see
+/// [`crate::compile`]), so results always reflect every event pushed so far.
+pub struct Engine {
+    timelines: Timelines,
+    definitions: BTreeMap<String, Condition>,
+    predictions: HashMap<String, HashMap<i64, f64>>,
+    rfm_cache: Mutex<Option<RfmCache>>,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(Timelines::new())
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("timelines", &self.timelines)
+            .field("segments", &self.definitions.keys().collect::<Vec<_>>())
+            .field("models", &self.predictions.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Engine {
+    pub fn new(timelines: Timelines) -> Engine {
+        Engine {
+            timelines,
+            definitions: BTreeMap::new(),
+            predictions: HashMap::new(),
+            rfm_cache: Mutex::new(None),
+        }
+    }
+
+    pub fn timelines(&self) -> &Timelines {
+        &self.timelines
+    }
+
+    pub fn timelines_mut(&mut self) -> &mut Timelines {
+        &mut self.timelines
+    }
+
+    /// Defines (or replaces) a named segment that `in segment NAME` can refer
+    /// to. A definition that closes a cycle of references, or names an unknown
+    /// RFM cell, is rejected and the previous definition kept; references to
+    /// segments not defined yet are allowed (they fail at evaluation).
+    pub fn define(&mut self, name: &str, condition: Condition) -> Result<(), EngineError> {
+        let old = self.definitions.insert(name.to_owned(), condition);
+        let check = {
+            let mut c = Compiler::new(&self.timelines, 0);
+            c.scope(Scope::Map(&self.definitions));
+            c.segment(name).map(|_| ())
+        };
+        match check {
+            Ok(()) | Err(EngineError::UnknownSegment { .. }) => Ok(()),
+            Err(e) => {
+                match old {
+                    Some(old) => self.definitions.insert(name.to_owned(), old),
+                    None => self.definitions.remove(name),
+                };
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes a definition.
+    pub fn undefine(&mut self, name: &str) -> Option<Condition> {
+        self.definitions.remove(name)
+    }
+
+    pub fn definitions(&self) -> &BTreeMap<String, Condition> {
+        &self.definitions
+    }
+
+    /// Sets the outputs of a model (person id → value), replacing earlier ones.
+    /// Values are looked up by the id a person is known by after merges.
+    pub fn set_predictions(&mut self, model: &str, values: impl IntoIterator<Item = (i64, f64)>) {
+        self.predictions
+            .insert(model.to_owned(), values.into_iter().collect());
+    }
+
+    /// The people (indexes) for whom `condition` holds at `now`.
+    pub fn evaluate(&self, condition: &Condition, now: i64) -> Result<RoaringBitmap, EngineError> {
+        let mut c = Compiler::new(&self.timelines, now);
+        c.scope(Scope::Map(&self.definitions));
+        let root = c.condition(condition)?;
+        let program = c.finish();
+        Ok(self.run(&program, &[root], now).pop().unwrap_or_default())
+    }
+
+    /// Members of a defined segment at `now`.
+    pub fn evaluate_segment(&self, name: &str, now: i64) -> Result<RoaringBitmap, EngineError> {
+        let mut c = Compiler::new(&self.timelines, now);
+        c.scope(Scope::Map(&self.definitions));
+        let i = c.segment(name)?;
+        let program = c.finish();
+        Ok(self
+            .run(&program, &[Plan::Segment(i)], now)
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// Evaluates several segments in one pass over the timelines. `in segment`
+    /// refers to segments of the list first, then to defined ones; each
+    /// referenced segment is evaluated once per person.
+    pub fn evaluate_all(
+        &self,
+        segments: &[(String, Condition)],
+        now: i64,
+    ) -> Result<Vec<(String, RoaringBitmap)>, EngineError> {
+        for (i, (name, _)) in segments.iter().enumerate() {
+            if segments[..i].iter().any(|(n, _)| n == name) {
+                return Err(EngineError::DuplicateSegment { name: name.clone() });
+            }
+        }
+        let mut c = Compiler::new(&self.timelines, now);
+        c.scope(Scope::List(segments));
+        c.scope(Scope::Map(&self.definitions));
+        let roots = segments
+            .iter()
+            .map(|(name, _)| c.segment(name).map(Plan::Segment))
+            .collect::<Result<Vec<_>, _>>()?;
+        let program = c.finish();
+        let bitmaps = self.run(&program, &roots, now);
+        Ok(segments
+            .iter()
+            .map(|(name, _)| name.clone())
+            .zip(bitmaps)
+            .collect())
+    }
+
+    /// Evaluates every defined segment, in name order.
+    pub fn evaluate_defined(&self, now: i64) -> Result<Vec<(String, RoaringBitmap)>, EngineError> {
+        let list: Vec<(String, Condition)> = self
+            .definitions
+            .iter()
+            .map(|(n, c)| (n.clone(), c.clone()))
+            .collect();
+        self.evaluate_all(&list, now)
+    }
+
+    /// How many people satisfy `condition` at `now`.
+    pub fn count(&self, condition: &Condition, now: i64) -> Result<u64, EngineError> {
+        Ok(self.evaluate(condition, now)?.len())
+    }
+
+    /// Whether `condition` holds for one person at `now` (`false` for an
+    /// unknown person).
+    pub fn holds(&self, person: i64, condition: &Condition, now: i64) -> Result<bool, EngineError> {
+        let mut c = Compiler::new(&self.timelines, now);
+        c.scope(Scope::Map(&self.definitions));
+        let root = c.condition(condition)?;
+        let program = c.finish();
+        let Some(idx) = self.timelines.index_of(person) else {
+            return Ok(false);
+        };
+        let rfm = program.uses_rfm.then(|| self.rfm_table(now));
+        let predictions = self.prediction_columns(&program);
+        let env = Env {
+            tl: &self.timelines,
+            program: &program,
+            rfm: rfm.as_deref(),
+            predictions: &predictions,
+        };
+        let mut ev = Evaluator::new(&env);
+        ev.start(idx);
+        Ok(ev.holds(&root))
+    }
+
+    /// A page of members, as person ids (in index order).
+    pub fn members(&self, bitmap: &RoaringBitmap, offset: usize, limit: usize) -> Vec<i64> {
+        bitmap
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|i| self.timelines.external_id(i))
+            .collect()
+    }
+
+    /// A person's RFM scores at `now` (`None`: not a buyer, or unknown).
+    pub fn rfm(&self, person: i64, now: i64) -> Option<RfmScores> {
+        let idx = self.timelines.index_of(person)?;
+        self.rfm_table(now).get(idx)
+    }
+
+    fn run(&self, program: &Program, roots: &[Plan], now: i64) -> Vec<RoaringBitmap> {
+        let rfm = program.uses_rfm.then(|| self.rfm_table(now));
+        let predictions = self.prediction_columns(program);
+        let env = Env {
+            tl: &self.timelines,
+            program,
+            rfm: rfm.as_deref(),
+            predictions: &predictions,
+        };
+        run(&env, roots)
+    }
+
+    fn rfm_table(&self, now: i64) -> Arc<RfmTable> {
+        let generation = self.timelines.generation();
+        let mut cache = self
+            .rfm_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = cache.as_ref()
+            && c.generation == generation
+            && c.now == now
+        {
+            return c.table.clone();
+        }
+        let table = Arc::new(RfmTable::compute(&self.timelines, now));
+        *cache = Some(RfmCache {
+            generation,
+            now,
+            table: table.clone(),
+        });
+        table
+    }
+
+    /// Per model the program uses, each person index's value (NaN: none).
+    fn prediction_columns(&self, program: &Program) -> Vec<Vec<f64>> {
+        let tl = &self.timelines;
+        program
+            .models
+            .iter()
+            .map(|model| {
+                let mut column = vec![f64::NAN; tl.index_len()];
+                for (&person, &x) in self.predictions.get(model).into_iter().flatten() {
+                    if let Some(i) = tl.index_of(person)
+                        && tl.external_id(i) == Some(person)
+                    {
+                        column[i as usize] = x;
+                    }
+                }
+                column
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,214 @@
+//! RFM (recency, frequency, monetary) scores and the named cells.
+//!
+//! Buyers are the people with at least one [`ORDER_EVENT`] at or before `now`.
+//! For each buyer:
+//!
+//! - recency: the time of the last order (later is better);
+//! - frequency: the number of orders;
+//! - monetary: the sum of the numeric [`REVENUE_PROPERTY`] values of the orders
+//!   (non-numeric values are skipped; in time order).
+//!
+//! Each dimension is scored 1–5 by [`quintile`]: with `n` buyers and `w` of them
+//! strictly worse on that dimension, the score is `1 + floor(5 * w / n)`. Equal
+//! values get equal scores; the worst value always scores 1, and a value better
+//! than 80 % of the buyers scores 5. People who are not buyers have no scores:
+//! every RFM test is false for them.
+//!
+//! Cells come from the recency and frequency scores, by [`rfm_cell`]:
+//!
+//! | R \ F | 1              | 2                   | 3                   | 4         | 5                |
+//! |-------|----------------|---------------------|---------------------|-----------|------------------|
+//! | 5     | New customers  | Potential loyalists | Potential loyalists | Champions | Champions        |
+//! | 4     | Promising      | Potential loyalists | Potential loyalists | Loyal     | Loyal            |
+//! | 3     | About to sleep | About to sleep      | Need attention      | Loyal     | Loyal            |
+//! | 2     | Hibernating    | Hibernating         | At risk             | At risk   | Cannot lose them |
+//! | 1     | Lost           | Lost                | At risk             | At risk   | Cannot lose them |
+
+use rayon::prelude::*;
+
+use crate::props::{Scalar, values_of};
+use crate::timeline::Timelines;
+
+/// The event that makes someone a buyer.
+pub const ORDER_EVENT: &str = "Order Completed";
+/// The order property summed for the monetary score.
+pub const REVENUE_PROPERTY: &str = "revenue";
+
+/// Every cell name, in the order of [`rfm_cell_index`].
+pub const RFM_CELLS: [&str; 11] = [
+    "Champions",
+    "Loyal",
+    "Potential loyalists",
+    "New customers",
+    "Promising",
+    "Need attention",
+    "About to sleep",
+    "At risk",
+    "Cannot lose them",
+    "Hibernating",
+    "Lost",
+];
+
+/// Indexes into [`RFM_CELLS`], rows R = 5 down to 1, columns F = 1 to 5.
+const GRID: [[u8; 5]; 5] = [
+    [3, 2, 2, 0, 0],
+    [4, 2, 2, 1, 1],
+    [6, 6, 5, 1, 1],
+    [9, 9, 7, 7, 8],
+    [10, 10, 7, 7, 8],
+];
+
+/// The index in [`RFM_CELLS`] of the cell of recency score `r` and frequency
+/// score `f` (scores outside 1–5 are clamped).
+pub fn rfm_cell_index(r: u8, f: u8) -> usize {
+    let r = r.clamp(1, 5) as usize;
+    let f = f.clamp(1, 5) as usize;
+    GRID[5 - r][f - 1] as usize
+}
+
+/// The cell of recency score `r` and frequency score `f` (see the module docs
+/// for the grid; scores outside 1–5 are clamped).
+pub fn rfm_cell(r: u8, f: u8) -> &'static str {
+    RFM_CELLS[rfm_cell_index(r, f)]
+}
+
+/// The score of a buyer with `worse` of `buyers` buyers strictly worse:
+/// `1 + floor(5 * worse / buyers)`.
+pub fn quintile(worse: usize, buyers: usize) -> u8 {
+    if buyers == 0 {
+        return 1;
+    }
+    (1 + (5 * worse as u128 / buyers as u128)).min(5) as u8
+}
+
+/// Scores of one buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RfmScores {
+    pub r: u8,
+    pub f: u8,
+    pub m: u8,
+}
+
+impl RfmScores {
+    pub fn cell(&self) -> &'static str {
+        rfm_cell(self.r, self.f)
+    }
+}
+
+/// Scores of every person index at one `now` (`[0, 0, 0]`: not a buyer).
+pub(crate) struct RfmTable {
+    pub(crate) scores: Vec<[u8; 3]>,
+}
+
+impl RfmTable {
+    pub(crate) fn get(&self, index: u32) -> Option<RfmScores> {
+        match self.scores.get(index as usize) {
+            Some(&[r, f, m]) if r > 0 => Some(RfmScores { r, f, m }),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn compute(tl: &Timelines, now: i64) -> RfmTable {
+        let mut scores = vec![[0u8; 3]; tl.persons.len()];
+        let Some(order) = tl.name_id(ORDER_EVENT) else {
+            return RfmTable { scores };
+        };
+        let revenue = tl.dict.keys.get(REVENUE_PROPERTY);
+        // (person, last order time, order count, revenue)
+        let buyers: Vec<(u32, i64, u64, f64)> = tl
+            .persons
+            .par_iter()
+            .enumerate()
+            .filter(|(i, _)| tl.is_alive(*i as u32))
+            .filter_map(|(i, p)| {
+                let visible = &p.events[..p.events.partition_point(|e| e.ts <= now)];
+                let mut last = None;
+                let mut count = 0u64;
+                let mut sum = 0.0f64;
+                for e in visible.iter().filter(|e| e.name == order) {
+                    last = Some(e.ts);
+                    count += 1;
+                    if let Some(key) = revenue {
+                        for v in values_of(tl.set(e.props), key) {
+                            if let Scalar::Num(x) = tl.dict.scalar(v.value) {
+                                sum += x;
+                            }
+                        }
+                    }
+                }
+                last.map(|t| (i as u32, t, count, sum))
+            })
+            .collect();
+        let n = buyers.len();
+        let mut order_idx: Vec<usize> = (0..n).collect();
+        let mut assign = |dim: usize, cmp: &dyn Fn(usize, usize) -> std::cmp::Ordering| {
+            order_idx.sort_by(|&a, &b| cmp(a, b));
+            let mut start = 0;
+            while start < n {
+                let mut end = start + 1;
+                while end < n && cmp(order_idx[start], order_idx[end]).is_eq() {
+                    end += 1;
+                }
+                let score = quintile(start, n);
+                for &b in &order_idx[start..end] {
+                    scores[buyers[b].0 as usize][dim] = score;
+                }
+                start = end;
+            }
+        };
+        assign(0, &|a, b| buyers[a].1.cmp(&buyers[b].1));
+        assign(1, &|a, b| buyers[a].2.cmp(&buyers[b].2));
+        assign(2, &|a, b| {
+            buyers[a]
+                .3
+                .partial_cmp(&buyers[b].3)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        RfmTable { scores }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_matches_the_documented_table() {
+        assert_eq!(rfm_cell(5, 5), "Champions");
+        assert_eq!(rfm_cell(5, 4), "Champions");
+        assert_eq!(rfm_cell(5, 1), "New customers");
+        assert_eq!(rfm_cell(5, 2), "Potential loyalists");
+        assert_eq!(rfm_cell(4, 3), "Potential loyalists");
+        assert_eq!(rfm_cell(4, 1), "Promising");
+        assert_eq!(rfm_cell(4, 4), "Loyal");
+        assert_eq!(rfm_cell(3, 5), "Loyal");
+        assert_eq!(rfm_cell(3, 3), "Need attention");
+        assert_eq!(rfm_cell(3, 2), "About to sleep");
+        assert_eq!(rfm_cell(2, 3), "At risk");
+        assert_eq!(rfm_cell(1, 4), "At risk");
+        assert_eq!(rfm_cell(2, 5), "Cannot lose them");
+        assert_eq!(rfm_cell(2, 2), "Hibernating");
+        assert_eq!(rfm_cell(1, 2), "Lost");
+        assert_eq!(rfm_cell(1, 1), "Lost");
+        assert_eq!(rfm_cell(0, 9), "Cannot lose them");
+        // Every cell is reachable.
+        let mut seen = [false; 11];
+        for r in 1..=5 {
+            for f in 1..=5 {
+                seen[rfm_cell_index(r, f)] = true;
+            }
+        }
+        assert!(seen.iter().all(|s| *s));
+    }
+
+    #[test]
+    fn quintiles() {
+        let five: Vec<u8> = (0..5).map(|w| quintile(w, 5)).collect();
+        assert_eq!(five, vec![1, 2, 3, 4, 5]);
+        let ten: Vec<u8> = (0..10).map(|w| quintile(w, 10)).collect();
+        assert_eq!(ten, vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+        assert_eq!(quintile(0, 1), 1);
+        assert_eq!(quintile(2, 3), 4);
+        assert_eq!(quintile(0, 0), 1);
+    }
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the engine: hand-written cases for every construct,
+//! property tests against the reference evaluator, and a performance report.
+
+mod cases;
+mod perf;
+mod proptests;
+mod support;

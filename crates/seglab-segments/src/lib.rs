@@ -1,0 +1,572 @@
+//! Segments as code: the glue between the store (definitions, events), the
+//! language (parse, check, print) and the engine (timelines, evaluation).
+//!
+//! [`Segments`] loads every behavioral event and trait from the store into the
+//! engine's timelines, keeps them current with [`Segments::refresh`], and runs the
+//! operations the CLI and the API share: check, apply, diff, evaluate, preview,
+//! members.
+
+mod export;
+mod load;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, RwLock};
+
+use roaring::RoaringBitmap;
+use seglab_engine::{Engine, Timelines};
+use seglab_lang::ast::{Condition, File, SegmentDef};
+use seglab_lang::{Diagnostic, Kinds, ValueKind};
+use seglab_store::{PersonId, Reader, SaveOutcome, SegmentRecord};
+use serde::Serialize;
+use serde_json::Value;
+
+pub use export::flat_csv;
+pub use load::behavior_name;
+
+/// The starter segments every store wants (also in `segments/starter.seg`).
+pub const STARTER: &str = include_str!("../../../segments/starter.seg");
+
+/// Events of the Segment e-commerce and email specs (plus pages and screens):
+/// conditions may name them before the first one is tracked.
+pub const SPEC_EVENTS: &[&str] = &[
+    "Page Viewed",
+    "Screen Viewed",
+    "Products Searched",
+    "Product List Viewed",
+    "Product Clicked",
+    "Product Viewed",
+    "Product Added",
+    "Product Removed",
+    "Cart Viewed",
+    "Checkout Started",
+    "Checkout Step Viewed",
+    "Checkout Step Completed",
+    "Payment Info Entered",
+    "Order Completed",
+    "Order Updated",
+    "Order Refunded",
+    "Order Cancelled",
+    "Coupon Applied",
+    "Product Added to Wishlist",
+    "Email Delivered",
+    "Email Opened",
+    "Email Link Clicked",
+    "Email Bounced",
+    "Email Marked as Spam",
+    "Unsubscribed",
+];
+
+/// People sampled in evaluation results.
+pub const SAMPLE: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] seglab_store::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("{}", .rendered)]
+    Invalid {
+        diagnostics: Vec<Diagnostic>,
+        rendered: String,
+    },
+    #[error("no segment named {0:?}")]
+    NotFound(String),
+    #[error("segment {0:?}: {1}")]
+    Engine(String, seglab_engine::EngineError),
+    #[error("the stored definition of {0:?} is not a valid syntax tree: {1}")]
+    Corrupt(String, String),
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Store(e) => e.code(),
+            Error::Io(_) => "io",
+            Error::Invalid { diagnostics, .. } => diagnostics
+                .iter()
+                .find(|d| d.is_error())
+                .map_or("invalid_segment", |d| d.code),
+            Error::NotFound(_) => "not_found",
+            Error::Engine(..) => "invalid_segment",
+            Error::Corrupt(..) => "storage",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A segment's size at one instant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub name: String,
+    pub title: Option<String>,
+    pub size: u64,
+    /// Share of all people with a timeline.
+    pub share: f64,
+    /// A few members (person ids).
+    pub sample: Vec<PersonId>,
+}
+
+/// What applying a definition would change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SegmentDiff {
+    pub name: String,
+    /// `new`, `changed` or `unchanged` (definition).
+    pub status: &'static str,
+    pub before: u64,
+    pub after: u64,
+    pub entering: u64,
+    pub leaving: u64,
+    pub entering_sample: Vec<PersonId>,
+    pub leaving_sample: Vec<PersonId>,
+}
+
+/// A parsed file and its warnings.
+pub struct Checked {
+    pub file: File,
+    pub warnings: Vec<Diagnostic>,
+}
+
+struct Loaded {
+    last_seq: i64,
+    roots: HashMap<PersonId, PersonId>,
+    /// (name, version) of the definitions the engine holds.
+    versions: BTreeMap<String, i64>,
+}
+
+/// Timelines and definitions, kept in step with the store.
+pub struct Segments {
+    engine: RwLock<Engine>,
+    loaded: Mutex<Loaded>,
+}
+
+struct TimelineSink<'a>(&'a mut Timelines);
+
+impl load::Sink for TimelineSink<'_> {
+    fn event(&mut self, person: PersonId, ts: i64, name: &str, properties: &Value) {
+        if let Err(e) = self.0.push(person, ts, name, properties) {
+            tracing::warn!(error = %e, person, "event not loaded into the engine");
+        }
+    }
+
+    fn set_trait(&mut self, person: PersonId, key: &str, value: Value) {
+        if let Err(e) = self.0.set_trait(person, key, value) {
+            tracing::warn!(error = %e, person, "trait not loaded into the engine");
+        }
+    }
+}
+
+fn condition_of(record: &SegmentRecord) -> Result<Condition> {
+    serde_json::from_str(&record.ast)
+        .map_err(|e| Error::Corrupt(record.name.clone(), e.to_string()))
+}
+
+fn invalid(diagnostics: Vec<Diagnostic>, source: &str, file_name: &str) -> Error {
+    let rendered = seglab_lang::render_all(&diagnostics, source, file_name);
+    Error::Invalid {
+        diagnostics,
+        rendered,
+    }
+}
+
+impl Segments {
+    /// Loads every event, trait and saved definition.
+    pub fn load(reader: &Reader) -> Result<Segments> {
+        let mut timelines = Timelines::new();
+        let last_seq = load::load(reader, 0, &mut TimelineSink(&mut timelines))?;
+        timelines.shrink_to_fit();
+        let segments = Segments {
+            engine: RwLock::new(Engine::new(timelines)),
+            loaded: Mutex::new(Loaded {
+                last_seq,
+                roots: reader.person_roots()?,
+                versions: BTreeMap::new(),
+            }),
+        };
+        segments.sync_definitions(reader)?;
+        Ok(segments)
+    }
+
+    fn engine(&self) -> std::sync::RwLockReadGuard<'_, Engine> {
+        self.engine.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn engine_mut(&self) -> std::sync::RwLockWriteGuard<'_, Engine> {
+        self.engine.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Brings the engine's definitions in line with the store's.
+    fn sync_definitions(&self, reader: &Reader) -> Result<()> {
+        let records = reader.segments()?;
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let current: BTreeMap<String, i64> = records
+            .iter()
+            .map(|r| (r.name.clone(), r.version))
+            .collect();
+        if current == loaded.versions {
+            return Ok(());
+        }
+        let mut engine = self.engine_mut();
+        for name in loaded.versions.keys() {
+            if !current.contains_key(name) {
+                engine.undefine(name);
+            }
+        }
+        for r in &records {
+            if loaded.versions.get(&r.name) != Some(&r.version) {
+                let condition = condition_of(r)?;
+                if let Err(e) = engine.define(&r.name, condition) {
+                    tracing::warn!(segment = %r.name, error = %e, "stored segment not usable");
+                }
+            }
+        }
+        loaded.versions = current;
+        Ok(())
+    }
+
+    /// Loads what the store committed since the last load or refresh (events,
+    /// identity merges, traits, definitions); returns the number of new events.
+    pub fn refresh(&self, reader: &Reader) -> Result<u64> {
+        let (after, old_roots) = {
+            let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+            (loaded.last_seq, loaded.roots.clone())
+        };
+        let roots = reader.person_roots()?;
+        let new_events;
+        let mut profile_changed = false;
+        let last = {
+            let mut engine = self.engine_mut();
+            let timelines = engine.timelines_mut();
+            for (&person, &root) in &roots {
+                if old_roots.get(&person) != Some(&root) {
+                    if let Err(e) = timelines.merge(person, root) {
+                        tracing::warn!(error = %e, person, root, "merge not applied in the engine");
+                    }
+                    profile_changed = true;
+                }
+            }
+            let mut sink = TimelineSink(timelines);
+            let mut counted = CountingSink {
+                inner: &mut sink,
+                events: 0,
+            };
+            let last = reader.scan_events(after, |row| {
+                if row.kind == seglab_event::EventType::Identify {
+                    profile_changed = true;
+                }
+                load::load_row(row, &roots, &mut counted);
+            })?;
+            new_events = counted.events;
+            if profile_changed {
+                reader.scan_traits(|person, key, value, _| {
+                    load::Sink::set_trait(
+                        &mut sink,
+                        *roots.get(&person).unwrap_or(&person),
+                        key,
+                        value,
+                    )
+                })?;
+            }
+            last
+        };
+        {
+            let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+            loaded.last_seq = last;
+            loaded.roots = roots;
+        }
+        self.sync_definitions(reader)?;
+        Ok(new_events)
+    }
+
+    /// People with a timeline.
+    pub fn people(&self) -> u64 {
+        self.engine().timelines().person_count() as u64
+    }
+
+    /// Events in the timelines.
+    pub fn events(&self) -> u64 {
+        self.engine().timelines().event_count()
+    }
+
+    /// Bytes the timelines use.
+    pub fn memory_bytes(&self) -> usize {
+        self.engine().timelines().memory().total()
+    }
+
+    /// What the checker knows: tracked events and properties, traits, saved
+    /// segments.
+    pub fn catalog(&self, reader: &Reader) -> Result<seglab_lang::Catalog> {
+        let mut catalog = seglab_lang::Catalog::new();
+        let engine_catalog = self.engine().timelines().catalog();
+        for event in &engine_catalog.events {
+            let schema = catalog.events.entry(event.name.clone()).or_default();
+            for p in &event.properties {
+                schema.properties.insert(p.path.clone(), kinds(p.kinds));
+            }
+        }
+        for t in &engine_catalog.traits {
+            catalog.traits.insert(t.path.clone(), kinds(t.kinds));
+        }
+        if !catalog.events.is_empty() {
+            // Events of the Segment spec are valid names before they are first tracked.
+            for name in SPEC_EVENTS {
+                catalog.events.entry((*name).to_owned()).or_default();
+            }
+        }
+        for r in reader.segments()? {
+            catalog.segments.insert(r.name.clone(), condition_of(&r)?);
+        }
+        Ok(catalog)
+    }
+
+    /// Parses and checks `source` against what has been tracked.
+    pub fn check(&self, reader: &Reader, source: &str, file_name: &str) -> Result<Checked> {
+        let catalog = self.catalog(reader)?;
+        match seglab_lang::parse_and_check(source, &catalog) {
+            Ok((file, warnings)) => Ok(Checked { file, warnings }),
+            Err(diagnostics) => Err(invalid(diagnostics, source, file_name)),
+        }
+    }
+
+    /// Saves every segment of a checked file (a new version when changed) and
+    /// defines it in the engine.
+    pub fn apply(
+        &self,
+        reader: &Reader,
+        checked: &Checked,
+        source: &str,
+    ) -> Result<Vec<(String, SaveOutcome)>> {
+        let mut out = Vec::new();
+        for def in &checked.file.segments {
+            let text = def_source(def, source);
+            let ast = serde_json::to_string(&def.condition.without_spans())
+                .map_err(|e| Error::Corrupt(def.name.text.clone(), e.to_string()))?;
+            let outcome = reader.save_segment(&def.name.text, def.title.as_deref(), &text, &ast)?;
+            out.push((def.name.text.clone(), outcome));
+        }
+        self.sync_definitions(reader)?;
+        Ok(out)
+    }
+
+    /// Saves one segment given as a condition (the API's JSON form).
+    pub fn save_condition(
+        &self,
+        reader: &Reader,
+        name: &str,
+        title: Option<&str>,
+        condition: &Condition,
+    ) -> Result<SaveOutcome> {
+        let def = SegmentDef {
+            name: seglab_lang::ast::Name::new(name),
+            title: title.map(str::to_owned),
+            condition: condition.without_spans(),
+            span: Default::default(),
+        };
+        let file = File {
+            segments: vec![def],
+        };
+        let source = seglab_lang::print(&file);
+        let checked = self.check(reader, &source, name)?;
+        let mut saved = self.apply(reader, &checked, &source)?;
+        Ok(saved
+            .pop()
+            .map(|(_, o)| o)
+            .unwrap_or(SaveOutcome::Unchanged { version: 0 }))
+    }
+
+    /// Deletes a saved segment.
+    pub fn delete(&self, reader: &Reader, name: &str) -> Result<()> {
+        if !reader.delete_segment(name)? {
+            return Err(Error::NotFound(name.to_owned()));
+        }
+        self.sync_definitions(reader)
+    }
+
+    fn evaluation(
+        &self,
+        engine: &Engine,
+        name: &str,
+        title: Option<String>,
+        members: &RoaringBitmap,
+    ) -> Evaluation {
+        let people = engine.timelines().person_count().max(1) as f64;
+        Evaluation {
+            name: name.to_owned(),
+            title,
+            size: members.len(),
+            share: members.len() as f64 / people,
+            sample: engine.members(members, 0, SAMPLE),
+        }
+    }
+
+    /// Sizes of saved segments at `now` (all of them when `names` is empty).
+    pub fn evaluate(&self, reader: &Reader, names: &[String], now: i64) -> Result<Vec<Evaluation>> {
+        let records = reader.segments()?;
+        let titles: HashMap<&str, Option<String>> = records
+            .iter()
+            .map(|r| (r.name.as_str(), r.title.clone()))
+            .collect();
+        let wanted: Vec<String> = if names.is_empty() {
+            records.iter().map(|r| r.name.clone()).collect()
+        } else {
+            names.to_vec()
+        };
+        for n in &wanted {
+            if !titles.contains_key(n.as_str()) {
+                return Err(Error::NotFound(n.clone()));
+            }
+        }
+        let engine = self.engine();
+        let list: Vec<(String, Condition)> = wanted
+            .iter()
+            .map(|n| {
+                Ok((
+                    n.clone(),
+                    engine
+                        .definitions()
+                        .get(n)
+                        .cloned()
+                        .ok_or_else(|| Error::NotFound(n.clone()))?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let results = engine
+            .evaluate_all(&list, now)
+            .map_err(|e| Error::Engine(wanted.join(", "), e))?;
+        Ok(results
+            .iter()
+            .map(|(name, bitmap)| {
+                self.evaluation(
+                    &engine,
+                    name,
+                    titles.get(name.as_str()).cloned().flatten(),
+                    bitmap,
+                )
+            })
+            .collect())
+    }
+
+    /// Size and a sample of an unsaved condition at `now`.
+    pub fn preview(&self, condition: &Condition, now: i64) -> Result<Evaluation> {
+        let engine = self.engine();
+        let members = engine
+            .evaluate(condition, now)
+            .map_err(|e| Error::Engine("preview".into(), e))?;
+        Ok(self.evaluation(&engine, "preview", None, &members))
+    }
+
+    /// A page of a saved segment's members at `now`, and their total.
+    pub fn members(
+        &self,
+        name: &str,
+        now: i64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(u64, Vec<PersonId>)> {
+        let engine = self.engine();
+        if !engine.definitions().contains_key(name) {
+            return Err(Error::NotFound(name.to_owned()));
+        }
+        let members = engine
+            .evaluate_segment(name, now)
+            .map_err(|e| Error::Engine(name.to_owned(), e))?;
+        Ok((members.len(), engine.members(&members, offset, limit)))
+    }
+
+    /// What applying `file` would change at `now`: per segment, the definition's
+    /// status and who would enter and leave.
+    pub fn diff(&self, reader: &Reader, checked: &Checked, now: i64) -> Result<Vec<SegmentDiff>> {
+        let engine = self.engine();
+        let new_list: Vec<(String, Condition)> = checked
+            .file
+            .segments
+            .iter()
+            .map(|d| (d.name.text.clone(), d.condition.without_spans()))
+            .collect();
+        let after = engine
+            .evaluate_all(&new_list, now)
+            .map_err(|e| Error::Engine("diff".into(), e))?;
+        let mut out = Vec::new();
+        for ((name, condition), (_, after)) in new_list.iter().zip(after) {
+            let stored = reader.segment(name)?;
+            let (status, before) = match &stored {
+                None => ("new", RoaringBitmap::new()),
+                Some(r) => {
+                    let old = condition_of(r)?;
+                    let status = if old == *condition {
+                        "unchanged"
+                    } else {
+                        "changed"
+                    };
+                    let before = engine
+                        .evaluate_segment(name, now)
+                        .map_err(|e| Error::Engine(name.clone(), e))?;
+                    (status, before)
+                }
+            };
+            let entering = &after - &before;
+            let leaving = &before - &after;
+            out.push(SegmentDiff {
+                name: name.clone(),
+                status,
+                before: before.len(),
+                after: after.len(),
+                entering: entering.len(),
+                leaving: leaving.len(),
+                entering_sample: engine.members(&entering, 0, SAMPLE),
+                leaving_sample: engine.members(&leaving, 0, SAMPLE),
+            });
+        }
+        Ok(out)
+    }
+}
+
+struct CountingSink<'a, S: load::Sink> {
+    inner: &'a mut S,
+    events: u64,
+}
+
+impl<S: load::Sink> load::Sink for CountingSink<'_, S> {
+    fn event(&mut self, person: PersonId, ts: i64, name: &str, properties: &Value) {
+        self.events += 1;
+        self.inner.event(person, ts, name, properties);
+    }
+
+    fn set_trait(&mut self, person: PersonId, key: &str, value: Value) {
+        self.inner.set_trait(person, key, value);
+    }
+}
+
+/// The text of one definition in its file.
+fn def_source(def: &SegmentDef, source: &str) -> String {
+    let (start, end) = (def.span.start as usize, def.span.end as usize);
+    match source.get(start..end) {
+        Some(text) if !text.trim().is_empty() => text.trim().to_owned(),
+        _ => seglab_lang::print(&File {
+            segments: vec![def.clone()],
+        })
+        .trim()
+        .to_owned(),
+    }
+}
+
+fn kinds(k: seglab_engine::ValueKinds) -> Kinds {
+    let mut out = Kinds::default();
+    for (present, kind) in [
+        (k.string, ValueKind::String),
+        (k.number, ValueKind::Number),
+        (k.bool, ValueKind::Bool),
+        (k.array, ValueKind::Array),
+        (k.object, ValueKind::Object),
+    ] {
+        if present {
+            out.insert(kind);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

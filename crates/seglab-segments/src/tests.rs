@@ -1,0 +1,169 @@
+use seglab_event::segment::{Endpoint, parse};
+use seglab_store::{Durability, Store};
+use serde_json::json;
+
+use super::*;
+
+const DAY: i64 = 86_400_000;
+const NOW: i64 = 1_767_225_600_000; // 2026-01-01
+
+fn at(days_ago: i64) -> String {
+    seglab_event::time::format_timestamp(NOW - days_ago * DAY)
+}
+
+fn append(store: &Store, messages: serde_json::Value) {
+    let events = parse(
+        json!({ "batch": messages }).to_string().as_bytes(),
+        Endpoint::Batch,
+        NOW,
+    )
+    .unwrap()
+    .events;
+    store.append_blocking(events, false).unwrap();
+}
+
+fn shop() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Durability::Full).unwrap();
+    append(
+        &store,
+        json!([
+            {"type": "track", "userId": "ann", "event": "Order Completed", "properties": {"revenue": 300}, "timestamp": at(5)},
+            {"type": "track", "userId": "ann", "event": "Order Completed", "properties": {"revenue": 250}, "timestamp": at(40)},
+            {"type": "track", "userId": "bob", "event": "Product Viewed", "properties": {"category": "shoes"}, "timestamp": at(2)},
+            {"type": "track", "userId": "bob", "event": "Product Viewed", "properties": {"category": "shoes"}, "timestamp": at(3)},
+            {"type": "track", "userId": "bob", "event": "Product Viewed", "properties": {"category": "shoes"}, "timestamp": at(4)},
+            {"type": "page", "anonymousId": "visitor", "name": "Home", "timestamp": at(1)},
+            {"type": "identify", "userId": "bob", "traits": {"plan": "pro"}, "timestamp": at(1)},
+        ]),
+    );
+    (dir, store)
+}
+
+fn sizes(evals: &[Evaluation]) -> Vec<(&str, u64)> {
+    evals.iter().map(|e| (e.name.as_str(), e.size)).collect()
+}
+
+#[test]
+fn check_apply_evaluate_and_version() {
+    let (_dir, store) = shop();
+    let r = store.reader();
+    let seg = Segments::load(r).unwrap();
+    assert_eq!((seg.people(), seg.events()), (3, 6));
+    let source = r#"
+segment buyers "Buyers" = did "Order Completed" in last 30d
+segment big = sum("Order Completed".revenue) >= 500
+segment shoe_fans = count("Product Viewed" where category = "shoes" in last 7d) >= 3 and trait.plan = "pro"
+segment visitors = did "Page Viewed" where name = "Home"
+"#;
+    let checked = seg.check(r, source, "test.seg").unwrap();
+    let saved = seg.apply(r, &checked, source).unwrap();
+    assert!(
+        saved
+            .iter()
+            .all(|(_, o)| matches!(o, SaveOutcome::Created { version: 1 }))
+    );
+    let evals = seg.evaluate(r, &[], NOW).unwrap();
+    assert_eq!(
+        sizes(&evals),
+        [("big", 1), ("buyers", 1), ("shoe_fans", 1), ("visitors", 1)]
+    );
+    assert_eq!(evals[1].title.as_deref(), Some("Buyers"));
+    assert!((evals[0].share - 1.0 / 3.0).abs() < 1e-9);
+    // Stored source is the definition's own text.
+    assert_eq!(
+        r.segment("buyers").unwrap().unwrap().source,
+        r#"segment buyers "Buyers" = did "Order Completed" in last 30d"#
+    );
+
+    // A changed definition: diff first, then apply as version 2.
+    let changed = r#"segment buyers "Buyers" = did "Order Completed" in last 3d"#;
+    let checked = seg.check(r, changed, "test.seg").unwrap();
+    let diff = seg.diff(r, &checked, NOW).unwrap();
+    assert_eq!(diff[0].status, "changed");
+    assert_eq!((diff[0].before, diff[0].after, diff[0].leaving), (1, 0, 1));
+    assert_eq!(
+        seg.apply(r, &checked, changed).unwrap()[0].1,
+        SaveOutcome::Updated { version: 2 }
+    );
+    assert_eq!(seg.evaluate(r, &["buyers".into()], NOW).unwrap()[0].size, 0);
+    let (total, page) = seg.members("big", NOW, 0, 10).unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(r.person("ann", 0).unwrap().unwrap().person_id, page[0]);
+}
+
+#[test]
+fn errors_name_the_place_and_suggest() {
+    let (_dir, store) = shop();
+    let r = store.reader();
+    let seg = Segments::load(r).unwrap();
+    let err = seg
+        .check(
+            r,
+            "segment x = did \"Order Complete\" in last 30d\n",
+            "shop.seg",
+        )
+        .err()
+        .unwrap();
+    let Error::Invalid { rendered, .. } = &err else {
+        panic!("{err}")
+    };
+    assert!(rendered.contains("shop.seg:1:17"), "{rendered}");
+    assert!(rendered.contains("Order Completed"), "{rendered}");
+    assert_eq!(err.code(), "unknown_event");
+    assert!(matches!(
+        seg.members("nope", NOW, 0, 1),
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[test]
+fn starter_segments_install_on_any_store() {
+    let (_dir, store) = shop();
+    let r = store.reader();
+    let seg = Segments::load(r).unwrap();
+    let checked = seg.check(r, STARTER, "starter.seg").unwrap();
+    let saved = seg.apply(r, &checked, STARTER).unwrap();
+    assert!(saved.len() >= 15, "{saved:?}");
+    let evals = seg.evaluate(r, &[], NOW).unwrap();
+    let size = |n: &str| evals.iter().find(|e| e.name == n).unwrap().size;
+    assert_eq!(size("recent_buyers"), 1);
+    assert_eq!(size("repeat_buyers"), 1);
+    assert_eq!(size("shoe_interest"), 1);
+    assert_eq!(size("active"), 3);
+}
+
+#[test]
+fn refresh_follows_new_events_merges_and_definitions() {
+    let (_dir, store) = shop();
+    let r = store.reader();
+    let seg = Segments::load(r).unwrap();
+    let src = "segment buyers = did \"Order Completed\"";
+    let checked = seg.check(r, src, "a.seg").unwrap();
+    seg.apply(r, &checked, src).unwrap();
+    assert_eq!(seg.evaluate(r, &[], NOW).unwrap()[0].size, 1);
+    // The anonymous visitor buys, then turns out to be bob.
+    append(
+        &store,
+        json!([
+            {"type": "track", "anonymousId": "visitor", "event": "Order Completed", "properties": {"revenue": 9}, "timestamp": at(1)},
+            {"type": "alias", "previousId": "visitor", "userId": "bob", "timestamp": at(1)},
+        ]),
+    );
+    assert_eq!(seg.refresh(r).unwrap(), 1);
+    assert_eq!(seg.people(), 2);
+    let (total, members) = seg.members("buyers", NOW, 0, 10).unwrap();
+    assert_eq!(total, 2);
+    assert!(members.contains(&r.person("visitor", 0).unwrap().unwrap().person_id));
+    // A definition saved elsewhere (the CLI beside the server) arrives too.
+    r.save_segment(
+        "everyone",
+        None,
+        "segment everyone = last_seen in last 365d",
+        &serde_json::to_string(&seglab_lang::parse_condition("last_seen in last 365d").unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    seg.refresh(r).unwrap();
+    assert_eq!(seg.members("everyone", NOW, 0, 10).unwrap().0, 2);
+}
