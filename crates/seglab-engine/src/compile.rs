@@ -481,12 +481,11 @@ impl<'a> Compiler<'a> {
                 self.program.uses_rfm = true;
                 let mut mask = 0u16;
                 for c in cells {
-                    let i = RFM_CELLS
-                        .iter()
-                        .position(|n| *n == c.text)
-                        .ok_or_else(|| EngineError::UnknownRfmCell {
+                    let i = RFM_CELLS.iter().position(|n| *n == c.text).ok_or_else(|| {
+                        EngineError::UnknownRfmCell {
                             name: c.text.clone(),
-                        })?;
+                        }
+                    })?;
                     mask |= 1 << i;
                 }
                 Plan::RfmCell(mask)
@@ -661,7 +660,10 @@ mod tests {
         };
         assert_eq!(all, everything);
         assert!(!TimeRange::new(i128::from(i64::MAX) + 1, i128::MAX).contains(i64::MAX));
-        assert_eq!(TimeRange::up_to(i128::from(i64::MIN) - 1).bounds(&[]), (0, 0));
+        assert_eq!(
+            TimeRange::up_to(i128::from(i64::MIN) - 1).bounds(&[]),
+            (0, 0)
+        );
         let ev = |ts| Event {
             ts,
             name: 0,

@@ -108,7 +108,9 @@ impl<'a> Evaluator<'a> {
             Plan::And(all) => all.iter().all(|p| self.holds(p)),
             Plan::Or(any) => any.iter().any(|p| self.holds(p)),
             Plan::Not(p) => !self.holds(p),
-            Plan::Did { filter, range } => range.slice(events).iter().any(|e| matches(tl, filter, e)),
+            Plan::Did { filter, range } => {
+                range.slice(events).iter().any(|e| matches(tl, filter, e))
+            }
             Plan::Count {
                 filter,
                 range,
@@ -130,7 +132,11 @@ impl<'a> Evaluator<'a> {
             } => {
                 let (mut sum, mut n) = (0.0f64, 0u64);
                 let (mut min, mut max) = (f64::NAN, f64::NAN);
-                for e in range.slice(events).iter().filter(|e| matches(tl, filter, e)) {
+                for e in range
+                    .slice(events)
+                    .iter()
+                    .filter(|e| matches(tl, filter, e))
+                {
                     for p in values_of(tl.set(e.props), *path) {
                         if let Scalar::Num(x) = tl.dict.scalar(p.value) {
                             if n == 0 {
@@ -163,7 +169,11 @@ impl<'a> Evaluator<'a> {
                 test,
             } => {
                 self.ids.clear();
-                for e in range.slice(events).iter().filter(|e| matches(tl, filter, e)) {
+                for e in range
+                    .slice(events)
+                    .iter()
+                    .filter(|e| matches(tl, filter, e))
+                {
                     self.ids.extend(
                         values_of(tl.set(e.props), *path)
                             .iter()
@@ -183,7 +193,11 @@ impl<'a> Evaluator<'a> {
             } => {
                 self.tops.clear();
                 let mut seq = 0u32;
-                for e in range.slice(events).iter().filter(|e| matches(tl, filter, e)) {
+                for e in range
+                    .slice(events)
+                    .iter()
+                    .filter(|e| matches(tl, filter, e))
+                {
                     for p in values_of(tl.set(e.props), *path) {
                         if p.value != OBJECT {
                             let c = self.tops.entry(p.value).or_default();
@@ -350,10 +364,13 @@ impl<'a> Evaluator<'a> {
                 }
                 false
             }
-            Plan::Trait(pred) => pred_holds(pred, &TraitProps {
-                entries: self.traits,
-                dict: &tl.dict,
-            }),
+            Plan::Trait(pred) => pred_holds(
+                pred,
+                &TraitProps {
+                    entries: self.traits,
+                    dict: &tl.dict,
+                },
+            ),
             Plan::Segment(i) => {
                 let i = *i;
                 match self.memo[i] {
@@ -402,10 +419,13 @@ fn matches(tl: &Timelines, f: &Filter, e: &Event) -> bool {
     }
     match &f.pred {
         None => true,
-        Some(p) => pred_holds(p, &SetProps {
-            set: tl.set(e.props),
-            dict: &tl.dict,
-        }),
+        Some(p) => pred_holds(
+            p,
+            &SetProps {
+                set: tl.set(e.props),
+                dict: &tl.dict,
+            },
+        ),
     }
 }
 
@@ -442,9 +462,12 @@ impl Props for TraitProps<'_> {
     }
 
     fn any(&self, path: u32, mut f: impl FnMut(Pair) -> bool) -> bool {
-        self.entries
-            .iter()
-            .any(|t| values_of(self.dict.set(t.set), path).iter().copied().any(&mut f))
+        self.entries.iter().any(|t| {
+            values_of(self.dict.set(t.set), path)
+                .iter()
+                .copied()
+                .any(&mut f)
+        })
     }
 }
 

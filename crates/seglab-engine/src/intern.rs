@@ -133,10 +133,13 @@ impl IdTable {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow();
         }
-        Self::place(&mut self.slots, Slot {
-            hash: Self::fragment(hash),
-            id,
-        });
+        Self::place(
+            &mut self.slots,
+            Slot {
+                hash: Self::fragment(hash),
+                id,
+            },
+        );
         self.len += 1;
     }
 
@@ -245,8 +248,9 @@ pub(crate) fn normalize(x: f64) -> f64 {
 impl NumInterner {
     pub(crate) fn get(&self, x: f64) -> Option<u32> {
         let x = normalize(x);
-        self.table
-            .find(fmix64(x.to_bits()), |id| self.values[id as usize].to_bits() == x.to_bits())
+        self.table.find(fmix64(x.to_bits()), |id| {
+            self.values[id as usize].to_bits() == x.to_bits()
+        })
     }
 
     pub(crate) fn intern(&mut self, x: f64, limit: u32) -> Result<u32, EngineError> {

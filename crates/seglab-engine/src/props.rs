@@ -97,10 +97,7 @@ pub(crate) fn values_of(set: &[Pair], path: u32) -> &[Pair] {
         let Some(start) = set.iter().position(|p| p.path() == path) else {
             return &[];
         };
-        let len = set[start..]
-            .iter()
-            .take_while(|p| p.path() == path)
-            .count();
+        let len = set[start..].iter().take_while(|p| p.path() == path).count();
         return &set[start..start + len];
     }
     let start = set.partition_point(|p| p.path() < path);
@@ -257,7 +254,12 @@ impl Dictionary {
     }
 
     /// Flattens `v`, found at `self.path`.
-    fn flatten(&mut self, v: &Value, in_array: bool, out: &mut Vec<Pair>) -> Result<(), EngineError> {
+    fn flatten(
+        &mut self,
+        v: &Value,
+        in_array: bool,
+        out: &mut Vec<Pair>,
+    ) -> Result<(), EngineError> {
         match v {
             Value::Null => Ok(()),
             Value::Bool(b) => self.push(in_array, Self::bool_id(*b), out),
@@ -297,8 +299,7 @@ impl Dictionary {
 
     /// Heap bytes of (paths and values, property sets).
     pub(crate) fn heap_bytes(&self) -> (usize, usize) {
-        let values =
-            self.keys.heap_bytes() + self.strings.heap_bytes() + self.numbers.heap_bytes();
+        let values = self.keys.heap_bytes() + self.strings.heap_bytes() + self.numbers.heap_bytes();
         let sets = self.pairs.capacity() * std::mem::size_of::<Pair>()
             + self.ends.capacity() * 4
             + self.sets.heap_bytes()
@@ -375,8 +376,9 @@ mod tests {
     #[test]
     fn values_of_finds_every_value_of_a_path() {
         let mut d = Dictionary::default();
-        let big: serde_json::Map<String, Value> =
-            (0..20).map(|i| (format!("k{i}"), json!([i, i + 1]))).collect();
+        let big: serde_json::Map<String, Value> = (0..20)
+            .map(|i| (format!("k{i}"), json!([i, i + 1])))
+            .collect();
         let s = d.intern_object(&Value::Object(big)).unwrap();
         let key = d.keys.get("k7").unwrap();
         let vals: Vec<Scalar> = values_of(d.set(s), key)

@@ -67,7 +67,9 @@ pub fn resolve<'v>(object: &'v Map<String, Value>, path: &str) -> Vec<(&'v Value
         for (k, v) in m {
             if path == k {
                 terminal(v, false, out);
-            } else if let Some(rest) = path.strip_prefix(k.as_str()).and_then(|r| r.strip_prefix('.'))
+            } else if let Some(rest) = path
+                .strip_prefix(k.as_str())
+                .and_then(|r| r.strip_prefix('.'))
             {
                 descend(v, rest, out);
             }
@@ -260,15 +262,14 @@ impl<'a> Reference<'a> {
                 stack.pop();
                 Ok(())
             }
-            Condition::RfmCell { cells } => match cells
-                .iter()
-                .find(|c| !RFM_CELLS.contains(&c.text.as_str()))
-            {
-                Some(c) => Err(EngineError::UnknownRfmCell {
-                    name: c.text.clone(),
-                }),
-                None => Ok(()),
-            },
+            Condition::RfmCell { cells } => {
+                match cells.iter().find(|c| !RFM_CELLS.contains(&c.text.as_str())) {
+                    Some(c) => Err(EngineError::UnknownRfmCell {
+                        name: c.text.clone(),
+                    }),
+                    None => Ok(()),
+                }
+            }
             _ => Ok(()),
         }
     }
@@ -547,11 +548,10 @@ mod tests {
             .into_iter()
             .map(|(v, f)| (v.clone(), f))
             .collect();
-        assert_eq!(got, vec![
-            (json!(1), true),
-            (json!(2), true),
-            (json!(3), false)
-        ]);
+        assert_eq!(
+            got,
+            vec![(json!(1), true), (json!(2), true), (json!(3), false)]
+        );
         let cats: Vec<(Value, bool)> = resolve(&m, "products.category")
             .into_iter()
             .map(|(v, f)| (v.clone(), f))
@@ -567,17 +567,39 @@ mod tests {
         let m = obj(json!({"s": "shoes", "n": 5, "tags": ["sale", "new"], "b": true}));
         let p = |v: Value| -> Pred { serde_json::from_value(v).unwrap() };
         let holds = |v: Value| pred_holds(&p(v), &m);
-        assert!(holds(json!({"kind": "cmp", "path": {"text": "n"}, "op": ">=", "value": 5.0})));
-        assert!(!holds(json!({"kind": "cmp", "path": {"text": "n"}, "op": "=", "value": "5"})));
-        assert!(holds(json!({"kind": "cmp", "path": {"text": "n"}, "op": "!=", "value": "5"})));
-        assert!(!holds(json!({"kind": "cmp", "path": {"text": "zz"}, "op": "!=", "value": "5"})));
-        assert!(!holds(json!({"kind": "cmp", "path": {"text": "b"}, "op": "<", "value": true})));
-        assert!(holds(json!({"kind": "contains", "path": {"text": "s"}, "value": "hoe"})));
-        assert!(!holds(json!({"kind": "contains", "path": {"text": "tags"}, "value": "sal"})));
-        assert!(holds(json!({"kind": "contains", "path": {"text": "tags"}, "value": "sale"})));
-        assert!(holds(json!({"kind": "starts_with", "path": {"text": "tags"}, "value": "ne"})));
-        assert!(holds(json!({"kind": "in", "path": {"text": "tags"}, "values": ["x", "new"]})));
+        assert!(holds(
+            json!({"kind": "cmp", "path": {"text": "n"}, "op": ">=", "value": 5.0})
+        ));
+        assert!(!holds(
+            json!({"kind": "cmp", "path": {"text": "n"}, "op": "=", "value": "5"})
+        ));
+        assert!(holds(
+            json!({"kind": "cmp", "path": {"text": "n"}, "op": "!=", "value": "5"})
+        ));
+        assert!(!holds(
+            json!({"kind": "cmp", "path": {"text": "zz"}, "op": "!=", "value": "5"})
+        ));
+        assert!(!holds(
+            json!({"kind": "cmp", "path": {"text": "b"}, "op": "<", "value": true})
+        ));
+        assert!(holds(
+            json!({"kind": "contains", "path": {"text": "s"}, "value": "hoe"})
+        ));
+        assert!(!holds(
+            json!({"kind": "contains", "path": {"text": "tags"}, "value": "sal"})
+        ));
+        assert!(holds(
+            json!({"kind": "contains", "path": {"text": "tags"}, "value": "sale"})
+        ));
+        assert!(holds(
+            json!({"kind": "starts_with", "path": {"text": "tags"}, "value": "ne"})
+        ));
+        assert!(holds(
+            json!({"kind": "in", "path": {"text": "tags"}, "values": ["x", "new"]})
+        ));
         assert!(holds(json!({"kind": "exists", "path": {"text": "tags"}})));
-        assert!(holds(json!({"kind": "not", "pred": {"kind": "exists", "path": {"text": "t"}}})));
+        assert!(holds(
+            json!({"kind": "not", "pred": {"kind": "exists", "path": {"text": "t"}}})
+        ));
     }
 }

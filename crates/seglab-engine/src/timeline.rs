@@ -519,10 +519,17 @@ mod tests {
     #[test]
     fn catalog_lists_events_properties_and_traits() {
         let mut t = Timelines::new();
-        t.push(1, 1, "Order Completed", &json!({"revenue": 10, "products": [{"category": "shoes"}]}))
+        t.push(
+            1,
+            1,
+            "Order Completed",
+            &json!({"revenue": 10, "products": [{"category": "shoes"}]}),
+        )
+        .unwrap();
+        t.push(1, 2, "Order Completed", &json!({"revenue": "n/a"}))
             .unwrap();
-        t.push(1, 2, "Order Completed", &json!({"revenue": "n/a"})).unwrap();
-        t.push(2, 2, "Page Viewed", &json!({"name": "Home"})).unwrap();
+        t.push(2, 2, "Page Viewed", &json!({"name": "Home"}))
+            .unwrap();
         t.set_trait(1, "vip", json!(true)).unwrap();
         let c = t.catalog();
         assert_eq!(c.events.len(), 2);
@@ -542,17 +549,21 @@ mod tests {
                 ("revenue", k(1 | 2)),
             ]
         );
-        assert_eq!(c.traits, vec![PropertyInfo {
-            path: "vip".into(),
-            kinds: k(4)
-        }]);
+        assert_eq!(
+            c.traits,
+            vec![PropertyInfo {
+                path: "vip".into(),
+                kinds: k(4)
+            }]
+        );
     }
 
     #[test]
     fn memory_counts_every_part() {
         let mut t = Timelines::new();
         for i in 0..1000 {
-            t.push(i % 10, i, "Product Viewed", &json!({"sku": i % 7})).unwrap();
+            t.push(i % 10, i, "Product Viewed", &json!({"sku": i % 7}))
+                .unwrap();
         }
         t.shrink_to_fit();
         let m = t.memory();

@@ -59,7 +59,8 @@ const CONDITION_STARTS: &str = "did, count, sum, avg, min, max, distinct, top, f
      first_seen, last_seen, stopped, restarted, regularly, trait, in segment, rfm, predicted, \
      not or `(`";
 
-struct Parser {
+struct Parser<'src> {
+    src: &'src str,
     toks: Vec<Token>,
     eof: Token,
     pos: usize,
@@ -67,11 +68,12 @@ struct Parser {
     diags: Vec<Diagnostic>,
 }
 
-impl Parser {
-    fn new(source: &str) -> Parser {
-        let (toks, diags) = lex(source);
-        let end = source.len();
+impl<'src> Parser<'src> {
+    fn new(src: &'src str) -> Parser<'src> {
+        let (toks, diags) = lex(src);
+        let end = src.len();
         Parser {
+            src,
             toks,
             eof: Token {
                 tok: Tok::Eof,
@@ -172,16 +174,26 @@ impl Parser {
     // ---- errors -------------------------------------------------------------
 
     /// Records "expected X, found Y" at the current token (unless the token is
-    /// already an error of the lexer's).
+    /// already an error of the lexer's). When the token is on a later line than
+    /// the one before it, or is the end, the error points just after the
+    /// previous token, where something is missing.
     fn unexpected(&mut self, expected: &str, hint: Option<&str>) -> Stop {
         let t = self.peek().clone();
         if t.tok == Tok::Invalid {
             return Stop;
         }
+        let mut span = t.span;
+        if self.pos > 0 {
+            let end = self.prev_span().end;
+            let gap = self.src.get(end as usize..t.span.start as usize).unwrap_or("");
+            if t.tok == Tok::Eof || gap.contains('\n') {
+                span = Span { start: end, end };
+            }
+        }
         let mut d = Diagnostic::error(
             codes::UNEXPECTED_TOKEN,
             format!("expected {expected}, found {}", t.tok.describe()),
-            t.span,
+            span,
         );
         d.hint = hint.map(str::to_string).or_else(|| generic_hint(&t.tok));
         self.diags.push(d);
@@ -970,7 +982,7 @@ impl Parser {
     /// `[ITEM, …]` (an empty list and a trailing comma are allowed).
     fn list<T>(
         &mut self,
-        mut item: impl FnMut(&mut Parser) -> PResult<T>,
+        mut item: impl FnMut(&mut Parser<'src>) -> PResult<T>,
         hint: &str,
     ) -> PResult<Vec<T>> {
         self.expect(&Tok::LBracket, "`[`", Some("a list is written [a, b, c]"))?;

@@ -163,14 +163,6 @@ fn condition_of(record: &SegmentRecord) -> Result<Condition> {
         .map_err(|e| Error::Corrupt(record.name.clone(), e.to_string()))
 }
 
-fn invalid(diagnostics: Vec<Diagnostic>, source: &str, file_name: &str) -> Error {
-    let rendered = seglab_lang::render_all(&diagnostics, source, file_name);
-    Error::Invalid {
-        diagnostics,
-        rendered,
-    }
-}
-
 impl Segments {
     /// Loads every event, trait and saved definition.
     pub fn load(reader: &Reader) -> Result<Segments> {
@@ -323,11 +315,50 @@ impl Segments {
 
     /// Parses and checks `source` against what has been tracked.
     pub fn check(&self, reader: &Reader, source: &str, file_name: &str) -> Result<Checked> {
-        let catalog = self.catalog(reader)?;
-        match seglab_lang::parse_and_check(source, &catalog) {
-            Ok((file, warnings)) => Ok(Checked { file, warnings }),
-            Err(diagnostics) => Err(invalid(diagnostics, source, file_name)),
+        let mut checked = self.check_files(reader, &[(file_name.to_owned(), source.to_owned())])?;
+        Ok(checked.remove(0))
+    }
+
+    /// Parses and checks several files together (`(name, source)`): a segment may
+    /// refer to one defined in another file. Every error of every file is
+    /// reported.
+    pub fn check_files(&self, reader: &Reader, files: &[(String, String)]) -> Result<Vec<Checked>> {
+        let mut catalog = self.catalog(reader)?;
+        let mut diagnostics = Vec::new();
+        let mut rendered = String::new();
+        let mut parsed = Vec::new();
+        for (name, source) in files {
+            match seglab_lang::parse(source) {
+                Ok(file) => {
+                    catalog.add_file(&file);
+                    parsed.push((name, source, file));
+                }
+                Err(diags) => {
+                    rendered += &seglab_lang::render_all(&diags, source, name);
+                    diagnostics.extend(diags);
+                }
+            }
         }
+        let mut out = Vec::new();
+        for (name, source, file) in parsed {
+            let diags = seglab_lang::check(&file, &catalog);
+            if diags.iter().any(Diagnostic::is_error) {
+                rendered += &seglab_lang::render_all(&diags, source, name);
+                diagnostics.extend(diags);
+            } else {
+                out.push(Checked {
+                    file,
+                    warnings: diags,
+                });
+            }
+        }
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Err(Error::Invalid {
+                diagnostics,
+                rendered,
+            });
+        }
+        Ok(out)
     }
 
     /// Saves every segment of a checked file (a new version when changed) and

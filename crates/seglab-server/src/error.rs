@@ -13,6 +13,7 @@ pub enum ErrorKind {
     Unauthorized,
     Forbidden,
     NotFound,
+    Conflict,
     MethodNotAllowed,
     TooLarge,
     Overloaded,
@@ -27,6 +28,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Overloaded => StatusCode::TOO_MANY_REQUESTS,
@@ -37,11 +39,13 @@ impl ErrorKind {
 }
 
 /// An error answer: `{"code": …, "message": …}` with the status of its kind.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub kind: ErrorKind,
     pub code: &'static str,
     pub message: String,
+    /// More fields for the error body (e.g. `diagnostics`).
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -50,6 +54,7 @@ impl ApiError {
             kind,
             code,
             message: message.into(),
+            details: None,
         }
     }
 
@@ -84,13 +89,30 @@ impl From<seglab_store::Error> for ApiError {
     }
 }
 
+impl From<seglab_segments::Error> for ApiError {
+    fn from(e: seglab_segments::Error) -> ApiError {
+        let kind = match &e {
+            seglab_segments::Error::Invalid { .. } | seglab_segments::Error::Engine(..) => {
+                ErrorKind::BadRequest
+            }
+            seglab_segments::Error::NotFound(_) => ErrorKind::NotFound,
+            seglab_segments::Error::Store(seglab_store::Error::Closed) => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        };
+        if kind == ErrorKind::Internal {
+            tracing::error!(error = %e, "segments error");
+        }
+        ApiError::new(kind, e.code(), e.to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (
-            self.kind.status(),
-            Json(json!({"code": self.code, "message": self.message})),
-        )
-            .into_response();
+        let mut body = json!({"code": self.code, "message": self.message});
+        if let (Some(details), Some(obj)) = (self.details, body.as_object_mut()) {
+            obj.extend(details);
+        }
+        let mut res = (self.kind.status(), Json(body)).into_response();
         if self.kind == ErrorKind::Overloaded {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -21,6 +21,7 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use seglab_segments::Segments;
 use seglab_store::Store;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -48,22 +49,27 @@ pub struct AppState {
     pub keys: KeyCache,
     pub admin_token: String,
     pub limits: Limits,
+    /// Timelines and segment definitions, loaded from the store.
+    pub segments: Segments,
 }
 
 impl AppState {
-    /// Builds the state for `store`, reading its admin token and write keys.
+    /// Builds the state for `store`: its write keys, and the engine loaded with
+    /// every event, trait and segment definition.
     pub fn new(
         store: Arc<Store>,
         admin_token: String,
         limits: Limits,
-    ) -> seglab_store::Result<Arc<AppState>> {
+    ) -> seglab_segments::Result<Arc<AppState>> {
         metrics::install();
         let keys = KeyCache::load(store.reader())?;
+        let segments = Segments::load(store.reader())?;
         Ok(Arc::new(AppState {
             store,
             keys,
             admin_token,
             limits,
+            segments,
         }))
     }
 }
@@ -76,6 +82,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::people::routes())
         .merge(api::events::routes())
         .merge(api::keys::routes())
+        .merge(api::segments::routes())
         .route("/healthz", get(api::health::healthz))
         .route("/metrics", get(api::health::metrics))
         .fallback(not_found)
@@ -128,6 +135,24 @@ pub fn spawn_key_refresh(state: Arc<AppState>, every: Duration) -> tokio::task::
             tick.tick().await;
             let s = state.clone();
             let _ = tokio::task::spawn_blocking(move || s.keys.refresh(s.store.reader())).await;
+        }
+    })
+}
+
+/// Loads newly committed events, merges and definitions into the timelines every
+/// `every`, so segments stay current between API calls.
+pub fn spawn_segment_refresh(state: Arc<AppState>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let s = state.clone();
+            let done =
+                tokio::task::spawn_blocking(move || s.segments.refresh(s.store.reader())).await;
+            if let Ok(Err(e)) = done {
+                tracing::warn!(error = %e, "refreshing the timelines");
+            }
         }
     })
 }

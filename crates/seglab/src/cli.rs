@@ -78,6 +78,11 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Segments as code: check, apply, diff and evaluate .seg files.
+    Segments {
+        #[command(subcommand)]
+        command: crate::segments_cmd::SegmentsCommand,
+    },
     /// Benchmarks that print their figures next to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -255,9 +260,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let store = Store::open(&config.data, Durability::Normal)?;
                     let summary = crate::demo_cmd::load(&store, &spec, true)?;
                     println!("{} events in {}", summary.accepted, config.data.display());
+                    let segments = seglab_segments::Segments::load(store.reader())?;
+                    crate::segments_cmd::install_starter(store.reader(), &segments)?;
+                    let now = seglab_event::time::now_millis();
+                    let evals = segments.evaluate(store.reader(), &[], now)?;
+                    crate::segments_cmd::print_table(&evals, segments.people(), now);
                 }
             }
         }
+        Command::Segments { command } => return crate::segments_cmd::run(&config.data, command),
         Command::Bench { command } => crate::bench::run(command)?,
     }
     Ok(ExitCode::SUCCESS)

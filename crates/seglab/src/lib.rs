@@ -6,4 +6,5 @@ pub mod config;
 pub mod demo;
 pub mod demo_cmd;
 pub mod import;
+pub mod segments_cmd;
 pub mod serve;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use seglab_server::{AppState, Limits, router, spawn_key_refresh};
+use seglab_server::{AppState, Limits, router, spawn_key_refresh, spawn_segment_refresh};
 use seglab_store::{Durability, Reader, Store};
 
 use crate::config::Config;
@@ -41,7 +41,22 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     let limits = Limits {
         max_pending_events: config.ingest.max_pending_events,
     };
+    let started = std::time::Instant::now();
     let state = AppState::new(store.clone(), admin_token.clone(), limits)?;
+    tracing::info!(
+        people = state.segments.people(),
+        events = state.segments.events(),
+        bytes = state.segments.memory_bytes(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "timelines loaded"
+    );
+    if demo && store.reader().segments()?.is_empty() {
+        crate::segments_cmd::install_starter(store.reader(), &state.segments)?;
+        let now = seglab_event::time::now_millis();
+        let evals = state.segments.evaluate(store.reader(), &[], now)?;
+        crate::segments_cmd::print_table(&evals, state.segments.people(), now);
+        println!();
+    }
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
@@ -55,10 +70,12 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     );
     tracing::info!(%addr, data = %config.data.display(), "seglab is serving");
     let refresh = spawn_key_refresh(state.clone(), Duration::from_secs(1));
+    let segments = spawn_segment_refresh(state.clone(), Duration::from_millis(500));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     refresh.abort();
+    segments.abort();
     tracing::info!("shutting down: committing what is queued");
     let s = store.clone();
     tokio::task::spawn_blocking(move || s.shutdown()).await?;

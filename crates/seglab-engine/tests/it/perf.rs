@@ -135,13 +135,22 @@ fn person(
         if !identified && (checking_out || (day == first_day && rng.chance(0.35))) {
             identified = true;
             traits(id, "email", json!(format!("user-{id}@example.com")));
-            traits(id, "plan", json!(["free", "plus", "pro"][(id % 3) as usize]));
+            traits(
+                id,
+                "plan",
+                json!(["free", "plus", "pro"][(id % 3) as usize]),
+            );
         }
         if checking_out {
             t += 30_000 + rng.below(270_000) as i64;
             let revenue: f64 = cart.iter().map(|p| p.price).sum();
             let items: Vec<Value> = cart.iter().map(|p| p.item.clone()).collect();
-            sink(id, t, "Checkout Started", &json!({"value": revenue, "products": items}));
+            sink(
+                id,
+                t,
+                "Checkout Started",
+                &json!({"value": revenue, "products": items}),
+            );
             if rng.chance(0.65) {
                 orders += 1;
                 t += 60_000 + rng.below(540_000) as i64;
@@ -171,19 +180,31 @@ pub fn starter_segments() -> Vec<(String, Condition)> {
         s(
             "shoe_browsers",
             and(vec![
-                count(q(pv).filter(eq("category", ls("shoes"))).last(days(30)), ge(3.0)),
+                count(
+                    q(pv).filter(eq("category", ls("shoes"))).last(days(30)),
+                    ge(3.0),
+                ),
                 not(did(q(oc).last(days(30)))),
             ]),
         ),
-        s("vip", agg(AggFunc::Sum, q(oc).last(days(365)), "revenue", ge(500.0))),
+        s(
+            "vip",
+            agg(AggFunc::Sum, q(oc).last(days(365)), "revenue", ge(500.0)),
+        ),
         s(
             "dormant",
-            and(vec![last(None, before(days(60))), first(None, before(days(60)))]),
+            and(vec![
+                last(None, before(days(60))),
+                first(None, before(days(60))),
+            ]),
         ),
         s("new_buyers", first(Some(ev(oc)), in_last(days(14)))),
         s("champions", rfm_in(&["Champions", "Loyal"])),
         s("high_frequency", rfm_score(RfmDim::F, ge(4.0))),
-        s("engaged_readers", regularly(ev("Email Opened"), 1, weeks(1), 3, 4)),
+        s(
+            "engaged_readers",
+            regularly(ev("Email Opened"), 1, weeks(1), 3, 4),
+        ),
         s("stopped_browsing", stopped(ev(pv), days(14))),
         s(
             "category_explorers",
@@ -192,7 +213,9 @@ pub fn starter_segments() -> Vec<(String, Condition)> {
         s("shoe_fans", top(q(pv), "category", ls("shoes"))),
         s(
             "bought_shoes",
-            did(q(oc).filter(eq("products.category", ls("shoes"))).last(days(90))),
+            did(q(oc)
+                .filter(eq("products.category", ls("shoes")))
+                .last(days(90))),
         ),
         s("pro_plan", trait_test(eq("plan", ls("pro")))),
         s(

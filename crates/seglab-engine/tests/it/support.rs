@@ -278,10 +278,13 @@ impl Model {
             return *c;
         }
         self.canon.insert(id, id);
-        self.people.insert(id, RefPerson {
+        self.people.insert(
             id,
-            ..RefPerson::default()
-        });
+            RefPerson {
+                id,
+                ..RefPerson::default()
+            },
+        );
         id
     }
 
@@ -355,8 +358,7 @@ impl Case {
     }
 
     pub fn ev(mut self, person: i64, ts: i64, event: &str, props: Value) -> Case {
-        self.ops
-            .push(Op::Push(person, ts, event.to_owned(), props));
+        self.ops.push(Op::Push(person, ts, event.to_owned(), props));
         self
     }
 

@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod keys;
 pub mod people;
 pub mod posthog;
+pub mod segments;
 
 use std::sync::Arc;
 use std::time::Instant;

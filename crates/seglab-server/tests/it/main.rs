@@ -4,6 +4,7 @@ mod ingest;
 mod management;
 mod posthog;
 mod robustness;
+mod segments;
 
 use std::io::Write;
 use std::sync::Arc;
