@@ -32,17 +32,31 @@ def segments(now: int) -> dict[str, str]:
                 WHERE b.person = a.person AND b.event = '{second}'
                   AND b.ts > a.ts AND b.ts <= a.ts + {within})"""
 
-    rfm = f"""
-        WITH buyers AS (
-            SELECT person, max(ts) AS last_order, count(*) AS orders,
-                   coalesce(sum(revenue), 0) AS revenue
-            FROM ev WHERE event = 'Order Completed' AND ts <= {now} GROUP BY person
-        ), scored AS (
-            SELECT person,
-                   RFM_R AS r, RFM_F AS f, RFM_M AS m
-            FROM buyers
-        )
-        SELECT person, r, f, m FROM scored"""
+    # RFM as the engine defines it: buyers have >= 1 order at or before now; a
+    # score is 1 + floor(5 * w / n) with w the buyers strictly worse; cells come
+    # from (R, F) on the grid below.
+    grid = {
+        5: ["New customers", "Potential loyalists", "Potential loyalists", "Champions", "Champions"],
+        4: ["Promising", "Potential loyalists", "Potential loyalists", "Loyal", "Loyal"],
+        3: ["About to sleep", "About to sleep", "Need attention", "Loyal", "Loyal"],
+        2: ["Hibernating", "Hibernating", "At risk", "At risk", "Cannot lose them"],
+        1: ["Lost", "Lost", "At risk", "At risk", "Cannot lose them"],
+    }
+    cells = ", ".join(f"({r}, {f + 1}, '{name}')" for r, row in grid.items() for f, name in enumerate(row))
+
+    def rfm(cell: str) -> str:
+        return f"""
+            WITH buyers AS (
+                SELECT person, max(ts) AS last_order, count(*) AS orders
+                FROM ev WHERE event = 'Order Completed' AND ts <= {now} GROUP BY person
+            ), scored AS (
+                SELECT person,
+                       least(5, 1 + (5 * (rank() OVER (ORDER BY last_order) - 1)) // count(*) OVER ()) AS r,
+                       least(5, 1 + (5 * (rank() OVER (ORDER BY orders) - 1)) // count(*) OVER ()) AS f
+                FROM buyers
+            ), grid(r, f, cell) AS (VALUES {cells})
+            SELECT person FROM scored JOIN grid USING (r, f) WHERE cell = '{cell}'"""
+
     return {
         "recent_buyers": f"SELECT DISTINCT person FROM ev WHERE event = 'Order Completed' AND {window(30)}",
         "repeat_buyers": f"""SELECT person FROM ev WHERE event = 'Order Completed' AND ts <= {now}
@@ -70,7 +84,10 @@ def segments(now: int) -> dict[str, str]:
         "shoe_interest": f"""SELECT person FROM ev
                              WHERE event = 'Product Viewed' AND category = 'shoes' AND {window(30)}
                              GROUP BY person HAVING count(*) >= 3""",
-        "__rfm__": rfm,
+        "rfm_champions": rfm("Champions"),
+        "rfm_loyal": rfm("Loyal"),
+        "rfm_at_risk": rfm("At risk"),
+        "rfm_hibernating": rfm("Hibernating"),
     }
 
 
@@ -89,8 +106,6 @@ def main() -> None:
     out = {"load_seconds": load_s, "segments": {}}
     total = 0.0
     for name, sql in segments(now).items():
-        if name == "__rfm__":
-            continue
         t = time.perf_counter()
         members = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
         elapsed = time.perf_counter() - t

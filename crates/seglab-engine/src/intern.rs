@@ -278,6 +278,10 @@ impl NumInterner {
         self.values[id as usize]
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+
     pub(crate) fn shrink_to_fit(&mut self) {
         self.values.shrink_to_fit();
     }

@@ -149,6 +149,10 @@ impl Dictionary {
         self.ends.len()
     }
 
+    pub(crate) fn pair_count(&self) -> usize {
+        self.pairs.len()
+    }
+
     #[inline]
     pub(crate) fn scalar(&self, value: u32) -> Scalar<'_> {
         match value >> KIND_SHIFT {

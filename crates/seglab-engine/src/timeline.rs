@@ -62,6 +62,11 @@ pub struct MemoryUsage {
     pub property_sets: usize,
     pub event_count: u64,
     pub person_count: usize,
+    /// Distinct string values, numbers, property sets, and pairs in all sets.
+    pub distinct_strings: usize,
+    pub distinct_numbers: usize,
+    pub distinct_property_sets: usize,
+    pub property_pairs: usize,
 }
 
 impl MemoryUsage {
@@ -400,6 +405,10 @@ impl Timelines {
             property_sets,
             event_count: self.events,
             person_count: self.alive,
+            distinct_strings: self.dict.strings.len(),
+            distinct_numbers: self.dict.numbers.len(),
+            distinct_property_sets: self.dict.set_count(),
+            property_pairs: self.dict.pair_count(),
         }
     }
 }

@@ -106,7 +106,9 @@ impl Kinds {
 
     /// The kinds in the set, in [`ValueKind::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = ValueKind> {
-        ValueKind::ALL.into_iter().filter(move |k| self.contains(*k))
+        ValueKind::ALL
+            .into_iter()
+            .filter(move |k| self.contains(*k))
     }
 
     /// Only the kinds a literal can have: strings, numbers, booleans.
@@ -213,14 +215,21 @@ impl Catalog {
     ) -> Catalog {
         let schema = self.events.entry(name.to_string()).or_default();
         for (path, kind) in properties {
-            schema.properties.entry(path.into()).or_default().insert(kind);
+            schema
+                .properties
+                .entry(path.into())
+                .or_default()
+                .insert(kind);
         }
         self
     }
 
     /// Adds a trait of the given kind.
     pub fn with_trait(mut self, name: &str, kind: ValueKind) -> Catalog {
-        self.traits.entry(name.to_string()).or_default().insert(kind);
+        self.traits
+            .entry(name.to_string())
+            .or_default()
+            .insert(kind);
         self
     }
 
@@ -310,7 +319,13 @@ mod tests {
         );
         c.observe_event("Order Completed", &json!({"revenue": "12.5"}));
         let p = &c.events["Order Completed"].properties;
-        let k = |s: &str| p.get(s).copied().unwrap_or_default().iter().collect::<Vec<_>>();
+        let k = |s: &str| {
+            p.get(s)
+                .copied()
+                .unwrap_or_default()
+                .iter()
+                .collect::<Vec<_>>()
+        };
         assert_eq!(k("revenue"), vec![ValueKind::String, ValueKind::Number]);
         assert_eq!(k("coupon"), vec![]);
         assert!(!p.contains_key("coupon"));
@@ -324,11 +339,17 @@ mod tests {
     fn kinds_as_json_and_words() {
         let k = Kinds::from(ValueKind::Number).with(ValueKind::String);
         assert_eq!(serde_json::to_string(&k).unwrap(), r#"["string","number"]"#);
-        assert_eq!(serde_json::from_str::<Kinds>(r#"["number","string"]"#).unwrap(), k);
+        assert_eq!(
+            serde_json::from_str::<Kinds>(r#"["number","string"]"#).unwrap(),
+            k
+        );
         assert_eq!(k.describe(), "strings and numbers");
         assert_eq!(Kinds::NONE.describe(), "nothing but nulls");
         let all: Kinds = ValueKind::ALL.into_iter().collect();
-        assert_eq!(all.describe(), "strings, numbers, booleans, arrays and objects");
+        assert_eq!(
+            all.describe(),
+            "strings, numbers, booleans, arrays and objects"
+        );
     }
 
     #[test]

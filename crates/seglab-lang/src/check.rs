@@ -145,7 +145,10 @@ impl<'a> Checker<'a> {
                     let subject = subject(scope, property);
                     self.error(
                         codes::TYPE_MISMATCH,
-                        format!("{func} needs numbers, but {subject} holds {}", kinds.describe()),
+                        format!(
+                            "{func} needs numbers, but {subject} holds {}",
+                            kinds.describe()
+                        ),
                         property.span,
                         None,
                     );
@@ -472,7 +475,9 @@ impl<'a> Checker<'a> {
             {
                 Some(format!("write the number without quotes: {}", s.trim()))
             }
-            Literal::String(s) if scalars.contains(ValueKind::Bool) && (s == "true" || s == "false") => {
+            Literal::String(s)
+                if scalars.contains(ValueKind::Bool) && (s == "true" || s == "false") =>
+            {
                 Some(format!("write the boolean without quotes: {s}"))
             }
             Literal::Number(n) if scalars.contains(ValueKind::String) => {
@@ -525,7 +530,9 @@ impl<'a> Checker<'a> {
                     codes::RFM_SCORE_RANGE,
                     format!("rfm.{dim} is a whole score from 1 to 5, and {v} is not one"),
                     ctx,
-                    Some("scores are quintiles over buyers: 5 is the best fifth, 1 the worst".into()),
+                    Some(
+                        "scores are quintiles over buyers: 5 is the best fifth, 1 the worst".into(),
+                    ),
                 );
             }
         }
@@ -629,7 +636,13 @@ mod tests {
 
     fn catalog() -> Catalog {
         Catalog::new()
-            .with_event("Order Completed", [("revenue", ValueKind::Number), ("currency", ValueKind::String)])
+            .with_event(
+                "Order Completed",
+                [
+                    ("revenue", ValueKind::Number),
+                    ("currency", ValueKind::String),
+                ],
+            )
             .with_event("Product Viewed", [("category", ValueKind::String)])
             .with_trait("plan", ValueKind::String)
             .with_segment(
@@ -647,7 +660,9 @@ mod tests {
     #[test]
     fn clean_file_has_no_diagnostics() {
         assert_eq!(
-            codes_of(r#"segment a = sum("Order Completed".revenue where currency = "USD") > 1 and trait.plan = "pro" and predicted.churn > 0.5 and in segment saved"#),
+            codes_of(
+                r#"segment a = sum("Order Completed".revenue where currency = "USD") > 1 and trait.plan = "pro" and predicted.churn > 0.5 and in segment saved"#
+            ),
             Vec::<&str>::new()
         );
     }
@@ -657,13 +672,18 @@ mod tests {
         let file = parse("segment loop_a = in segment saved").unwrap();
         let diags = check(&file, &catalog());
         assert_eq!(diags.len(), 1);
-        assert_eq!(diags[0].message, "segment reference cycle: loop_a → saved → loop_a");
+        assert_eq!(
+            diags[0].message,
+            "segment reference cycle: loop_a → saved → loop_a"
+        );
         assert_eq!(diags[0].span, Span::new(28, 33));
     }
 
     #[test]
     fn one_report_per_cycle() {
-        let diags = codes_of("segment a = in segment b\nsegment b = in segment c\nsegment c = in segment a or in segment c");
+        let diags = codes_of(
+            "segment a = in segment b\nsegment b = in segment c\nsegment c = in segment a or in segment c",
+        );
         assert_eq!(diags, vec![codes::SEGMENT_CYCLE, codes::SEGMENT_CYCLE]);
     }
 

@@ -194,7 +194,13 @@ mod tests {
         let n = 200_000;
         let names: Vec<Name> = (0..n).map(|i| Name::new(format!("n{i}"))).collect();
         let edges: Vec<Vec<(usize, &Name)>> = (0..n)
-            .map(|i| if i + 1 < n { vec![(i + 1, &names[i + 1])] } else { vec![] })
+            .map(|i| {
+                if i + 1 < n {
+                    vec![(i + 1, &names[i + 1])]
+                } else {
+                    vec![]
+                }
+            })
             .collect();
         let g = RefGraph { edges };
         let starts: Vec<usize> = (0..n).collect();

@@ -105,7 +105,10 @@ impl Diagnostic {
         let start = floor_boundary(source, self.span.start as usize);
         let end = floor_boundary(source, self.span.end as usize).max(start);
         let (line, col) = line_col(source, start);
-        let line_start = source.get(..start).and_then(|s| s.rfind('\n')).map_or(0, |i| i + 1);
+        let line_start = source
+            .get(..start)
+            .and_then(|s| s.rfind('\n'))
+            .map_or(0, |i| i + 1);
         let line_end = source
             .get(start..)
             .and_then(|s| s.find('\n'))
@@ -266,8 +269,12 @@ mod tests {
     #[test]
     fn render_points_at_the_span() {
         let src = "segment a =\n\tdid \"X\"\n";
-        let d = Diagnostic::error(codes::UNKNOWN_EVENT, "unknown event \"X\"", Span::new(17, 20))
-            .with_hint("did you mean \"Y\"?");
+        let d = Diagnostic::error(
+            codes::UNKNOWN_EVENT,
+            "unknown event \"X\"",
+            Span::new(17, 20),
+        )
+        .with_hint("did you mean \"Y\"?");
         assert_eq!(
             d.render(src, "f.seg"),
             "f.seg:2:6: error: unknown event \"X\"\n  |\n2 | \tdid \"X\"\n  | \t    ^^^\n  = hint: did you mean \"Y\"?\n"

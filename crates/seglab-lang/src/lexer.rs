@@ -17,7 +17,10 @@ pub(crate) enum Tok {
     Str(String),
     /// A number; `int` is its value when it is a non-negative integer that fits
     /// in a `u64` (written without a sign or a fraction).
-    Number { value: f64, int: Option<u64> },
+    Number {
+        value: f64,
+        int: Option<u64>,
+    },
     /// An integer with a unit, such as `30d`.
     Duration(Duration),
     /// A date or datetime, as epoch milliseconds (UTC).
@@ -321,7 +324,10 @@ impl<'a> Lexer<'a> {
             codes::UNTERMINATED_STRING,
             "unterminated string".to_string(),
             start,
-            Some("close the string with `\"` on the same line (write a line break as \\n)".to_string()),
+            Some(
+                "close the string with `\"` on the same line (write a line break as \\n)"
+                    .to_string(),
+            ),
         );
         self.push(Tok::Invalid, start);
     }
@@ -579,7 +585,9 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(
-            kinds("2026-01-01 2026-01-01T00:00:01Z 2026-01-01T02:00:00+02:00 1970-01-01T00:00:00.5"),
+            kinds(
+                "2026-01-01 2026-01-01T00:00:01Z 2026-01-01T02:00:00+02:00 1970-01-01T00:00:00.5"
+            ),
             vec![
                 Tok::Date(1_767_225_600_000),
                 Tok::Date(1_767_225_601_000),
@@ -608,7 +616,10 @@ mod tests {
         assert_eq!(first_error("30days"), codes::INVALID_DURATION);
         assert_eq!(first_error("1.5h"), codes::INVALID_DURATION);
         assert_eq!(first_error("-3d"), codes::INVALID_DURATION);
-        assert_eq!(first_error("99999999999999999999999d"), codes::INVALID_DURATION);
+        assert_eq!(
+            first_error("99999999999999999999999d"),
+            codes::INVALID_DURATION
+        );
         assert_eq!(first_error("2026-13-01"), codes::INVALID_DATE);
         assert_eq!(first_error("@@"), codes::UNEXPECTED_CHARACTER);
         assert_eq!(first_error("!"), codes::UNEXPECTED_CHARACTER);

@@ -255,7 +255,9 @@ mod tests {
 
     #[test]
     fn error_summary_and_code() {
-        let err = "segment a = did\nsegment b = did".parse::<File>().unwrap_err();
+        let err = "segment a = did\nsegment b = did"
+            .parse::<File>()
+            .unwrap_err();
         assert_eq!(err.code(), "unexpected_token");
         assert_eq!(
             err.to_string(),

@@ -97,7 +97,9 @@ impl<'src> Parser<'src> {
     // ---- tokens -------------------------------------------------------------
 
     fn peek_at(&self, n: usize) -> &Token {
-        self.toks.get(self.pos.saturating_add(n)).unwrap_or(&self.eof)
+        self.toks
+            .get(self.pos.saturating_add(n))
+            .unwrap_or(&self.eof)
     }
 
     fn peek(&self) -> &Token {
@@ -185,7 +187,10 @@ impl<'src> Parser<'src> {
         let mut span = t.span;
         if self.pos > 0 {
             let end = self.prev_span().end;
-            let gap = self.src.get(end as usize..t.span.start as usize).unwrap_or("");
+            let gap = self
+                .src
+                .get(end as usize..t.span.start as usize)
+                .unwrap_or("");
             if t.tok == Tok::Eof || gap.contains('\n') {
                 span = Span { start: end, end };
             }
@@ -320,10 +325,7 @@ impl<'src> Parser<'src> {
         let condition = self.condition()?;
         if !self.at_eof() && !self.at_kw("segment") {
             let hint = self.after_condition_hint();
-            return Err(self.unexpected(
-                "`and`, `or` or the next `segment`",
-                hint.as_deref(),
-            ));
+            return Err(self.unexpected("`and`, `or` or the next `segment`", hint.as_deref()));
         }
         Ok(SegmentDef {
             name,
@@ -402,7 +404,10 @@ impl<'src> Parser<'src> {
             }
             Tok::Ident(w) => w.clone(),
             Tok::Str(s) => {
-                let hint = format!("to test for an event, write did {}", crate::printer::quote(s));
+                let hint = format!(
+                    "to test for an event, write did {}",
+                    crate::printer::quote(s)
+                );
                 return Err(self.unexpected("a condition", Some(&hint)));
             }
             _ => {
@@ -581,13 +586,13 @@ impl<'src> Parser<'src> {
             _ => String::new(),
         };
         let events = if word == "first" || word == "last" {
-            let hint = format!(
-                "write {word}(\"Event\") in last 30d, or {word}_seen … for any event"
-            );
+            let hint =
+                format!("write {word}(\"Event\") in last 30d, or {word}_seen … for any event");
             self.expect(&Tok::LParen, "`(`", Some(&hint))?;
             let filter = self.event_filter()?;
             if let Some((_, span)) = self.window()? {
-                let hint = format!("write the time test after the parenthesis: {word}(\"E\") in last 30d");
+                let hint =
+                    format!("write the time test after the parenthesis: {word}(\"E\") in last 30d");
                 self.report(
                     codes::UNEXPECTED_TOKEN,
                     format!("`{word}(…)` takes no window"),
@@ -797,7 +802,10 @@ impl<'src> Parser<'src> {
             self.bump();
             self.bump();
             let duration = self.duration()?;
-            return Ok(Some((Window::Last { duration }, start.to(self.prev_span()))));
+            return Ok(Some((
+                Window::Last { duration },
+                start.to(self.prev_span()),
+            )));
         }
         if self.at_kw("between") {
             self.bump();
@@ -923,10 +931,9 @@ impl<'src> Parser<'src> {
                 self.bump();
                 Ok(value)
             }
-            Tok::Str(_) => Err(self.unexpected(
-                "a number",
-                Some("numbers are written without quotes"),
-            )),
+            Tok::Str(_) => {
+                Err(self.unexpected("a number", Some("numbers are written without quotes")))
+            }
             _ => Err(self.unexpected("a number", None)),
         }
     }
@@ -969,10 +976,9 @@ impl<'src> Parser<'src> {
                 ));
             }
             _ => {
-                return Err(self.unexpected(
-                    "a value (a quoted string, a number, true or false)",
-                    None,
-                ));
+                return Err(
+                    self.unexpected("a value (a quoted string, a number, true or false)", None)
+                );
             }
         };
         self.bump();
@@ -1177,7 +1183,9 @@ fn generic_hint(tok: &Tok) -> Option<String> {
     match tok {
         Tok::Ident(w) => {
             let lower = w.to_ascii_lowercase();
-            if lower != *w && (is_condition_word(&lower) || matches!(lower.as_str(), "and" | "or" | "segment")) {
+            if lower != *w
+                && (is_condition_word(&lower) || matches!(lower.as_str(), "and" | "or" | "segment"))
+            {
                 Some(format!("keywords are lowercase: `{lower}`"))
             } else {
                 None
@@ -1355,7 +1363,11 @@ mod tests {
 
     #[test]
     fn nesting_is_limited() {
-        let deep = format!("segment a = {}did \"E\"{}", "(".repeat(150), ")".repeat(150));
+        let deep = format!(
+            "segment a = {}did \"E\"{}",
+            "(".repeat(150),
+            ")".repeat(150)
+        );
         assert_eq!(error_codes(&deep), vec![codes::NESTING_TOO_DEEP]);
         let nots = format!("segment a = {}did \"E\"", "not ".repeat(10_000));
         assert_eq!(error_codes(&nots), vec![codes::NESTING_TOO_DEEP]);
@@ -1406,9 +1418,7 @@ mod tests {
                         value: Literal::Number(1.0)
                     })
                 }),
-                time: TimeTest::Before {
-                    duration: days(2)
-                }
+                time: TimeTest::Before { duration: days(2) }
             }
         );
     }

@@ -615,7 +615,9 @@ mod tests {
     #[test]
     fn paths_are_quoted_when_needed() {
         assert_eq!(
-            canon(r#"did "E" where "not" = 1 and "a b" exists and "trait".x exists and ok.fine exists"#),
+            canon(
+                r#"did "E" where "not" = 1 and "a b" exists and "trait".x exists and ok.fine exists"#
+            ),
             r#"did "E" where "not" = 1 and "a b" exists and "trait.x" exists and ok.fine exists"#
         );
         assert_eq!(

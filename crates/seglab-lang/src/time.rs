@@ -19,7 +19,12 @@ pub fn parse_date(text: &str) -> Option<i64> {
     }
     if text.len() == 10 {
         let date: Date = text.parse().ok()?;
-        return Some(date.to_zoned(TimeZone::UTC).ok()?.timestamp().as_millisecond());
+        return Some(
+            date.to_zoned(TimeZone::UTC)
+                .ok()?
+                .timestamp()
+                .as_millisecond(),
+        );
     }
     if let Ok(ts) = text.parse::<Timestamp>() {
         return Some(ts.as_millisecond());

@@ -31,6 +31,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5_000_000)]
         events: u64,
     },
+    /// Evaluate the starter segments with seglab and, on the same data, as SQL in
+    /// DuckDB (Python package, 2 threads); member counts must match.
+    Segments {
+        #[arg(long, default_value_t = 1_000_000)]
+        people: usize,
+        #[arg(long, default_value_t = 50_000_000)]
+        events: u64,
+        /// Python with the `duckdb` package (default: a venv in target/bench-venv,
+        /// created on first use).
+        #[arg(long)]
+        python: Option<std::path::PathBuf>,
+        /// Keep the generated data folder here instead of a temporary one.
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
+    },
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -41,11 +56,17 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             connections,
         } => ingest(events, batch, connections),
         BenchCommand::Import { events } => import(events),
+        BenchCommand::Segments {
+            people,
+            events,
+            python,
+            keep,
+        } => crate::bench_segments::run(people, events, python, keep),
     }
 }
 
 /// Whether a target was met; a debug build's figures say nothing about it.
-fn verdict(met: bool) -> &'static str {
+pub(crate) fn verdict(met: bool) -> &'static str {
     match (cfg!(debug_assertions), met) {
         (true, _) => "not judged (debug build: use --release)",
         (false, true) => "met",
@@ -53,7 +74,7 @@ fn verdict(met: bool) -> &'static str {
     }
 }
 
-fn rate(n: f64) -> String {
+pub(crate) fn rate(n: f64) -> String {
     let s = format!("{:.0}", n);
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

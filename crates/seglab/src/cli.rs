@@ -128,6 +128,9 @@ pub struct DemoArgs {
     /// Random seed (same seed, same store).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Stop after this many events.
+    #[arg(long)]
+    pub max_events: Option<u64>,
 }
 
 impl DemoArgs {
@@ -138,6 +141,7 @@ impl DemoArgs {
             products: self.products,
             categories: self.categories,
             seed: self.seed,
+            max_events: self.max_events,
             ..crate::demo::DemoSpec::default()
         }
     }

@@ -87,7 +87,7 @@ fn person(
 ) {
     let start = NOW - days * DAY;
     let u = rng.unit().max(0.001);
-    let visits_per_day = (0.05 * u.powf(-0.8)).min(1.2);
+    let visits_per_day = (0.03 * u.powf(-0.8)).min(1.0);
     let first_day = rng.below(days as u64) as i64;
     let dormant_from = if rng.chance(0.3) {
         first_day + rng.below((days - first_day) as u64 + 1) as i64
@@ -306,6 +306,10 @@ fn perf_report() {
         m.names as f64 / 1e6,
         m.values as f64 / 1e6,
         m.property_sets as f64 / 1e6,
+    );
+    println!(
+        "distinct: strings {}, numbers {}, property sets {} ({} pairs)",
+        m.distinct_strings, m.distinct_numbers, m.distinct_property_sets, m.property_pairs
     );
     if let (Some(a), Some(b)) = (rss_before, rss_after) {
         println!(

@@ -88,10 +88,16 @@ const CASES: &[(&str, &str, Severity, usize, usize)] = &[
 fn cases() -> Vec<(String, &'static str, Severity, usize, usize)> {
     let mut cases: Vec<_> = CASES
         .iter()
-        .map(|&(source, code, severity, line, column)| (source.to_string(), code, severity, line, column))
+        .map(|&(source, code, severity, line, column)| {
+            (source.to_string(), code, severity, line, column)
+        })
         .collect();
     // The 101st `(` is one level too many.
-    let deep = format!("segment a = {}did \"x\"{}", "(".repeat(101), ")".repeat(101));
+    let deep = format!(
+        "segment a = {}did \"x\"{}",
+        "(".repeat(101),
+        ")".repeat(101)
+    );
     cases.push((deep, codes::NESTING_TOO_DEEP, E, 1, 113));
     let nots = format!("segment a =\n{}did \"x\"", "not ".repeat(101));
     cases.push((nots, codes::NESTING_TOO_DEEP, E, 2, 401));
@@ -145,26 +151,75 @@ fn every_code_is_exercised() {
 #[test]
 fn suggestions() {
     let cases = [
-        (r#"segment a = did "Order Complete""#, "did you mean \"Order Completed\"?"),
-        (r#"segment a = did "order completed""#, "did you mean \"Order Completed\"?"),
-        (r#"segment a = did "page""#, "`page` calls are tracked as \"Page Viewed\""),
-        (r#"segment a = did "Screen""#, "`screen` calls are tracked as \"Screen Viewed\""),
-        (r#"segment a = did "Order Completed" where revnue > 1"#, "did you mean \"revenue\"?"),
+        (
+            r#"segment a = did "Order Complete""#,
+            "did you mean \"Order Completed\"?",
+        ),
+        (
+            r#"segment a = did "order completed""#,
+            "did you mean \"Order Completed\"?",
+        ),
+        (
+            r#"segment a = did "page""#,
+            "`page` calls are tracked as \"Page Viewed\"",
+        ),
+        (
+            r#"segment a = did "Screen""#,
+            "`screen` calls are tracked as \"Screen Viewed\"",
+        ),
+        (
+            r#"segment a = did "Order Completed" where revnue > 1"#,
+            "did you mean \"revenue\"?",
+        ),
         ("segment a = trait.plam = \"pro\"", "did you mean \"plan\"?"),
-        ("segment vip = rfm.r > 1\nsegment a = in segment vpi", "did you mean `vip`?"),
-        ("segment a = predicted.churnn > 0.5", "did you mean \"churn\"?"),
-        ("segment a = rfm in [\"at risk\"]", "did you mean \"At risk\"?"),
-        (r#"segment a = did "Order Completed" where revenue = "100""#, "write the number without quotes: 100"),
-        (r#"segment a = did "Order Completed" where currency = 1"#, "quote the value: \"1\""),
-        (r#"segment a = did "x" in last 30days"#, "write 30d; units are s, m, h, d and w"),
-        (r#"segment a = did "x" where category = shoes"#, "text values are quoted: \"shoes\""),
-        (r#"segment a = did "x" AND did "y""#, "keywords are lowercase: `and`"),
-        (r#"segment a = "Order Completed" in last 30d"#, "to test for an event, write did \"Order Completed\""),
-        (r#"segment "Recent buyers" = did "x""#, "write `segment recent_buyers \"Recent buyers\" = …`: the name, then the quoted title"),
+        (
+            "segment vip = rfm.r > 1\nsegment a = in segment vpi",
+            "did you mean `vip`?",
+        ),
+        (
+            "segment a = predicted.churnn > 0.5",
+            "did you mean \"churn\"?",
+        ),
+        (
+            "segment a = rfm in [\"at risk\"]",
+            "did you mean \"At risk\"?",
+        ),
+        (
+            r#"segment a = did "Order Completed" where revenue = "100""#,
+            "write the number without quotes: 100",
+        ),
+        (
+            r#"segment a = did "Order Completed" where currency = 1"#,
+            "quote the value: \"1\"",
+        ),
+        (
+            r#"segment a = did "x" in last 30days"#,
+            "write 30d; units are s, m, h, d and w",
+        ),
+        (
+            r#"segment a = did "x" where category = shoes"#,
+            "text values are quoted: \"shoes\"",
+        ),
+        (
+            r#"segment a = did "x" AND did "y""#,
+            "keywords are lowercase: `and`",
+        ),
+        (
+            r#"segment a = "Order Completed" in last 30d"#,
+            "to test for an event, write did \"Order Completed\"",
+        ),
+        (
+            r#"segment "Recent buyers" = did "x""#,
+            "write `segment recent_buyers \"Recent buyers\" = …`: the name, then the quoted title",
+        ),
     ];
     for (source, hint) in cases {
         let diags = diagnostics(source);
-        assert_eq!(diags.first().and_then(|d| d.hint.as_deref()), Some(hint), "{source}");
+        assert_eq!(
+            diags.first().and_then(|d| d.hint.as_deref()),
+            Some(hint),
+            "{source}"
+        );
     }
 }
 
@@ -185,6 +240,7 @@ segment f = did \"ok\"
 
 #[test]
 fn a_fresh_install_accepts_any_event_and_property() {
-    let file = parse(r#"segment a = sum("Anything".at_all where x = "y") > 1 and trait.z exists"#).unwrap();
+    let file = parse(r#"segment a = sum("Anything".at_all where x = "y") > 1 and trait.z exists"#)
+        .unwrap();
     assert!(check(&file, &seglab_lang::Catalog::new()).is_empty());
 }

@@ -406,9 +406,10 @@ fn examples_round_trip_through_json() {
 
 #[test]
 fn json_form_of_one_example() {
-    let file = parse(r#"segment s = count("Product Viewed" where category = "shoes" in last 30d) >= 3"#)
-        .unwrap()
-        .without_spans();
+    let file =
+        parse(r#"segment s = count("Product Viewed" where category = "shoes" in last 30d) >= 3"#)
+            .unwrap()
+            .without_spans();
     let json: serde_json::Value = serde_json::from_str(&to_json(&file)).unwrap();
     assert_eq!(
         json,

@@ -22,8 +22,13 @@ fn exercise(source: &str) {
     match parse(source) {
         Ok(file) => {
             let printed = print(&file);
-            let again = parse(&printed).unwrap_or_else(|d| panic!("{source:?} → {printed:?}: {d:?}"));
-            assert_eq!(again.without_spans(), file.without_spans(), "{source:?} → {printed:?}");
+            let again =
+                parse(&printed).unwrap_or_else(|d| panic!("{source:?} → {printed:?}: {d:?}"));
+            assert_eq!(
+                again.without_spans(),
+                file.without_spans(),
+                "{source:?} → {printed:?}"
+            );
             let diags = check(&file, &catalog);
             let _ = render_all(&diags, source, "fuzz.seg");
         }
@@ -46,21 +51,81 @@ fn exercise(source: &str) {
 /// Source-like token soup.
 fn soup() -> impl Strategy<Value = String> {
     let token = prop::sample::select(vec![
-        "segment", "a", "b", "=", "\"Order Completed\"", "\"x", "did", "count", "sum", "top",
-        "distinct", "first", "last_seen", "(", ")", "[", "]", ",", ".", "where", "in", "last",
-        "between", "and", "or", "not", "then", "within", "30d", "0d", "1h", "2026-01-01",
-        "2026-02-30", "3", "-1.5", ">=", "!=", "<", "exists", "contains", "starts_with",
-        "trait", "rfm", "r", "predicted", "regularly", "per", "of", "stopped", "for",
-        "restarted", "after", "before", "ago", "true", "#", "\n", "\\", "“", "é", "@",
+        "segment",
+        "a",
+        "b",
+        "=",
+        "\"Order Completed\"",
+        "\"x",
+        "did",
+        "count",
+        "sum",
+        "top",
+        "distinct",
+        "first",
+        "last_seen",
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        ".",
+        "where",
+        "in",
+        "last",
+        "between",
+        "and",
+        "or",
+        "not",
+        "then",
+        "within",
+        "30d",
+        "0d",
+        "1h",
+        "2026-01-01",
+        "2026-02-30",
+        "3",
+        "-1.5",
+        ">=",
+        "!=",
+        "<",
+        "exists",
+        "contains",
+        "starts_with",
+        "trait",
+        "rfm",
+        "r",
+        "predicted",
+        "regularly",
+        "per",
+        "of",
+        "stopped",
+        "for",
+        "restarted",
+        "after",
+        "before",
+        "ago",
+        "true",
+        "#",
+        "\n",
+        "\\",
+        "“",
+        "é",
+        "@",
     ]);
     prop::collection::vec(token, 0..40).prop_map(|ts| ts.join(" "))
 }
 
 /// The examples with a few characters inserted, deleted or replaced.
 fn mutated() -> impl Strategy<Value = String> {
-    let edit = (any::<prop::sample::Index>(), 0u8..3, prop::sample::select(vec![
-        '"', '(', ')', '[', ']', ' ', '\n', '.', '=', '-', '0', 'd', '\\', 'x', '#', 'é', '\u{0}',
-    ]));
+    let edit = (
+        any::<prop::sample::Index>(),
+        0u8..3,
+        prop::sample::select(vec![
+            '"', '(', ')', '[', ']', ' ', '\n', '.', '=', '-', '0', 'd', '\\', 'x', '#', 'é',
+            '\u{0}',
+        ]),
+    );
     prop::collection::vec(edit, 1..8).prop_map(|edits| {
         let mut chars: Vec<char> = EXAMPLES.chars().collect();
         for (at, kind, c) in edits {

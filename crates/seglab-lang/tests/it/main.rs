@@ -1,6 +1,6 @@
 //! Integration tests of the segment language: one binary, one module per topic.
 
-// mod docs;
+mod docs;
 mod errors;
 mod examples;
 mod fuzz;

@@ -93,10 +93,7 @@ fn instant() -> impl Strategy<Value = i64> {
 
 /// A non-empty range `[start, end)`.
 fn range() -> impl Strategy<Value = (i64, i64)> {
-    (
-        instant(),
-        prop_oneof![1i64..1000, 1i64..10_000_000_000_000],
-    )
+    (instant(), prop_oneof![1i64..1000, 1i64..10_000_000_000_000])
         .prop_map(|(start, len)| (start, start + len))
 }
 
@@ -143,7 +140,8 @@ fn window() -> impl Strategy<Value = Window> {
 }
 
 fn query() -> impl Strategy<Value = EventQuery> {
-    (filter(), prop::option::of(window())).prop_map(|(events, window)| EventQuery { events, window })
+    (filter(), prop::option::of(window()))
+        .prop_map(|(events, window)| EventQuery { events, window })
 }
 
 fn time_test() -> impl Strategy<Value = TimeTest> {
