@@ -255,17 +255,22 @@ impl<'a> Checker<'a> {
             }
             Condition::Predicted { model, test } => {
                 if !self.catalog.models.contains(&model.text) {
-                    let hint = if self.catalog.models.is_empty() {
-                        Some("no prediction models exist yet".to_string())
+                    let models = &self.catalog.models;
+                    let hint = if models.is_empty() {
+                        "no prediction models exist yet".to_string()
+                    } else if let Some(s) = closest(&model.text, models.iter().map(String::as_str))
+                    {
+                        format!("did you mean {}?", quote(s))
                     } else {
-                        closest(&model.text, self.catalog.models.iter().map(String::as_str))
-                            .map(|s| format!("did you mean {}?", quote(s)))
+                        let names: Vec<String> = models.iter().take(10).map(|m| quote(m)).collect();
+                        let more = if models.len() > 10 { ", …" } else { "" };
+                        format!("the models are: {}{more}", names.join(", "))
                     };
                     self.error(
                         codes::UNKNOWN_MODEL,
                         format!("unknown model {}", quote(&model.text)),
                         model.span,
-                        hint,
+                        Some(hint),
                     );
                 }
                 self.num_test(test, model.span);

@@ -110,6 +110,7 @@ fn starts_token(c: char) -> bool {
             c,
             '"' | '\u{201C}'
                 | '\u{201D}'
+                | '\''
                 | '('
                 | ')'
                 | '['
@@ -174,7 +175,7 @@ impl<'a> Lexer<'a> {
                 '#' => self.skip_line(),
                 '/' if self.peek2() == Some('/') => self.skip_line(),
                 '"' => self.string(start),
-                '\u{201C}' | '\u{201D}' => self.curly_string(start),
+                '\u{201C}' | '\u{201D}' | '\'' => self.misquoted_string(start, c),
                 c if is_ident_start(c) => {
                     while self.peek().is_some_and(is_ident_continue) {
                         self.bump();
@@ -252,8 +253,6 @@ impl<'a> Lexer<'a> {
             Some("combine conditions with `and`".to_string())
         } else if text.starts_with("||") || text == "|" {
             Some("combine conditions with `or`".to_string())
-        } else if text.starts_with('\'') {
-            Some("strings are written in double quotes: \"…\"".to_string())
         } else if text.chars().any(|c| c.is_alphabetic()) {
             Some("names with characters other than a-z, 0-9 and _ are written in double quotes: \"…\"".to_string())
         } else {
@@ -295,24 +294,36 @@ impl<'a> Lexer<'a> {
         self.push(Tok::Str(value), start);
     }
 
-    /// A string opened with a typographic quote: read it (so the rest of the
-    /// input still parses) and report the quote once.
-    fn curly_string(&mut self, start: usize) {
+    /// A string in single or typographic quotes: read it (so the rest of the
+    /// input still parses) and report the quotes once.
+    fn misquoted_string(&mut self, start: usize, open: char) {
         self.bump();
+        let closes = |c: char| {
+            if open == '\'' {
+                c == '\''
+            } else {
+                matches!(c, '"' | '\u{201C}' | '\u{201D}')
+            }
+        };
         let mut value = String::new();
         while let Some(c) = self.peek() {
             if c == '\n' {
                 break;
             }
             self.bump();
-            if matches!(c, '"' | '\u{201C}' | '\u{201D}') {
+            if closes(c) {
                 break;
             }
             value.push(c);
         }
+        let message = if open == '\'' {
+            "strings are written in double quotes, not single quotes"
+        } else {
+            "typographic quotes are not string quotes"
+        };
         self.error(
             codes::UNEXPECTED_CHARACTER,
-            "typographic quotes are not string quotes".to_string(),
+            message.to_string(),
             start,
             Some("use straight double quotes: \"…\"".to_string()),
         );
@@ -641,6 +652,15 @@ mod tests {
         let (toks, diags) = lex("did “Order Completed”");
         assert_eq!(diags.len(), 1);
         assert_eq!(toks[1].tok, Tok::Str("Order Completed".into()));
+    }
+
+    #[test]
+    fn single_quotes_give_one_error_and_a_string() {
+        let (toks, diags) = lex("did 'Order Completed' x");
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].span, Span::new(4, 21));
+        assert_eq!(toks[1].tok, Tok::Str("Order Completed".into()));
+        assert_eq!(toks[2].tok, Tok::Ident("x".into()));
     }
 
     #[test]

@@ -103,7 +103,7 @@
 //! * [`check`] a file against a [`Catalog`] of what the workspace knows
 //!   (events, properties, traits, saved segments, models);
 //!   [`parse_and_check`] does both.
-//! * [`print`] a file, or [`print_condition`] one condition, as canonical
+//! * [`print()`] a file, or [`print_condition`] one condition, as canonical
 //!   source: `parse(print(tree))` gives the tree back.
 //! * [`to_json`] / [`from_json`] (and the `condition_` variants): the API's JSON
 //!   form, which is the serde form of [`ast`].

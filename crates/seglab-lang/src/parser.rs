@@ -40,7 +40,10 @@ pub fn parse_condition(source: &str) -> Result<Condition, Vec<Diagnostic>> {
     });
     match condition {
         Ok(c) => p.finish(c),
-        Err(Stop) => p.finish(Condition::And { all: Vec::new() }),
+        Err(Stop) => {
+            p.ensure_reported();
+            p.finish(Condition::And { all: Vec::new() })
+        }
     }
 }
 
@@ -211,6 +214,20 @@ impl<'src> Parser<'src> {
         self.diags.push(d);
     }
 
+    /// A [`Stop`] always follows a recorded error (the parser's or the
+    /// lexer's); this keeps a failed parse from ever looking like a success.
+    fn ensure_reported(&mut self) {
+        if self.diags.is_empty() {
+            let span = self.span();
+            self.report(
+                codes::UNEXPECTED_TOKEN,
+                "invalid segment definition".to_string(),
+                span,
+                None,
+            );
+        }
+    }
+
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -247,7 +264,10 @@ impl<'src> Parser<'src> {
             self.depth = 0;
             match self.segment_def() {
                 Ok(def) => segments.push(def),
-                Err(Stop) => self.recover(),
+                Err(Stop) => {
+                    self.ensure_reported();
+                    self.recover();
+                }
             }
         }
         File { segments }
@@ -973,6 +993,12 @@ impl<'src> Parser<'src> {
                 return Err(self.unexpected(
                     "a value (a quoted string, a number, true or false)",
                     Some(&hint),
+                ));
+            }
+            Tok::Date(_) | Tok::Duration(_) => {
+                return Err(self.unexpected(
+                    "a value (a quoted string, a number, true or false)",
+                    Some("properties hold strings, numbers and booleans: quote a date, \"2026-01-31\""),
                 ));
             }
             _ => {

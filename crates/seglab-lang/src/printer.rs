@@ -20,7 +20,7 @@ use crate::ast::{
 };
 use crate::time::format_date;
 
-/// Lines longer than this are wrapped by [`print`].
+/// Lines longer than this are wrapped by [`print()`].
 pub const LINE_WIDTH: usize = 100;
 
 /// Every keyword of the language. A property path made of identifiers is
@@ -85,7 +85,7 @@ pub fn print(file: &File) -> String {
     out
 }
 
-/// Prints one definition (without a final line break), wrapped as [`print`] does.
+/// Prints one definition (without a final line break), wrapped as [`print()`] does.
 pub fn print_segment(def: &SegmentDef) -> String {
     let mut head = format!("segment {}", def.name.text);
     if let Some(title) = &def.title {
