@@ -168,7 +168,7 @@ impl Segments {
     pub fn load(reader: &Reader) -> Result<Segments> {
         let mut timelines = Timelines::new();
         let last_seq = load::load(reader, 0, &mut TimelineSink(&mut timelines))?;
-        timelines.shrink_to_fit();
+        timelines.compact();
         let segments = Segments {
             engine: RwLock::new(Engine::new(timelines)),
             loaded: Mutex::new(Loaded {
@@ -506,14 +506,13 @@ impl Segments {
         Ok((members.len(), engine.members(&members, offset, limit)))
     }
 
-    /// What applying `file` would change at `now`: per segment, the definition's
+    /// What applying the files would change at `now`: per segment, the definition's
     /// status and who would enter and leave.
-    pub fn diff(&self, reader: &Reader, checked: &Checked, now: i64) -> Result<Vec<SegmentDiff>> {
+    pub fn diff(&self, reader: &Reader, checked: &[Checked], now: i64) -> Result<Vec<SegmentDiff>> {
         let engine = self.engine();
         let new_list: Vec<(String, Condition)> = checked
-            .file
-            .segments
             .iter()
+            .flat_map(|c| &c.file.segments)
             .map(|d| (d.name.text.clone(), d.condition.without_spans()))
             .collect();
         let after = engine

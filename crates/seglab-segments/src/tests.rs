@@ -79,7 +79,7 @@ segment visitors = did "Page Viewed" where name = "Home"
     // A changed definition: diff first, then apply as version 2.
     let changed = r#"segment buyers "Buyers" = did "Order Completed" in last 3d"#;
     let checked = seg.check(r, changed, "test.seg").unwrap();
-    let diff = seg.diff(r, &checked, NOW).unwrap();
+    let diff = seg.diff(r, std::slice::from_ref(&checked), NOW).unwrap();
     assert_eq!(diff[0].status, "changed");
     assert_eq!((diff[0].before, diff[0].after, diff[0].leaving), (1, 0, 1));
     assert_eq!(

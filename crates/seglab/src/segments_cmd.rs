@@ -186,8 +186,8 @@ pub fn run(data: &Path, cmd: SegmentsCommand) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            for c in &checked {
-                for d in segments.diff(&reader, c, now)? {
+            {
+                for d in segments.diff(&reader, &checked, now)? {
                     let ids = |v: &[i64]| {
                         v.iter()
                             .take(5)
