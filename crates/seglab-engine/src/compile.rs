@@ -63,23 +63,25 @@ impl TimeRange {
         self.lo <= t && t <= self.hi
     }
 
-    /// Index bounds of the events in the range (events sorted by time).
+    /// Index bounds of the events in the range (events sorted by time). Ranges
+    /// usually reach to the latest events, so the search starts at the end.
     #[inline]
     pub(crate) fn bounds(self, events: &[Event]) -> (usize, usize) {
-        if self.lo > self.hi {
+        let n = events.len();
+        if self.lo > self.hi || n == 0 {
             return (0, 0);
         }
-        let start = if self.lo == i64::MIN {
+        let end = if events[n - 1].ts() <= self.hi {
+            n
+        } else {
+            gallop_back(events, |e| e.ts() <= self.hi)
+        };
+        let start = if events[0].ts() >= self.lo {
             0
         } else {
-            events.partition_point(|e| e.ts < self.lo)
+            gallop_back(&events[..end], |e| e.ts() < self.lo)
         };
-        let end = if self.hi == i64::MAX {
-            events.len()
-        } else {
-            start + events[start..].partition_point(|e| e.ts <= self.hi)
-        };
-        (start, end)
+        (start.min(end), end)
     }
 
     #[inline]
@@ -87,6 +89,26 @@ impl TimeRange {
         let (a, b) = self.bounds(events);
         &events[a..b]
     }
+}
+
+/// The partition point of `pred` (true on a prefix, false after), found by
+/// probing back from the end in doubling steps, then by binary search.
+fn gallop_back(events: &[Event], pred: impl Fn(&Event) -> bool) -> usize {
+    // `pred` is false from `hi` on.
+    let mut hi = events.len();
+    let mut step = 1;
+    let lo = loop {
+        if step >= hi {
+            break 0;
+        }
+        let probe = hi - step;
+        if pred(&events[probe]) {
+            break probe + 1;
+        }
+        hi = probe;
+        step *= 2;
+    };
+    lo + events[lo..hi].partition_point(pred)
 }
 
 /// A test on one value of a property.
@@ -664,16 +686,30 @@ mod tests {
             TimeRange::up_to(i128::from(i64::MIN) - 1).bounds(&[]),
             (0, 0)
         );
-        let ev = |ts| Event {
-            ts,
-            name: 0,
-            props: 0,
-        };
+        let ev = |ts| Event::new(ts, 0, 0);
         let events = [ev(1), ev(2), ev(2), ev(5)];
         assert_eq!(TimeRange::new(2, 4).bounds(&events), (1, 3));
         assert_eq!(TimeRange::new(2, 5).slice(&events).len(), 3);
         assert_eq!(TimeRange::new(6, 9).slice(&events).len(), 0);
         assert_eq!(TimeRange::new(3, 2).slice(&events).len(), 0);
         assert_eq!(everything.slice(&events).len(), 4);
+        // Against a plain binary search, for every range over a longer list.
+        let events: Vec<Event> = [1, 1, 2, 3, 5, 5, 5, 8, 9, 9, 12, 20, 20, 21]
+            .iter()
+            .map(|&t| ev(t))
+            .collect();
+        for lo in -1..23 {
+            for hi in -1..23 {
+                let r = TimeRange::new(lo, hi);
+                let want = if lo > hi {
+                    (0, 0)
+                } else {
+                    let start = events.partition_point(|e| i128::from(e.ts()) < lo);
+                    let end = events.partition_point(|e| i128::from(e.ts()) <= hi);
+                    (start, end)
+                };
+                assert_eq!(r.bounds(&events), want, "[{lo}, {hi}]");
+            }
+        }
     }
 }

@@ -23,8 +23,9 @@ struct RfmCache {
 /// Timelines plus what conditions can refer to: named segments (for
 /// `in segment`) and model outputs (for `predicted.NAME`).
 ///
-/// Evaluation compiles the condition against the current data each time (see
-/// [`crate::compile`]), so results always reflect every event pushed so far.
+/// Evaluation compiles the condition against the current data each time
+/// (names and values resolved to interned ids, windows to absolute times), so
+/// results always reflect every event pushed so far.
 pub struct Engine {
     timelines: Timelines,
     definitions: BTreeMap<String, Condition>,

@@ -15,6 +15,9 @@ pub enum EngineError {
     /// `rfm in [...]` names a cell that does not exist.
     #[error("unknown rfm cell {name:?} (cells: {})", crate::rfm::RFM_CELLS.join(", "))]
     UnknownRfmCell { name: String },
+    /// An event time too far from the epoch (beyond about ±4 400 years).
+    #[error("event time {ts} is out of range")]
+    TimestampOutOfRange { ts: i64 },
     /// An id space ran out (more than about 4 billion of something).
     #[error("too many {what}")]
     CapacityExceeded { what: &'static str },
@@ -28,6 +31,7 @@ impl EngineError {
             EngineError::SegmentCycle { .. } => "segment_cycle",
             EngineError::DuplicateSegment { .. } => "duplicate_segment",
             EngineError::UnknownRfmCell { .. } => "unknown_rfm_cell",
+            EngineError::TimestampOutOfRange { .. } => "timestamp_out_of_range",
             EngineError::CapacityExceeded { .. } => "capacity_exceeded",
         }
     }

@@ -2,21 +2,23 @@
 //!
 //! People are split into chunks evaluated in parallel (rayon). For one person,
 //! every requested plan is evaluated while the person's events are hot in the
-//! cache; each plan finds the events of its time range by binary search and
-//! scans only those, in one pass (sequences such as `then` and `then not` use
-//! a single forward or backward sweep). Segment references are evaluated at
-//! most once per person and remembered. The results are roaring bitmaps of
-//! person indexes.
+//! cache. A plan on events of name E skips at once a person who never did E
+//! (the person's name summary); otherwise it finds the events of its time
+//! range by searching back from the latest event (ranges usually end near
+//! `now`) and scans only those, in one pass (`then` and `then not` use a single
+//! forward or backward sweep). Segment references are evaluated at most once
+//! per person and remembered. The results are roaring bitmaps of person
+//! indexes.
 
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 use seglab_lang::ast::AggFunc;
 
 use crate::compile::{Filter, NameMatch, Plan, PredPlan, Program, TimeRange, ValueTest};
-use crate::intern::IntMap;
+use crate::intern::{IntMap, NONE};
 use crate::props::{Dictionary, OBJECT, Pair, Scalar, values_of};
 use crate::rfm::{RfmTable, rfm_cell_index};
-use crate::timeline::{Event, Person, Timelines, TraitEntry};
+use crate::timeline::{Event, Person, Timelines, TraitEntry, name_bit};
 
 /// People per parallel task.
 const CHUNK: usize = 4096;
@@ -57,8 +59,8 @@ pub(crate) fn run(env: &Env<'_>, roots: &[Plan]) -> Vec<RoaringBitmap> {
         .map(|r| {
             let mut bitmap = RoaringBitmap::new();
             for part in &parts {
-                // Chunks are disjoint and ascending.
-                let _ = bitmap.append(part[r].iter().copied());
+                let appended = bitmap.append(part[r].iter().copied());
+                debug_assert!(appended.is_ok(), "chunks are disjoint and ascending");
             }
             bitmap
         })
@@ -70,11 +72,14 @@ pub(crate) struct Evaluator<'a> {
     env: &'a Env<'a>,
     idx: u32,
     events: &'a [Event],
+    /// [`Person::names`] of the current person.
+    names: u64,
     traits: &'a [TraitEntry],
     /// Per segment: 0 unknown, 1 false, 2 true.
     memo: Vec<u8>,
     ids: Vec<u32>,
-    tops: IntMap<u32, (u32, u32)>,
+    /// Per value seen by `top`: occurrences, time of the latest.
+    tops: IntMap<u32, (u32, i64)>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -83,6 +88,7 @@ impl<'a> Evaluator<'a> {
             env,
             idx: 0,
             events: &[],
+            names: 0,
             traits: &[],
             memo: vec![0; env.program.segments.len()],
             ids: Vec::new(),
@@ -93,10 +99,22 @@ impl<'a> Evaluator<'a> {
     /// Switches to another person.
     pub(crate) fn start(&mut self, idx: u32) {
         self.idx = idx;
-        let person: &'a Person = &self.env.tl.persons[idx as usize];
-        self.events = &person.events;
+        let tl: &'a Timelines = self.env.tl;
+        let person: &'a Person = &tl.persons[idx as usize];
+        self.events = tl.events(idx);
+        self.names = person.names;
         self.traits = &person.traits;
         self.memo.fill(0);
+    }
+
+    /// The person's events in `range`; none at all when the person never had
+    /// an event of the filter's name.
+    #[inline]
+    fn slice(&self, filter: &Filter, range: TimeRange) -> &'a [Event] {
+        match filter.name {
+            NameMatch::Id(n) if n == NONE || self.names & name_bit(n) == 0 => &[],
+            _ => range.slice(self.events),
+        }
     }
 
     pub(crate) fn holds(&mut self, plan: &'a Plan) -> bool {
@@ -108,16 +126,17 @@ impl<'a> Evaluator<'a> {
             Plan::And(all) => all.iter().all(|p| self.holds(p)),
             Plan::Or(any) => any.iter().any(|p| self.holds(p)),
             Plan::Not(p) => !self.holds(p),
-            Plan::Did { filter, range } => {
-                range.slice(events).iter().any(|e| matches(tl, filter, e))
-            }
+            Plan::Did { filter, range } => self
+                .slice(filter, *range)
+                .iter()
+                .any(|e| matches(tl, filter, e)),
             Plan::Count {
                 filter,
                 range,
                 test,
             } => {
-                let n = range
-                    .slice(events)
+                let n = self
+                    .slice(filter, *range)
                     .iter()
                     .filter(|e| matches(tl, filter, e))
                     .count();
@@ -132,12 +151,12 @@ impl<'a> Evaluator<'a> {
             } => {
                 let (mut sum, mut n) = (0.0f64, 0u64);
                 let (mut min, mut max) = (f64::NAN, f64::NAN);
-                for e in range
-                    .slice(events)
+                for e in self
+                    .slice(filter, *range)
                     .iter()
                     .filter(|e| matches(tl, filter, e))
                 {
-                    for p in values_of(tl.set(e.props), *path) {
+                    for p in values_of(tl.set(e.props()), *path) {
                         if let Scalar::Num(x) = tl.dict.scalar(p.value) {
                             if n == 0 {
                                 (min, max) = (x, x);
@@ -169,13 +188,13 @@ impl<'a> Evaluator<'a> {
                 test,
             } => {
                 self.ids.clear();
-                for e in range
-                    .slice(events)
+                for e in self
+                    .slice(filter, *range)
                     .iter()
                     .filter(|e| matches(tl, filter, e))
                 {
                     self.ids.extend(
-                        values_of(tl.set(e.props), *path)
+                        values_of(tl.set(e.props()), *path)
                             .iter()
                             .filter(|p| p.value != OBJECT)
                             .map(|p| p.value),
@@ -192,25 +211,34 @@ impl<'a> Evaluator<'a> {
                 value,
             } => {
                 self.tops.clear();
-                let mut seq = 0u32;
-                for e in range
-                    .slice(events)
+                for e in self
+                    .slice(filter, *range)
                     .iter()
                     .filter(|e| matches(tl, filter, e))
                 {
-                    for p in values_of(tl.set(e.props), *path) {
+                    for p in values_of(tl.set(e.props()), *path) {
                         if p.value != OBJECT {
-                            let c = self.tops.entry(p.value).or_default();
+                            let c = self.tops.entry(p.value).or_insert((0, e.ts()));
                             c.0 += 1;
-                            c.1 = seq;
-                            seq += 1;
+                            c.1 = e.ts();
                         }
                     }
                 }
-                self.tops
-                    .iter()
-                    .max_by_key(|(_, c)| **c)
-                    .is_some_and(|(v, _)| v == value)
+                // The most frequent value; then the one seen last; then the greatest.
+                let mut best: Option<(u32, (u32, i64))> = None;
+                for (&v, &c) in &self.tops {
+                    let better = match best {
+                        None => true,
+                        Some((bv, bc)) => c
+                            .cmp(&bc)
+                            .then_with(|| value_order(&tl.dict, v, bv))
+                            .is_gt(),
+                    };
+                    if better {
+                        best = Some((v, c));
+                    }
+                }
+                best.is_some_and(|(v, _)| v == *value)
             }
             Plan::FirstLast {
                 last,
@@ -218,13 +246,13 @@ impl<'a> Evaluator<'a> {
                 seen,
                 time,
             } => {
-                let seen = seen.slice(events);
+                let seen = self.slice(filter, *seen);
                 let found = if *last {
                     seen.iter().rev().find(|e| matches(tl, filter, e))
                 } else {
                     seen.iter().find(|e| matches(tl, filter, e))
                 };
-                found.is_some_and(|e| time.contains(e.ts))
+                found.is_some_and(|e| time.contains(e.ts()))
             }
             Plan::Then {
                 a,
@@ -233,6 +261,9 @@ impl<'a> Evaluator<'a> {
                 within,
                 seen,
             } => {
+                if self.slice(a, *a_range).is_empty() {
+                    return false;
+                }
                 let seen = seen.slice(events);
                 let start = a_range.bounds(seen).0;
                 // Latest A strictly before the current group of equal times.
@@ -240,20 +271,20 @@ impl<'a> Evaluator<'a> {
                 let mut group = None;
                 let mut a_in_group = false;
                 for e in &seen[start..] {
-                    if group != Some(e.ts) {
+                    if group != Some(e.ts()) {
                         if a_in_group {
                             last_a = group;
                         }
-                        group = Some(e.ts);
+                        group = Some(e.ts());
                         a_in_group = false;
                     }
                     if let Some(ta) = last_a
-                        && e.ts <= ta.saturating_add(*within)
+                        && e.ts() <= ta.saturating_add(*within)
                         && matches(tl, b, e)
                     {
                         return true;
                     }
-                    if !a_in_group && a_range.contains(e.ts) && matches(tl, a, e) {
+                    if !a_in_group && a_range.contains(e.ts()) && matches(tl, a, e) {
                         a_in_group = true;
                     }
                 }
@@ -266,7 +297,7 @@ impl<'a> Evaluator<'a> {
                 within,
                 seen,
             } => {
-                if a_range.lo > a_range.hi {
+                if self.slice(a, *a_range).is_empty() {
                     return false;
                 }
                 let seen = seen.slice(events);
@@ -278,15 +309,15 @@ impl<'a> Evaluator<'a> {
                 let mut group = None;
                 let mut b_in_group = false;
                 for e in seen[start..end].iter().rev() {
-                    if group != Some(e.ts) {
+                    if group != Some(e.ts()) {
                         if b_in_group {
                             next_b = group;
                         }
-                        group = Some(e.ts);
+                        group = Some(e.ts());
                         b_in_group = false;
                     }
-                    if a_range.contains(e.ts)
-                        && next_b.is_none_or(|tb| tb > e.ts.saturating_add(*within))
+                    if a_range.contains(e.ts())
+                        && next_b.is_none_or(|tb| tb > e.ts().saturating_add(*within))
                         && matches(tl, a, e)
                     {
                         return true;
@@ -303,6 +334,9 @@ impl<'a> Evaluator<'a> {
                 b,
                 seen,
             } => {
+                if self.slice(a, *a_range).is_empty() {
+                    return false;
+                }
                 let seen = seen.slice(events);
                 let (start, end) = a_range.bounds(seen);
                 let Some(pos) = seen[start..end]
@@ -312,15 +346,20 @@ impl<'a> Evaluator<'a> {
                 else {
                     return false;
                 };
-                let ta = seen[pos].ts;
+                let ta = seen[pos].ts();
                 !seen[pos + 1..]
                     .iter()
-                    .any(|e| e.ts > ta && matches(tl, b, e))
+                    .any(|e| e.ts() > ta && matches(tl, b, e))
             }
             Plan::Pattern { filter, some, none } => {
-                some.iter()
-                    .all(|r| r.slice(events).iter().any(|e| matches(tl, filter, e)))
-                    && !none.slice(events).iter().any(|e| matches(tl, filter, e))
+                some.iter().all(|r| {
+                    self.slice(filter, *r)
+                        .iter()
+                        .any(|e| matches(tl, filter, e))
+                }) && !self
+                    .slice(filter, *none)
+                    .iter()
+                    .any(|e| matches(tl, filter, e))
             }
             Plan::Regularly {
                 filter,
@@ -342,11 +381,11 @@ impl<'a> Evaluator<'a> {
                 let mut qualifying = 0u32;
                 let mut current = None;
                 let mut count = 0u32;
-                for e in span.slice(events).iter().rev() {
+                for e in self.slice(filter, span).iter().rev() {
                     if !matches(tl, filter, e) {
                         continue;
                     }
-                    let i = period_index(now - i128::from(e.ts), *period);
+                    let i = period_index(now - i128::from(e.ts()), *period);
                     if i >= i128::from(*of_last) {
                         break;
                     }
@@ -400,6 +439,26 @@ impl<'a> Evaluator<'a> {
     }
 }
 
+/// The order that breaks `top` ties: booleans, then numbers, then strings;
+/// each by value.
+fn value_order(dict: &Dictionary, a: u32, b: u32) -> std::cmp::Ordering {
+    fn rank(s: &Scalar<'_>) -> u8 {
+        match s {
+            Scalar::Bool(_) => 0,
+            Scalar::Num(_) => 1,
+            Scalar::Str(_) => 2,
+            Scalar::Object => 3,
+        }
+    }
+    let (x, y) = (dict.scalar(a), dict.scalar(b));
+    match (x, y) {
+        (Scalar::Bool(x), Scalar::Bool(y)) => x.cmp(&y),
+        (Scalar::Num(x), Scalar::Num(y)) => x.total_cmp(&y),
+        (Scalar::Str(x), Scalar::Str(y)) => x.cmp(y),
+        _ => rank(&x).cmp(&rank(&y)),
+    }
+}
+
 /// Which period of `regularly` an event `age` = `now - t` old falls in: period
 /// 0 is `[now-P, now]`, period `i >= 1` is `[now-(i+1)P, now-iP)`.
 fn period_index(age: i128, period: i128) -> i128 {
@@ -413,7 +472,7 @@ fn period_index(age: i128, period: i128) -> i128 {
 #[inline]
 fn matches(tl: &Timelines, f: &Filter, e: &Event) -> bool {
     if let NameMatch::Id(n) = f.name
-        && e.name != n
+        && e.name() != n
     {
         return false;
     }
@@ -422,7 +481,7 @@ fn matches(tl: &Timelines, f: &Filter, e: &Event) -> bool {
         Some(p) => pred_holds(
             p,
             &SetProps {
-                set: tl.set(e.props),
+                set: tl.set(e.props()),
                 dict: &tl.dict,
             },
         ),

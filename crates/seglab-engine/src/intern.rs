@@ -172,15 +172,18 @@ pub(crate) struct StrInterner {
     table: IdTable,
     /// Largest id this interner may hand out.
     limit: u32,
+    /// What the strings are, for errors.
+    what: &'static str,
 }
 
 impl StrInterner {
-    pub(crate) fn new(limit: u32) -> StrInterner {
+    pub(crate) fn new(limit: u32, what: &'static str) -> StrInterner {
         StrInterner {
             bytes: String::new(),
             ends: Vec::new(),
             table: IdTable::default(),
             limit,
+            what,
         }
     }
 
@@ -201,9 +204,7 @@ impl StrInterner {
         let id = self.ends.len() as u32;
         let end = self.bytes.len() + s.len();
         if id > self.limit || end > u32::MAX as usize {
-            return Err(EngineError::CapacityExceeded {
-                what: "distinct strings",
-            });
+            return Err(EngineError::CapacityExceeded { what: self.what });
         }
         self.bytes.push_str(s);
         self.ends.push(end as u32);
@@ -297,7 +298,7 @@ mod tests {
 
     #[test]
     fn strings_round_trip_and_dedupe() {
-        let mut s = StrInterner::new(u32::MAX - 1);
+        let mut s = StrInterner::new(u32::MAX - 1, "strings");
         let words: Vec<String> = (0..1000).map(|i| format!("w{}", i % 300)).collect();
         let ids: Vec<u32> = words.iter().map(|w| s.intern(w).unwrap()).collect();
         assert_eq!(s.len(), 300);
@@ -312,7 +313,7 @@ mod tests {
 
     #[test]
     fn string_limit_is_an_error() {
-        let mut s = StrInterner::new(1);
+        let mut s = StrInterner::new(1, "strings");
         s.intern("a").unwrap();
         s.intern("b").unwrap();
         assert!(matches!(

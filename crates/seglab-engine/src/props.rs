@@ -120,8 +120,8 @@ pub(crate) struct Dictionary {
 impl Default for Dictionary {
     fn default() -> Dictionary {
         let mut d = Dictionary {
-            keys: StrInterner::new(NO_PATH - 1),
-            strings: StrInterner::new(MAX_INDEX),
+            keys: StrInterner::new(NO_PATH - 1, "property paths"),
+            strings: StrInterner::new(MAX_INDEX, "distinct strings"),
             numbers: NumInterner::default(),
             pairs: Vec::new(),
             ends: Vec::new(),

@@ -193,6 +193,25 @@ enum Key {
     Bool(bool),
 }
 
+impl Key {
+    /// Booleans, then numbers, then strings; each by value.
+    fn order(&self, other: &Key) -> std::cmp::Ordering {
+        fn rank(k: &Key) -> u8 {
+            match k {
+                Key::Bool(_) => 0,
+                Key::Num(_) => 1,
+                Key::Str(_) => 2,
+            }
+        }
+        match (self, other) {
+            (Key::Bool(a), Key::Bool(b)) => a.cmp(b),
+            (Key::Num(a), Key::Num(b)) => f64::from_bits(*a).total_cmp(&f64::from_bits(*b)),
+            (Key::Str(a), Key::Str(b)) => a.cmp(b),
+            _ => rank(self).cmp(&rank(other)),
+        }
+    }
+}
+
 fn key_of(v: &Value) -> Option<Key> {
     match v {
         Value::String(s) => Some(Key::Str(s.clone())),
@@ -372,21 +391,20 @@ impl<'a> Reference<'a> {
                 property,
                 value,
             } => {
-                // value → (occurrences, position of the latest occurrence)
-                let mut counts: HashMap<Key, (u64, usize)> = HashMap::new();
-                let occurrences = self
-                    .seen(s, now)
-                    .filter(|e| query_matches(e, query, now))
-                    .flat_map(|e| resolve(props(e), &property.text))
-                    .filter_map(|(v, _)| key_of(v));
-                for (position, key) in occurrences.enumerate() {
-                    let c = counts.entry(key).or_default();
-                    c.0 += 1;
-                    c.1 = position;
+                // value → (occurrences, time of the latest)
+                let mut counts: HashMap<Key, (u64, i64)> = HashMap::new();
+                for e in self.seen(s, now).filter(|e| query_matches(e, query, now)) {
+                    for (v, _) in resolve(props(e), &property.text) {
+                        if let Some(key) = key_of(v) {
+                            let c = counts.entry(key).or_insert((0, e.ts));
+                            c.0 += 1;
+                            c.1 = c.1.max(e.ts);
+                        }
+                    }
                 }
                 counts
                     .into_iter()
-                    .max_by_key(|(_, c)| *c)
+                    .max_by(|(ka, a), (kb, b)| a.cmp(b).then_with(|| ka.order(kb)))
                     .is_some_and(|(k, _)| k == literal_key(value))
             }
             Condition::First { events, time } => self

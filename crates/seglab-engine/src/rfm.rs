@@ -27,7 +27,7 @@
 use rayon::prelude::*;
 
 use crate::props::{Scalar, values_of};
-use crate::timeline::Timelines;
+use crate::timeline::{Timelines, name_bit};
 
 /// The event that makes someone a buyer.
 pub const ORDER_EVENT: &str = "Order Completed";
@@ -120,16 +120,18 @@ impl RfmTable {
             .par_iter()
             .enumerate()
             .filter(|(i, _)| tl.is_alive(*i as u32))
-            .filter_map(|(i, p)| {
-                let visible = &p.events[..p.events.partition_point(|e| e.ts <= now)];
+            .filter(|(_, p)| p.names & name_bit(order) != 0)
+            .filter_map(|(i, _)| {
+                let events = tl.events(i as u32);
+                let visible = &events[..events.partition_point(|e| e.ts() <= now)];
                 let mut last = None;
                 let mut count = 0u64;
                 let mut sum = 0.0f64;
-                for e in visible.iter().filter(|e| e.name == order) {
-                    last = Some(e.ts);
+                for e in visible.iter().filter(|e| e.name() == order) {
+                    last = Some(e.ts());
                     count += 1;
                     if let Some(key) = revenue {
-                        for v in values_of(tl.set(e.props), key) {
+                        for v in values_of(tl.set(e.props()), key) {
                             if let Scalar::Num(x) = tl.dict.scalar(v.value) {
                                 sum += x;
                             }
@@ -140,31 +142,43 @@ impl RfmTable {
             })
             .collect();
         let n = buyers.len();
-        let mut order_idx: Vec<usize> = (0..n).collect();
-        let mut assign = |dim: usize, cmp: &dyn Fn(usize, usize) -> std::cmp::Ordering| {
-            order_idx.sort_by(|&a, &b| cmp(a, b));
+        // Sorts (key, person) pairs; equal keys form one group with one score.
+        let mut assign = |dim: usize, mut keyed: Vec<(u64, u32)>| {
+            keyed.sort_unstable();
             let mut start = 0;
             while start < n {
-                let mut end = start + 1;
-                while end < n && cmp(order_idx[start], order_idx[end]).is_eq() {
-                    end += 1;
-                }
+                let key = keyed[start].0;
+                let end = start + keyed[start..].partition_point(|k| k.0 == key);
                 let score = quintile(start, n);
-                for &b in &order_idx[start..end] {
-                    scores[buyers[b].0 as usize][dim] = score;
+                for &(_, person) in &keyed[start..end] {
+                    scores[person as usize][dim] = score;
                 }
                 start = end;
             }
         };
-        assign(0, &|a, b| buyers[a].1.cmp(&buyers[b].1));
-        assign(1, &|a, b| buyers[a].2.cmp(&buyers[b].2));
-        assign(2, &|a, b| {
-            buyers[a]
-                .3
-                .partial_cmp(&buyers[b].3)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+        // Keys as unsigned integers in the order of the values: times shifted
+        // by 2^63; sums by their IEEE bits, made monotonic.
+        assign(
+            0,
+            buyers
+                .iter()
+                .map(|b| ((b.1 as u64) ^ (1 << 63), b.0))
+                .collect(),
+        );
+        assign(1, buyers.iter().map(|b| (b.2, b.0)).collect());
+        assign(2, buyers.iter().map(|b| (ordered_bits(b.3), b.0)).collect());
         RfmTable { scores }
+    }
+}
+
+/// Bits of a number that compare as unsigned integers in the order of the
+/// numbers (`-0.0` and `0.0` are the same number).
+fn ordered_bits(x: f64) -> u64 {
+    let bits = (x + 0.0).to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
     }
 }
 
@@ -199,6 +213,15 @@ mod tests {
             }
         }
         assert!(seen.iter().all(|s| *s));
+    }
+
+    #[test]
+    fn number_keys_sort_like_numbers() {
+        let xs = [f64::NEG_INFINITY, -1e9, -2.5, -0.0, 0.0, 1e-9, 3.0, 1e300];
+        for w in xs.windows(2) {
+            assert!(ordered_bits(w[0]) <= ordered_bits(w[1]), "{w:?}");
+            assert_eq!(ordered_bits(w[0]) == ordered_bits(w[1]), w[0] == w[1]);
+        }
     }
 
     #[test]

@@ -4,10 +4,17 @@
 //!
 //! - Each person has a dense index (`u32`), assigned on first sight of its
 //!   external id (`i64`, the store's person id). `Timelines::persons[index]`
-//!   holds the person's events and traits.
-//! - A person's events are one `Vec<Event>` sorted by time; equal times keep
-//!   arrival order. An [`Event`] is 16 bytes: the timestamp (epoch ms), the
-//!   interned event name and the id of its interned property set.
+//!   holds where the person's events are, a 64-bit summary of the event names
+//!   the person has (bit `name % 64`, so evaluation skips people who never
+//!   did E without reading their events), and the person's traits.
+//! - A person's events are sorted by time; equal times keep arrival order. An
+//!   [`Event`] is 12 bytes: the timestamp (epoch ms, 48 bits), the interned
+//!   event name (16 bits) and the id of its interned property set.
+//! - Events live either in one shared *packed* array, person after person
+//!   (after [`Timelines::compact`] or a [`Timelines::bulk_load`]: no
+//!   per-person allocation, sequential reads during evaluation), or in the
+//!   person's own growable array (a person changed since the last packing is
+//!   moved out of the packed array, leaving a hole until the next packing).
 //! - Property sets live once in the [`Dictionary`] (see [`crate::props`]): many
 //!   events share identical properties, so an event pays 4 bytes for them.
 //! - Traits are a short list of `(trait name, property set of {name: value})`
@@ -24,12 +31,50 @@ use crate::catalog::{Catalog, EventInfo, PropertyInfo, ValueKinds};
 use crate::intern::{IntMap, NONE, StrInterner};
 use crate::props::{Dictionary, Pair, kind_bits};
 
-/// One event: 16 bytes.
+/// One event in 12 bytes: the time (48-bit signed milliseconds since the epoch,
+/// about ±4 400 years), the event name id (16 bits) and the property set id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Event {
-    pub(crate) ts: i64,
-    pub(crate) name: u32,
-    pub(crate) props: u32,
+    /// Low 32 bits of the time.
+    lo: u32,
+    /// High 16 bits of the time, then the name id.
+    hi: u32,
+    props: u32,
+}
+
+impl Event {
+    /// The earliest time an event can have.
+    pub(crate) const MIN_TS: i64 = -(1 << 47);
+    /// The latest time an event can have.
+    pub(crate) const MAX_TS: i64 = (1 << 47) - 1;
+    /// The largest event name id.
+    pub(crate) const MAX_NAME: u32 = 0xFFFF;
+
+    /// `ts` within `MIN_TS..=MAX_TS`, `name <= MAX_NAME`.
+    pub(crate) fn new(ts: i64, name: u32, props: u32) -> Event {
+        debug_assert!((Self::MIN_TS..=Self::MAX_TS).contains(&ts) && name <= Self::MAX_NAME);
+        Event {
+            lo: ts as u32,
+            hi: ((ts >> 32) as u32 & 0xFFFF) | (name << 16),
+            props,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn ts(self) -> i64 {
+        // Sign-extend the 48-bit time.
+        ((((u64::from(self.hi) << 32) | u64::from(self.lo)) << 16) as i64) >> 16
+    }
+
+    #[inline]
+    pub(crate) fn name(self) -> u32 {
+        self.hi >> 16
+    }
+
+    #[inline]
+    pub(crate) fn props(self) -> u32 {
+        self.props
+    }
 }
 
 /// One trait of a person: its name (an interned path) and the property set of
@@ -42,8 +87,20 @@ pub(crate) struct TraitEntry {
 
 #[derive(Debug, Default)]
 pub(crate) struct Person {
-    pub(crate) events: Vec<Event>,
+    /// The events, unless they are packed (`packed_len > 0`).
+    own: Vec<Event>,
+    /// Where the events are in `Timelines::packed`.
+    packed_start: u64,
+    packed_len: u32,
+    /// Bit `name % 64` is set when the person has an event of that name.
+    pub(crate) names: u64,
     pub(crate) traits: Box<[TraitEntry]>,
+}
+
+/// The bit of [`Person::names`] for an event name id.
+#[inline]
+pub(crate) fn name_bit(name: u32) -> u64 {
+    1 << (name % 64)
 }
 
 /// Resident bytes of [`Timelines`], by part (heap capacities plus the tables'
@@ -62,6 +119,9 @@ pub struct MemoryUsage {
     pub property_sets: usize,
     pub event_count: u64,
     pub person_count: usize,
+    /// Events left in the packed array by people changed since the last
+    /// packing (included in `events`; [`Timelines::compact`] reclaims them).
+    pub stale_events: usize,
     /// Distinct string values, numbers, property sets, and pairs in all sets.
     pub distinct_strings: usize,
     pub distinct_numbers: usize,
@@ -83,6 +143,10 @@ impl MemoryUsage {
 /// Every person's timeline and traits. See the module docs for the layout.
 pub struct Timelines {
     pub(crate) persons: Vec<Person>,
+    /// Every packed person's events, person after person (see [`Timelines::compact`]).
+    packed: Vec<Event>,
+    /// Events in `packed` that belong to no one any more.
+    packed_garbage: usize,
     /// External id each index was created for.
     ext_ids: Vec<i64>,
     /// `forward[i] == i` while `i` is a live person; else the person it merged into.
@@ -120,10 +184,12 @@ impl Timelines {
     pub fn new() -> Timelines {
         Timelines {
             persons: Vec::new(),
+            packed: Vec::new(),
+            packed_garbage: 0,
             ext_ids: Vec::new(),
             forward: Vec::new(),
             index: IntMap::default(),
-            names: StrInterner::new(NONE - 1),
+            names: StrInterner::new(Event::MAX_NAME, "event names"),
             name_counts: Vec::new(),
             name_sets: Vec::new(),
             trait_kinds: IntMap::default(),
@@ -143,6 +209,29 @@ impl Timelines {
         event: &str,
         properties: &Value,
     ) -> Result<(), EngineError> {
+        let (idx, ev) = self.prepare(person, ts, event, properties)?;
+        let events = self.events_mut(idx);
+        match events.last() {
+            Some(last) if last.ts() > ts => {
+                let at = events.partition_point(|e| e.ts() <= ts);
+                events.insert(at, ev);
+            }
+            _ => events.push(ev),
+        }
+        Ok(())
+    }
+
+    /// Interns an event and accounts for it; the caller places it.
+    fn prepare(
+        &mut self,
+        person: i64,
+        ts: i64,
+        event: &str,
+        properties: &Value,
+    ) -> Result<(u32, Event), EngineError> {
+        if !(Event::MIN_TS..=Event::MAX_TS).contains(&ts) {
+            return Err(EngineError::TimestampOutOfRange { ts });
+        }
         let name = self.names.intern(event)?;
         if name as usize == self.name_counts.len() {
             self.name_counts.push(0);
@@ -152,18 +241,21 @@ impl Timelines {
         let idx = self.person_or_insert(person)?;
         self.name_counts[name as usize] += 1;
         self.name_sets[name as usize].insert(props);
-        let ev = Event { ts, name, props };
-        let events = &mut self.persons[idx as usize].events;
-        match events.last() {
-            Some(last) if last.ts > ts => {
-                let at = events.partition_point(|e| e.ts <= ts);
-                events.insert(at, ev);
-            }
-            _ => events.push(ev),
-        }
+        self.persons[idx as usize].names |= name_bit(name);
         self.events += 1;
         self.generation += 1;
-        Ok(())
+        Ok((idx, Event::new(ts, name, props)))
+    }
+
+    /// Loads many events at once, straight into the packed layout of
+    /// [`Timelines::compact`]: the events are staged in one array and placed
+    /// when the loader is dropped, with no per-person allocations on the way.
+    /// The result is the same as pushing them one by one.
+    pub fn bulk_load(&mut self) -> BulkLoad<'_> {
+        BulkLoad {
+            timelines: self,
+            staged: Vec::new(),
+        }
     }
 
     /// Identity merge: `from`'s events and traits join `into`'s, and `from`
@@ -180,9 +272,12 @@ impl Timelines {
         if f == i {
             return Ok(());
         }
+        let gone_events = std::mem::take(self.events_mut(f));
+        let kept_events = std::mem::take(self.events_mut(i));
         let gone = std::mem::take(&mut self.persons[f as usize]);
         let kept = &mut self.persons[i as usize];
-        kept.events = merge_sorted(std::mem::take(&mut kept.events), gone.events);
+        kept.own = merge_sorted(kept_events, gone_events);
+        kept.names |= gone.names;
         if !gone.traits.is_empty() {
             let mut traits = kept.traits.to_vec();
             for t in gone.traits.iter() {
@@ -309,6 +404,111 @@ impl Timelines {
             .map(|i| (i, self.ext_ids[i as usize]))
     }
 
+    /// A person's events, sorted by time.
+    #[inline]
+    pub(crate) fn events(&self, index: u32) -> &[Event] {
+        let p = &self.persons[index as usize];
+        if p.packed_len > 0 {
+            let start = p.packed_start as usize;
+            &self.packed[start..start + p.packed_len as usize]
+        } else {
+            &p.own
+        }
+    }
+
+    /// A person's events, unpacked for changes.
+    fn events_mut(&mut self, index: u32) -> &mut Vec<Event> {
+        let p = &mut self.persons[index as usize];
+        if p.packed_len > 0 {
+            let (start, len) = (p.packed_start as usize, p.packed_len as usize);
+            let mut own = Vec::with_capacity(len + len / 4 + 1);
+            own.extend_from_slice(&self.packed[start..start + len]);
+            p.own = own;
+            p.packed_len = 0;
+            self.packed_garbage += len;
+        }
+        &mut p.own
+    }
+
+    /// Packs every timeline into one contiguous array, person after person,
+    /// and releases spare capacity. Call it after a bulk load (and now and
+    /// then after many changes): evaluation then reads memory sequentially,
+    /// and no memory is spent on per-person allocations. Later changes to a
+    /// person move that person's events out of the array again.
+    pub fn compact(&mut self) {
+        self.pack(Vec::new());
+    }
+
+    /// Rebuilds the packed array from every person's events followed by the
+    /// `staged` ones (in arrival order; then sorted by time, stably).
+    fn pack(&mut self, staged: Vec<(u32, Event)>) {
+        let mut extra = vec![0u32; self.persons.len()];
+        for (p, _) in &staged {
+            extra[*p as usize] += 1;
+        }
+        let live = self.packed.len() - self.packed_garbage
+            + self.persons.iter().map(|p| p.own.len()).sum::<usize>()
+            + staged.len();
+        let old = std::mem::take(&mut self.packed);
+        let mut packed = Vec::with_capacity(live);
+        // Where each person's staged events go.
+        let mut cursor = vec![0usize; self.persons.len()];
+        for (i, p) in self.persons.iter_mut().enumerate() {
+            let start = packed.len();
+            if p.packed_len > 0 {
+                let from = p.packed_start as usize;
+                packed.extend_from_slice(&old[from..from + p.packed_len as usize]);
+            } else {
+                packed.extend_from_slice(&p.own);
+            }
+            cursor[i] = packed.len();
+            packed.resize(packed.len() + extra[i] as usize, Event::new(0, 0, 0));
+            let len = packed.len() - start;
+            if len > u32::MAX as usize {
+                // Too long to pack: this person keeps its own array.
+                p.own = packed.split_off(start);
+                p.packed_len = 0;
+                cursor[i] = usize::MAX;
+                continue;
+            }
+            p.own = Vec::new();
+            p.packed_start = start as u64;
+            p.packed_len = len as u32;
+        }
+        drop(old);
+        for (p, e) in staged {
+            let c = &mut cursor[p as usize];
+            if *c == usize::MAX {
+                let own = &mut self.persons[p as usize].own;
+                let at = own.partition_point(|x| x.ts() <= e.ts());
+                own.insert(at, e);
+            } else {
+                packed[*c] = e;
+                *c += 1;
+            }
+        }
+        for (i, p) in self.persons.iter().enumerate() {
+            if extra[i] > 0 && p.packed_len > 0 {
+                let start = p.packed_start as usize;
+                let events = &mut packed[start..start + p.packed_len as usize];
+                if !events.is_sorted_by_key(|e| e.ts()) {
+                    events.sort_by_key(|e| e.ts());
+                }
+            }
+        }
+        self.packed = packed;
+        self.packed_garbage = 0;
+        self.persons.shrink_to_fit();
+        self.ext_ids.shrink_to_fit();
+        self.forward.shrink_to_fit();
+        self.index.shrink_to_fit();
+        self.names.shrink_to_fit();
+        for s in &mut self.name_sets {
+            s.optimize();
+        }
+        self.dict.shrink_to_fit();
+    }
+
     /// The interned id of an event name.
     pub(crate) fn name_id(&self, name: &str) -> Option<u32> {
         self.names.get(name)
@@ -358,29 +558,13 @@ impl Timelines {
         out
     }
 
-    /// Releases spare capacity (after a bulk load).
-    pub fn shrink_to_fit(&mut self) {
-        for p in &mut self.persons {
-            p.events.shrink_to_fit();
-        }
-        self.persons.shrink_to_fit();
-        self.ext_ids.shrink_to_fit();
-        self.forward.shrink_to_fit();
-        self.index.shrink_to_fit();
-        self.names.shrink_to_fit();
-        for s in &mut self.name_sets {
-            s.optimize();
-        }
-        self.dict.shrink_to_fit();
-    }
-
     /// Bytes used, by part.
     pub fn memory(&self) -> MemoryUsage {
         use std::mem::size_of;
-        let mut events = 0;
+        let mut events = self.packed.capacity() * size_of::<Event>();
         let mut traits = 0;
         for p in &self.persons {
-            events += p.events.capacity() * size_of::<Event>();
+            events += p.own.capacity() * size_of::<Event>();
             traits += p.traits.len() * size_of::<TraitEntry>();
         }
         let people = self.persons.capacity() * size_of::<Person>()
@@ -405,11 +589,58 @@ impl Timelines {
             property_sets,
             event_count: self.events,
             person_count: self.alive,
+            stale_events: self.packed_garbage,
             distinct_strings: self.dict.strings.len(),
             distinct_numbers: self.dict.numbers.len(),
             distinct_property_sets: self.dict.set_count(),
             property_pairs: self.dict.pair_count(),
         }
+    }
+}
+
+/// A bulk load in progress (see [`Timelines::bulk_load`]); the events are
+/// placed when it is dropped (or [`BulkLoad::finish`]ed).
+pub struct BulkLoad<'t> {
+    timelines: &'t mut Timelines,
+    staged: Vec<(u32, Event)>,
+}
+
+impl BulkLoad<'_> {
+    /// Adds one event (see [`Timelines::push`]).
+    pub fn push(
+        &mut self,
+        person: i64,
+        ts: i64,
+        event: &str,
+        properties: &Value,
+    ) -> Result<(), EngineError> {
+        let staged = self.timelines.prepare(person, ts, event, properties)?;
+        self.staged.push(staged);
+        Ok(())
+    }
+
+    /// Sets one trait (see [`Timelines::set_trait`]).
+    pub fn set_trait(&mut self, person: i64, key: &str, value: Value) -> Result<(), EngineError> {
+        self.timelines.set_trait(person, key, value)
+    }
+
+    /// Events staged so far.
+    pub fn len(&self) -> usize {
+        self.staged.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.staged.is_empty()
+    }
+
+    /// Places the staged events.
+    pub fn finish(self) {}
+}
+
+impl Drop for BulkLoad<'_> {
+    fn drop(&mut self) {
+        let staged = std::mem::take(&mut self.staged);
+        self.timelines.pack(staged);
     }
 }
 
@@ -424,7 +655,7 @@ fn merge_sorted(first: Vec<Event>, second: Vec<Event>) -> Vec<Event> {
     let mut out = Vec::with_capacity(first.len() + second.len());
     let (mut a, mut b) = (first.into_iter().peekable(), second.into_iter().peekable());
     while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
-        if y.ts < x.ts {
+        if y.ts() < x.ts() {
             out.push(*y);
             b.next();
         } else {
@@ -444,10 +675,9 @@ mod tests {
 
     fn times(t: &Timelines, person: i64) -> Vec<(i64, String)> {
         let i = t.index_of(person).unwrap();
-        t.persons[i as usize]
-            .events
+        t.events(i)
             .iter()
-            .map(|e| (e.ts, t.names.resolve(e.name).to_owned()))
+            .map(|e| (e.ts(), t.names.resolve(e.name()).to_owned()))
             .collect()
     }
 
@@ -465,6 +695,70 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(t.event_count(), 6);
         assert_eq!(t.person_count(), 1);
+    }
+
+    #[test]
+    fn compaction_keeps_timelines_and_later_changes() {
+        let mut t = Timelines::new();
+        for i in 0..50 {
+            t.push(i % 5, 100 - i, &format!("e{}", i % 3), &json!({}))
+                .unwrap();
+        }
+        t.set_trait(9, "plan", json!("pro")).unwrap();
+        let before: Vec<Vec<(i64, String)>> = (0..5).map(|p| times(&t, p)).collect();
+        t.compact();
+        let after: Vec<Vec<(i64, String)>> = (0..5).map(|p| times(&t, p)).collect();
+        assert_eq!(before, after);
+        assert_eq!(t.memory().events, 50 * std::mem::size_of::<Event>());
+        // Changes after packing: a push, a merge, and packing again.
+        t.push(1, 50, "late", &json!({})).unwrap();
+        t.merge(2, 3).unwrap();
+        let mut want = before[1].clone();
+        want.push((50, "late".to_owned()));
+        want.sort_by_key(|e| e.0);
+        assert_eq!(times(&t, 1), want);
+        assert_eq!(times(&t, 3).len(), 20);
+        assert_eq!(times(&t, 0), before[0]);
+        t.compact();
+        assert_eq!(times(&t, 1), want);
+        assert_eq!(times(&t, 3).len(), 20);
+        assert_eq!(t.memory().events, 51 * std::mem::size_of::<Event>());
+    }
+
+    #[test]
+    fn bulk_load_equals_pushing() {
+        let events: Vec<(i64, i64, String)> = (0..200)
+            .map(|i| (i % 7, (i * 37) % 50, format!("e{}", i % 4)))
+            .collect();
+        let mut one = Timelines::new();
+        let mut bulk = Timelines::new();
+        // Some people exist before the bulk load, one of them packed.
+        for t in [&mut one, &mut bulk] {
+            t.push(3, 25, "before", &json!({})).unwrap();
+            t.push(4, 10, "before", &json!({})).unwrap();
+            t.compact();
+            t.push(4, 30, "before", &json!({})).unwrap();
+        }
+        for (p, ts, name) in &events {
+            one.push(*p, *ts, name, &json!({"n": ts})).unwrap();
+        }
+        let mut load = bulk.bulk_load();
+        for (p, ts, name) in &events {
+            load.push(*p, *ts, name, &json!({"n": ts})).unwrap();
+        }
+        assert_eq!(load.len(), 200);
+        load.finish();
+        for p in 0..7 {
+            assert_eq!(times(&one, p), times(&bulk, p), "person {p}");
+        }
+        assert_eq!(one.event_count(), bulk.event_count());
+        assert_eq!(bulk.memory().events, 203 * std::mem::size_of::<Event>());
+        // Pushing and merging after a bulk load.
+        bulk.push(5, 1, "late", &json!({})).unwrap();
+        one.push(5, 1, "late", &json!({})).unwrap();
+        bulk.merge(5, 6).unwrap();
+        one.merge(5, 6).unwrap();
+        assert_eq!(times(&one, 6), times(&bulk, 6));
     }
 
     #[test]
@@ -568,16 +862,43 @@ mod tests {
     }
 
     #[test]
+    fn events_pack_time_name_and_properties() {
+        for ts in [
+            0,
+            1,
+            -1,
+            Event::MIN_TS,
+            Event::MAX_TS,
+            1_767_225_600_000,
+            -86_400_000,
+        ] {
+            for name in [0, 1, Event::MAX_NAME] {
+                let e = Event::new(ts, name, 7);
+                assert_eq!((e.ts(), e.name(), e.props()), (ts, name, 7));
+            }
+        }
+        assert_eq!(std::mem::size_of::<Event>(), 12);
+        let mut t = Timelines::new();
+        assert_eq!(
+            t.push(1, Event::MAX_TS + 1, "a", &json!({})),
+            Err(EngineError::TimestampOutOfRange {
+                ts: Event::MAX_TS + 1
+            })
+        );
+        assert_eq!(t.person_count(), 0);
+    }
+
+    #[test]
     fn memory_counts_every_part() {
         let mut t = Timelines::new();
         for i in 0..1000 {
             t.push(i % 10, i, "Product Viewed", &json!({"sku": i % 7}))
                 .unwrap();
         }
-        t.shrink_to_fit();
+        t.compact();
         let m = t.memory();
         assert_eq!(m.event_count, 1000);
-        assert!(m.events >= 16_000, "{m:?}");
+        assert!(m.events >= 12_000, "{m:?}");
         assert!(m.total() > m.events);
         assert!(m.bytes_per_event() < 40.0, "{m:?}");
     }

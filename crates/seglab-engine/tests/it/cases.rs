@@ -284,16 +284,22 @@ fn top_value_and_ties() {
         // 2: a tie; bags is the most recent.
         .ev(2, NOW - 3 * DAY, pv, cat("shoes"))
         .ev(2, NOW - 2 * DAY, pv, cat("bags"))
-        // 3: a tie at the same time; the later arrival wins.
+        // 3 and 6: a tie at the same time; the greater value wins, whatever
+        // the order of arrival.
         .ev(3, NOW - DAY, pv, cat("bags"))
         .ev(3, NOW - DAY, pv, cat("shoes"))
-        // 4: a tie inside one event; the later element wins.
-        .ev(4, NOW - DAY, pv, json!({"category": ["bags", "shoes"]}))
+        .ev(6, NOW - DAY, pv, cat("shoes"))
+        .ev(6, NOW - DAY, pv, cat("bags"))
+        // 4: a tie inside one event.
+        .ev(4, NOW - DAY, pv, json!({"category": ["shoes", "bags"]}))
+        // 7 and 8: strings sort after numbers and booleans.
+        .ev(7, NOW - DAY, pv, json!({"category": [true, 1, "1"]}))
+        .ev(8, NOW - DAY, pv, json!({"category": [true, 2, 10]}))
         // 5: shoes only after now.
         .ev(5, NOW - DAY, pv, cat("bags"))
         .ev(5, NOW + DAY, pv, cat("shoes"))
         .ev(5, NOW + DAY, pv, cat("shoes"));
-    case.check(top(q(pv), "category", ls("shoes")), NOW, &[1, 3, 4]);
+    case.check(top(q(pv), "category", ls("shoes")), NOW, &[1, 3, 4, 6]);
     case.check(top(q(pv), "category", ls("bags")), NOW, &[2, 5]);
     case.check(
         top(q(pv).last(days(2)), "category", ls("bags")),
@@ -301,10 +307,12 @@ fn top_value_and_ties() {
         &[2, 5],
     );
     case.check(top(q(pv), "category", ls("hats")), NOW, &[]);
+    case.check(top(q(pv), "category", ls("1")), NOW, &[7]);
+    case.check(top(q(pv), "category", ln(10.0)), NOW, &[8]);
     case.check(
         top(q(pv), "category", ls("shoes")),
         NOW + 2 * DAY,
-        &[1, 3, 4, 5],
+        &[1, 3, 4, 5, 6],
     );
 }
 
@@ -568,6 +576,7 @@ fn merged_people_are_one_timeline() {
         .at(20, t + HOUR, b) // identified
         .set_trait(20, "plan", json!("pro"))
         .merge(10, 20)
+        .compact()
         .at(10, t + 2 * HOUR, "Page Viewed") // the old id now feeds the merged person
         .at(30, t, a)
         .at(40, t, b)

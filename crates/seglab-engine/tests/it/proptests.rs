@@ -129,6 +129,7 @@ fn op() -> impl Strategy<Value = Op> {
         )
             .prop_map(|(p, k, v)| Op::Trait(p, k.to_owned(), v)),
         1 => (person.clone(), person).prop_map(|(a, b)| Op::Merge(a, b)),
+        1 => Just(Op::Compact),
     ]
 }
 

@@ -262,6 +262,8 @@ pub enum Op {
     Push(i64, i64, String, Value),
     Trait(i64, String, Value),
     Merge(i64, i64),
+    /// Packs the timelines (no change in meaning).
+    Compact,
 }
 
 /// People as the reference sees them, built by applying the same steps.
@@ -328,6 +330,7 @@ impl Model {
                     }
                 }
             }
+            Op::Compact => {}
         }
     }
 
@@ -341,6 +344,7 @@ pub fn apply(t: &mut Timelines, op: &Op) {
         Op::Push(p, ts, n, props) => t.push(*p, *ts, n, props).unwrap(),
         Op::Trait(p, k, v) => t.set_trait(*p, k, v.clone()).unwrap(),
         Op::Merge(from, into) => t.merge(*from, *into).unwrap(),
+        Op::Compact => t.compact(),
     }
 }
 
@@ -390,10 +394,23 @@ impl Case {
         self
     }
 
+    pub fn compact(mut self) -> Case {
+        self.ops.push(Op::Compact);
+        self
+    }
+
     pub fn engine(&self) -> Engine {
+        self.engine_with(false)
+    }
+
+    /// The engine, optionally with its timelines packed at the end.
+    pub fn engine_with(&self, compact: bool) -> Engine {
         let mut t = Timelines::new();
         for op in &self.ops {
             apply(&mut t, op);
+        }
+        if compact {
+            t.compact();
         }
         let mut e = Engine::new(t);
         for (n, c) in &self.segments {
@@ -421,11 +438,13 @@ impl Case {
         .members(c, now)
     }
 
-    /// Members by the engine, three ways (one condition, a batch, person by
-    /// person), which must agree.
+    /// Members by the engine, four ways (one condition, a batch, person by
+    /// person, and after packing the timelines), which must agree.
     pub fn fast(&self, c: &Condition, now: i64) -> Result<BTreeSet<i64>, EngineError> {
         let e = self.engine();
         let bitmap = e.evaluate(c, now)?;
+        let packed = self.engine_with(true).evaluate(c, now)?;
+        assert_eq!(packed, bitmap, "packed timelines differ");
         let members: BTreeSet<i64> = e.members(&bitmap, 0, usize::MAX).into_iter().collect();
         assert_eq!(members.len() as u64, bitmap.len());
         let batch = e.evaluate_all(&[("__case".to_owned(), c.clone())], now)?;
