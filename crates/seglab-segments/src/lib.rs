@@ -158,6 +158,23 @@ impl load::Sink for TimelineSink<'_> {
     }
 }
 
+/// The first load goes straight into the packed layout.
+struct BulkSink<'a, 't>(&'a mut seglab_engine::BulkLoad<'t>);
+
+impl load::Sink for BulkSink<'_, '_> {
+    fn event(&mut self, person: PersonId, ts: i64, name: &str, properties: &Value) {
+        if let Err(e) = self.0.push(person, ts, name, properties) {
+            tracing::warn!(error = %e, person, "event not loaded into the engine");
+        }
+    }
+
+    fn set_trait(&mut self, person: PersonId, key: &str, value: Value) {
+        if let Err(e) = self.0.set_trait(person, key, value) {
+            tracing::warn!(error = %e, person, "trait not loaded into the engine");
+        }
+    }
+}
+
 fn condition_of(record: &SegmentRecord) -> Result<Condition> {
     serde_json::from_str(&record.ast)
         .map_err(|e| Error::Corrupt(record.name.clone(), e.to_string()))
@@ -167,8 +184,12 @@ impl Segments {
     /// Loads every event, trait and saved definition.
     pub fn load(reader: &Reader) -> Result<Segments> {
         let mut timelines = Timelines::new();
-        let last_seq = load::load(reader, 0, &mut TimelineSink(&mut timelines))?;
-        timelines.compact();
+        let last_seq = {
+            let mut bulk = timelines.bulk_load();
+            let last = load::load(reader, 0, &mut BulkSink(&mut bulk))?;
+            bulk.finish();
+            last
+        };
         let segments = Segments {
             engine: RwLock::new(Engine::new(timelines)),
             loaded: Mutex::new(Loaded {

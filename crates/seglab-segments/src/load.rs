@@ -3,6 +3,7 @@
 //! person, and every trait.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use seglab_event::{EventType, Millis};
 use seglab_store::{PersonId, Reader, ScanRow};
@@ -50,42 +51,85 @@ fn properties(row: &ScanRow<'_>) -> Value {
     Value::Object(props)
 }
 
-/// Payloads parsed recently: repeated payloads (the same product viewed again)
-/// are parsed once.
-struct ParseCache {
-    map: HashMap<u64, Value>,
-}
+/// Events handed from the scanning thread to the loading one, per message.
+const CHUNK: usize = 4_096;
+/// Distinct payloads remembered by the parse cache before it starts over.
+const CACHE_LIMIT: usize = 50_000;
 
-impl ParseCache {
-    const LIMIT: usize = 200_000;
-
-    fn get(&mut self, row: &ScanRow<'_>) -> &Value {
-        let key = xxh3_64(row.payload.as_bytes())
-            ^ (row.kind.code() as u64)
-            ^ row.name.map_or(0, |n| xxh3_64(n.as_bytes()).rotate_left(1));
-        if self.map.len() >= Self::LIMIT && !self.map.contains_key(&key) {
-            self.map.clear();
-        }
-        self.map.entry(key).or_insert_with(|| properties(row))
-    }
+/// One behavioral event, parsed, on today's person.
+struct Parsed {
+    person: PersonId,
+    ts: Millis,
+    name: Arc<str>,
+    properties: Arc<Value>,
 }
 
 /// Loads every event with `seq > after` and (when `after` is 0) every trait into
-/// `sink`; returns the last sequence number loaded.
+/// `sink`; returns the last sequence number loaded. One thread reads and parses
+/// (repeated payloads — the same product viewed again — are parsed once), the
+/// calling thread hands the events to `sink`.
 pub fn load(reader: &Reader, after: i64, sink: &mut impl Sink) -> seglab_store::Result<i64> {
     let roots = reader.person_roots()?;
-    let root = |p: PersonId| *roots.get(&p).unwrap_or(&p);
-    let mut cache = ParseCache {
-        map: HashMap::new(),
-    };
-    let last = reader.scan_events(after, |row| {
-        if let Some(name) = behavior_name(row) {
-            let props = cache.get(row);
-            sink.event(root(row.person_id), row.timestamp, name, props);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(8);
+    let last = std::thread::scope(|scope| {
+        let scanner = scope.spawn(|| {
+            let mut names: HashMap<String, Arc<str>> = HashMap::new();
+            let mut cache: HashMap<u64, Arc<Value>> = HashMap::new();
+            let mut chunk = Vec::with_capacity(CHUNK);
+            let last = reader.scan_events(after, |row| {
+                let Some(name) = behavior_name(row) else {
+                    return;
+                };
+                let name = match names.get(name) {
+                    Some(n) => n.clone(),
+                    None => names
+                        .entry(name.to_owned())
+                        .or_insert_with(|| Arc::from(name))
+                        .clone(),
+                };
+                let key = xxh3_64(row.payload.as_bytes())
+                    ^ u64::from(row.kind.code()).rotate_left(7)
+                    ^ row
+                        .name
+                        .map_or(0, |n| xxh3_64(n.as_bytes()).rotate_left(13));
+                if cache.len() >= CACHE_LIMIT && !cache.contains_key(&key) {
+                    cache.clear();
+                }
+                let properties = cache
+                    .entry(key)
+                    .or_insert_with(|| Arc::new(properties(row)))
+                    .clone();
+                let person = *roots.get(&row.person_id).unwrap_or(&row.person_id);
+                chunk.push(Parsed {
+                    person,
+                    ts: row.timestamp,
+                    name,
+                    properties,
+                });
+                if chunk.len() == CHUNK {
+                    // A closed channel means the loader stopped; the scan just ends.
+                    let _ = tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)));
+                }
+            });
+            if !chunk.is_empty() {
+                let _ = tx.send(chunk);
+            }
+            drop(tx);
+            last
+        });
+        for chunk in rx {
+            for e in chunk {
+                sink.event(e.person, e.ts, &e.name, &e.properties);
+            }
         }
+        scanner
+            .join()
+            .unwrap_or_else(|_| Err(seglab_store::Error::Closed))
     })?;
     if after == 0 {
-        reader.scan_traits(|person, key, value, _| sink.set_trait(root(person), key, value))?;
+        reader.scan_traits(|person, key, value, _| {
+            sink.set_trait(*roots.get(&person).unwrap_or(&person), key, value)
+        })?;
     }
     Ok(last)
 }
