@@ -119,6 +119,20 @@ impl Reader {
         })
     }
 
+    /// A random id of this store, created on first use: files derived from the
+    /// store (snapshots) name it, so they are never applied to another store.
+    pub fn store_id(&self) -> Result<String> {
+        if let Some(t) = self.setting("store_id")? {
+            return Ok(t);
+        }
+        let id = random_token(24);
+        self.with_conn(|c| {
+            c.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('store_id', ?1)", [&id])?;
+            Ok(())
+        })?;
+        Ok(self.setting("store_id")?.unwrap_or(id))
+    }
+
     /// The admin token, created on first use.
     pub fn admin_token(&self) -> Result<String> {
         if let Some(t) = self.setting("admin_token")? {
