@@ -8,8 +8,10 @@
 
 mod export;
 mod load;
+pub mod snapshot;
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
 use roaring::RoaringBitmap;
@@ -55,6 +57,9 @@ pub const SPEC_EVENTS: &[&str] = &[
     "Email Marked as Spam",
     "Unsubscribed",
 ];
+
+/// Full loads at least this large leave a snapshot for the next start.
+pub const SNAPSHOT_MIN_EVENTS: usize = 200_000;
 
 /// People sampled in evaluation results.
 pub const SAMPLE: usize = 10;
@@ -181,20 +186,100 @@ fn condition_of(record: &SegmentRecord) -> Result<Condition> {
 }
 
 impl Segments {
-    /// Loads every event, trait and saved definition.
+    /// Loads every event, trait and saved definition from the store.
     pub fn load(reader: &Reader) -> Result<Segments> {
+        Segments::open(reader, None)
+    }
+
+    /// Loads like [`Segments::load`]; with `snapshot_dir`, starts from the
+    /// snapshot there when it matches the store (then reads only the events after
+    /// it), and writes one after a full load of at least [`SNAPSHOT_MIN_EVENTS`].
+    pub fn open(reader: &Reader, snapshot_dir: Option<&Path>) -> Result<Segments> {
+        Segments::open_with(reader, snapshot_dir, SNAPSHOT_MIN_EVENTS)
+    }
+
+    fn open_with(
+        reader: &Reader,
+        snapshot_dir: Option<&Path>,
+        snapshot_min: usize,
+    ) -> Result<Segments> {
+        let roots = reader.person_roots()?;
+        let store_id = reader.store_id()?;
         let mut timelines = Timelines::new();
-        let last_seq = {
-            let mut bulk = timelines.bulk_load();
-            let last = load::load(reader, 0, &mut BulkSink(&mut bulk))?;
-            bulk.finish();
-            last
+        let snap = match snapshot_dir.map(snapshot::read).transpose() {
+            Ok(s) => s.flatten(),
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring the timelines snapshot");
+                None
+            }
+        };
+        // A snapshot far behind the log is rebuilt by a full load instead.
+        let newest = reader.last_seq()?;
+        let usable = snap.filter(|s| {
+            let tail = newest - s.last_seq;
+            s.store_id == store_id
+                && tail >= 0
+                && tail as usize <= (s.events.len() / 4).max(snapshot_min.min(1_000_000))
+        });
+        let last_seq = match usable {
+            Some(s) => {
+                let mut values = Vec::with_capacity(s.properties.len());
+                for json in &s.properties {
+                    values.push(
+                        serde_json::from_str::<Value>(json)
+                            .map_err(|e| Error::Corrupt("snapshot".into(), e.to_string()))?,
+                    );
+                }
+                let mut bulk = timelines.bulk_load();
+                for e in &s.events {
+                    let person = *roots.get(&e.person).unwrap_or(&e.person);
+                    let name = &s.names[e.name as usize];
+                    if let Err(err) = bulk.push(person, e.ts, name, &values[e.properties as usize])
+                    {
+                        tracing::warn!(error = %err, person, "snapshot event not loaded");
+                    }
+                }
+                drop(values);
+                let last = load::load(reader, s.last_seq, &mut BulkSink(&mut bulk), None)?;
+                reader.scan_traits(|person, key, value, _| {
+                    load::Sink::set_trait(
+                        &mut BulkSink(&mut bulk),
+                        *roots.get(&person).unwrap_or(&person),
+                        key,
+                        value,
+                    )
+                })?;
+                bulk.finish();
+                tracing::info!(
+                    snapshot_events = s.events.len(),
+                    after = last - s.last_seq,
+                    "timelines loaded from the snapshot"
+                );
+                last
+            }
+            None => {
+                let mut builder = snapshot_dir.map(|_| snapshot::Builder::new());
+                let mut bulk = timelines.bulk_load();
+                let last = load::load(reader, 0, &mut BulkSink(&mut bulk), builder.as_mut())?;
+                bulk.finish();
+                if let (Some(dir), Some(b)) = (snapshot_dir, builder)
+                    && b.len() >= snapshot_min
+                {
+                    match b.write(dir, &store_id, last) {
+                        Ok(path) => {
+                            tracing::info!(path = %path.display(), "timelines snapshot written")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "writing the timelines snapshot"),
+                    }
+                }
+                last
+            }
         };
         let segments = Segments {
             engine: RwLock::new(Engine::new(timelines)),
             loaded: Mutex::new(Loaded {
                 last_seq,
-                roots: reader.person_roots()?,
+                roots,
                 versions: BTreeMap::new(),
             }),
         };

@@ -63,7 +63,7 @@ impl AppState {
     ) -> seglab_segments::Result<Arc<AppState>> {
         metrics::install();
         let keys = KeyCache::load(store.reader())?;
-        let segments = Segments::load(store.reader())?;
+        let segments = Segments::open(store.reader(), Some(store.dir()))?;
         Ok(Arc::new(AppState {
             store,
             keys,

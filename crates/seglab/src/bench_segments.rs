@@ -113,7 +113,7 @@ pub fn run(
     // Cold start: from the store on disk to an engine ready to answer.
     let rss_before = rss_bytes();
     let t = Instant::now();
-    let segments = Segments::load(&reader)?;
+    let segments = Segments::open(&reader, Some(&data))?;
     let cold = t.elapsed().as_secs_f64();
     let rss_after = rss_bytes();
     let loaded = segments.events().max(1);

@@ -264,7 +264,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let store = Store::open(&config.data, Durability::Normal)?;
                     let summary = crate::demo_cmd::load(&store, &spec, true)?;
                     println!("{} events in {}", summary.accepted, config.data.display());
-                    let segments = seglab_segments::Segments::load(store.reader())?;
+                    let segments =
+                        seglab_segments::Segments::open(store.reader(), Some(&config.data))?;
                     crate::segments_cmd::install_starter(store.reader(), &segments)?;
                     let now = seglab_event::time::now_millis();
                     let evals = segments.evaluate(store.reader(), &[], now)?;

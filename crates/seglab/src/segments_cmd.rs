@@ -83,7 +83,7 @@ fn read_sources(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
 
 fn load(data: &Path) -> anyhow::Result<(Reader, Segments)> {
     let reader = Reader::create(data)?;
-    let segments = Segments::load(&reader)?;
+    let segments = Segments::open(&reader, Some(data))?;
     Ok((reader, segments))
 }
 
