@@ -219,7 +219,7 @@ impl Segments {
             let tail = newest - s.last_seq;
             s.store_id == store_id
                 && tail >= 0
-                && tail as usize <= (s.events.len() / 4).max(snapshot_min.min(1_000_000))
+                && tail as usize <= (s.len() / 4).max(snapshot_min.min(1_000_000))
         });
         let last_seq = match usable {
             Some(s) => {
@@ -231,7 +231,7 @@ impl Segments {
                     );
                 }
                 let mut bulk = timelines.bulk_load();
-                for e in &s.events {
+                for e in s.events() {
                     let person = *roots.get(&e.person).unwrap_or(&e.person);
                     let name = &s.names[e.name as usize];
                     if let Err(err) = bulk.push(person, e.ts, name, &values[e.properties as usize])
@@ -251,7 +251,7 @@ impl Segments {
                 })?;
                 bulk.finish();
                 tracing::info!(
-                    snapshot_events = s.events.len(),
+                    snapshot_events = s.len(),
                     after = last - s.last_seq,
                     "timelines loaded from the snapshot"
                 );

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use seglab_store::PersonId;
@@ -36,14 +36,51 @@ pub struct Record {
     pub properties: u32,
 }
 
-/// A snapshot read back.
+/// A snapshot read back (the event records stay in the file's bytes).
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub store_id: String,
     pub last_seq: i64,
     pub names: Vec<String>,
     pub properties: Vec<String>,
-    pub events: Vec<Record>,
+    bytes: Vec<u8>,
+    records: std::ops::Range<usize>,
+}
+
+impl Snapshot {
+    /// Number of event records.
+    pub fn len(&self) -> usize {
+        self.records.len() / 24
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The event records, in file order.
+    pub fn events(&self) -> impl Iterator<Item = Record> + '_ {
+        self.bytes[self.records.clone()].chunks_exact(24).map(|r| {
+            let word = |a: usize| {
+                u64::from_le_bytes([
+                    r[a],
+                    r[a + 1],
+                    r[a + 2],
+                    r[a + 3],
+                    r[a + 4],
+                    r[a + 5],
+                    r[a + 6],
+                    r[a + 7],
+                ])
+            };
+            let half = |a: usize| u32::from_le_bytes([r[a], r[a + 1], r[a + 2], r[a + 3]]);
+            Record {
+                person: word(0) as i64,
+                ts: word(8) as i64,
+                name: half(16),
+                properties: half(20),
+            }
+        })
+    }
 }
 
 /// Collects a snapshot while the engine loads from the store.
@@ -159,11 +196,6 @@ impl<W: Write> Checked<W> {
     }
 }
 
-struct Reading<R> {
-    inner: R,
-    hash: Xxh3,
-}
-
 fn invalid(what: &str) -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::InvalidData,
@@ -171,16 +203,34 @@ fn invalid(what: &str) -> std::io::Error {
     )
 }
 
-impl<R: Read> Reading<R> {
-    fn take<const N: usize>(&mut self) -> std::io::Result<[u8; N]> {
-        let mut b = [0u8; N];
-        self.inner.read_exact(&mut b)?;
-        self.hash.update(&b);
-        Ok(b)
+/// A cursor over the file's bytes.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> std::io::Result<&'a [u8]> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| invalid("truncated"))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
     }
 
     fn u32(&mut self) -> std::io::Result<u32> {
-        Ok(u32::from_le_bytes(self.take()?))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().map_err(|_| invalid("truncated"))?,
+        ))
+    }
+
+    fn u64(&mut self) -> std::io::Result<u64> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().map_err(|_| invalid("truncated"))?,
+        ))
     }
 
     fn string(&mut self) -> std::io::Result<String> {
@@ -188,63 +238,62 @@ impl<R: Read> Reading<R> {
         if n > MAX_ITEM {
             return Err(invalid("item too large"));
         }
-        let mut b = vec![0u8; n as usize];
-        self.inner.read_exact(&mut b)?;
-        self.hash.update(&b);
-        String::from_utf8(b).map_err(|_| invalid("text is not UTF-8"))
+        String::from_utf8(self.take(n as usize)?.to_vec()).map_err(|_| invalid("text is not UTF-8"))
     }
 }
 
 /// Reads the snapshot in `dir`, if there is one; a damaged file is an error.
 pub fn read(dir: &Path) -> std::io::Result<Option<Snapshot>> {
-    let file = match File::open(dir.join(FILE)) {
-        Ok(f) => f,
+    let bytes = match std::fs::read(dir.join(FILE)) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let mut r = Reading {
-        inner: BufReader::with_capacity(1 << 20, file),
-        hash: Xxh3::new(),
-    };
-    if &r.take::<8>()? != MAGIC {
-        return Err(invalid("not a snapshot of this version"));
+    if bytes.len() < MAGIC.len() + 8 {
+        return Err(invalid("truncated"));
     }
-    let store_id = r.string()?;
-    let last_seq = i64::from_le_bytes(r.take()?);
-    let names = (0..r.u32()?)
-        .map(|_| r.string())
-        .collect::<std::io::Result<Vec<_>>>()?;
-    let properties = (0..r.u32()?)
-        .map(|_| r.string())
-        .collect::<std::io::Result<Vec<_>>>()?;
-    let count = u64::from_le_bytes(r.take()?);
-    let mut events = Vec::with_capacity(count.min(1 << 32) as usize);
-    for _ in 0..count {
-        let rec: [u8; 24] = r.take()?;
-        let e = Record {
-            person: i64::from_le_bytes(rec[..8].try_into().map_err(|_| invalid("record"))?),
-            ts: i64::from_le_bytes(rec[8..16].try_into().map_err(|_| invalid("record"))?),
-            name: u32::from_le_bytes(rec[16..20].try_into().map_err(|_| invalid("record"))?),
-            properties: u32::from_le_bytes(rec[20..].try_into().map_err(|_| invalid("record"))?),
-        };
-        if e.name as usize >= names.len() || e.properties as usize >= properties.len() {
-            return Err(invalid("record refers past its tables"));
-        }
-        events.push(e);
-    }
-    let expected = r.hash.digest();
-    let mut sum = [0u8; 8];
-    r.inner.read_exact(&mut sum)?;
-    if u64::from_le_bytes(sum) != expected {
+    let (body, sum) = bytes.split_at(bytes.len() - 8);
+    if xxhash_rust::xxh3::xxh3_64(body).to_le_bytes() != sum {
         return Err(invalid("checksum mismatch"));
     }
-    Ok(Some(Snapshot {
+    let mut c = Cursor { bytes: body, at: 0 };
+    if c.take(8)? != MAGIC {
+        return Err(invalid("not a snapshot of this version"));
+    }
+    let store_id = c.string()?;
+    let last_seq = c.u64()? as i64;
+    let names = (0..c.u32()?)
+        .map(|_| c.string())
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let properties = (0..c.u32()?)
+        .map(|_| c.string())
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let count = c.u64()?;
+    let len = usize::try_from(count)
+        .ok()
+        .and_then(|n| n.checked_mul(24))
+        .ok_or_else(|| invalid("too many events"))?;
+    let start = c.at;
+    c.take(len)?;
+    let end = c.at;
+    if end != body.len() {
+        return Err(invalid("trailing bytes"));
+    }
+    let snapshot = Snapshot {
         store_id,
         last_seq,
         names,
         properties,
-        events,
-    }))
+        bytes,
+        records: start..end,
+    };
+    if snapshot.events().any(|e| {
+        e.name as usize >= snapshot.names.len()
+            || e.properties as usize >= snapshot.properties.len()
+    }) {
+        return Err(invalid("record refers past its tables"));
+    }
+    Ok(Some(snapshot))
 }
 
 /// Removes the snapshot (when it no longer matches the store).
@@ -277,8 +326,9 @@ mod tests {
         assert_eq!((s.store_id.as_str(), s.last_seq), ("store-1", 42));
         assert_eq!(s.names, ["Product Viewed", "Order Completed"]);
         assert_eq!(s.properties.len(), 2);
+        assert_eq!(s.len(), 3);
         assert_eq!(
-            s.events[1],
+            s.events().nth(1).unwrap(),
             Record {
                 person: 2,
                 ts: 11,
