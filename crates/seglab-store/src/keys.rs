@@ -127,7 +127,10 @@ impl Reader {
         }
         let id = random_token(24);
         self.with_conn(|c| {
-            c.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('store_id', ?1)", [&id])?;
+            c.execute(
+                "INSERT OR IGNORE INTO settings (key, value) VALUES ('store_id', ?1)",
+                [&id],
+            )?;
             Ok(())
         })?;
         Ok(self.setting("store_id")?.unwrap_or(id))

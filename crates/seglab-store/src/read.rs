@@ -162,7 +162,9 @@ impl Reader {
 
     /// The sequence number of the newest event (0 when there is none).
     pub fn last_seq(&self) -> Result<i64> {
-        self.with_conn(|c| Ok(c.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?))
+        self.with_conn(|c| {
+            Ok(c.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
+        })
     }
 
     /// Number of stored events.
