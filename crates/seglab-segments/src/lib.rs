@@ -61,6 +61,9 @@ pub const SPEC_EVENTS: &[&str] = &[
 /// Full loads at least this large leave a snapshot for the next start.
 pub const SNAPSHOT_MIN_EVENTS: usize = 200_000;
 
+/// Parsed properties objects kept while reading a snapshot.
+const SNAPSHOT_CACHE: usize = 50_000;
+
 /// People sampled in evaluation results.
 pub const SAMPLE: usize = 10;
 
@@ -223,23 +226,29 @@ impl Segments {
         });
         let last_seq = match usable {
             Some(s) => {
-                let mut values = Vec::with_capacity(s.properties.len());
-                for json in &s.properties {
-                    values.push(
-                        serde_json::from_str::<Value>(json)
-                            .map_err(|e| Error::Corrupt("snapshot".into(), e.to_string()))?,
-                    );
-                }
+                // Distinct properties objects are parsed when first used; a
+                // bounded cache keeps repeated ones (the same product viewed again).
+                let mut cache: HashMap<u32, Value> = HashMap::new();
                 let mut bulk = timelines.bulk_load();
                 for e in s.events() {
                     let person = *roots.get(&e.person).unwrap_or(&e.person);
                     let name = &s.names[e.name as usize];
-                    if let Err(err) = bulk.push(person, e.ts, name, &values[e.properties as usize])
-                    {
+                    if cache.len() >= SNAPSHOT_CACHE && !cache.contains_key(&e.properties) {
+                        cache.clear();
+                    }
+                    let props = match cache.entry(e.properties) {
+                        std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(v) => v.insert(
+                            serde_json::from_str::<Value>(&s.properties[e.properties as usize])
+                                .map_err(|err| {
+                                    Error::Corrupt("snapshot".into(), err.to_string())
+                                })?,
+                        ),
+                    };
+                    if let Err(err) = bulk.push(person, e.ts, name, props) {
                         tracing::warn!(error = %err, person, "snapshot event not loaded");
                     }
                 }
-                drop(values);
                 let last = load::load(reader, s.last_seq, &mut BulkSink(&mut bulk), None)?;
                 reader.scan_traits(|person, key, value, _| {
                     load::Sink::set_trait(

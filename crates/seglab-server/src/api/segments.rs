@@ -157,7 +157,7 @@ enum Parsed {
     Tree {
         name: String,
         title: Option<String>,
-        condition: Condition,
+        condition: Box<Condition>,
     },
 }
 
@@ -188,7 +188,7 @@ fn save(
             Parsed::Tree {
                 name,
                 title: def.title,
-                condition,
+                condition: Box::new(condition),
             }
         }
         _ => {
