@@ -27,6 +27,8 @@
 use rayon::prelude::*;
 
 use crate::props::{Scalar, values_of};
+use std::sync::LazyLock;
+
 use crate::timeline::{Timelines, name_bit};
 
 /// The event that makes someone a buyer.
@@ -34,40 +36,32 @@ pub const ORDER_EVENT: &str = "Order Completed";
 /// The order property summed for the monetary score.
 pub const REVENUE_PROPERTY: &str = "revenue";
 
-/// Every cell name, in the order of [`rfm_cell_index`].
-pub const RFM_CELLS: [&str; 11] = [
-    "Champions",
-    "Loyal",
-    "Potential loyalists",
-    "New customers",
-    "Promising",
-    "Need attention",
-    "About to sleep",
-    "At risk",
-    "Cannot lose them",
-    "Hibernating",
-    "Lost",
-];
+/// Every cell name, in the order of [`rfm_cell_index`]: the language's list.
+pub use seglab_lang::RFM_CELLS;
 
-/// Indexes into [`RFM_CELLS`], rows R = 5 down to 1, columns F = 1 to 5.
-const GRID: [[u8; 5]; 5] = [
-    [3, 2, 2, 0, 0],
-    [4, 2, 2, 1, 1],
-    [6, 6, 5, 1, 1],
-    [9, 9, 7, 7, 8],
-    [10, 10, 7, 7, 8],
-];
+/// The language's grid ([`seglab_lang::RFM_GRID`]) as indexes into
+/// [`RFM_CELLS`], rows R = 1 to 5, columns F = 1 to 5.
+static GRID: LazyLock<[[u8; 5]; 5]> = LazyLock::new(|| {
+    let mut grid = [[0u8; 5]; 5];
+    for (r, row) in seglab_lang::RFM_GRID.iter().enumerate() {
+        for (f, name) in row.iter().enumerate() {
+            // Every grid name is one of the cells (the language crate tests it).
+            grid[r][f] = RFM_CELLS.iter().position(|c| c == name).unwrap_or(0) as u8;
+        }
+    }
+    grid
+});
 
 /// The index in [`RFM_CELLS`] of the cell of recency score `r` and frequency
 /// score `f` (scores outside 1–5 are clamped).
 pub fn rfm_cell_index(r: u8, f: u8) -> usize {
     let r = r.clamp(1, 5) as usize;
     let f = f.clamp(1, 5) as usize;
-    GRID[5 - r][f - 1] as usize
+    GRID[r - 1][f - 1] as usize
 }
 
-/// The cell of recency score `r` and frequency score `f` (see the module docs
-/// for the grid; scores outside 1–5 are clamped).
+/// The cell of recency score `r` and frequency score `f` (scores outside 1–5
+/// are clamped).
 pub fn rfm_cell(r: u8, f: u8) -> &'static str {
     RFM_CELLS[rfm_cell_index(r, f)]
 }
