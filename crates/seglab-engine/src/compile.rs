@@ -19,16 +19,25 @@ use seglab_lang::ast::{
 };
 
 use crate::EngineError;
+use crate::codes::CodeKey;
+use crate::eval::{SetProps, pred_holds};
 use crate::intern::NONE;
 use crate::props::{Dictionary, NO_PATH};
 use crate::rfm::RFM_CELLS;
-use crate::timeline::{Event, Timelines};
+use crate::timeline::{Event, Timelines, name_bit};
 
 /// An inclusive time range; empty when `lo > hi`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TimeRange {
     pub(crate) lo: i64,
     pub(crate) hi: i64,
+}
+
+impl Default for TimeRange {
+    /// The empty range.
+    fn default() -> TimeRange {
+        TimeRange::new(1, 0)
+    }
 }
 
 impl TimeRange {
@@ -84,7 +93,7 @@ impl TimeRange {
         (start.min(end), end)
     }
 
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn slice(self, events: &[Event]) -> &[Event] {
         let (a, b) = self.bounds(events);
         &events[a..b]
@@ -147,10 +156,29 @@ pub(crate) enum NameMatch {
     Id(u32),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Which events a plan looks at: a name, and a property predicate given by its
+/// index in [`Program::preds`] (its result is remembered per property set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Filter {
     pub(crate) name: NameMatch,
-    pub(crate) pred: Option<PredPlan>,
+    pub(crate) pred: Option<u32>,
+    /// Whether events of the name are common (an eighth of all events or
+    /// more): scans then test names without branching (see `eval`).
+    pub(crate) common: bool,
+}
+
+/// A compiled trait test. A trait's value is the property set of
+/// `{name: value}`, so only the traits whose name is a prefix (at a `.`) of a
+/// path the predicate reads can hold values for it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TraitPlan {
+    /// No trait can hold a value the predicate reads: its result without values.
+    Const(bool),
+    /// One trait can: the predicate ([`Program::preds`]) on that trait's set,
+    /// or `absent` when the person does not have the trait.
+    One { key: u32, pred: u32, absent: bool },
+    /// Several traits can (`keys`, sorted).
+    Many { pred: PredPlan, keys: Vec<u32> },
 }
 
 /// A compiled condition.
@@ -164,29 +192,36 @@ pub(crate) enum Plan {
         filter: Filter,
         range: TimeRange,
     },
+    /// `cap`: counting may stop there (see [`count_cap`]).
     Count {
         filter: Filter,
         range: TimeRange,
         test: NumTest,
+        cap: u64,
     },
+    /// `codes`: the index of the values' code table in [`Program::codes`].
     Aggregate {
         func: AggFunc,
         filter: Filter,
         range: TimeRange,
         path: u32,
         test: NumTest,
+        codes: u32,
     },
     Distinct {
         filter: Filter,
         range: TimeRange,
         path: u32,
         test: NumTest,
+        cap: u64,
+        codes: u32,
     },
     Top {
         filter: Filter,
         range: TimeRange,
         path: u32,
         value: u32,
+        codes: u32,
     },
     /// The first (or last) matching event seen by `now` falls in `time`.
     FirstLast {
@@ -225,6 +260,7 @@ pub(crate) enum Plan {
         some: Vec<TimeRange>,
         none: TimeRange,
     },
+    /// `span`: the last `of_last` periods, up to `now`.
     Regularly {
         filter: Filter,
         times: u32,
@@ -232,8 +268,9 @@ pub(crate) enum Plan {
         at_least: u32,
         of_last: u32,
         now: i64,
+        span: TimeRange,
     },
-    Trait(PredPlan),
+    Trait(TraitPlan),
     Segment(usize),
     RfmScore {
         dim: usize,
@@ -247,6 +284,75 @@ pub(crate) enum Plan {
     },
 }
 
+impl Plan {
+    /// Whether the plan reads a person's events or traits (and is worth
+    /// evaluating only once per person).
+    fn is_leaf(&self) -> bool {
+        !matches!(
+            self,
+            Plan::Const(_)
+                | Plan::And(_)
+                | Plan::Or(_)
+                | Plan::Not(_)
+                | Plan::Segment(_)
+                | Plan::RfmScore { .. }
+                | Plan::RfmCell(_)
+                | Plan::Predicted { .. }
+        )
+    }
+
+    /// Calls `f` with each filter of the plan (and its parts) and the time
+    /// range in which it looks for events.
+    fn scans(&self, f: &mut impl FnMut(&Filter, TimeRange)) {
+        match self {
+            Plan::And(ps) | Plan::Or(ps) => ps.iter().for_each(|p| p.scans(f)),
+            Plan::Not(p) => p.scans(f),
+            Plan::Did { filter, range }
+            | Plan::Count { filter, range, .. }
+            | Plan::Aggregate { filter, range, .. }
+            | Plan::Distinct { filter, range, .. }
+            | Plan::Top { filter, range, .. } => f(filter, *range),
+            Plan::FirstLast { filter, seen, .. } => f(filter, *seen),
+            Plan::Then { a, a_range, b, .. }
+            | Plan::ThenNotWithin { a, a_range, b, .. }
+            | Plan::ThenNotLatest { a, a_range, b, .. } => {
+                // B counts only after some A.
+                f(a, *a_range);
+                f(b, *a_range);
+            }
+            Plan::Pattern { filter, some, none } => {
+                some.iter().for_each(|r| f(filter, *r));
+                f(filter, *none);
+            }
+            Plan::Regularly { filter, span, .. } => f(filter, *span),
+            _ => {}
+        }
+    }
+
+    fn leaves<'p>(&'p self, out: &mut Vec<&'p Plan>) {
+        match self {
+            Plan::And(ps) | Plan::Or(ps) => ps.iter().for_each(|p| p.leaves(out)),
+            Plan::Not(p) => p.leaves(out),
+            p if p.is_leaf() => out.push(p),
+            _ => {}
+        }
+    }
+
+    /// Replaces each plan of `shared` by a reference to segment `first + i`.
+    fn share(&mut self, shared: &[Plan], first: usize) {
+        match self {
+            Plan::And(ps) | Plan::Or(ps) => ps.iter_mut().for_each(|p| p.share(shared, first)),
+            Plan::Not(p) => p.share(shared, first),
+            p if p.is_leaf() => {
+                if let Some(i) = shared.iter().position(|s| s == p) {
+                    *p = Plan::Segment(first + i);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Compiled plans for one evaluation.
 #[derive(Debug, Default)]
 pub(crate) struct Program {
@@ -255,6 +361,18 @@ pub(crate) struct Program {
     pub(crate) segment_names: Vec<String>,
     /// Models referenced by `Plan::Predicted`, by index.
     pub(crate) models: Vec<String>,
+    /// Distinct event predicates, by index (`Filter::pred`, `TraitPlan::One`).
+    pub(crate) preds: Vec<PredPlan>,
+    /// Code tables wanted by `top`, `distinct` and aggregates, by index.
+    pub(crate) codes: Vec<CodeKey>,
+    /// The event names plans look for, each once with the earliest time plans
+    /// look for it from (up to `now`).
+    pub(crate) names: Vec<(u32, i64)>,
+    /// The people whose events plans read: those with a name of this mask
+    /// (see `timeline::name_bit`) and an event at `reads_from` or later.
+    pub(crate) reads_names: u64,
+    pub(crate) reads_from: i64,
+    pub(crate) now: i64,
     pub(crate) uses_rfm: bool,
 }
 
@@ -309,8 +427,58 @@ impl<'a> Compiler<'a> {
         self.scopes.push(scope);
     }
 
-    pub(crate) fn finish(self) -> Program {
-        self.program
+    /// The program for `roots`. A condition that appears more than once (in
+    /// the roots or in segments: `did "Order Completed" in last 30d` in two
+    /// starter segments) becomes an unnamed segment, evaluated once per person.
+    pub(crate) fn finish(self, roots: &mut [Plan]) -> Program {
+        let mut program = self.program;
+        let mut segments = std::mem::take(&mut program.segments);
+        let mut leaves: Vec<&Plan> = Vec::new();
+        for plan in roots.iter().chain(&segments) {
+            plan.leaves(&mut leaves);
+        }
+        let mut shared: Vec<Plan> = Vec::new();
+        for (i, leaf) in leaves.iter().enumerate() {
+            if !shared.contains(leaf) && leaves[i + 1..].contains(leaf) {
+                shared.push((*leaf).clone());
+            }
+        }
+        let first = segments.len();
+        for plan in roots.iter_mut().chain(&mut segments) {
+            plan.share(&shared, first);
+        }
+        program
+            .segment_names
+            .extend(shared.iter().map(|_| String::new()));
+        segments.extend(shared);
+        let mut names: Vec<(u32, i64)> = Vec::new();
+        let (mut mask, mut from) = (0u64, i64::MAX);
+        for plan in roots.iter().chain(&segments) {
+            plan.scans(&mut |filter, range| {
+                if range.lo > range.hi {
+                    return;
+                }
+                match filter.name {
+                    NameMatch::Id(n) if n != NONE => {
+                        match names.iter_mut().find(|(m, _)| *m == n) {
+                            Some((_, lo)) => *lo = (*lo).min(range.lo),
+                            None => names.push((n, range.lo)),
+                        }
+                        mask |= name_bit(n);
+                    }
+                    NameMatch::Id(_) => return,
+                    // Any name: the first or last event, found without the lists.
+                    NameMatch::Any => mask = u64::MAX,
+                }
+                from = from.min(range.lo);
+            });
+        }
+        program.names = names;
+        program.reads_names = mask;
+        program.reads_from = from;
+        program.now = self.now;
+        program.segments = segments;
+        program
     }
 
     /// Compiles the named segment (and what it references); returns its index.
@@ -368,40 +536,57 @@ impl<'a> Compiler<'a> {
                 filter: self.filter(&query.events),
                 range: self.window(query),
                 test: test.clone(),
+                cap: count_cap(test),
             },
             Condition::Aggregate {
                 func,
                 query,
                 property,
                 test,
-            } => Plan::Aggregate {
-                func: *func,
-                filter: self.filter(&query.events),
-                range: self.window(query),
-                path: self.path(&property.text),
-                test: test.clone(),
-            },
+            } => {
+                let filter = self.filter(&query.events);
+                let path = self.path(&property.text);
+                Plan::Aggregate {
+                    func: *func,
+                    filter,
+                    range: self.window(query),
+                    path,
+                    test: test.clone(),
+                    codes: self.codes(filter, path, true),
+                }
+            }
             Condition::Distinct {
                 query,
                 property,
                 test,
-            } => Plan::Distinct {
-                filter: self.filter(&query.events),
-                range: self.window(query),
-                path: self.path(&property.text),
-                test: test.clone(),
-            },
+            } => {
+                let filter = self.filter(&query.events);
+                let path = self.path(&property.text);
+                Plan::Distinct {
+                    filter,
+                    range: self.window(query),
+                    path,
+                    test: test.clone(),
+                    cap: count_cap(test),
+                    codes: self.codes(filter, path, false),
+                }
+            }
             Condition::Top {
                 query,
                 property,
                 value,
             } => match literal_id(&self.tl.dict, value) {
-                Some(value) => Plan::Top {
-                    filter: self.filter(&query.events),
-                    range: self.window(query),
-                    path: self.path(&property.text),
-                    value,
-                },
+                Some(value) => {
+                    let filter = self.filter(&query.events);
+                    let path = self.path(&property.text);
+                    Plan::Top {
+                        filter,
+                        range: self.window(query),
+                        path,
+                        value,
+                        codes: self.codes(filter, path, false),
+                    }
+                }
                 None => Plan::Const(false),
             },
             Condition::First { events, time } | Condition::Last { events, time } => {
@@ -412,6 +597,7 @@ impl<'a> Compiler<'a> {
                         None => Filter {
                             name: NameMatch::Any,
                             pred: None,
+                            common: true,
                         },
                     },
                     seen,
@@ -485,8 +671,9 @@ impl<'a> Compiler<'a> {
                 at_least: *at_least,
                 of_last: *of_last,
                 now: self.now,
+                span: TimeRange::new(now - i128::from(*of_last) * millis(period), now),
             },
-            Condition::Trait { test } => Plan::Trait(self.pred(&test.pred)),
+            Condition::Trait { test } => Plan::Trait(self.trait_plan(&test.pred)),
             Condition::InSegment { segment } => Plan::Segment(self.segment(&segment.text)?),
             Condition::RfmScore { dim, test } => {
                 self.program.uses_rfm = true;
@@ -554,7 +741,7 @@ impl<'a> Compiler<'a> {
         self.tl.dict.keys.get(path).unwrap_or(NO_PATH)
     }
 
-    fn filter(&self, f: &EventFilter) -> Filter {
+    fn filter(&mut self, f: &EventFilter) -> Filter {
         let mut name = NameMatch::Id(self.tl.name_id(&f.event.text).unwrap_or(NONE));
         let pred = match f.filter.as_ref().map(|p| self.pred(p)) {
             Some(PredPlan::Const(true)) | None => None,
@@ -562,9 +749,70 @@ impl<'a> Compiler<'a> {
                 name = NameMatch::Id(NONE);
                 None
             }
-            Some(p) => Some(p),
+            Some(p) => Some(self.pred_index(p)),
         };
-        Filter { name, pred }
+        let common = match name {
+            NameMatch::Id(n) => self.tl.name_count(n).saturating_mul(8) >= self.tl.event_count(),
+            NameMatch::Any => true,
+        };
+        Filter { name, pred, common }
+    }
+
+    /// The index in [`Program::codes`] of the code table of `path` in the
+    /// events of the filter's name.
+    fn codes(&mut self, filter: Filter, path: u32, numbers: bool) -> u32 {
+        let key = CodeKey {
+            name: match filter.name {
+                NameMatch::Id(n) => n,
+                NameMatch::Any => NONE,
+            },
+            path,
+            numbers,
+        };
+        let codes = &mut self.program.codes;
+        match codes.iter().position(|k| *k == key) {
+            Some(i) => i as u32,
+            None => {
+                codes.push(key);
+                (codes.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The index of a predicate in [`Program::preds`] (equal predicates share one).
+    fn pred_index(&mut self, p: PredPlan) -> u32 {
+        let preds = &mut self.program.preds;
+        match preds.iter().position(|q| *q == p) {
+            Some(i) => i as u32,
+            None => {
+                preds.push(p);
+                (preds.len() - 1) as u32
+            }
+        }
+    }
+
+    fn trait_plan(&mut self, p: &Pred) -> TraitPlan {
+        let pred = self.pred(p);
+        let absent = pred_holds(
+            &pred,
+            &SetProps {
+                set: &[],
+                dict: &self.tl.dict,
+            },
+        );
+        let mut keys = Vec::new();
+        trait_keys(&self.tl.dict, &pred, &mut keys);
+        keys.sort_unstable();
+        keys.dedup();
+        match keys[..] {
+            [] => TraitPlan::Const(absent),
+            [key] => TraitPlan::One {
+                key,
+                pred: self.pred_index(pred),
+                absent,
+            },
+            _ => TraitPlan::Many { pred, keys },
+        }
     }
 
     pub(crate) fn pred(&self, p: &Pred) -> PredPlan {
@@ -651,6 +899,39 @@ impl<'a> Compiler<'a> {
             },
         }
     }
+}
+
+/// The interned trait names that can hold values at the predicate's paths:
+/// each path itself and its prefixes ending before a `.`.
+fn trait_keys(dict: &Dictionary, p: &PredPlan, out: &mut Vec<u32>) {
+    match p {
+        PredPlan::Const(_) => {}
+        PredPlan::And(ps) | PredPlan::Or(ps) => ps.iter().for_each(|p| trait_keys(dict, p, out)),
+        PredPlan::Not(p) => trait_keys(dict, p, out),
+        PredPlan::Leaf { path, .. } => {
+            let path = dict.keys.resolve(*path);
+            let ends = path
+                .match_indices('.')
+                .map(|(i, _)| i)
+                .chain(std::iter::once(path.len()));
+            out.extend(ends.filter_map(|end| dict.keys.get(&path[..end])));
+        }
+    }
+}
+
+/// A count from which a count test no longer changes: for every `n >= cap`,
+/// `test.holds(n) == test.holds(cap)`, so counting can stop at `cap`.
+pub(crate) fn count_cap(test: &NumTest) -> u64 {
+    let bound = match *test {
+        NumTest::Cmp { value, .. } => value,
+        NumTest::Between { high, .. } => high,
+    };
+    if bound.is_nan() || bound < 0.0 {
+        // No count is below (or at) the bound: every count compares alike.
+        return 0;
+    }
+    // Above the bound every count compares alike; `as` saturates.
+    (bound.floor() + 1.0) as u64
 }
 
 fn clamp(x: i128) -> i64 {

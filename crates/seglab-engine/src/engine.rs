@@ -110,21 +110,18 @@ impl Engine {
     pub fn evaluate(&self, condition: &Condition, now: i64) -> Result<RoaringBitmap, EngineError> {
         let mut c = Compiler::new(&self.timelines, now);
         c.scope(Scope::Map(&self.definitions));
-        let root = c.condition(condition)?;
-        let program = c.finish();
-        Ok(self.run(&program, &[root], now).pop().unwrap_or_default())
+        let mut roots = [c.condition(condition)?];
+        let program = c.finish(&mut roots);
+        Ok(self.run(&program, &roots, now).pop().unwrap_or_default())
     }
 
     /// Members of a defined segment at `now`.
     pub fn evaluate_segment(&self, name: &str, now: i64) -> Result<RoaringBitmap, EngineError> {
         let mut c = Compiler::new(&self.timelines, now);
         c.scope(Scope::Map(&self.definitions));
-        let i = c.segment(name)?;
-        let program = c.finish();
-        Ok(self
-            .run(&program, &[Plan::Segment(i)], now)
-            .pop()
-            .unwrap_or_default())
+        let mut roots = [Plan::Segment(c.segment(name)?)];
+        let program = c.finish(&mut roots);
+        Ok(self.run(&program, &roots, now).pop().unwrap_or_default())
     }
 
     /// Evaluates several segments in one pass over the timelines. `in segment`
@@ -143,11 +140,11 @@ impl Engine {
         let mut c = Compiler::new(&self.timelines, now);
         c.scope(Scope::List(segments));
         c.scope(Scope::Map(&self.definitions));
-        let roots = segments
+        let mut roots = segments
             .iter()
             .map(|(name, _)| c.segment(name).map(Plan::Segment))
             .collect::<Result<Vec<_>, _>>()?;
-        let program = c.finish();
+        let program = c.finish(&mut roots);
         let bitmaps = self.run(&program, &roots, now);
         Ok(segments
             .iter()
@@ -176,19 +173,21 @@ impl Engine {
     pub fn holds(&self, person: i64, condition: &Condition, now: i64) -> Result<bool, EngineError> {
         let mut c = Compiler::new(&self.timelines, now);
         c.scope(Scope::Map(&self.definitions));
-        let root = c.condition(condition)?;
-        let program = c.finish();
+        let mut roots = [c.condition(condition)?];
+        let program = c.finish(&mut roots);
+        let [root] = roots;
         let Some(idx) = self.timelines.index_of(person) else {
             return Ok(false);
         };
         let rfm = program.uses_rfm.then(|| self.rfm_table(now));
         let predictions = self.prediction_columns(&program);
-        let env = Env {
-            tl: &self.timelines,
-            program: &program,
-            rfm: rfm.as_deref(),
-            predictions: &predictions,
-        };
+        let env = Env::new(
+            &self.timelines,
+            &program,
+            rfm.as_deref(),
+            &predictions,
+            false,
+        );
         let mut ev = Evaluator::new(&env);
         ev.start(idx);
         Ok(ev.holds(&root))
@@ -213,12 +212,7 @@ impl Engine {
     fn run(&self, program: &Program, roots: &[Plan], now: i64) -> Vec<RoaringBitmap> {
         let rfm = program.uses_rfm.then(|| self.rfm_table(now));
         let predictions = self.prediction_columns(program);
-        let env = Env {
-            tl: &self.timelines,
-            program,
-            rfm: rfm.as_deref(),
-            predictions: &predictions,
-        };
+        let env = Env::new(&self.timelines, program, rfm.as_deref(), &predictions, true);
         run(&env, roots)
     }
 

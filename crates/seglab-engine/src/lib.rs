@@ -19,6 +19,7 @@
 //! The engine does no IO and never reads the clock.
 
 mod catalog;
+mod codes;
 mod compile;
 mod engine;
 mod error;
@@ -33,4 +34,4 @@ pub use catalog::{Catalog, EventInfo, PropertyInfo, ValueKinds};
 pub use engine::Engine;
 pub use error::EngineError;
 pub use rfm::{RFM_CELLS, RfmScores, rfm_cell};
-pub use timeline::{BulkLoad, MemoryUsage, Timelines};
+pub use timeline::{BulkLoad, MemoryUsage, PropsId, Timelines};

@@ -405,3 +405,22 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn interned_pushes_agree_with_pushed_values(
+        case in world(),
+        conditions in vec(condition(), 4),
+        now in instant(10, 4),
+    ) {
+        let pushed = case.engine();
+        let interned = case.engine_interned();
+        prop_assert_eq!(pushed.timelines().catalog(), interned.timelines().catalog());
+        for c in &conditions {
+            let (a, b) = (pushed.evaluate(c, now), interned.evaluate(c, now));
+            prop_assert_eq!(a, b, "condition {:?}", c);
+        }
+    }
+}

@@ -422,6 +422,37 @@ impl Case {
         e
     }
 
+    /// The engine, loaded through `intern_properties` and `push_interned`
+    /// (each distinct properties object interned once).
+    pub fn engine_interned(&self) -> Engine {
+        let mut t = Timelines::new();
+        let mut ids: HashMap<String, seglab_engine::PropsId> = HashMap::new();
+        for op in &self.ops {
+            match op {
+                Op::Push(p, ts, n, props) => {
+                    let id = match ids.get(&props.to_string()) {
+                        Some(id) => *id,
+                        None => {
+                            let id = t.intern_properties(props).unwrap();
+                            ids.insert(props.to_string(), id);
+                            id
+                        }
+                    };
+                    t.push_interned(*p, *ts, n, id).unwrap();
+                }
+                op => apply(&mut t, op),
+            }
+        }
+        let mut e = Engine::new(t);
+        for (n, c) in &self.segments {
+            e.define(n, c.clone()).unwrap();
+        }
+        for (m, values) in &self.predictions {
+            e.set_predictions(m, values.iter().map(|(k, v)| (*k, *v)));
+        }
+        e
+    }
+
     /// Members by the reference evaluator.
     pub fn reference(&self, c: &Condition, now: i64) -> Result<BTreeSet<i64>, EngineError> {
         let mut model = Model::default();
