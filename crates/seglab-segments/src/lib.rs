@@ -8,6 +8,7 @@
 
 mod export;
 mod load;
+mod roots;
 pub mod snapshot;
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,6 +16,7 @@ use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
 use roaring::RoaringBitmap;
+use roots::Roots;
 use seglab_engine::{Engine, Timelines};
 use seglab_lang::ast::{Condition, File, SegmentDef};
 use seglab_lang::{Diagnostic, Kinds, ValueKind};
@@ -131,6 +133,58 @@ pub struct SegmentDiff {
     pub leaving_sample: Vec<PersonId>,
 }
 
+/// What one [`Segments::refresh`] brought in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Refreshed {
+    /// Behavioral events added to the timelines.
+    pub events: u64,
+    /// The newest event sequence number loaded.
+    pub last_seq: i64,
+    /// People whose timeline or profile changed, by today's id, in id order.
+    pub touched: Vec<Touched>,
+    /// Identity merges applied, as (gone, kept) roots.
+    pub merged: Vec<(PersonId, PersonId)>,
+    /// Whether segment definitions were added, changed or deleted.
+    pub definitions_changed: bool,
+}
+
+impl Refreshed {
+    /// Adds a later refresh to this one.
+    fn absorb(&mut self, later: &Refreshed) {
+        self.events += later.events;
+        self.last_seq = self.last_seq.max(later.last_seq);
+        self.merged.extend_from_slice(&later.merged);
+        self.definitions_changed |= later.definitions_changed;
+        let mut by_person: BTreeMap<PersonId, Touched> =
+            self.touched.iter().map(|t| (t.person, *t)).collect();
+        for t in &later.touched {
+            by_person
+                .entry(t.person)
+                .and_modify(|e| {
+                    e.seq = e.seq.max(t.seq);
+                    e.historical &= t.historical;
+                })
+                .or_insert(*t);
+        }
+        self.touched = by_person.into_values().collect();
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.touched.is_empty() && self.merged.is_empty() && !self.definitions_changed
+    }
+}
+
+/// One person a refresh changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Touched {
+    pub person: PersonId,
+    /// The newest of their events in the refresh (0: changed by a merge only).
+    pub seq: i64,
+    /// Whether every one of those events was imported history.
+    pub historical: bool,
+}
+
 /// A parsed file and its warnings.
 pub struct Checked {
     pub file: File,
@@ -139,7 +193,12 @@ pub struct Checked {
 
 struct Loaded {
     last_seq: i64,
-    roots: HashMap<PersonId, PersonId>,
+    /// The newest merge applied.
+    last_merge: i64,
+    roots: Roots,
+    /// What refreshes brought in and nobody took yet (see
+    /// [`Segments::follow_changes`]).
+    pending: Option<Refreshed>,
     /// (name, version) of the definitions the engine holds.
     versions: BTreeMap<String, i64>,
 }
@@ -206,6 +265,9 @@ impl Segments {
         snapshot_dir: Option<&Path>,
         snapshot_min: usize,
     ) -> Result<Segments> {
+        // Merges up to this one are in the roots; later ones are applied by the
+        // first refresh (applying one twice changes nothing).
+        let last_merge = reader.last_merge()?;
         let roots = reader.person_roots()?;
         let store_id = reader.store_id()?;
         let mut timelines = Timelines::new();
@@ -288,7 +350,9 @@ impl Segments {
             engine: RwLock::new(Engine::new(timelines)),
             loaded: Mutex::new(Loaded {
                 last_seq,
-                roots,
+                last_merge,
+                roots: Roots::new(roots),
+                pending: None,
                 versions: BTreeMap::new(),
             }),
         };
@@ -305,7 +369,7 @@ impl Segments {
     }
 
     /// Brings the engine's definitions in line with the store's.
-    fn sync_definitions(&self, reader: &Reader) -> Result<()> {
+    fn sync_definitions(&self, reader: &Reader) -> Result<bool> {
         let records = reader.segments()?;
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         let current: BTreeMap<String, i64> = records
@@ -313,7 +377,7 @@ impl Segments {
             .map(|r| (r.name.clone(), r.version))
             .collect();
         if current == loaded.versions {
-            return Ok(());
+            return Ok(false);
         }
         let mut engine = self.engine_mut();
         for name in loaded.versions.keys() {
@@ -330,61 +394,117 @@ impl Segments {
             }
         }
         loaded.versions = current;
-        Ok(())
+        Ok(true)
     }
 
     /// Loads what the store committed since the last load or refresh (events,
-    /// identity merges, traits, definitions); returns the number of new events.
-    pub fn refresh(&self, reader: &Reader) -> Result<u64> {
-        let (after, old_roots) = {
-            let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-            (loaded.last_seq, loaded.roots.clone())
-        };
-        let roots = reader.person_roots()?;
-        let new_events;
-        let mut profile_changed = false;
-        let last = {
+    /// identity merges, traits, definitions) and says what changed.
+    pub fn refresh(&self, reader: &Reader) -> Result<Refreshed> {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let merges = reader.merges_after(loaded.last_merge)?;
+        let mut out = Refreshed::default();
+        let mut touched: BTreeMap<PersonId, Touched> = BTreeMap::new();
+        let mut profiles: Vec<PersonId> = Vec::new();
+        {
             let mut engine = self.engine_mut();
             let timelines = engine.timelines_mut();
-            for (&person, &root) in &roots {
-                if old_roots.get(&person) != Some(&root) {
-                    if let Err(e) = timelines.merge(person, root) {
-                        tracing::warn!(error = %e, person, root, "merge not applied in the engine");
-                    }
-                    profile_changed = true;
+            for &(seq, from, into) in &merges {
+                loaded.last_merge = seq;
+                let (gone, kept) = loaded.roots.merge(from, into);
+                if gone == kept {
+                    continue;
                 }
+                if let Err(e) = timelines.merge(gone, kept) {
+                    tracing::warn!(error = %e, gone, kept, "merge not applied in the engine");
+                }
+                out.merged.push((gone, kept));
+                profiles.push(kept);
+                touched.entry(kept).or_insert(Touched {
+                    person: kept,
+                    seq: 0,
+                    historical: false,
+                });
             }
+            let roots = &loaded.roots;
             let mut sink = TimelineSink(timelines);
-            let mut counted = CountingSink {
-                inner: &mut sink,
-                events: 0,
-            };
-            let last = reader.scan_events(after, |row| {
+            let last = reader.scan_events(loaded.last_seq, |row| {
+                let person = roots.resolve(row.person_id);
                 if row.kind == seglab_event::EventType::Identify {
-                    profile_changed = true;
+                    profiles.push(person);
                 }
-                load::load_row(row, &roots, &mut counted);
+                let t = touched.entry(person).or_insert(Touched {
+                    person,
+                    seq: row.seq,
+                    historical: row.historical,
+                });
+                t.seq = row.seq;
+                t.historical &= row.historical;
+                if load::load_row(row, person, &mut sink) {
+                    out.events += 1;
+                }
             })?;
-            new_events = counted.events;
-            if profile_changed {
-                reader.scan_traits(|person, key, value, _| {
-                    load::Sink::set_trait(
-                        &mut sink,
-                        *roots.get(&person).unwrap_or(&person),
-                        key,
-                        value,
-                    )
-                })?;
+            profiles.sort_unstable();
+            profiles.dedup();
+            for &person in &profiles {
+                for (key, value) in reader.person_traits(person)? {
+                    load::Sink::set_trait(&mut sink, person, &key, value);
+                }
             }
-            last
-        };
-        {
-            let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
             loaded.last_seq = last;
-            loaded.roots = roots;
         }
-        self.sync_definitions(reader)?;
-        Ok(new_events)
+        out.last_seq = loaded.last_seq;
+        out.touched = touched.into_values().collect();
+        drop(loaded);
+        out.definitions_changed = self.sync_definitions(reader)?;
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pending) = &mut loaded.pending {
+            pending.absorb(&out);
+        }
+        Ok(out)
+    }
+
+    /// From now on, keeps what every refresh brings in until
+    /// [`Segments::take_changes`] takes it, whoever called the refresh.
+    pub fn follow_changes(&self) {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let last_seq = loaded.last_seq;
+        loaded.pending.get_or_insert_with(|| Refreshed {
+            last_seq,
+            ..Refreshed::default()
+        });
+    }
+
+    /// What refreshes brought in since the last call (see
+    /// [`Segments::follow_changes`]).
+    pub fn take_changes(&self) -> Refreshed {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let last_seq = loaded.last_seq;
+        match &mut loaded.pending {
+            Some(p) => std::mem::replace(
+                p,
+                Refreshed {
+                    last_seq,
+                    ..Refreshed::default()
+                },
+            ),
+            None => Refreshed {
+                last_seq,
+                ..Refreshed::default()
+            },
+        }
+    }
+
+    /// Runs `f` with the engine (read access).
+    pub fn with_engine<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
+        f(&self.engine())
+    }
+
+    /// The sequence number of the newest event loaded.
+    pub fn last_seq(&self) -> i64 {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_seq
     }
 
     /// People with a timeline.
@@ -527,7 +647,7 @@ impl Segments {
         if !reader.delete_segment(name)? {
             return Err(Error::NotFound(name.to_owned()));
         }
-        self.sync_definitions(reader)
+        self.sync_definitions(reader).map(drop)
     }
 
     fn evaluation(
@@ -665,22 +785,6 @@ impl Segments {
             });
         }
         Ok(out)
-    }
-}
-
-struct CountingSink<'a, S: load::Sink> {
-    inner: &'a mut S,
-    events: u64,
-}
-
-impl<S: load::Sink> load::Sink for CountingSink<'_, S> {
-    fn event(&mut self, person: PersonId, ts: i64, name: &str, properties: &Value) {
-        self.events += 1;
-        self.inner.event(person, ts, name, properties);
-    }
-
-    fn set_trait(&mut self, person: PersonId, key: &str, value: Value) {
-        self.inner.set_trait(person, key, value);
     }
 }
 

@@ -155,14 +155,14 @@ pub fn load(
     Ok(last)
 }
 
-/// Loads one scanned row (used by incremental refreshes).
-pub(crate) fn load_row(
-    row: &ScanRow<'_>,
-    roots: &HashMap<PersonId, PersonId>,
-    sink: &mut impl Sink,
-) {
-    if let Some(name) = behavior_name(row) {
-        let person = *roots.get(&row.person_id).unwrap_or(&row.person_id);
-        sink.event(person, row.timestamp, name, &properties(row));
+/// Loads one scanned row on `person` (today's person of the row); whether it was
+/// a behavioral event (used by incremental refreshes).
+pub(crate) fn load_row(row: &ScanRow<'_>, person: PersonId, sink: &mut impl Sink) -> bool {
+    match behavior_name(row) {
+        Some(name) => {
+            sink.event(person, row.timestamp, name, &properties(row));
+            true
+        }
+        None => false,
     }
 }

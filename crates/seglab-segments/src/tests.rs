@@ -150,7 +150,7 @@ fn refresh_follows_new_events_merges_and_definitions() {
             {"type": "alias", "previousId": "visitor", "userId": "bob", "timestamp": at(1)},
         ]),
     );
-    assert_eq!(seg.refresh(r).unwrap(), 1);
+    assert_eq!(seg.refresh(r).unwrap().events, 1);
     assert_eq!(seg.people(), 2);
     let (total, members) = seg.members("buyers", NOW, 0, 10).unwrap();
     assert_eq!(total, 2);

@@ -19,8 +19,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::Connection;
 use seglab_event::Event;
@@ -89,6 +90,7 @@ pub struct Store {
     sender: Mutex<Option<Sender<writer::Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     pending: Arc<AtomicUsize>,
+    commits: Arc<Commits>,
     reader: Reader,
     _lock: File,
 }
@@ -125,7 +127,8 @@ impl Store {
         configure(&conn, durability)?;
         schema::migrate(&mut conn)?;
         let pending = Arc::new(AtomicUsize::new(0));
-        let writer = writer::Writer::new(conn, pending.clone())?;
+        let commits = Arc::new(Commits::default());
+        let writer = writer::Writer::new(conn, pending.clone(), commits.clone())?;
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name("seglab-writer".into())
@@ -135,6 +138,7 @@ impl Store {
             sender: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             pending,
+            commits,
             reader: Reader::open(dir)?,
             _lock: lock,
         })
@@ -148,6 +152,12 @@ impl Store {
     /// Queries over this store.
     pub fn reader(&self) -> &Reader {
         &self.reader
+    }
+
+    /// The signal of committed transactions, for readers that follow the log
+    /// as it grows (the live segment engine).
+    pub fn commits(&self) -> Arc<Commits> {
+        self.commits.clone()
     }
 
     /// Events handed to the writer and not yet committed.
@@ -217,6 +227,48 @@ impl Store {
 impl Drop for Store {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// The sequence number of the newest committed event, published after every
+/// commit so a follower can wait for the log to grow instead of polling it.
+#[derive(Debug, Default)]
+pub struct Commits {
+    last: Mutex<(i64, u64)>,
+    grew: Condvar,
+}
+
+impl Commits {
+    pub(crate) fn publish(&self, last_seq: i64) {
+        let mut g = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 = g.0.max(last_seq);
+        g.1 += 1;
+        drop(g);
+        self.grew.notify_all();
+    }
+
+    /// Wakes whoever waits, as a commit would (a follower with other news).
+    pub fn nudge(&self) {
+        let mut g = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        g.1 += 1;
+        drop(g);
+        self.grew.notify_all();
+    }
+
+    /// The number of commits (and nudges) so far.
+    pub fn count(&self) -> u64 {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    /// Waits until the commit count passes `seen` or `timeout` passes; returns
+    /// the count then.
+    pub fn wait(&self, seen: u64, timeout: Duration) -> u64 {
+        let g = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let (g, _) = self
+            .grew
+            .wait_timeout_while(g, timeout, |s| s.1 <= seen)
+            .unwrap_or_else(|e| e.into_inner());
+        g.1
     }
 }
 

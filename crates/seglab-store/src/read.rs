@@ -309,6 +309,44 @@ impl Reader {
         })
     }
 
+    /// Identity merges committed after the merge numbered `after`, in order, as
+    /// `(seq, person, merged_into)`.
+    pub fn merges_after(&self, after: i64) -> Result<Vec<(i64, PersonId, PersonId)>> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, person_id, merged_into FROM merges WHERE seq > ?1 ORDER BY seq",
+            )?;
+            let rows = stmt
+                .query_map([after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// The number of the newest merge (0: none).
+    pub fn last_merge(&self) -> Result<i64> {
+        self.with_conn(|conn| {
+            Ok(conn.query_row("SELECT coalesce(max(seq), 0) FROM merges", [], |r| r.get(0))?)
+        })
+    }
+
+    /// One person's traits, as `(key, value)` (values that are not JSON come
+    /// back as strings).
+    pub fn person_traits(&self, person: PersonId) -> Result<Vec<(String, Value)>> {
+        self.with_conn(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT key, value FROM traits WHERE person_id = ?1")?;
+            let rows = stmt
+                .query_map([person], |r| {
+                    let text: String = r.get(1)?;
+                    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                    Ok((r.get(0)?, value))
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+    }
+
     /// Calls `f(person, key, value, updated_at)` for every stored trait.
     pub fn scan_traits(&self, mut f: impl FnMut(PersonId, &str, Value, Millis)) -> Result<()> {
         self.with_conn(|conn| {

@@ -73,6 +73,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (name, version)
     );
     ",
+    // 3: the log of identity merges, in commit order (the engine follows it).
+    "
+    CREATE TABLE merges (
+        seq         INTEGER PRIMARY KEY,
+        person_id   INTEGER NOT NULL,
+        merged_into INTEGER NOT NULL,
+        at          INTEGER NOT NULL
+    );
+    INSERT INTO merges (person_id, merged_into, at)
+        SELECT person_id, merged_into, created_at FROM persons
+        WHERE merged_into IS NOT NULL ORDER BY rowid;
+    ",
 ];
 
 /// Brings the database to the newest schema. Fails on a database written by a

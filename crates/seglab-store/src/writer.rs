@@ -64,13 +64,18 @@ pub(crate) struct Writer {
     ids: Identities,
     next_seq: i64,
     pending: Arc<AtomicUsize>,
+    commits: Arc<crate::Commits>,
     /// Committed events are freed on another thread: the writer is the serial
     /// part of ingestion and should spend its time writing.
     release: Sender<Vec<Job>>,
 }
 
 impl Writer {
-    pub(crate) fn new(conn: Connection, pending: Arc<AtomicUsize>) -> Result<Writer, Error> {
+    pub(crate) fn new(
+        conn: Connection,
+        pending: Arc<AtomicUsize>,
+        commits: Arc<crate::Commits>,
+    ) -> Result<Writer, Error> {
         let (release, freed) = channel::<Vec<Job>>();
         std::thread::Builder::new()
             .name("seglab-release".into())
@@ -81,6 +86,7 @@ impl Writer {
             ids: Identities::new(1),
             next_seq: 1,
             pending,
+            commits,
             release,
         };
         w.load()?;
@@ -155,6 +161,7 @@ impl Writer {
             self.pending.fetch_sub(size, Ordering::AcqRel);
             match result {
                 Ok(outcomes) => {
+                    self.commits.publish(self.next_seq - 1);
                     for (job, outcome) in jobs.iter_mut().zip(outcomes) {
                         if let Some(reply) = job.reply.take() {
                             let _ = reply.send(Ok(outcome));
@@ -261,6 +268,10 @@ fn apply(tx: &Transaction<'_>, changes: &[Change], at: i64) -> rusqlite::Result<
             Change::Merge { from, into } => {
                 tx.prepare_cached("UPDATE persons SET merged_into = ?2 WHERE person_id = ?1")?
                     .execute(params![from, into])?;
+                tx.prepare_cached(
+                    "INSERT INTO merges (person_id, merged_into, at) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![from, into, at])?;
                 tx.prepare_cached(
                     "INSERT INTO traits (person_id, key, value, updated_at)
                      SELECT ?2, key, value, updated_at FROM traits WHERE person_id = ?1 AND true
