@@ -163,6 +163,7 @@ impl Refreshed {
                 .and_modify(|e| {
                     e.seq = e.seq.max(t.seq);
                     e.historical &= t.historical;
+                    e.merged |= t.merged;
                 })
                 .or_insert(*t);
         }
@@ -183,6 +184,8 @@ pub struct Touched {
     pub seq: i64,
     /// Whether every one of those events was imported history.
     pub historical: bool,
+    /// Whether another person merged into this one.
+    pub merged: bool,
 }
 
 /// A parsed file and its warnings.
@@ -423,6 +426,7 @@ impl Segments {
                     person: kept,
                     seq: 0,
                     historical: false,
+                    merged: true,
                 });
             }
             let roots = &loaded.roots;
@@ -436,6 +440,7 @@ impl Segments {
                     person,
                     seq: row.seq,
                     historical: row.historical,
+                    merged: false,
                 });
                 t.seq = row.seq;
                 t.historical &= row.historical;
@@ -497,6 +502,23 @@ impl Segments {
     /// Runs `f` with the engine (read access).
     pub fn with_engine<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
         f(&self.engine())
+    }
+
+    /// Today's person of `person` (itself unless it was merged into another).
+    pub fn resolve(&self, person: PersonId) -> PersonId {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .roots
+            .resolve(person)
+    }
+
+    /// The number of the newest identity merge applied.
+    pub fn last_merge(&self) -> i64 {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_merge
     }
 
     /// The sequence number of the newest event loaded.

@@ -323,6 +323,17 @@ impl Reader {
         })
     }
 
+    /// The user id a person was identified with, if any.
+    pub fn user_id(&self, person: PersonId) -> Result<Option<String>> {
+        self.with_conn(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT user_id FROM persons WHERE person_id = ?1")?
+                .query_row([person], |r| r.get(0))
+                .optional()?
+                .flatten())
+        })
+    }
+
     /// The number of the newest merge (0: none).
     pub fn last_merge(&self) -> Result<i64> {
         self.with_conn(|conn| {

@@ -1,0 +1,53 @@
+//! Real-time segment membership.
+//!
+//! [`Live`] follows the store: after each commit it re-evaluates only the
+//! people whose timelines changed, and a timer queue re-evaluates a person at
+//! the next instant one of their answers can change without new events (a
+//! buyer leaves "recent buyers" 30 days after the order). Every entry and exit
+//! is recorded in `live.db` with its time and cause, together with the webhook
+//! deliveries it owes, in one transaction; [`history`] answers questions about
+//! the past and [`webhook`] delivers.
+
+pub mod db;
+mod eval;
+pub mod history;
+mod live;
+pub mod webhook;
+
+pub use live::{Cause, Change, Live, Stepped};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Store(#[from] seglab_store::Error),
+    #[error(transparent)]
+    Segments(#[from] seglab_segments::Error),
+    #[error(transparent)]
+    Engine(#[from] seglab_engine::EngineError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("live.db has schema version {0}, newer than this seglab knows")]
+    Schema(usize),
+    #[error("live state is damaged: {0}")]
+    Corrupt(String),
+    #[error("no segment named {0:?}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Segments(e) => e.code(),
+            Error::NotFound(_) => "not_found",
+            Error::Invalid(_) => "invalid_request",
+            _ => "storage",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,803 @@
+//! The membership state machine: applies what the store committed and what the
+//! clock passed, records every entry and exit, and keeps the timer queue.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use roaring::RoaringTreemap;
+use rusqlite::{Connection, params};
+use seglab_engine::Engine;
+use seglab_segments::{Refreshed, Segments};
+use seglab_store::{PersonId, Reader};
+use serde::Serialize;
+
+use crate::db::{self, Subscription};
+use crate::eval::{PersonEval, Prepared};
+use crate::{Error, Result};
+
+/// Why a membership changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// An event of the person (or a trait it set).
+    Event,
+    /// Time passed: a window moved past an event.
+    Time,
+    /// Two people turned out to be one.
+    Merge,
+    /// The segment was created or its definition changed.
+    Definition,
+    /// The segment was deleted.
+    Deleted,
+    /// RFM scores moved with other buyers' orders.
+    Rfm,
+    /// Found at start: what happened while seglab was not running.
+    Start,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Event => "event",
+            Cause::Time => "time",
+            Cause::Merge => "merge",
+            Cause::Definition => "definition",
+            Cause::Deleted => "deleted",
+            Cause::Rfm => "rfm",
+            Cause::Start => "start",
+        }
+    }
+
+    pub fn parse(s: &str) -> Cause {
+        match s {
+            "event" => Cause::Event,
+            "time" => Cause::Time,
+            "merge" => Cause::Merge,
+            "definition" => Cause::Definition,
+            "deleted" => Cause::Deleted,
+            "rfm" => Cause::Rfm,
+            _ => Cause::Start,
+        }
+    }
+
+    /// Whether subscribers hear of changes with this cause: the initial
+    /// population of a new segment, edits and deletions are bulk
+    /// re-definitions, not behavior.
+    pub fn delivered(self) -> bool {
+        matches!(
+            self,
+            Cause::Event | Cause::Time | Cause::Merge | Cause::Rfm | Cause::Start
+        )
+    }
+}
+
+/// One entry or exit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub id: i64,
+    pub segment: String,
+    pub person: PersonId,
+    /// `entered` or `exited`.
+    #[serde(serialize_with = "kind")]
+    pub entered: bool,
+    /// When it took effect (ms since the epoch).
+    pub at: i64,
+    pub cause: Cause,
+    /// The event that caused it, for [`Cause::Event`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_seq: Option<i64>,
+    /// Caused by imported history (never delivered).
+    pub historical: bool,
+}
+
+fn kind<S: serde::Serializer>(entered: &bool, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(if *entered { "entered" } else { "exited" })
+}
+
+struct Seg {
+    id: i64,
+    name: String,
+    version: i64,
+    members: RoaringTreemap,
+}
+
+/// What one [`Live::step`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stepped {
+    /// People re-evaluated because of events or merges.
+    pub people: usize,
+    /// Timers that fired.
+    pub timers: usize,
+    /// Entries and exits recorded.
+    pub changes: usize,
+}
+
+/// A change about to be recorded.
+struct Pending {
+    seg: usize,
+    person: PersonId,
+    entered: bool,
+    at: i64,
+    cause: Cause,
+    event_seq: Option<i64>,
+    historical: bool,
+}
+
+/// The changes of one step, with the latest queued answer per (segment,
+/// person) so that later evaluations in the same step diff against it.
+#[derive(Default)]
+struct Batch {
+    list: Vec<Pending>,
+    latest: HashMap<(usize, PersonId), bool>,
+}
+
+impl Batch {
+    fn push(&mut self, p: Pending) {
+        self.latest.insert((p.seg, p.person), p.entered);
+        self.list.push(p);
+    }
+
+    fn latest(&self, seg: usize, person: PersonId) -> Option<bool> {
+        self.latest.get(&(seg, person)).copied()
+    }
+}
+
+/// Live memberships of every defined segment.
+pub struct Live {
+    conn: Connection,
+    segs: Vec<Seg>,
+    /// Index into `segs` by name.
+    by_name: HashMap<String, usize>,
+    prepared: Option<Prepared>,
+    /// Position in `segs` of each prepared segment.
+    slots: Vec<usize>,
+    timers: BTreeSet<(i64, PersonId)>,
+    due: HashMap<PersonId, i64>,
+    /// Timers to write (`None`: delete).
+    dirty_timers: BTreeMap<PersonId, Option<i64>>,
+    clock: i64,
+    last_seq: i64,
+    last_rfm: i64,
+    /// How often segments that use RFM are re-evaluated in full (ms).
+    pub rfm_every: i64,
+    subs: Vec<Subscription>,
+    feed: tokio::sync::broadcast::Sender<Arc<Change>>,
+    /// Changes recorded since the last checkpoint of the member bitmaps.
+    since_checkpoint: u64,
+}
+
+/// Checkpoint the member bitmaps after this many changes (and at shutdown).
+const CHECKPOINT_CHANGES: u64 = 200_000;
+
+impl Live {
+    /// Opens the live state in `dir` for `segments` (which must be current)
+    /// and brings it up to `now`: timers that came due while seglab was not
+    /// running fire at their instants, then people with events or merges the
+    /// state has not seen, and segments whose definition changed, are
+    /// evaluated.
+    pub fn open(dir: &Path, segments: &Segments, reader: &Reader, now: i64) -> Result<Live> {
+        segments.follow_changes();
+        let conn = db::open(dir)?;
+        let (feed, _) = tokio::sync::broadcast::channel(4096);
+        let mut live = Live {
+            segs: Vec::new(),
+            by_name: HashMap::new(),
+            prepared: None,
+            slots: Vec::new(),
+            timers: BTreeSet::new(),
+            due: HashMap::new(),
+            dirty_timers: BTreeMap::new(),
+            clock: db::get_state(&conn, "clock")?.unwrap_or(i64::MIN),
+            last_seq: db::get_state(&conn, "last_seq")?.unwrap_or(0),
+            last_rfm: i64::MIN,
+            rfm_every: 60_000,
+            subs: db::subscriptions(&conn, true)?,
+            feed,
+            since_checkpoint: 0,
+            conn,
+        };
+        live.load()?;
+        let fresh = live.clock == i64::MIN;
+        let now = now.max(live.clock);
+        // What the state has not seen: events after its last sequence number
+        // and merges after its last merge.
+        let mut gap = Refreshed::default();
+        if !fresh {
+            let mut people = BTreeSet::new();
+            reader.scan_events(live.last_seq, |row| {
+                people.insert(segments.resolve(row.person_id));
+            })?;
+            let last_merge = db::get_state(&live.conn, "last_merge")?.unwrap_or(0);
+            for (_, from, _) in reader.merges_after(last_merge)? {
+                gap.merged.push((from, segments.resolve(from)));
+            }
+            gap.touched = people
+                .into_iter()
+                .map(|person| seglab_segments::Touched {
+                    person,
+                    seq: 0,
+                    historical: false,
+                    merged: false,
+                })
+                .collect();
+        }
+        gap.last_seq = segments.last_seq();
+        live.apply(
+            segments,
+            reader,
+            gap,
+            now,
+            if fresh {
+                Cause::Definition
+            } else {
+                Cause::Start
+            },
+        )?;
+        Ok(live)
+    }
+
+    /// Loads segments, member bitmaps (checkpoint plus the changes after it)
+    /// and timers.
+    fn load(&mut self) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, version FROM segments WHERE deleted = 0 ORDER BY name")?;
+        let rows: Vec<(i64, String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        drop(stmt);
+        for (id, name, version) in rows {
+            self.by_name.insert(name.clone(), self.segs.len());
+            self.segs.push(Seg {
+                id,
+                name,
+                version,
+                members: RoaringTreemap::new(),
+            });
+        }
+        let by_id: HashMap<i64, usize> = self
+            .segs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i))
+            .collect();
+        let checkpoint = db::get_state(&self.conn, "checkpoint")?.unwrap_or(0);
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT segment, members FROM checkpoints")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                let blob = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+                if let Some(&i) = by_id.get(&id) {
+                    self.segs[i].members = RoaringTreemap::deserialize_from(blob)
+                        .map_err(|e| Error::Corrupt(format!("checkpoint of segment {id}: {e}")))?;
+                }
+            }
+        }
+        {
+            let mut stmt = self.conn.prepare(
+                "SELECT segment, person, entered FROM changes WHERE id > ?1 ORDER BY id",
+            )?;
+            let mut rows = stmt.query([checkpoint])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                let person: i64 = r.get(1)?;
+                let entered: bool = r.get(2)?;
+                if let Some(&i) = by_id.get(&id) {
+                    if entered {
+                        self.segs[i].members.insert(person as u64);
+                    } else {
+                        self.segs[i].members.remove(person as u64);
+                    }
+                }
+                self.since_checkpoint += 1;
+            }
+        }
+        let mut stmt = self.conn.prepare("SELECT person, due FROM timers")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (person, due): (i64, i64) = (r.get(0)?, r.get(1)?);
+            self.timers.insert((due, person));
+            self.due.insert(person, due);
+        }
+        Ok(())
+    }
+
+    /// The live feed of changes (for server-sent events).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Change>> {
+        self.feed.subscribe()
+    }
+
+    /// The instant the state has been brought to.
+    pub fn clock(&self) -> i64 {
+        self.clock
+    }
+
+    /// The newest event sequence number applied.
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
+    }
+
+    /// The earliest pending timer.
+    pub fn next_timer(&self) -> Option<i64> {
+        self.timers.first().map(|&(due, _)| due)
+    }
+
+    /// Members of `segment` now, as person ids.
+    pub fn members(&self, segment: &str) -> Option<&RoaringTreemap> {
+        self.by_name.get(segment).map(|&i| &self.segs[i].members)
+    }
+
+    /// The segments `person` is in now.
+    pub fn segments_of(&self, person: PersonId) -> Vec<String> {
+        self.segs
+            .iter()
+            .filter(|s| s.members.contains(person as u64))
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    /// Re-reads webhook subscriptions (after one was added or removed).
+    pub fn reload_subscriptions(&mut self) -> Result<()> {
+        self.subs = db::subscriptions(&self.conn, true)?;
+        Ok(())
+    }
+
+    /// Brings the state to `now`: loads what the store committed, fires the
+    /// timers due by then (each at its own instant), and re-evaluates everyone
+    /// whose timeline changed.
+    pub fn step(&mut self, segments: &Segments, reader: &Reader, now: i64) -> Result<Stepped> {
+        segments.refresh(reader)?;
+        let changes = segments.take_changes();
+        let now = now.max(self.clock);
+        self.apply(segments, reader, changes, now, Cause::Definition)
+    }
+
+    fn apply(
+        &mut self,
+        segments: &Segments,
+        reader: &Reader,
+        r: Refreshed,
+        now: i64,
+        definition_cause: Cause,
+    ) -> Result<Stepped> {
+        let mut out = Stepped::default();
+        let mut pending = Batch::default();
+        let records = reader.segments()?;
+        segments.with_engine(|engine| -> Result<()> {
+            let versions: BTreeMap<&str, i64> = records
+                .iter()
+                .map(|r| (r.name.as_str(), r.version))
+                .collect();
+            let redefined = self.sync_definitions(engine, &versions, now, &mut pending)?;
+            // Timers first, in time order, each at its own instant.
+            while let Some(&(due, person)) = self.timers.first() {
+                if due > now {
+                    break;
+                }
+                self.timers.pop_first();
+                self.due.remove(&person);
+                self.dirty_timers.insert(person, None);
+                out.timers += 1;
+                let eval = self.prepared()?.person(engine, person, due)?;
+                self.diff(person, &eval, due, Cause::Time, None, false, &mut pending);
+                self.schedule(person, eval.next);
+            }
+            for &(gone, _) in &r.merged {
+                for (i, s) in self.segs.iter().enumerate() {
+                    if s.members.contains(gone as u64) {
+                        pending.push(Pending {
+                            seg: i,
+                            person: gone,
+                            entered: false,
+                            at: now,
+                            cause: Cause::Merge,
+                            event_seq: None,
+                            historical: false,
+                        });
+                    }
+                }
+                self.unschedule(gone);
+            }
+            if !redefined.is_empty() || self.clock == i64::MIN {
+                // Everyone, for the segments whose definition changed (and the
+                // timers, which now cover more conditions).
+                self.evaluate_everyone(engine, now, definition_cause, &mut pending)?;
+            } else {
+                let evals: Vec<(seglab_segments::Touched, Result<PersonEval>)> = {
+                    let prepared = self.prepared()?;
+                    r.touched
+                        .par_iter()
+                        .map(|t| (*t, prepared.person(engine, t.person, now)))
+                        .collect()
+                };
+                for (t, eval) in evals {
+                    let eval = eval?;
+                    let cause = if t.merged {
+                        Cause::Merge
+                    } else if t.seq == 0 {
+                        Cause::Start
+                    } else {
+                        Cause::Event
+                    };
+                    let seq = (t.seq > 0).then_some(t.seq);
+                    self.diff(t.person, &eval, now, cause, seq, t.historical, &mut pending);
+                    self.schedule(t.person, eval.next);
+                }
+                out.people = r.touched.len();
+            }
+            if self.rfm_due(now, &r) {
+                self.evaluate_rfm(engine, now, &mut pending)?;
+            }
+            Ok(())
+        })?;
+        out.changes = pending.list.len();
+        let last_merge = segments.last_merge();
+        self.record(pending.list, now, r.last_seq.max(self.last_seq), last_merge)?;
+        Ok(out)
+    }
+
+    fn prepared(&self) -> Result<&Prepared> {
+        self.prepared
+            .as_ref()
+            .ok_or_else(|| Error::Corrupt("segments not prepared".into()))
+    }
+
+    /// Lines the segments up with the engine's definitions; returns the ones
+    /// that are new or changed (their members are recomputed by the caller).
+    fn sync_definitions(
+        &mut self,
+        engine: &Engine,
+        versions: &BTreeMap<&str, i64>,
+        now: i64,
+        pending: &mut Batch,
+    ) -> Result<Vec<usize>> {
+        let mut redefined = Vec::new();
+        // Deleted: every member exits.
+        for i in 0..self.segs.len() {
+            let s = &self.segs[i];
+            if s.id != 0 && !versions.contains_key(s.name.as_str()) && s.version >= 0 {
+                for person in s.members.iter() {
+                    pending.push(Pending {
+                        seg: i,
+                        person: person as i64,
+                        entered: false,
+                        at: now,
+                        cause: Cause::Deleted,
+                        event_seq: None,
+                        historical: false,
+                    });
+                }
+                self.segs[i].version = -1;
+            }
+        }
+        for (&name, &version) in versions {
+            if !engine.definitions().contains_key(name) {
+                continue;
+            }
+            match self.by_name.get(name) {
+                Some(&i) if self.segs[i].version == version => {}
+                Some(&i) => {
+                    self.segs[i].version = version;
+                    redefined.push(i);
+                }
+                None => {
+                    self.by_name.insert(name.to_owned(), self.segs.len());
+                    redefined.push(self.segs.len());
+                    self.segs.push(Seg {
+                        id: 0,
+                        name: name.to_owned(),
+                        version,
+                        members: RoaringTreemap::new(),
+                    });
+                }
+            }
+        }
+        let stale = self.prepared.as_ref().is_none_or(|p| p.is_stale(engine));
+        if stale || !redefined.is_empty() {
+            let prepared = Prepared::new(engine)?;
+            self.slots = prepared
+                .names()
+                .iter()
+                .map(|n| self.by_name[n.as_str()])
+                .collect();
+            self.prepared = Some(prepared);
+        }
+        Ok(redefined)
+    }
+
+    /// Evaluates every person (in parallel), records the differences and
+    /// resets every timer.
+    fn evaluate_everyone(
+        &mut self,
+        engine: &Engine,
+        now: i64,
+        cause: Cause,
+        pending: &mut Batch,
+    ) -> Result<()> {
+        let prepared = self.prepared()?;
+        let people: Vec<i64> = engine.timelines().people().map(|(_, id)| id).collect();
+        let evals: Vec<Result<PersonEval>> = people
+            .par_iter()
+            .map(|&p| prepared.person(engine, p, now))
+            .collect();
+        let mut seen: Vec<RoaringTreemap> = vec![RoaringTreemap::new(); self.segs.len()];
+        let mut next: Vec<(i64, Option<i64>)> = Vec::with_capacity(people.len());
+        for (&person, eval) in people.iter().zip(evals) {
+            let eval = eval?;
+            for (k, &m) in eval.members.iter().enumerate() {
+                if m {
+                    seen[self.slots[k]].insert(person as u64);
+                }
+            }
+            self.diff(person, &eval, now, cause, None, false, pending);
+            next.push((person, eval.next));
+        }
+        // Members that no longer have a timeline of their own (merged away).
+        for (i, s) in self.segs.iter().enumerate() {
+            for gone in &s.members - &seen[i] {
+                if pending.latest(i, gone as i64).is_none() {
+                    pending.push(Pending {
+                        seg: i,
+                        person: gone as i64,
+                        entered: false,
+                        at: now,
+                        cause,
+                        event_seq: None,
+                        historical: false,
+                    });
+                }
+            }
+        }
+        for person in self.due.keys().copied().collect::<Vec<_>>() {
+            self.unschedule(person);
+        }
+        for (person, due) in next {
+            self.schedule(person, due);
+        }
+        Ok(())
+    }
+
+    fn rfm_due(&self, now: i64, r: &Refreshed) -> bool {
+        r.events > 0
+            && self
+                .prepared
+                .as_ref()
+                .is_some_and(|p| (0..p.names().len()).any(|i| p.uses_rfm(i)))
+            && now.saturating_sub(self.last_rfm) >= self.rfm_every
+    }
+
+    /// Re-evaluates the segments that use RFM scores for everyone.
+    fn evaluate_rfm(&mut self, engine: &Engine, now: i64, pending: &mut Batch) -> Result<()> {
+        self.last_rfm = now;
+        let prepared = self.prepared()?;
+        let list: Vec<(String, seglab_lang::ast::Condition)> = (0..prepared.names().len())
+            .filter(|&i| prepared.uses_rfm(i))
+            .map(|i| {
+                let n = &prepared.names()[i];
+                (n.clone(), engine.definitions()[n].clone())
+            })
+            .collect();
+        let results = engine.evaluate_all(&list, now)?;
+        for (name, bitmap) in results {
+            let i = self.by_name[name.as_str()];
+            let mut now_in = RoaringTreemap::new();
+            for idx in bitmap {
+                if let Some(id) = engine.timelines().external_id(idx) {
+                    now_in.insert(id as u64);
+                }
+            }
+            let s = &self.segs[i];
+            for (set, entered) in [(&now_in - &s.members, true), (&s.members - &now_in, false)] {
+                for person in set {
+                    if pending.latest(i, person as i64).is_some() {
+                        continue;
+                    }
+                    pending.push(Pending {
+                        seg: i,
+                        person: person as i64,
+                        entered,
+                        at: now,
+                        cause: Cause::Rfm,
+                        event_seq: None,
+                        historical: false,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues the differences between a person's answers and their memberships
+    /// (taking changes already queued in this step into account).
+    #[allow(clippy::too_many_arguments)]
+    fn diff(
+        &self,
+        person: PersonId,
+        eval: &PersonEval,
+        at: i64,
+        cause: Cause,
+        event_seq: Option<i64>,
+        historical: bool,
+        pending: &mut Batch,
+    ) {
+        for (k, &is_in) in eval.members.iter().enumerate() {
+            let seg = self.slots[k];
+            let was_in = pending
+                .latest(seg, person)
+                .unwrap_or_else(|| self.segs[seg].members.contains(person as u64));
+            if was_in != is_in {
+                pending.push(Pending {
+                    seg,
+                    person,
+                    entered: is_in,
+                    at,
+                    cause,
+                    event_seq,
+                    historical,
+                });
+            }
+        }
+    }
+
+    fn schedule(&mut self, person: PersonId, due: Option<i64>) {
+        self.unschedule(person);
+        if let Some(due) = due {
+            self.timers.insert((due, person));
+            self.due.insert(person, due);
+            self.dirty_timers.insert(person, Some(due));
+        }
+    }
+
+    fn unschedule(&mut self, person: PersonId) {
+        if let Some(old) = self.due.remove(&person) {
+            self.timers.remove(&(old, person));
+            self.dirty_timers.insert(person, None);
+        }
+    }
+
+    /// Writes the changes, their deliveries, the timers and the position in
+    /// one transaction, then applies them in memory and tells the feed.
+    fn record(
+        &mut self,
+        pending: Vec<Pending>,
+        now: i64,
+        last_seq: i64,
+        last_merge: i64,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for i in 0..self.segs.len() {
+            let s = &mut self.segs[i];
+            if s.id == 0 {
+                tx.prepare_cached(
+                    "INSERT INTO segments (name, version) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO UPDATE SET version = excluded.version, deleted = 0",
+                )?
+                .execute(params![s.name, s.version])?;
+                s.id = tx.query_row("SELECT id FROM segments WHERE name = ?1", [&s.name], |r| {
+                    r.get(0)
+                })?;
+            } else if s.version < 0 {
+                tx.prepare_cached("UPDATE segments SET deleted = 1 WHERE id = ?1")?
+                    .execute([s.id])?;
+            } else {
+                tx.prepare_cached("UPDATE segments SET version = ?2 WHERE id = ?1")?
+                    .execute(params![s.id, s.version])?;
+            }
+        }
+        let mut recorded = Vec::with_capacity(pending.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO changes (segment, person, entered, at, cause, event_seq, historical)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut deliver = tx.prepare_cached(
+                "INSERT INTO deliveries (subscription, change, next_at) VALUES (?1, ?2, ?3)",
+            )?;
+            for p in &pending {
+                let seg = &self.segs[p.seg];
+                insert.execute(params![
+                    seg.id,
+                    p.person,
+                    p.entered,
+                    p.at,
+                    p.cause.as_str(),
+                    p.event_seq,
+                    p.historical
+                ])?;
+                let id = tx.last_insert_rowid();
+                if p.cause.delivered() && !p.historical {
+                    for sub in &self.subs {
+                        if (if p.entered { sub.entered } else { sub.exited })
+                            && sub
+                                .segments
+                                .as_ref()
+                                .is_none_or(|s| s.iter().any(|n| *n == seg.name))
+                        {
+                            deliver.execute(params![sub.id, id, now])?;
+                        }
+                    }
+                }
+                recorded.push(Change {
+                    id,
+                    segment: seg.name.clone(),
+                    person: p.person,
+                    entered: p.entered,
+                    at: p.at,
+                    cause: p.cause,
+                    event_seq: p.event_seq,
+                    historical: p.historical,
+                });
+            }
+        }
+        for (&person, due) in &self.dirty_timers {
+            match due {
+                Some(due) => tx
+                    .prepare_cached(
+                        "INSERT INTO timers (person, due) VALUES (?1, ?2)
+                         ON CONFLICT (person) DO UPDATE SET due = excluded.due",
+                    )?
+                    .execute(params![person, due])?,
+                None => tx
+                    .prepare_cached("DELETE FROM timers WHERE person = ?1")?
+                    .execute([person])?,
+            };
+        }
+        db::set_state(&tx, "clock", now)?;
+        db::set_state(&tx, "last_seq", last_seq)?;
+        db::set_state(&tx, "last_merge", last_merge)?;
+        tx.commit()?;
+        self.dirty_timers.clear();
+        self.clock = now;
+        self.last_seq = last_seq;
+        for p in &pending {
+            let m = &mut self.segs[p.seg].members;
+            if p.entered {
+                m.insert(p.person as u64);
+            } else {
+                m.remove(p.person as u64);
+            }
+        }
+        self.segs.retain(|s| s.version >= 0);
+        self.by_name = self
+            .segs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        if let Some(p) = &self.prepared {
+            self.slots = p.names().iter().map(|n| self.by_name[n.as_str()]).collect();
+        }
+        self.since_checkpoint += recorded.len() as u64;
+        for c in recorded {
+            // No receivers is fine: nobody is watching.
+            let _ = self.feed.send(Arc::new(c));
+        }
+        if self.since_checkpoint >= CHECKPOINT_CHANGES {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every member bitmap, so a restart replays only later changes.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let last: i64 =
+            tx.query_row("SELECT coalesce(max(id), 0) FROM changes", [], |r| r.get(0))?;
+        tx.execute("DELETE FROM checkpoints", [])?;
+        for s in &self.segs {
+            let mut blob = Vec::with_capacity(s.members.serialized_size());
+            s.members.serialize_into(&mut blob)?;
+            tx.prepare_cached("INSERT INTO checkpoints (segment, members) VALUES (?1, ?2)")?
+                .execute(params![s.id, blob])?;
+        }
+        db::set_state(&tx, "checkpoint", last)?;
+        tx.commit()?;
+        self.since_checkpoint = 0;
+        Ok(())
+    }
+}

@@ -1,0 +1,397 @@
+//! Webhook subscriptions and their delivery.
+//!
+//! A change and the deliveries it owes are written in one transaction (the
+//! outbox in `live.db`); [`Deliverer`] posts them, one change per request,
+//! signed with the subscription's secret, and retries failures with
+//! exponential backoff. A crash between the POST and marking it done sends it
+//! again: delivery is at least once, and the `Idempotency-Key` header (the
+//! same on every attempt) lets the receiver drop repeats.
+//!
+//! Signature: header `Seglab-Signature: t=<unix seconds>,v1=<hex>` where the
+//! hex is HMAC-SHA256 of `"<t>.<body>"` under the secret (the scheme Stripe
+//! popularised: the timestamp guards against replays).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use rusqlite::{Connection, params};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::db::{self, KIND_ENTERED, KIND_EXITED, Subscription};
+use crate::{Error, Result};
+
+/// Attempts before a delivery is given up (about a day of backoff).
+pub const MAX_ATTEMPTS: i64 = 15;
+/// Deliveries in flight at once.
+const CONCURRENCY: usize = 16;
+
+/// `Seglab-Signature` for `body` sent at `t` (unix seconds).
+pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Checks a `Seglab-Signature` header (as a receiver would).
+pub fn verify(secret: &str, header: &str, body: &[u8]) -> bool {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", x)) => t = x.parse::<i64>().ok(),
+            Some(("v1", x)) => v1 = hex::decode(x).ok(),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.verify_slice(&v1).is_ok()
+}
+
+/// The wait before attempt `attempts + 1`: 1 s, 2 s, 4 s, … up to an hour.
+pub fn backoff(attempts: i64) -> i64 {
+    1_000i64
+        .saturating_mul(1 << attempts.clamp(0, 12))
+        .min(3_600_000)
+}
+
+/// A new subscription.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubscription {
+    pub url: String,
+    /// The segments to follow (absent: every segment).
+    #[serde(default)]
+    pub segments: Option<Vec<String>>,
+    /// `entered`, `exited` (absent: both).
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+}
+
+/// Adds a subscription; returns it with its secret.
+pub fn subscribe(dir: &Path, new: &NewSubscription, now: i64) -> Result<Subscription> {
+    let url = reqwest::Url::parse(&new.url)
+        .map_err(|e| Error::Invalid(format!("url {:?}: {e}", new.url)))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(Error::Invalid(format!(
+            "url {:?}: only http and https are delivered",
+            new.url
+        )));
+    }
+    let mut kinds = 0;
+    for e in new
+        .events
+        .clone()
+        .unwrap_or_else(|| vec!["entered".into(), "exited".into()])
+    {
+        kinds |= match e.as_str() {
+            "entered" => KIND_ENTERED,
+            "exited" => KIND_EXITED,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "event {other:?}: expected \"entered\" or \"exited\""
+                )));
+            }
+        };
+    }
+    if kinds == 0 {
+        return Err(Error::Invalid("events: name at least one".into()));
+    }
+    let secret = format!("whsec_{}", hex::encode(random_bytes()));
+    let conn = db::open(dir)?;
+    conn.execute(
+        "INSERT INTO subscriptions (url, secret, segments, kinds, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            new.url,
+            secret,
+            new.segments
+                .as_ref()
+                .map(|s| serde_json::to_string(s).unwrap_or_default()),
+            kinds,
+            now
+        ],
+    )?;
+    let id = conn.last_insert_rowid();
+    Ok(Subscription {
+        id,
+        url: new.url.clone(),
+        segments: new.segments.clone(),
+        entered: kinds & KIND_ENTERED != 0,
+        exited: kinds & KIND_EXITED != 0,
+        created_at: now,
+        secret: Some(secret),
+    })
+}
+
+fn random_bytes() -> [u8; 24] {
+    let mut out = [0u8; 24];
+    for chunk in out.chunks_mut(16) {
+        let id = uuid::Uuid::new_v4();
+        chunk.copy_from_slice(&id.as_bytes()[..chunk.len()]);
+    }
+    out
+}
+
+/// Every subscription (without secrets).
+pub fn list(dir: &Path) -> Result<Vec<Subscription>> {
+    db::subscriptions(&db::open(dir)?, false)
+}
+
+/// Removes a subscription; its pending deliveries are dropped.
+pub fn unsubscribe(dir: &Path, id: i64, now: i64) -> Result<bool> {
+    let conn = db::open(dir)?;
+    let n = conn.execute(
+        "UPDATE subscriptions SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
+        params![id, now],
+    )?;
+    conn.execute(
+        "UPDATE deliveries SET failed = 1, last_error = 'unsubscribed'
+         WHERE subscription = ?1 AND done_at IS NULL",
+        [id],
+    )?;
+    Ok(n > 0)
+}
+
+/// Delivery counts of one subscription.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryStats {
+    pub delivered: u64,
+    pub pending: u64,
+    pub failed: u64,
+}
+
+pub fn stats(dir: &Path, subscription: i64) -> Result<DeliveryStats> {
+    let conn = db::open(dir)?;
+    Ok(conn.query_row(
+        "SELECT count(done_at), sum(done_at IS NULL AND failed = 0), sum(failed)
+         FROM deliveries WHERE subscription = ?1",
+        [subscription],
+        |r| {
+            Ok(DeliveryStats {
+                delivered: r.get::<_, Option<u64>>(0)?.unwrap_or(0),
+                pending: r.get::<_, Option<u64>>(1)?.unwrap_or(0),
+                failed: r.get::<_, Option<u64>>(2)?.unwrap_or(0),
+            })
+        },
+    )?)
+}
+
+/// One delivery to attempt.
+struct Due {
+    id: i64,
+    attempts: i64,
+    url: String,
+    secret: String,
+    body: Vec<u8>,
+    key: String,
+}
+
+/// Posts due deliveries until told to stop.
+pub struct Deliverer {
+    dir: PathBuf,
+    client: reqwest::Client,
+    wake: Arc<tokio::sync::Notify>,
+    /// Looks up the user id of a person for the payload.
+    user_id: Arc<dyn Fn(i64) -> Option<String> + Send + Sync>,
+}
+
+impl Deliverer {
+    pub fn new(
+        dir: &Path,
+        wake: Arc<tokio::sync::Notify>,
+        user_id: Arc<dyn Fn(i64) -> Option<String> + Send + Sync>,
+    ) -> Result<Deliverer> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("seglab/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        Ok(Deliverer {
+            dir: dir.to_owned(),
+            client,
+            wake,
+            user_id,
+        })
+    }
+
+    /// Delivers forever: whenever woken, and when the earliest retry is due.
+    pub async fn run(self) {
+        let conn = match db::open(&self.dir) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "webhook deliveries cannot start");
+                return;
+            }
+        };
+        let conn = Arc::new(std::sync::Mutex::new(conn));
+        loop {
+            let wait = match self.round(&conn).await {
+                Ok(Some(0)) => continue,
+                Ok(Some(ms)) => Duration::from_millis(ms.clamp(1, 1_000) as u64),
+                Ok(None) => Duration::from_secs(1),
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook delivery round");
+                    Duration::from_secs(1)
+                }
+            };
+            let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+        }
+    }
+
+    /// Attempts what is due; returns the time until the next retry (0: more
+    /// is due now).
+    async fn round(&self, conn: &Arc<std::sync::Mutex<Connection>>) -> Result<Option<i64>> {
+        let now = seglab_event::time::now_millis();
+        let batch = {
+            let c = conn.lock().unwrap_or_else(|e| e.into_inner());
+            due(&c, now, 256, &*self.user_id)?
+        };
+        let full = batch.len() == 256;
+        let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+        let mut set = tokio::task::JoinSet::new();
+        for d in batch {
+            let client = self.client.clone();
+            let permits = permits.clone();
+            set.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let t = seglab_event::time::now_millis() / 1000;
+                let sent = client
+                    .post(&d.url)
+                    .header("content-type", "application/json")
+                    .header("idempotency-key", &d.key)
+                    .header("seglab-signature", sign(&d.secret, t, &d.body))
+                    .body(d.body)
+                    .send()
+                    .await;
+                let outcome = match sent {
+                    Ok(r) if r.status().is_success() => Ok(()),
+                    Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+                    Err(e) => Err(e.to_string()),
+                };
+                (d.id, d.attempts, outcome)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(r) = set.join_next().await {
+            results.extend(r.ok());
+        }
+        let c = conn.lock().unwrap_or_else(|e| e.into_inner());
+        let finished = seglab_event::time::now_millis();
+        let tx = c.unchecked_transaction()?;
+        for (id, attempts, outcome) in results {
+            match outcome {
+                Ok(()) => {
+                    tx.prepare_cached(
+                        "UPDATE deliveries SET done_at = ?2, attempts = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![id, finished, attempts + 1])?;
+                }
+                Err(e) => {
+                    tracing::debug!(delivery = id, error = %e, "webhook delivery failed");
+                    let attempts = attempts + 1;
+                    tx.prepare_cached(
+                        "UPDATE deliveries SET attempts = ?2, last_error = ?3, next_at = ?4,
+                                failed = ?5 WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        id,
+                        attempts,
+                        e,
+                        finished + backoff(attempts - 1),
+                        attempts >= MAX_ATTEMPTS
+                    ])?;
+                }
+            }
+        }
+        tx.commit()?;
+        if full {
+            return Ok(Some(0));
+        }
+        let next: Option<i64> = c.query_row(
+            "SELECT min(next_at) FROM deliveries WHERE done_at IS NULL AND failed = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(next.map(|n| (n - finished).max(0)))
+    }
+}
+
+/// The JSON body of the delivery of one change.
+pub fn payload(change: &crate::Change, user_id: Option<String>) -> Value {
+    json!({
+        "id": format!("chg_{}", change.id),
+        "type": if change.entered { "segment.entered" } else { "segment.exited" },
+        "segment": change.segment,
+        "person": {"id": change.person, "user_id": user_id},
+        "at": seglab_event::time::format_timestamp(change.at),
+        "cause": change.cause,
+        "event_seq": change.event_seq,
+    })
+}
+
+fn due(
+    conn: &Connection,
+    now: i64,
+    limit: usize,
+    user_id: &dyn Fn(i64) -> Option<String>,
+) -> Result<Vec<Due>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.id, d.attempts, s.url, s.secret, c.id, g.name, c.person, c.entered, c.at,
+                c.cause, c.event_seq, c.historical
+         FROM deliveries d
+         JOIN subscriptions s ON s.id = d.subscription
+         JOIN changes c ON c.id = d.change
+         JOIN segments g ON g.id = c.segment
+         WHERE d.done_at IS NULL AND d.failed = 0 AND d.next_at <= ?1
+         ORDER BY d.next_at, d.id LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![now, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                crate::Change {
+                    id: r.get(4)?,
+                    segment: r.get(5)?,
+                    person: r.get(6)?,
+                    entered: r.get(7)?,
+                    at: r.get(8)?,
+                    cause: crate::Cause::parse(r.get_ref(9)?.as_str()?),
+                    event_seq: r.get(10)?,
+                    historical: r.get(11)?,
+                },
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, attempts, url, secret, change)| {
+            let key = format!("chg_{}", change.id);
+            let body = payload(&change, user_id(change.person))
+                .to_string()
+                .into_bytes();
+            Due {
+                id,
+                attempts,
+                url,
+                secret,
+                body,
+                key,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,177 @@
+use serde_json::json;
+
+use crate::support::*;
+
+const SEGMENTS: &str = r#"
+segment recent_buyers = did "Order Completed" in last 30d
+segment cart_abandoners = did "Product Added" then not "Order Completed" within 24h
+segment browsers = did "Product Viewed"
+"#;
+
+#[test]
+fn an_event_enters_and_time_exits() {
+    let mut w = World::new(SEGMENTS);
+    w.send(json!([track("ann", "Order Completed", NOW - DAY)]));
+    let ch = w.step(NOW);
+    let ann = w.person("ann");
+    assert_eq!(
+        kinds(&ch),
+        vec![("recent_buyers".into(), ann, "entered", "event")]
+    );
+    assert!(ch[0].event_seq.is_some());
+    assert_eq!(ch[0].at, NOW);
+    assert_eq!(w.live.segments_of(ann), vec!["recent_buyers"]);
+
+    // The order leaves the 30-day window 29 days (and a moment) later.
+    assert!(w.step(NOW + 28 * DAY).is_empty());
+    let exit_at = w.live.next_timer().expect("a timer for the window");
+    assert!(
+        exit_at > NOW + 28 * DAY && exit_at <= NOW + 29 * DAY + 1,
+        "{exit_at}"
+    );
+    let ch = w.step(NOW + 40 * DAY);
+    assert_eq!(
+        kinds(&ch),
+        vec![("recent_buyers".into(), ann, "exited", "time")]
+    );
+    assert_eq!(ch[0].at, exit_at, "the exit is recorded at its own instant");
+    assert_eq!(
+        w.members("recent_buyers"),
+        w.batch("recent_buyers", NOW + 40 * DAY)
+    );
+}
+
+#[test]
+fn a_cart_is_abandoned_24_hours_after_the_add() {
+    let mut w = World::new(SEGMENTS);
+    w.send(json!([track("bea", "Product Added", NOW)]));
+    assert!(w.step(NOW + HOUR).is_empty());
+    let bea = w.person("bea");
+    let ch = w.step(NOW + 2 * DAY);
+    assert_eq!(
+        kinds(&ch),
+        vec![("cart_abandoners".into(), bea, "entered", "time")]
+    );
+    assert_eq!(ch[0].at, NOW + DAY);
+    // An order later does not undo the abandonment of that cart…
+    w.send(json!([track("bea", "Order Completed", NOW + 2 * DAY + 1)]));
+    let ch = w.step(NOW + 2 * DAY + 2);
+    assert_eq!(
+        kinds(&ch),
+        vec![("recent_buyers".into(), bea, "entered", "event")]
+    );
+}
+
+#[test]
+fn late_events_are_placed_in_time() {
+    let mut w = World::new(SEGMENTS);
+    w.send(json!([track("cy", "Product Added", NOW)]));
+    w.step(NOW + HOUR);
+    // The order arrives late but happened within the 24 hours: never abandoned.
+    w.send(json!([track("cy", "Order Completed", NOW + 2 * HOUR)]));
+    let ch = w.step(NOW + 3 * HOUR);
+    let cy = w.person("cy");
+    assert_eq!(
+        kinds(&ch),
+        vec![("recent_buyers".into(), cy, "entered", "event")]
+    );
+    assert!(w.step(NOW + 3 * DAY).is_empty());
+    assert!(w.members("cart_abandoners").is_empty());
+}
+
+#[test]
+fn merges_move_memberships_to_the_kept_person() {
+    let mut w = World::new(SEGMENTS);
+    w.send(json!([
+        {"type": "track", "anonymousId": "anon-1", "event": "Product Viewed", "timestamp": ts(NOW - HOUR), "messageId": "v1"},
+        track("dan", "Order Completed", NOW - HOUR),
+    ]));
+    w.step(NOW);
+    let dan = w.person("dan");
+    let anon = w.person("anon-1");
+    assert_ne!(dan, anon);
+    assert_eq!(w.members("browsers"), vec![anon]);
+    w.send(json!([{"type": "alias", "previousId": "anon-1", "userId": "dan", "timestamp": ts(NOW), "messageId": "a1"}]));
+    let mut ch = kinds(&w.step(NOW + 1));
+    ch.sort();
+    let mut want = vec![
+        ("browsers".to_string(), anon, "exited", "merge"),
+        ("browsers".to_string(), dan, "entered", "merge"),
+    ];
+    want.sort();
+    assert_eq!(ch, want);
+    assert_eq!(w.members("browsers"), vec![dan]);
+}
+
+#[test]
+fn restarts_keep_memberships_and_timers_and_repeat_nothing() {
+    let mut w = World::new(SEGMENTS);
+    w.send(json!([
+        track("eve", "Order Completed", NOW - DAY),
+        track("fay", "Product Added", NOW)
+    ]));
+    w.step(NOW);
+    let before = w.change_count();
+    assert!(w.restart(NOW + 1).is_empty(), "nothing new happened");
+    assert_eq!(w.change_count(), before);
+    assert_eq!(w.members("recent_buyers"), vec![w.person("eve")]);
+    // While seglab was down: a new event, and the cart's 24 hours passed.
+    w.send(json!([track("gus", "Product Viewed", NOW + 2)]));
+    let ch = w.restart(NOW + 2 * DAY);
+    let mut got = kinds(&ch);
+    got.sort();
+    let mut want = vec![
+        ("browsers".to_string(), w.person("gus"), "entered", "start"),
+        (
+            "cart_abandoners".to_string(),
+            w.person("fay"),
+            "entered",
+            "time",
+        ),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    let abandoned = ch.iter().find(|c| c.segment == "cart_abandoners").unwrap();
+    assert_eq!(abandoned.at, NOW + DAY, "the timer fired at its instant");
+    assert!(w.restart(NOW + 2 * DAY).is_empty());
+    for s in ["recent_buyers", "cart_abandoners", "browsers"] {
+        assert_eq!(w.members(s), w.batch(s, NOW + 2 * DAY), "{s}");
+    }
+}
+
+#[test]
+fn definitions_populate_and_deletions_empty_segments() {
+    let mut w = World::new(SEGMENTS);
+    w.send(json!([track("hal", "Product Viewed", NOW)]));
+    w.step(NOW);
+    apply(
+        &w.segments,
+        w.store(),
+        r#"segment viewers = count("Product Viewed") >= 1"#,
+    );
+    let ch = w.step(NOW + 1);
+    assert_eq!(
+        kinds(&ch),
+        vec![("viewers".into(), w.person("hal"), "entered", "definition")]
+    );
+    w.segments.delete(w.store().reader(), "viewers").unwrap();
+    let ch = w.step(NOW + 2);
+    assert_eq!(
+        kinds(&ch),
+        vec![("viewers".into(), w.person("hal"), "exited", "deleted")]
+    );
+    assert!(w.live.members("viewers").is_none());
+}
+
+#[test]
+fn historical_imports_are_recorded_but_marked() {
+    let mut w = World::new(SEGMENTS);
+    send(
+        w.store(),
+        json!([track("ida", "Product Viewed", NOW - 5 * DAY)]),
+        true,
+    );
+    let ch = w.step(NOW);
+    assert_eq!(ch.len(), 1);
+    assert!(ch[0].historical);
+}

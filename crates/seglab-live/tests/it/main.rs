@@ -1,0 +1,7 @@
+//! Live membership against a real store: events, time, merges, restarts,
+//! history and webhooks.
+
+mod history;
+mod live;
+mod support;
+mod webhooks;
