@@ -403,32 +403,32 @@ impl Live {
                 }
                 self.unschedule(gone);
             }
+            // The people the store changed, at `now`.
+            let evals: Vec<(seglab_segments::Touched, Result<PersonEval>)> = {
+                let prepared = self.prepared()?;
+                r.touched
+                    .par_iter()
+                    .map(|t| (*t, prepared.person(engine, t.person, now)))
+                    .collect()
+            };
+            for (t, eval) in evals {
+                let eval = eval?;
+                let cause = if t.merged {
+                    Cause::Merge
+                } else if t.seq == 0 {
+                    Cause::Start
+                } else {
+                    Cause::Event
+                };
+                let seq = (t.seq > 0).then_some(t.seq);
+                self.diff(t.person, &eval, now, cause, seq, t.historical, &mut pending);
+                self.schedule(t.person, eval.next);
+            }
+            out.people = r.touched.len();
             if !redefined.is_empty() || self.clock == i64::MIN {
                 // Everyone, for the segments whose definition changed (and the
                 // timers, which now cover more conditions).
                 self.evaluate_everyone(engine, now, definition_cause, &mut pending)?;
-            } else {
-                let evals: Vec<(seglab_segments::Touched, Result<PersonEval>)> = {
-                    let prepared = self.prepared()?;
-                    r.touched
-                        .par_iter()
-                        .map(|t| (*t, prepared.person(engine, t.person, now)))
-                        .collect()
-                };
-                for (t, eval) in evals {
-                    let eval = eval?;
-                    let cause = if t.merged {
-                        Cause::Merge
-                    } else if t.seq == 0 {
-                        Cause::Start
-                    } else {
-                        Cause::Event
-                    };
-                    let seq = (t.seq > 0).then_some(t.seq);
-                    self.diff(t.person, &eval, now, cause, seq, t.historical, &mut pending);
-                    self.schedule(t.person, eval.next);
-                }
-                out.people = r.touched.len();
             }
             if self.rfm_due(now, &r) {
                 self.evaluate_rfm(engine, now, &mut pending)?;
@@ -716,7 +716,7 @@ impl Live {
                             && sub
                                 .segments
                                 .as_ref()
-                                .is_none_or(|s| s.iter().any(|n| *n == seg.name))
+                                .is_none_or(|s| s.contains(&seg.name))
                         {
                             deliver.execute(params![sub.id, id, now])?;
                         }

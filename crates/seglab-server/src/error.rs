@@ -106,6 +106,21 @@ impl From<seglab_segments::Error> for ApiError {
     }
 }
 
+impl From<seglab_live::Error> for ApiError {
+    fn from(e: seglab_live::Error) -> ApiError {
+        match e {
+            seglab_live::Error::Segments(e) => e.into(),
+            seglab_live::Error::Store(e) => e.into(),
+            seglab_live::Error::NotFound(_) => ApiError::not_found(e.to_string()),
+            seglab_live::Error::Invalid(_) => ApiError::bad_request(e.code(), e.to_string()),
+            _ => {
+                tracing::error!(error = %e, "live state error");
+                ApiError::new(ErrorKind::Internal, e.code(), e.to_string())
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({"code": self.code, "message": self.message});

@@ -14,13 +14,16 @@ mod body;
 mod error;
 pub mod metrics;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use seglab_event::time::now_millis;
+use seglab_live::Live;
 use seglab_segments::Segments;
 use seglab_store::Store;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -51,6 +54,12 @@ pub struct AppState {
     pub limits: Limits,
     /// Timelines and segment definitions, loaded from the store.
     pub segments: Segments,
+    /// Live memberships, kept current by [`spawn_live`].
+    pub live: Mutex<Live>,
+    /// Wakes the webhook deliverer when changes were recorded.
+    pub deliveries: Arc<tokio::sync::Notify>,
+    /// Tells the live thread to stop.
+    stop: AtomicBool,
 }
 
 impl AppState {
@@ -60,17 +69,36 @@ impl AppState {
         store: Arc<Store>,
         admin_token: String,
         limits: Limits,
-    ) -> seglab_segments::Result<Arc<AppState>> {
+    ) -> seglab_live::Result<Arc<AppState>> {
         metrics::install();
         let keys = KeyCache::load(store.reader())?;
         let segments = Segments::open(store.reader(), Some(store.dir()))?;
+        let live = Live::open(store.dir(), &segments, store.reader(), now_millis())?;
         Ok(Arc::new(AppState {
             store,
             keys,
             admin_token,
             limits,
             segments,
+            live: Mutex::new(live),
+            deliveries: Arc::new(tokio::sync::Notify::new()),
+            stop: AtomicBool::new(false),
         }))
+    }
+
+    /// A connection to `live.db`, for history queries.
+    pub fn live_conn(&self) -> seglab_live::Result<rusqlite::Connection> {
+        seglab_live::db::open(self.store.dir())
+    }
+
+    /// Stops the live thread and checkpoints the memberships.
+    pub fn stop_live(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.store.commits().nudge();
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = live.checkpoint() {
+            tracing::warn!(error = %e, "checkpointing memberships");
+        }
     }
 }
 
@@ -83,6 +111,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::events::routes())
         .merge(api::keys::routes())
         .merge(api::segments::routes())
+        .merge(api::live::routes())
         .route("/healthz", get(api::health::healthz))
         .route("/metrics", get(api::health::metrics))
         .fallback(not_found)
@@ -139,20 +168,44 @@ pub fn spawn_key_refresh(state: Arc<AppState>, every: Duration) -> tokio::task::
     })
 }
 
-/// Loads newly committed events, merges and definitions into the timelines every
-/// `every`, so segments stay current between API calls.
-pub fn spawn_segment_refresh(state: Arc<AppState>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let s = state.clone();
-            let done =
-                tokio::task::spawn_blocking(move || s.segments.refresh(s.store.reader())).await;
-            if let Ok(Err(e)) = done {
-                tracing::warn!(error = %e, "refreshing the timelines");
+/// Keeps memberships live on a thread of its own: after every commit it loads
+/// the new events, merges and definitions and re-evaluates the people they
+/// touched; in between it sleeps until the next timer is due (at most `idle`).
+/// Recorded changes wake the webhook deliverer.
+pub fn spawn_live(
+    state: Arc<AppState>,
+    idle: Duration,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("seglab-live".into())
+        .spawn(move || {
+            let commits = state.store.commits();
+            let mut seen = commits.count();
+            while !state.stop.load(Ordering::Acquire) {
+                let now = now_millis();
+                let next = {
+                    let mut live = state.live.lock().unwrap_or_else(|e| e.into_inner());
+                    match live.step(&state.segments, state.store.reader(), now) {
+                        Ok(s) if s.changes > 0 => state.deliveries.notify_one(),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "live memberships step"),
+                    }
+                    live.next_timer()
+                };
+                let wait = next.map_or(idle.as_millis() as i64, |t| t - now_millis());
+                let wait = Duration::from_millis(wait.clamp(1, idle.as_millis() as i64) as u64);
+                seen = commits.wait(seen, wait);
             }
-        }
-    })
+        })
+}
+
+/// Delivers webhooks until the process ends.
+pub fn spawn_deliveries(state: Arc<AppState>) -> seglab_live::Result<tokio::task::JoinHandle<()>> {
+    let reader = state.clone();
+    let deliverer = seglab_live::webhook::Deliverer::new(
+        state.store.dir(),
+        state.deliveries.clone(),
+        Arc::new(move |p| reader.store.reader().user_id(p).ok().flatten()),
+    )?;
+    Ok(tokio::spawn(deliverer.run()))
 }

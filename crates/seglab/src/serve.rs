@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use seglab_server::{AppState, Limits, router, spawn_key_refresh, spawn_segment_refresh};
+use seglab_server::{AppState, Limits, router, spawn_deliveries, spawn_key_refresh, spawn_live};
 use seglab_store::{Durability, Reader, Store};
 
 use crate::config::Config;
@@ -70,12 +70,15 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     );
     tracing::info!(%addr, data = %config.data.display(), "seglab is serving");
     let refresh = spawn_key_refresh(state.clone(), Duration::from_secs(1));
-    let segments = spawn_segment_refresh(state.clone(), Duration::from_millis(500));
-    axum::serve(listener, router(state))
+    let live = spawn_live(state.clone(), Duration::from_millis(500))?;
+    let deliveries = spawn_deliveries(state.clone())?;
+    axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     refresh.abort();
-    segments.abort();
+    deliveries.abort();
+    state.stop_live();
+    let _ = tokio::task::spawn_blocking(move || live.join()).await;
     tracing::info!("shutting down: committing what is queued");
     let s = store.clone();
     tokio::task::spawn_blocking(move || s.shutdown()).await?;

@@ -4,6 +4,7 @@ pub mod events;
 pub mod health;
 pub mod ingest;
 pub mod keys;
+pub mod live;
 pub mod people;
 pub mod posthog;
 pub mod segments;

@@ -1,6 +1,7 @@
 //! The server in-process, over a real SQLite store in a temporary folder.
 
 mod ingest;
+mod live;
 mod management;
 mod posthog;
 mod robustness;

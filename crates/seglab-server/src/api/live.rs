@@ -1,0 +1,353 @@
+//! Live membership: history and changes of a segment, a person's memberships
+//! (now or as of any instant) and why, webhook subscriptions, and a stream of
+//! changes as server-sent events.
+//!
+//! - `GET /api/v1/segments/{name}/history?from=&to=`: per UTC day, entered,
+//!   exited and size at the end of the day.
+//! - `GET /api/v1/segments/{name}/changes?after=&limit=`: entries and exits.
+//! - `GET /api/v1/segments/{name}/members/recorded?at=`: members as recorded at
+//!   an instant (what seglab knew then).
+//! - `GET /api/v1/people/{id}/segments?at=`: memberships now (or at `at`) and
+//!   the person's membership timeline.
+//! - `GET /api/v1/people/{id}/segments/{name}/explain?at=`: why in or out.
+//! - `GET/POST /api/v1/webhooks`, `DELETE /api/v1/webhooks/{id}`.
+//! - `GET /api/v1/stream?segments=a,b`: changes as they happen (SSE).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use seglab_event::time::{format_timestamp, now_millis, parse_timestamp};
+use seglab_live::history::{self, ChangeFilter};
+use seglab_live::webhook::{self, NewSubscription};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::require_admin;
+use crate::error::{ApiError, ApiResult};
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/segments/{name}/history", get(segment_history))
+        .route("/api/v1/segments/{name}/changes", get(segment_changes))
+        .route(
+            "/api/v1/segments/{name}/members/recorded",
+            get(recorded_members),
+        )
+        .route("/api/v1/people/{id}/segments", get(person_segments))
+        .route("/api/v1/webhooks", get(list_webhooks).post(create_webhook))
+        .route("/api/v1/webhooks/{id}", delete(delete_webhook))
+        .route("/api/v1/stream", get(stream))
+}
+
+fn time_param(name: &str, value: Option<&str>, default: i64) -> ApiResult<i64> {
+    match value {
+        None => Ok(default),
+        Some(t) => parse_timestamp(t).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_time",
+                format!("`{name}` is not an ISO-8601 time: {t:?}"),
+            )
+        }),
+    }
+}
+
+/// Applies everything committed so far, so answers include every
+/// acknowledged event.
+fn caught_up(s: &AppState) -> ApiResult<()> {
+    let mut live = s.live.lock().unwrap_or_else(|e| e.into_inner());
+    let stepped = live.step(&s.segments, s.store.reader(), now_millis())?;
+    if stepped.changes > 0 {
+        s.deliveries.notify_one();
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Range {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn segment_history(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(q): Query<Range>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    require_admin(&headers, &state.admin_token)?;
+    let now = now_millis();
+    let to = time_param("to", q.to.as_deref(), now)?;
+    let from = time_param("from", q.from.as_deref(), to - 29 * 86_400_000)?;
+    super::blocking(&state, move |s| {
+        caught_up(s)?;
+        let days = history::daily(&s.live_conn()?, &name, from, to)?;
+        Ok(Json(json!({"segment": name, "days": days})))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct Page {
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+fn change_json(c: &seglab_live::Change) -> Value {
+    let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
+    v["at"] = json!(format_timestamp(c.at));
+    v
+}
+
+async fn segment_changes(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(q): Query<Page>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    require_admin(&headers, &state.admin_token)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    super::blocking(&state, move |s| {
+        caught_up(s)?;
+        let changes = history::changes(
+            &s.live_conn()?,
+            &ChangeFilter {
+                segment: Some(name.clone()),
+                person: None,
+                after: q.after.unwrap_or(0),
+                limit,
+            },
+        )?;
+        let next = (changes.len() == limit).then(|| changes.last().map(|c| c.id));
+        Ok(Json(json!({
+            "segment": name,
+            "changes": changes.iter().map(change_json).collect::<Vec<_>>(),
+            "next_after": next.flatten(),
+        })))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct AtPage {
+    at: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+async fn recorded_members(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(q): Query<AtPage>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    require_admin(&headers, &state.admin_token)?;
+    let at = time_param("at", q.at.as_deref(), now_millis())?;
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    super::blocking(&state, move |s| {
+        caught_up(s)?;
+        let members = history::members_at(&s.live_conn()?, &name, at)?;
+        let page: Vec<i64> = members
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|p| p as i64)
+            .collect();
+        let next = (offset + page.len() < members.len() as usize).then_some(offset + page.len());
+        Ok(Json(json!({
+            "segment": name, "at": format_timestamp(at), "total": members.len(),
+            "members": page, "next_offset": next,
+        })))
+    })
+    .await
+}
+
+/// The person id behind any of a person's ids (user id, anonymous id or the
+/// numeric person id).
+fn person_of(s: &AppState, id: &str) -> ApiResult<i64> {
+    let view = s.store.reader().person(id, 0)?;
+    let person = match view {
+        Some(v) => v.person_id,
+        None => id
+            .parse::<i64>()
+            .ok()
+            .filter(|p| s.store.reader().user_id(*p).is_ok())
+            .ok_or_else(|| ApiError::not_found(format!("no person with id {id:?}")))?,
+    };
+    Ok(s.segments.resolve(person))
+}
+
+#[derive(Deserialize)]
+struct At {
+    at: Option<String>,
+}
+
+async fn person_segments(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<At>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    require_admin(&headers, &state.admin_token)?;
+    let at =
+        q.at.as_deref()
+            .map(|t| time_param("at", Some(t), 0))
+            .transpose()?;
+    super::blocking(&state, move |s| {
+        caught_up(s)?;
+        let person = person_of(s, &id)?;
+        let conn = s.live_conn()?;
+        let segments = match at {
+            Some(t) => history::segments_at(&conn, person, t)?,
+            None => s
+                .live
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .segments_of(person),
+        };
+        let timeline = history::changes(
+            &conn,
+            &ChangeFilter {
+                person: Some(person),
+                limit: 1_000,
+                ..ChangeFilter::default()
+            },
+        )?;
+        Ok(Json(json!({
+            "person_id": person,
+            "at": at.map(format_timestamp),
+            "segments": segments,
+            "timeline": timeline.iter().map(change_json).collect::<Vec<_>>(),
+        })))
+    })
+    .await
+}
+
+async fn list_webhooks(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    require_admin(&headers, &state.admin_token)?;
+    super::blocking(&state, move |s| {
+        let subs = webhook::list(s.store.dir())?;
+        let mut out = Vec::new();
+        for sub in subs {
+            let stats = webhook::stats(s.store.dir(), sub.id)?;
+            let mut v = serde_json::to_value(&sub).unwrap_or(Value::Null);
+            v["deliveries"] = serde_json::to_value(stats).unwrap_or(Value::Null);
+            v["created_at"] = json!(format_timestamp(sub.created_at));
+            out.push(v);
+        }
+        Ok(Json(json!({"webhooks": out})))
+    })
+    .await
+}
+
+async fn create_webhook(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    require_admin(&headers, &state.admin_token)?;
+    let new: NewSubscription = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    super::blocking(&state, move |s| {
+        if let Some(names) = &new.segments {
+            let known = s.store.reader().segments()?;
+            for n in names {
+                if !known.iter().any(|r| r.name == *n) {
+                    return Err(ApiError::bad_request(
+                        "unknown_segment",
+                        format!("no segment named {n:?}"),
+                    ));
+                }
+            }
+        }
+        let sub = webhook::subscribe(s.store.dir(), &new, now_millis())?;
+        s.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reload_subscriptions()?;
+        let mut v = serde_json::to_value(&sub).unwrap_or(Value::Null);
+        v["created_at"] = json!(format_timestamp(sub.created_at));
+        Ok((StatusCode::CREATED, Json(v)).into_response())
+    })
+    .await
+}
+
+async fn delete_webhook(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    require_admin(&headers, &state.admin_token)?;
+    super::blocking(&state, move |s| {
+        if !webhook::unsubscribe(s.store.dir(), id, now_millis())? {
+            return Err(ApiError::not_found(format!("no webhook {id}")));
+        }
+        s.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reload_subscriptions()?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct StreamQuery {
+    segments: Option<String>,
+}
+
+/// Changes as server-sent events: `event: entered|exited`, `id:` the change id,
+/// `data:` the change as JSON. A subscriber that falls behind by more than the
+/// feed holds gets an `event: lagged` with how many it missed.
+async fn stream(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<StreamQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>> {
+    require_admin(&headers, &state.admin_token)?;
+    let only: Option<Vec<String>> = q
+        .segments
+        .map(|s| s.split(',').map(|n| n.trim().to_owned()).collect());
+    let rx = state
+        .live
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .subscribe();
+    let stream = futures_util::stream::unfold((rx, only), |(mut rx, only)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(c) => {
+                    if only.as_ref().is_some_and(|o| !o.contains(&c.segment)) {
+                        continue;
+                    }
+                    let event = Event::default()
+                        .event(if c.entered { "entered" } else { "exited" })
+                        .id(c.id.to_string())
+                        .data(change_json(&c).to_string());
+                    return Some((Ok(event), (rx, only)));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    let event = Event::default()
+                        .event("lagged")
+                        .data(json!({"missed": n}).to_string());
+                    return Some((Ok(event), (rx, only)));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
