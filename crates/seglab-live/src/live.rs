@@ -205,9 +205,12 @@ impl Live {
         // and merges after its last merge.
         let mut gap = Refreshed::default();
         if !fresh {
-            let mut people = BTreeSet::new();
+            // Per person, whether every unseen event was imported history.
+            let mut people: BTreeMap<PersonId, bool> = BTreeMap::new();
             reader.scan_events(live.last_seq, |row| {
-                people.insert(segments.resolve(row.person_id));
+                *people
+                    .entry(segments.resolve(row.person_id))
+                    .or_insert(true) &= row.historical;
             })?;
             let last_merge = db::get_state(&live.conn, "last_merge")?.unwrap_or(0);
             for (_, from, _) in reader.merges_after(last_merge)? {
@@ -215,10 +218,10 @@ impl Live {
             }
             gap.touched = people
                 .into_iter()
-                .map(|person| seglab_segments::Touched {
+                .map(|(person, historical)| seglab_segments::Touched {
                     person,
                     seq: 0,
-                    historical: false,
+                    historical,
                     merged: false,
                 })
                 .collect();

@@ -83,6 +83,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::segments_cmd::SegmentsCommand,
     },
+    /// Webhooks on segment entries and exits.
+    Webhooks {
+        #[command(subcommand)]
+        command: crate::live_cmd::WebhooksCommand,
+    },
     /// Benchmarks that print their figures next to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -108,6 +113,21 @@ pub enum PeopleCommand {
         /// How many of the latest events to show.
         #[arg(long, default_value_t = 20)]
         events: usize,
+    },
+    /// The segments a person is in (now or at `--at`) and their membership timeline.
+    Segments {
+        id: String,
+        /// As recorded at this instant (ISO-8601).
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Why a person is in a segment, or not: each condition and the events that decided it.
+    Explain {
+        id: String,
+        segment: String,
+        /// At this instant (ISO-8601) instead of now.
+        #[arg(long)]
+        at: Option<String>,
     },
 }
 
@@ -253,6 +273,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("no person with id {id:?}"))?;
             println!("{}", serde_json::to_string_pretty(&person.to_json())?);
         }
+        Command::People {
+            command: PeopleCommand::Segments { id, at },
+        } => {
+            let at = at
+                .as_deref()
+                .map(|t| crate::segments_cmd::instant(Some(t)))
+                .transpose()?;
+            crate::live_cmd::person_segments(&config.data, &id, at)?;
+        }
+        Command::People {
+            command: PeopleCommand::Explain { id, segment, at },
+        } => {
+            let at = at
+                .as_deref()
+                .map(|t| crate::segments_cmd::instant(Some(t)))
+                .transpose()?;
+            crate::live_cmd::explain(&config.data, &id, &segment, at)?;
+        }
+        Command::Webhooks { command } => crate::live_cmd::webhooks(&config.data, command)?,
         Command::Demo { spec, out } => {
             let spec = spec.spec();
             match out {

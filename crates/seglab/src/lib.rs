@@ -7,5 +7,6 @@ pub mod config;
 pub mod demo;
 pub mod demo_cmd;
 pub mod import;
+pub mod live_cmd;
 pub mod segments_cmd;
 pub mod serve;

@@ -40,6 +40,22 @@ pub enum SegmentsCommand {
     InstallStarter,
     /// List saved segments with their versions.
     List,
+    /// Entries, exits and size per day (recorded by the live engine).
+    History {
+        name: String,
+        /// How many days, ending today.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+    /// Recorded entries and exits, oldest first.
+    Changes {
+        name: String,
+        /// Only changes after this id (for paging).
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
 }
 
 /// The instant `--at` names, or now.
@@ -131,6 +147,12 @@ pub fn install_starter(
 
 pub fn run(data: &Path, cmd: SegmentsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        SegmentsCommand::History { name, days } => {
+            crate::live_cmd::segment_history(data, &name, days)?;
+        }
+        SegmentsCommand::Changes { name, after, limit } => {
+            crate::live_cmd::segment_changes(data, &name, after, limit)?;
+        }
         SegmentsCommand::Check { paths } => {
             let files = read_sources(&paths)?;
             let (reader, segments) = load(data)?;
