@@ -31,6 +31,8 @@ pub struct Engine {
     definitions: BTreeMap<String, Condition>,
     predictions: HashMap<String, HashMap<i64, f64>>,
     rfm_cache: Mutex<Option<RfmCache>>,
+    /// Changes whenever a definition does (see [`crate::LiveSet::is_stale`]).
+    definitions_version: u64,
 }
 
 impl Default for Engine {
@@ -56,6 +58,7 @@ impl Engine {
             definitions: BTreeMap::new(),
             predictions: HashMap::new(),
             rfm_cache: Mutex::new(None),
+            definitions_version: 0,
         }
     }
 
@@ -79,7 +82,10 @@ impl Engine {
             c.segment(name).map(|_| ())
         };
         match check {
-            Ok(()) | Err(EngineError::UnknownSegment { .. }) => Ok(()),
+            Ok(()) | Err(EngineError::UnknownSegment { .. }) => {
+                self.definitions_version += 1;
+                Ok(())
+            }
             Err(e) => {
                 match old {
                     Some(old) => self.definitions.insert(name.to_owned(), old),
@@ -92,7 +98,13 @@ impl Engine {
 
     /// Removes a definition.
     pub fn undefine(&mut self, name: &str) -> Option<Condition> {
+        self.definitions_version += 1;
         self.definitions.remove(name)
+    }
+
+    /// Changes whenever a definition is added, replaced or removed.
+    pub fn definitions_version(&self) -> u64 {
+        self.definitions_version
     }
 
     pub fn definitions(&self) -> &BTreeMap<String, Condition> {
@@ -235,6 +247,13 @@ impl Engine {
             table: table.clone(),
         });
         table
+    }
+
+    /// The value of a model for a live person index (by the id the person is
+    /// known by after merges, as in evaluation).
+    pub(crate) fn prediction(&self, model: &str, index: u32) -> Option<f64> {
+        let id = self.timelines.external_id(index)?;
+        self.predictions.get(model)?.get(&id).copied()
     }
 
     /// Per model the program uses, each person index's value (NaN: none).

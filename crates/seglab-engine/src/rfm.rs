@@ -108,32 +108,11 @@ impl RfmTable {
             return RfmTable { scores };
         };
         let revenue = tl.dict.keys.get(REVENUE_PROPERTY);
-        // (person, last order time, order count, revenue)
-        let buyers: Vec<(u32, i64, u64, f64)> = tl
-            .persons
-            .par_iter()
-            .enumerate()
-            .filter(|(i, _)| tl.is_alive(*i as u32))
-            .filter(|(_, p)| p.names & name_bit(order) != 0)
-            .filter_map(|(i, _)| {
-                let events = tl.events(i as u32);
-                let visible = &events[..events.partition_point(|e| e.ts() <= now)];
-                let mut last = None;
-                let mut count = 0u64;
-                let mut sum = 0.0f64;
-                for e in visible.iter().filter(|e| e.name() == order) {
-                    last = Some(e.ts());
-                    count += 1;
-                    if let Some(key) = revenue {
-                        for v in values_of(tl.set(e.props()), key) {
-                            if let Scalar::Num(x) = tl.dict.scalar(v.value) {
-                                sum += x;
-                            }
-                        }
-                    }
-                }
-                last.map(|t| (i as u32, t, count, sum))
-            })
+        // (person, keys of recency, frequency and monetary value)
+        let buyers: Vec<(u32, [u64; 3])> = (0..tl.persons.len() as u32)
+            .into_par_iter()
+            .filter(|&i| tl.is_alive(i))
+            .filter_map(|i| buyer_keys(tl, i, order, revenue, now).map(|k| (i, k)))
             .collect();
         let n = buyers.len();
         // Sorts (key, person) pairs; equal keys form one group with one score.
@@ -150,19 +129,44 @@ impl RfmTable {
                 start = end;
             }
         };
-        // Keys as unsigned integers in the order of the values: times shifted
-        // by 2^63; sums by their IEEE bits, made monotonic.
-        assign(
-            0,
-            buyers
-                .iter()
-                .map(|b| ((b.1 as u64) ^ (1 << 63), b.0))
-                .collect(),
-        );
-        assign(1, buyers.iter().map(|b| (b.2, b.0)).collect());
-        assign(2, buyers.iter().map(|b| (ordered_bits(b.3), b.0)).collect());
+        for dim in 0..3 {
+            assign(dim, buyers.iter().map(|b| (b.1[dim], b.0)).collect());
+        }
         RfmTable { scores }
     }
+}
+
+/// A buyer's values at `now` as keys that compare as unsigned integers in
+/// the order of the values (higher is better): the time of the last order
+/// shifted by 2^63, the number of orders, and the revenue by
+/// [`ordered_bits`]. `None`: no order at or before `now`.
+pub(crate) fn buyer_keys(
+    tl: &Timelines,
+    index: u32,
+    order: u32,
+    revenue: Option<u32>,
+    now: i64,
+) -> Option<[u64; 3]> {
+    if tl.persons[index as usize].names & name_bit(order) == 0 {
+        return None;
+    }
+    let events = tl.events(index);
+    let visible = &events[..events.partition_point(|e| e.ts() <= now)];
+    let mut last = None;
+    let mut count = 0u64;
+    let mut sum = 0.0f64;
+    for e in visible.iter().filter(|e| e.name() == order) {
+        last = Some(e.ts());
+        count += 1;
+        if let Some(key) = revenue {
+            for v in values_of(tl.set(e.props()), key) {
+                if let Scalar::Num(x) = tl.dict.scalar(v.value) {
+                    sum += x;
+                }
+            }
+        }
+    }
+    last.map(|t| [(t as u64) ^ (1 << 63), count, ordered_bits(sum)])
 }
 
 /// Bits of a number that compare as unsigned integers in the order of the

@@ -14,10 +14,10 @@ use serde_json::{Map, Value, json};
 
 use crate::support::*;
 
-const STEP: i64 = 30 * MIN;
+pub(crate) const STEP: i64 = 30 * MIN;
 const NAMES: [&str; 4] = ["A", "B", "C", "Order Completed"];
 
-fn instant(back: i64, ahead: i64) -> impl Strategy<Value = i64> {
+pub(crate) fn instant(back: i64, ahead: i64) -> impl Strategy<Value = i64> {
     (
         -back..=ahead,
         prop_oneof![6 => Just(0i64), 1 => Just(-1i64), 1 => Just(1i64)],
@@ -109,7 +109,7 @@ fn props() -> impl Strategy<Value = Value> {
         })
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub(crate) fn op() -> impl Strategy<Value = Op> {
     let person = 1i64..=8;
     prop_oneof![
         30 => (person.clone(), instant(24, 4), select(NAMES.to_vec()), props())
@@ -302,7 +302,7 @@ fn leaf_condition() -> impl Strategy<Value = Condition> {
     ]
 }
 
-fn condition() -> impl Strategy<Value = Condition> {
+pub(crate) fn condition() -> impl Strategy<Value = Condition> {
     leaf_condition().prop_recursive(3, 16, 3, |inner| {
         prop_oneof![
             1 => Just(Condition::And { all: vec![] }),
@@ -340,7 +340,7 @@ fn as_segment(mut c: Condition, i: usize) -> Condition {
     c
 }
 
-fn world() -> impl Strategy<Value = Case> {
+pub(crate) fn world() -> impl Strategy<Value = Case> {
     (
         vec(op(), 0..100),
         vec(condition(), 3),
