@@ -1,7 +1,7 @@
 //! Per-person evaluation of every defined segment, and the next instant a
-//! person's answers can change without new events.
+//! person's answers can change without new events (the engine's live set).
 
-use seglab_engine::Engine;
+use seglab_engine::{Engine, LiveSet};
 
 use crate::Result;
 
@@ -17,43 +17,41 @@ pub(crate) struct PersonEval {
 
 /// The defined segments, ready for per-person evaluation.
 pub(crate) struct Prepared {
-    names: Vec<String>,
-    uses_rfm: Vec<bool>,
+    set: LiveSet,
 }
 
 impl Prepared {
-    pub(crate) fn new(engine: &Engine) -> Result<Prepared> {
-        let names: Vec<String> = engine.definitions().keys().cloned().collect();
-        let uses_rfm = names.iter().map(|_| false).collect();
-        Ok(Prepared { names, uses_rfm })
+    /// Built at `now` (the RFM basis describes that instant).
+    pub(crate) fn new(engine: &Engine, now: i64) -> Result<Prepared> {
+        Ok(Prepared {
+            set: engine.live_set(now)?,
+        })
     }
 
     /// Segment names, in name order.
     pub(crate) fn names(&self) -> &[String] {
-        &self.names
+        self.set.segments()
     }
 
     /// Whether segment `i` depends on RFM scores (which move with everyone's
     /// orders, so they are also re-evaluated in batch from time to time).
     pub(crate) fn uses_rfm(&self, i: usize) -> bool {
-        self.uses_rfm[i]
+        self.set.uses_rfm(i)
     }
 
     /// Whether the definitions or timelines moved on in a way that needs a
     /// new [`Prepared`].
     pub(crate) fn is_stale(&self, engine: &Engine) -> bool {
-        !engine.definitions().keys().eq(self.names.iter())
+        self.set.is_stale(engine)
     }
 
     pub(crate) fn person(&self, engine: &Engine, person: i64, now: i64) -> Result<PersonEval> {
-        let mut members = Vec::with_capacity(self.names.len());
-        for name in &self.names {
-            let condition = &engine.definitions()[name];
-            members.push(engine.holds(person, condition, now)?);
-        }
+        let e = self.set.evaluate_person(engine, person, now)?;
         Ok(PersonEval {
-            members,
-            next: None,
+            members: (0..self.names().len())
+                .map(|i| e.holds.contains(i))
+                .collect(),
+            next: e.next_change,
         })
     }
 }

@@ -502,7 +502,7 @@ impl Live {
         }
         let stale = self.prepared.as_ref().is_none_or(|p| p.is_stale(engine));
         if stale || !redefined.is_empty() {
-            let prepared = Prepared::new(engine)?;
+            let prepared = Prepared::new(engine, now)?;
             self.slots = prepared
                 .names()
                 .iter()
@@ -577,6 +577,8 @@ impl Live {
     /// Re-evaluates the segments that use RFM scores for everyone.
     fn evaluate_rfm(&mut self, engine: &Engine, now: i64, pending: &mut Batch) -> Result<()> {
         self.last_rfm = now;
+        // A new basis: everyone's orders as of now.
+        self.prepared = Some(Prepared::new(engine, now)?);
         let prepared = self.prepared()?;
         let list: Vec<(String, seglab_lang::ast::Condition)> = (0..prepared.names().len())
             .filter(|&i| prepared.uses_rfm(i))
@@ -716,10 +718,7 @@ impl Live {
                 if p.cause.delivered() && !p.historical {
                     for sub in &self.subs {
                         if (if p.entered { sub.entered } else { sub.exited })
-                            && sub
-                                .segments
-                                .as_ref()
-                                .is_none_or(|s| s.contains(&seg.name))
+                            && sub.segments.as_ref().is_none_or(|s| s.contains(&seg.name))
                         {
                             deliver.execute(params![sub.id, id, now])?;
                         }

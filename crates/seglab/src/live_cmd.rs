@@ -57,7 +57,10 @@ pub fn segment_history(data: &Path, name: &str, days: u32) -> anyhow::Result<()>
     let rows = history::daily(&conn, name, from, to)?;
     let max = rows.iter().map(|d| d.size).max().unwrap_or(0);
     println!("{name}: size at the end of each UTC day");
-    println!("{:<10} {:>9} {:>9} {:>10}", "day", "entered", "exited", "size");
+    println!(
+        "{:<10} {:>9} {:>9} {:>10}",
+        "day", "entered", "exited", "size"
+    );
     for d in &rows {
         println!(
             "{:<10} {:>9} {:>9} {:>10}  {}",
@@ -85,7 +88,9 @@ fn print_changes(changes: &[seglab_live::Change]) {
             c.person,
             if c.entered { "entered" } else { "exited" },
             c.cause.as_str(),
-            c.event_seq.map(|s| format!(" (event #{s})")).unwrap_or_default()
+            c.event_seq
+                .map(|s| format!(" (event #{s})"))
+                .unwrap_or_default()
         );
     }
 }
@@ -167,10 +172,7 @@ pub fn webhooks(data: &Path, cmd: WebhooksCommand) -> anyhow::Result<()> {
             let reader = Reader::open(data)?;
             let known = reader.segments()?;
             for s in &segments {
-                anyhow::ensure!(
-                    known.iter().any(|r| r.name == *s),
-                    "no segment named {s:?}"
-                );
+                anyhow::ensure!(known.iter().any(|r| r.name == *s), "no segment named {s:?}");
             }
             let sub = webhook::subscribe(
                 data,
@@ -182,7 +184,10 @@ pub fn webhooks(data: &Path, cmd: WebhooksCommand) -> anyhow::Result<()> {
                 now_millis(),
             )?;
             println!("webhook {} → {}", sub.id, sub.url);
-            println!("signing secret (shown once): {}", sub.secret.unwrap_or_default());
+            println!(
+                "signing secret (shown once): {}",
+                sub.secret.unwrap_or_default()
+            );
             println!("a running server picks it up at its next change");
         }
         WebhooksCommand::List => {
@@ -201,7 +206,9 @@ pub fn webhooks(data: &Path, cmd: WebhooksCommand) -> anyhow::Result<()> {
                     "{:>4}  {:<40} {:<24} {:<15} {:>9} {:>8} {:>7}",
                     s.id,
                     s.url,
-                    s.segments.map(|v| v.join(",")).unwrap_or_else(|| "*".into()),
+                    s.segments
+                        .map(|v| v.join(","))
+                        .unwrap_or_else(|| "*".into()),
                     on,
                     st.delivered,
                     st.pending,
@@ -210,7 +217,10 @@ pub fn webhooks(data: &Path, cmd: WebhooksCommand) -> anyhow::Result<()> {
             }
         }
         WebhooksCommand::Remove { id } => {
-            anyhow::ensure!(webhook::unsubscribe(data, id, now_millis())?, "no webhook {id}");
+            anyhow::ensure!(
+                webhook::unsubscribe(data, id, now_millis())?,
+                "no webhook {id}"
+            );
             println!("removed webhook {id}");
         }
     }
