@@ -25,7 +25,7 @@ pub struct World {
 impl World {
     pub fn new(definitions: &str) -> World {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), Durability::Full).unwrap();
+        let store = Store::open(dir.path(), Durability::Normal).unwrap();
         let segments = Segments::load(store.reader()).unwrap();
         apply(&segments, &store, definitions);
         let live = Live::open(dir.path(), &segments, store.reader(), NOW).unwrap();
@@ -62,7 +62,7 @@ impl World {
     pub fn restart(&mut self, now: i64) -> Vec<Change> {
         let dir = self.dir.path().to_owned();
         self.store = None;
-        let store = Store::open(&dir, Durability::Full).unwrap();
+        let store = Store::open(&dir, Durability::Normal).unwrap();
         self.segments = Segments::load(store.reader()).unwrap();
         let before = self.change_count();
         self.live = Live::open(&dir, &self.segments, store.reader(), now).unwrap();
