@@ -325,6 +325,11 @@ impl Live {
         self.last_seq
     }
 
+    /// Pending timers (one per person at most).
+    pub fn timer_count(&self) -> usize {
+        self.due.len()
+    }
+
     /// The earliest pending timer.
     pub fn next_timer(&self) -> Option<i64> {
         self.timers.first().map(|&(due, _)| due)

@@ -521,6 +521,12 @@ impl Segments {
             .last_merge
     }
 
+    /// Runs `f` with the engine for writing (benchmarks and tools that push
+    /// events straight into the timelines).
+    pub fn with_engine_mut<T>(&self, f: impl FnOnce(&mut Engine) -> T) -> T {
+        f(&mut self.engine_mut())
+    }
+
     /// The sequence number of the newest event loaded.
     pub fn last_seq(&self) -> i64 {
         self.loaded

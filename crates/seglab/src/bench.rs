@@ -46,6 +46,26 @@ pub enum BenchCommand {
         #[arg(long)]
         keep: Option<std::path::PathBuf>,
     },
+    /// Live membership with 50 segments: one event inside the engine (p50, p99),
+    /// HTTP ingest → webhook on loopback (p99), sustained events/s.
+    Live {
+        #[arg(long, default_value_t = 1_000_000)]
+        people: usize,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Keep the generated data folder here instead of a temporary one.
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
+        /// Events applied inside the engine.
+        #[arg(long, default_value_t = 20_000)]
+        samples: usize,
+        /// Events sent one at a time for the end-to-end latency.
+        #[arg(long, default_value_t = 2_000)]
+        pings: usize,
+        /// Events sent for the sustained rate.
+        #[arg(long, default_value_t = 1_000_000)]
+        sustained: u64,
+    },
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -62,6 +82,14 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             python,
             keep,
         } => crate::bench_segments::run(people, events, python, keep),
+        BenchCommand::Live {
+            people,
+            events,
+            keep,
+            samples,
+            pings,
+            sustained,
+        } => crate::bench_live::run(people, events, keep, samples, pings, sustained),
     }
 }
 
@@ -110,14 +138,14 @@ fn baseline(dir: &Path, rows: usize, row_bytes: usize) -> anyhow::Result<f64> {
     )?)
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
-    key: String,
+    pub(crate) url: String,
+    pub(crate) key: String,
 }
 
 impl Server {
-    fn start(data: &Path) -> anyhow::Result<Server> {
+    pub(crate) fn start(data: &Path) -> anyhow::Result<Server> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
             .args([
@@ -159,7 +187,7 @@ impl Server {
         }
     }
 
-    fn stop(mut self) -> anyhow::Result<()> {
+    pub(crate) fn stop(mut self) -> anyhow::Result<()> {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())

@@ -47,6 +47,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/webhooks", get(list_webhooks).post(create_webhook))
         .route("/api/v1/webhooks/{id}", delete(delete_webhook))
         .route("/api/v1/stream", get(stream))
+        .route("/api/v1/live", get(status))
 }
 
 fn time_param(name: &str, value: Option<&str>, default: i64) -> ApiResult<i64> {
@@ -300,6 +301,28 @@ async fn delete_webhook(
             .unwrap_or_else(|e| e.into_inner())
             .reload_subscriptions()?;
         Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+/// Where the live engine is: the newest event applied against the newest
+/// committed, timers, and the instant memberships describe.
+async fn status(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    require_admin(&headers, &state.admin_token)?;
+    super::blocking(&state, move |s| {
+        let committed = s.store.reader().last_seq()?;
+        let live = s.live.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(Json(json!({
+            "applied_seq": live.last_seq(),
+            "committed_seq": committed,
+            "behind": (committed - live.last_seq()).max(0),
+            "timers": live.timer_count(),
+            "next_timer": live.next_timer().map(format_timestamp),
+            "clock": (live.clock() > i64::MIN).then(|| format_timestamp(live.clock())),
+        })))
     })
     .await
 }
