@@ -21,6 +21,9 @@ pub enum EngineError {
     /// An id space ran out (more than about 4 billion of something).
     #[error("too many {what}")]
     CapacityExceeded { what: &'static str },
+    /// A person the timelines do not know.
+    #[error("unknown person {id}")]
+    UnknownPerson { id: i64 },
     /// A properties id that these timelines did not hand out.
     #[error("unknown properties id {id}")]
     UnknownProperties { id: u32 },
@@ -37,6 +40,7 @@ impl EngineError {
             EngineError::TimestampOutOfRange { .. } => "timestamp_out_of_range",
             EngineError::CapacityExceeded { .. } => "capacity_exceeded",
             EngineError::UnknownProperties { .. } => "unknown_properties",
+            EngineError::UnknownPerson { .. } => "unknown_person",
         }
     }
 }

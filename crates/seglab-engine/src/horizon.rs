@@ -99,7 +99,7 @@ pub(crate) struct Leaf {
     pub(crate) condition: Condition,
     pub(crate) kind: LeafKind,
     /// The events read: `[E]`, or `[A, B]` for `then` and `then not`.
-    matchers: Vec<Matcher>,
+    pub(crate) matchers: Vec<Matcher>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! property tests against the reference evaluator, and a performance report.
 
 mod cases;
+mod explain;
 mod live;
 mod perf;
 mod proptests;

@@ -378,3 +378,138 @@ fn perf_report() {
         started.elapsed()
     );
 }
+
+/// The starter segments and variants of them: 50 in all.
+pub fn fifty_segments() -> Vec<(String, Condition)> {
+    let oc = "Order Completed";
+    let pv = "Product Viewed";
+    let mut all = starter_segments();
+    for d in [7, 14, 60, 90, 180] {
+        all.push((format!("buyers_{d}d"), did(q(oc).last(days(d)))));
+        all.push((format!("stopped_buying_{d}d"), stopped(ev(oc), days(d))));
+        all.push((
+            format!("browsers_{d}d"),
+            count(q(pv).last(days(d)), ge(5.0)),
+        ));
+    }
+    for (i, c) in CATEGORIES.iter().take(9).enumerate() {
+        all.push((
+            format!("{c}_viewers"),
+            and(vec![
+                count(q(pv).filter(eq("category", ls(c))).last(days(30)), ge(2.0)),
+                not(in_segment("recent_buyers")),
+            ]),
+        ));
+        if i < 4 {
+            all.push((
+                format!("abandoned_{c}"),
+                then_not(
+                    q("Product Added")
+                        .filter(eq("category", ls(c)))
+                        .last(days(14)),
+                    ev(oc),
+                    Some(hours(24 * (i as u64 + 1))),
+                ),
+            ));
+        }
+    }
+    all.push((
+        "opened_recently".to_owned(),
+        last(Some(ev("Email Opened")), in_last(days(14))),
+    ));
+    all.push((
+        "at_risk_vip".to_owned(),
+        and(vec![
+            in_segment("vip"),
+            rfm_in(&["At risk", "Cannot lose them"]),
+        ]),
+    ));
+    all.truncate(50);
+    all
+}
+
+fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[test]
+#[ignore = "performance report; run in release with --ignored --nocapture"]
+fn live_perf_report() {
+    let people: i64 = std::env::var("SEGLAB_PERF_PEOPLE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let mut rng = Rng(0x5eed);
+    let products = catalog(&mut rng, 2_000);
+    let mut t = Timelines::new();
+    let mut load = t.bulk_load();
+    let mut gen_rng = Rng(42);
+    for id in 0..people {
+        let mut pending = Vec::new();
+        person(
+            &mut gen_rng,
+            id,
+            &products,
+            180,
+            &mut |p, ts, name, props| load.push(p, ts, name, props).unwrap(),
+            &mut |p, k, v| pending.push((p, k.to_owned(), v)),
+        );
+        for (p, k, v) in pending {
+            load.set_trait(p, &k, v).unwrap();
+        }
+    }
+    load.finish();
+    let mut engine = Engine::new(t);
+    let segments = fifty_segments();
+    assert_eq!(segments.len(), 50);
+    for (name, c) in &segments {
+        engine.define(name, c.clone()).unwrap();
+    }
+    let started = Instant::now();
+    let live = engine.live_set(NOW).unwrap();
+    println!(
+        "people {}  events {}  live set of {} segments built in {:.1?} ({} use RFM)",
+        engine.timelines().person_count(),
+        engine.timelines().event_count(),
+        live.segments().len(),
+        started.elapsed(),
+        (0..50).filter(|&i| live.uses_rfm(i)).count()
+    );
+    // Exactness at the build instant, for a sample of people.
+    let batch = engine.evaluate_defined(NOW).unwrap();
+    let mut pick = Rng(7);
+    for _ in 0..2_000 {
+        let id = pick.below(people as u64) as i64;
+        let idx = engine.timelines().index_of(id).unwrap();
+        let got = live.evaluate_person(&engine, id, NOW).unwrap();
+        for (i, (_, members)) in batch.iter().enumerate() {
+            assert_eq!(got.holds.contains(i), members.contains(idx), "{id} {i}");
+        }
+    }
+    // Same `now` for every call (compiled once), then a new `now` for each
+    // call (compiled each time): the worst case.
+    for (label, step) in [("same now", 0), ("new now every call", 1)] {
+        let mut times = Vec::new();
+        let mut pick = Rng(11);
+        let mut now = NOW;
+        let mut woken = 0;
+        for _ in 0..20_000 {
+            let id = pick.below(people as u64) as i64;
+            now += step;
+            let started = Instant::now();
+            let r = live.evaluate_person(&engine, id, now).unwrap();
+            times.push(started.elapsed());
+            woken += usize::from(r.next_change.is_some());
+        }
+        times.sort_unstable();
+        println!(
+            "evaluate_person, 50 segments, {label}: p50 {:.1?}  p99 {:.1?}  p99.9 {:.1?}  max {:.1?}  ({} of {} people have a next change)",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            percentile(&times, 0.999),
+            times[times.len() - 1],
+            woken,
+            times.len()
+        );
+    }
+}

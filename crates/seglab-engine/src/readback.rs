@@ -1,0 +1,196 @@
+//! Reading a person's events and traits back as JSON.
+//!
+//! Properties are stored flattened (see [`crate::props`]), so the JSON given
+//! back is rebuilt from the `(path, value)` pairs: objects from the paths
+//! that hold objects, arrays from values marked as array elements. It
+//! flattens to the same pairs, so every condition means the same on it as on
+//! what was tracked; what flattening forgets cannot come back: which element
+//! of an array of objects held which values (they are given to the elements
+//! in order), empty arrays and `null`s, nested arrays (flattened), and a key
+//! with a `.` beside an object of the same path.
+
+use serde::Serialize;
+use serde_json::{Map, Number, Value};
+
+use crate::props::{Dictionary, OBJECT, Pair, Scalar};
+use crate::timeline::Timelines;
+
+/// One event of a person's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEvent {
+    /// Epoch milliseconds.
+    pub time: i64,
+    pub name: String,
+    /// The properties, rebuilt (see the module docs of `readback`).
+    pub properties: Value,
+}
+
+impl Timelines {
+    /// A person's events in time order, with their properties as JSON (empty
+    /// for an unknown person; merged ids give the merged timeline).
+    pub fn person_events(&self, person: i64) -> Vec<TimelineEvent> {
+        let Some(index) = self.index_of(person) else {
+            return Vec::new();
+        };
+        self.events(index)
+            .iter()
+            .map(|e| TimelineEvent {
+                time: e.ts(),
+                name: self.names.resolve(e.name()).to_owned(),
+                properties: set_to_json(&self.dict, self.set(e.props())),
+            })
+            .collect()
+    }
+
+    /// A person's traits as one JSON object (empty for an unknown person).
+    pub fn person_traits(&self, person: i64) -> Map<String, Value> {
+        let mut out = Map::new();
+        let Some(index) = self.index_of(person) else {
+            return out;
+        };
+        for t in self.persons[index as usize].traits.iter() {
+            if let Value::Object(m) = set_to_json(&self.dict, self.dict.set(t.set)) {
+                out.extend(m);
+            }
+        }
+        out
+    }
+}
+
+fn scalar_json(dict: &Dictionary, value: u32) -> Value {
+    match dict.scalar(value) {
+        Scalar::Str(s) => Value::String(s.to_owned()),
+        Scalar::Bool(b) => Value::Bool(b),
+        Scalar::Num(x) => {
+            if x.fract() == 0.0 && x.abs() < 9.0e15 {
+                Value::Number(Number::from(x as i64))
+            } else {
+                Number::from_f64(x).map_or(Value::Null, Value::Number)
+            }
+        }
+        Scalar::Object => Value::Object(Map::new()),
+    }
+}
+
+/// The JSON object of a property set (see the module docs).
+pub(crate) fn set_to_json(dict: &Dictionary, set: &[Pair]) -> Value {
+    // Each path with its values, in the set's order (by path, then document).
+    let mut paths: Vec<(&str, Vec<Pair>)> = Vec::new();
+    for &p in set {
+        let path = dict.keys.resolve(p.path());
+        match paths.last_mut() {
+            Some((last, values)) if *last == path => values.push(p),
+            _ => paths.push((path, vec![p])),
+        }
+    }
+    let objects = |values: &[Pair]| values.iter().filter(|p| p.value == OBJECT).count();
+    // The parent of a path: the longest proper prefix holding objects.
+    let parent = |path: &str| -> Option<usize> {
+        path.match_indices('.').rev().find_map(|(i, _)| {
+            paths
+                .iter()
+                .position(|(p, v)| *p == &path[..i] && objects(v) > 0)
+        })
+    };
+    // Per path, the objects at it, filled with their children first (longer
+    // paths first), then placed in their parent's objects.
+    let mut maps: Vec<Vec<Map<String, Value>>> = paths
+        .iter()
+        .map(|(_, v)| vec![Map::new(); objects(v)])
+        .collect();
+    let mut root = vec![Map::new()];
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(paths[i].0.len()));
+    for i in order {
+        let (path, values) = &paths[i];
+        let own = std::mem::take(&mut maps[i]);
+        let (key, target) = match parent(path) {
+            Some(q) => (&path[paths[q].0.len() + 1..], &mut maps[q]),
+            None => (*path, &mut root),
+        };
+        place(dict, key, values, own, target);
+    }
+    Value::Object(root.pop().unwrap_or_default())
+}
+
+/// Gives the values of one key to the parent objects in order: a plain value
+/// takes the next object without the key, array elements join the current
+/// object's array.
+fn place(
+    dict: &Dictionary,
+    key: &str,
+    values: &[Pair],
+    own: Vec<Map<String, Value>>,
+    parents: &mut [Map<String, Value>],
+) {
+    let mut own = own.into_iter();
+    let mut j = 0;
+    let last = parents.len().saturating_sub(1);
+    for p in values {
+        let v = if p.value == OBJECT {
+            Value::Object(own.next().unwrap_or_default())
+        } else {
+            scalar_json(dict, p.value)
+        };
+        let has = |m: &Map<String, Value>| m.get(key).map(|v| v.is_array());
+        if p.in_array() {
+            if has(&parents[j]) == Some(false) && j < last {
+                j += 1;
+            }
+        } else if has(&parents[j]).is_some() && j < last {
+            j += 1;
+        }
+        let m = &mut parents[j];
+        match m.get_mut(key) {
+            None if !p.in_array() => {
+                m.insert(key.to_owned(), v);
+            }
+            None => {
+                m.insert(key.to_owned(), Value::Array(vec![v]));
+            }
+            Some(Value::Array(items)) => items.push(v),
+            Some(other) => {
+                let first = other.take();
+                *other = Value::Array(vec![first, v]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip(v: Value) -> Value {
+        let mut d = Dictionary::default();
+        let set = d.intern_object(&v).unwrap();
+        let back = set_to_json(&d, d.set(set));
+        let again = d.intern_object(&back).unwrap();
+        assert_eq!(set, again, "{v} came back as {back}");
+        back
+    }
+
+    #[test]
+    fn properties_come_back() {
+        for v in [
+            json!({}),
+            json!({"a": 1, "b": "x", "c": true, "d": 2.5, "e": -3}),
+            json!({"tags": ["x", "y"], "one": ["z"]}),
+            json!({"o": {"p": {"q": 1}, "r": [1, "s"]}, "empty": {}}),
+            json!({"products": [{"c": "s", "n": 1}, {"c": "t"}, {"n": 3}]}),
+            json!({"items": [{"cat": "x", "price": 2}, {"cat": "y", "price": 1}], "k": "x"}),
+            json!({"o": [{"p": ["x", 2]}, {"p": "y"}]}),
+        ] {
+            round_trip(v);
+        }
+        assert_eq!(
+            round_trip(json!({"a": {"b": [1, 2]}, "n": 10})),
+            json!({"a": {"b": [1, 2]}, "n": 10})
+        );
+        assert_eq!(
+            round_trip(json!({"x": [[1], []], "y": null})),
+            json!({"x": [1]})
+        );
+    }
+}
