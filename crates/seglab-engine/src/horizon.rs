@@ -682,7 +682,7 @@ impl Forest {
                     let h = rs
                         .iter()
                         .filter(|r| r.0 == decided)
-                        .fold(Some(i128::MIN), |h, r| latest(h, r.1));
+                        .try_fold(i128::MIN, |h, r| latest(Some(h), r.1));
                     (decided, h)
                 }
             }

@@ -82,6 +82,8 @@ pub enum Error {
     },
     #[error("no segment named {0:?}")]
     NotFound(String),
+    #[error("person {0} has no events or traits yet")]
+    NoTimeline(PersonId),
     #[error("segment {0:?}: {1}")]
     Engine(String, seglab_engine::EngineError),
     #[error("the stored definition of {0:?} is not a valid syntax tree: {1}")]
@@ -98,7 +100,7 @@ impl Error {
                 .iter()
                 .find(|d| d.is_error())
                 .map_or("invalid_segment", |d| d.code),
-            Error::NotFound(_) => "not_found",
+            Error::NotFound(_) | Error::NoTimeline(_) => "not_found",
             Error::Engine(..) => "invalid_segment",
             Error::Corrupt(..) => "storage",
         }
@@ -519,6 +521,26 @@ impl Segments {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .last_merge
+    }
+
+    /// Why `person` (today's id) is in saved segment `name` at `now`, or not:
+    /// every condition with its answer and the events that decided it.
+    pub fn explain(
+        &self,
+        person: PersonId,
+        name: &str,
+        now: i64,
+    ) -> Result<seglab_engine::Explanation> {
+        let engine = self.engine();
+        if !engine.definitions().contains_key(name) {
+            return Err(Error::NotFound(name.to_owned()));
+        }
+        if engine.timelines().index_of(person).is_none() {
+            return Err(Error::NoTimeline(person));
+        }
+        engine
+            .explain_segment(person, name, now)
+            .map_err(|e| Error::Engine(name.to_owned(), e))
     }
 
     /// Runs `f` with the engine for writing (benchmarks and tools that push

@@ -95,7 +95,9 @@ impl From<seglab_segments::Error> for ApiError {
             seglab_segments::Error::Invalid { .. } | seglab_segments::Error::Engine(..) => {
                 ErrorKind::BadRequest
             }
-            seglab_segments::Error::NotFound(_) => ErrorKind::NotFound,
+            seglab_segments::Error::NotFound(_) | seglab_segments::Error::NoTimeline(_) => {
+                ErrorKind::NotFound
+            }
             seglab_segments::Error::Store(seglab_store::Error::Closed) => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         };

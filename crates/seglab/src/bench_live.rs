@@ -34,7 +34,14 @@ use crate::demo::{DemoSpec, generate};
 pub fn fifty_segments() -> String {
     let mut s = String::from(seglab_segments::STARTER);
     s.push_str("\nsegment bench_ping = did \"Bench Ping\" in last 1h\n");
-    let categories = ["shoes", "dresses", "bags", "accessories", "electronics", "home"];
+    let categories = [
+        "shoes",
+        "dresses",
+        "bags",
+        "accessories",
+        "electronics",
+        "home",
+    ];
     for (i, c) in categories.iter().enumerate() {
         let d = 7 * (i + 1);
         s.push_str(&format!(
@@ -59,7 +66,11 @@ pub fn fifty_segments() -> String {
 
 /// A data folder holding the generated store (made by a child `seglab demo`).
 fn ensure_data(data: &Path, people: usize, events: u64) -> anyhow::Result<()> {
-    if Reader::open(data).and_then(|r| r.event_count()).unwrap_or(0) > 0 {
+    if Reader::open(data)
+        .and_then(|r| r.event_count())
+        .unwrap_or(0)
+        > 0
+    {
         return Ok(());
     }
     println!(
@@ -153,10 +164,11 @@ pub fn run(
         rate(people as f64)
     );
     println!("  server ready (store, timelines, live state) in {ready:.1} s");
-    println!("  one event inside the engine ({} events on random people):", rate(applied.len() as f64));
     println!(
-        "    baseline  re-evaluate every segment for everyone:  {batch_ms:>9.1} ms"
+        "  one event inside the engine ({} events on random people):",
+        rate(applied.len() as f64)
     );
+    println!("    baseline  re-evaluate every segment for everyone:  {batch_ms:>9.1} ms");
     println!(
         "    seglab    p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
         p50,
@@ -169,7 +181,10 @@ pub fn run(
         verdict(p99 < 1.0)
     );
     let (ack, hook) = (sorted(ack), sorted(hook));
-    println!("  HTTP ingest → webhook received on loopback ({} events):", hook.len());
+    println!(
+        "  HTTP ingest → webhook received on loopback ({} events):",
+        hook.len()
+    );
     println!(
         "    baseline  ingest acknowledged:  p50 {:.2} ms, p99 {:.2} ms",
         percentile(&ack, 0.5),
@@ -185,7 +200,10 @@ pub fn run(
         "  sustained, every segment live ({} events, 8 connections, 250 per request):",
         rate(sustained as f64)
     );
-    println!("    baseline  acknowledged:        {:>10} events/s", rate(acked_rate));
+    println!(
+        "    baseline  acknowledged:        {:>10} events/s",
+        rate(acked_rate)
+    );
     println!(
         "    seglab    applied by live:     {:>10} events/s  ({:.2} × baseline; target ≥ 50,000: {})",
         rate(live_rate),
@@ -199,17 +217,31 @@ pub fn run(
 }
 
 /// Milliseconds of a batch pass over everyone, and per-event apply times (ms).
-fn engine_latency(segments: &Segments, now: i64, samples: usize) -> anyhow::Result<(f64, Vec<f64>)> {
-    let ids: Vec<i64> = segments.with_engine(|e| e.timelines().people().map(|(_, id)| id).collect());
+fn engine_latency(
+    segments: &Segments,
+    now: i64,
+    samples: usize,
+) -> anyhow::Result<(f64, Vec<f64>)> {
+    let ids: Vec<i64> =
+        segments.with_engine(|e| e.timelines().people().map(|(_, id)| id).collect());
     let t = Instant::now();
     segments.with_engine(|e| e.evaluate_defined(now))?;
     let batch_ms = t.elapsed().as_secs_f64() * 1000.0;
     let mut set = segments.with_engine(|e| e.live_set(now))?;
     let mut rng = StdRng::seed_from_u64(7);
     let kinds = [
-        ("Product Viewed", json!({"category": "shoes", "product_id": "p-12", "price": 40})),
-        ("Product Added", json!({"category": "bags", "product_id": "p-7", "price": 90})),
-        ("Order Completed", json!({"revenue": 130, "order_id": "o-1"})),
+        (
+            "Product Viewed",
+            json!({"category": "shoes", "product_id": "p-12", "price": 40}),
+        ),
+        (
+            "Product Added",
+            json!({"category": "bags", "product_id": "p-7", "price": 90}),
+        ),
+        (
+            "Order Completed",
+            json!({"revenue": 130, "order_id": "o-1"}),
+        ),
         ("Page Viewed", json!({"name": "Home", "path": "/"})),
         ("Email Opened", json!({"campaign_id": "newsletter-9"})),
     ];
@@ -247,7 +279,10 @@ async fn receiver(arrivals: Arrivals) -> anyhow::Result<String> {
                 if let Ok(v) = serde_json::from_slice::<Value>(&body)
                     && let Some(user) = v["person"]["user_id"].as_str()
                 {
-                    arrivals.lock().unwrap_or_else(|e| e.into_inner()).insert(user.to_owned(), at);
+                    arrivals
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(user.to_owned(), at);
                 }
                 axum::http::StatusCode::OK
             }
@@ -276,7 +311,11 @@ async fn end_to_end(
         .send()
         .await?;
     if !res.status().is_success() {
-        bail!("creating the webhook: {} {}", res.status(), res.text().await?);
+        bail!(
+            "creating the webhook: {} {}",
+            res.status(),
+            res.text().await?
+        );
     }
     let mut acks = Vec::new();
     let mut hooks = Vec::new();
@@ -298,7 +337,11 @@ async fn end_to_end(
         acks.push(acked.as_secs_f64() * 1000.0);
         let deadline = sent + Duration::from_secs(5);
         loop {
-            let got = arrivals.lock().unwrap_or_else(|e| e.into_inner()).get(&user).copied();
+            let got = arrivals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&user)
+                .copied();
             if let Some(at) = got {
                 hooks.push(at.duration_since(sent).as_secs_f64() * 1000.0);
                 break;
@@ -359,12 +402,21 @@ async fn sustained_rate(
                 let Some(body) = bodies.get(i) else { break };
                 let mut ok = false;
                 for attempt in 0..100u64 {
-                    match client.post(&url).basic_auth(&key, Some("")).body(body.clone()).send().await {
+                    match client
+                        .post(&url)
+                        .basic_auth(&key, Some(""))
+                        .body(body.clone())
+                        .send()
+                        .await
+                    {
                         Ok(r) if r.status() == 200 => {
                             ok = true;
                             break;
                         }
-                        _ => tokio::time::sleep(Duration::from_millis(10 * (attempt + 1).min(10))).await,
+                        _ => {
+                            tokio::time::sleep(Duration::from_millis(10 * (attempt + 1).min(10)))
+                                .await
+                        }
                     }
                 }
                 if !ok {

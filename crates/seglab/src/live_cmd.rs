@@ -42,7 +42,7 @@ fn bar(value: u64, max: u64, width: usize) -> String {
     }
     let eighths = (value as f64 / max as f64 * width as f64 * 8.0).round() as usize;
     let mut s = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
+    if !eighths.is_multiple_of(8) {
         s.push([' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'][eighths % 8]);
     }
     s
@@ -161,8 +161,52 @@ pub fn explain(data: &Path, id: &str, segment: &str, at: Option<i64>) -> anyhow:
         if e.holds { "IN" } else { "NOT in" },
         format_timestamp(at)
     );
-    print!("{}", e.render());
+    print!("{}", render(&e, 0));
     Ok(())
+}
+
+/// An explanation as an indented tree: each condition with ✓ or ✗, then the
+/// events that decided it.
+pub fn render(e: &seglab_engine::Explanation, depth: usize) -> String {
+    let pad = "  ".repeat(depth);
+    let mut out = format!(
+        "{pad}{} {}",
+        if e.holds { "✓" } else { "✗" },
+        e.condition.trim()
+    );
+    if let Some(v) = &e.value {
+        out += &format!("   [{v}]");
+    }
+    if let Some(r) = &e.rfm {
+        out += &format!("   [R{} F{} M{}: {}]", r.r, r.f, r.m, r.cell);
+    }
+    if let Some(w) = &e.window {
+        out += &format!(
+            "   [{} … {}]",
+            format_timestamp(w.from),
+            format_timestamp(w.to)
+        );
+    }
+    if let Some(t) = e.next_change {
+        out += &format!("   (can change at {})", format_timestamp(t));
+    }
+    out.push('\n');
+    for ev in &e.events {
+        out += &format!(
+            "{pad}    {} {}{} {}\n",
+            format_timestamp(ev.time),
+            ev.role.map(|r| format!("[{r}] ")).unwrap_or_default(),
+            ev.name,
+            ev.properties
+        );
+    }
+    if e.event_count > e.events.len() {
+        out += &format!("{pad}    … {} events in all\n", e.event_count);
+    }
+    for c in &e.children {
+        out += &render(c, depth + 1);
+    }
+    out
 }
 
 pub fn webhooks(data: &Path, cmd: WebhooksCommand) -> anyhow::Result<()> {

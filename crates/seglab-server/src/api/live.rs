@@ -44,6 +44,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(recorded_members),
         )
         .route("/api/v1/people/{id}/segments", get(person_segments))
+        .route("/api/v1/people/{id}/segments/{name}/explain", get(explain))
         .route("/api/v1/webhooks", get(list_webhooks).post(create_webhook))
         .route("/api/v1/webhooks/{id}", delete(delete_webhook))
         .route("/api/v1/stream", get(stream))
@@ -234,6 +235,29 @@ async fn person_segments(
     .await
 }
 
+async fn explain(
+    State(state): State<Arc<AppState>>,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<At>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    require_admin(&headers, &state.admin_token)?;
+    let at = time_param("at", q.at.as_deref(), now_millis())?;
+    super::blocking(&state, move |s| {
+        caught_up(s)?;
+        let person = person_of(s, &id)?;
+        let explanation = s.segments.explain(person, &name, at)?;
+        Ok(Json(json!({
+            "person_id": person,
+            "segment": name,
+            "at": format_timestamp(at),
+            "member": explanation.holds,
+            "explanation": explanation,
+        })))
+    })
+    .await
+}
+
 async fn list_webhooks(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -307,10 +331,7 @@ async fn delete_webhook(
 
 /// Where the live engine is: the newest event applied against the newest
 /// committed, timers, and the instant memberships describe.
-async fn status(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+async fn status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
     require_admin(&headers, &state.admin_token)?;
     super::blocking(&state, move |s| {
         let committed = s.store.reader().last_seq()?;

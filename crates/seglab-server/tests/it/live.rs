@@ -230,3 +230,28 @@ async fn the_stream_sends_changes_as_they_happen() {
     assert_eq!(change["segment"], "buyers");
     assert_eq!(change["cause"], "event");
 }
+
+#[tokio::test]
+async fn explain_names_the_deciding_events() {
+    let app = App::new();
+    define(&app).await;
+    order(&app, "dee").await;
+    let (s, b) = app
+        .get_admin("/api/v1/people/dee/segments/buyers/explain")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["member"], true);
+    let text = b["explanation"].to_string();
+    assert!(text.contains("Order Completed"), "{text}");
+    let (s, b) = app
+        .get_admin("/api/v1/people/dee/segments/viewers/explain")
+        .await;
+    assert_eq!((s, b["member"].as_bool()), (StatusCode::OK, Some(false)));
+    let (s, b) = app
+        .get_admin("/api/v1/people/dee/segments/nope/explain")
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+}

@@ -3,6 +3,7 @@
 mod cli;
 mod durability;
 mod import;
+mod live;
 mod segments;
 
 use std::io::{BufRead, BufReader};

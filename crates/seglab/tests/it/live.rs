@@ -1,0 +1,115 @@
+//! Live membership from the command line, beside and after a real server.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{ADMIN, Server, seglab};
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_memberships_explain_and_webhooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    stdout(&seglab(&data, &["demo", "--people", "200", "--days", "30"]));
+    let hooks = stdout(&seglab(
+        &data,
+        &[
+            "webhooks",
+            "add",
+            "http://127.0.0.1:9/hook",
+            "--segment",
+            "recent_buyers",
+            "--on",
+            "entered",
+        ],
+    ));
+    assert!(hooks.contains("whsec_"), "{hooks}");
+
+    let server = Server::start(&data);
+    let client = reqwest::Client::new();
+    let batch = json!({"batch": [
+        {"type": "track", "userId": "cli-ann", "event": "Order Completed", "properties": {"revenue": 500}},
+    ]});
+    let res = client
+        .post(format!("{}/v1/batch", server.url))
+        .basic_auth(&server.key, Some(""))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // The live thread applies it on its own (no API call needed).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v: Value = client
+            .get(format!("{}/api/v1/live", server.url))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["behind"] == 0 && v["applied_seq"].as_i64() > Some(0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "live did not catch up: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let v: Value = client
+        .get(format!(
+            "{}/api/v1/people/cli-ann/segments/recent_buyers/explain",
+            server.url
+        ))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["member"], true, "{v}");
+    server.signal("TERM");
+    let mut child = server;
+    let _ = child.child.wait();
+
+    let out = stdout(&seglab(&data, &["people", "segments", "cli-ann"]));
+    assert!(out.contains("recent_buyers"), "{out}");
+    assert!(out.contains("entered"), "{out}");
+    let out = stdout(&seglab(
+        &data,
+        &["people", "explain", "cli-ann", "recent_buyers"],
+    ));
+    assert!(out.contains("is IN recent_buyers"), "{out}");
+    assert!(out.contains("Order Completed"), "{out}");
+    assert!(out.contains("✓"), "{out}");
+    let out = stdout(&seglab(
+        &data,
+        &["segments", "history", "recent_buyers", "--days", "3"],
+    ));
+    assert_eq!(out.lines().count(), 2 + 3, "{out}");
+    assert!(out.contains('█'), "a bar of the size: {out}");
+    let out = stdout(&seglab(
+        &data,
+        &["segments", "changes", "recent_buyers", "--limit", "5"],
+    ));
+    assert!(out.contains("definition"), "{out}");
+    let out = stdout(&seglab(&data, &["webhooks", "list"]));
+    assert!(out.contains("http://127.0.0.1:9/hook"), "{out}");
+    assert!(out.contains("recent_buyers"), "{out}");
+    stdout(&seglab(&data, &["webhooks", "remove", "1"]));
+    let bad = seglab(&data, &["webhooks", "remove", "1"]);
+    assert!(!bad.status.success());
+    let bad = seglab(&data, &["people", "explain", "cli-ann", "nope"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no segment named"));
+}
