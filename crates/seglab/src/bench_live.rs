@@ -33,7 +33,7 @@ use crate::demo::{DemoSpec, generate};
 /// which (`bench_ping`) the end-to-end measurement makes people enter.
 pub fn fifty_segments() -> String {
     let mut s = String::from(seglab_segments::STARTER);
-    s.push_str("\nsegment bench_ping = did \"Bench Ping\" in last 1h\n");
+    s.push_str("\nsegment bench_ping = did \"Coupon Applied\" in last 1h\n");
     let categories = [
         "shoes",
         "dresses",
@@ -55,10 +55,14 @@ pub fn fifty_segments() -> String {
         s.push_str(&format!(
             "segment active_{k}w = regularly \"Page Viewed\" 1 per 1w in {k} of last 4\n\
              segment stopped_{k} = stopped \"Page Viewed\" for {d}d\n\
-             segment opened_{k} = count(\"Email Opened\" in last {d}d) >= {k}\n\
-             segment spend_{k} = sum(\"Order Completed\".revenue in last 90d) >= {m}\n",
+             segment opened_{k} = count(\"Email Opened\" in last {d}d) >= {k}\n",
             d = 7 * k,
-            m = 100 * k,
+        ));
+    }
+    for k in 1..=3 {
+        s.push_str(&format!(
+            "segment spend_{k} = sum(\"Order Completed\".revenue in last 90d) >= {}\n",
+            100 * k
         ));
     }
     s
@@ -294,7 +298,7 @@ async fn receiver(arrivals: Arrivals) -> anyhow::Result<String> {
     Ok(format!("http://{addr}/hook"))
 }
 
-/// Sends one `Bench Ping` at a time for existing people; returns the ingest
+/// Sends one `Coupon Applied` (the `bench_ping` segment) at a time for existing people; returns the ingest
 /// acknowledgement times and the webhook arrival times (ms from sending).
 async fn end_to_end(
     client: &reqwest::Client,
@@ -321,7 +325,7 @@ async fn end_to_end(
     let mut hooks = Vec::new();
     for i in 0..pings {
         let user = format!("user-{:07}", (i * 7919) % people.max(1));
-        let body = json!({"batch": [{"type": "track", "userId": user, "event": "Bench Ping",
+        let body = json!({"batch": [{"type": "track", "userId": user, "event": "Coupon Applied",
             "messageId": format!("bench-ping-{i}-{}", now_millis())}]});
         let sent = Instant::now();
         let res = client
