@@ -52,7 +52,7 @@ mod timeline;
 pub use catalog::{Catalog, EventInfo, PropertyInfo, ValueKinds};
 pub use engine::Engine;
 pub use error::EngineError;
-pub use explain::{ExplainedEvent, Explanation, RfmExplanation, TimeSpan};
+pub use explain::{EXPLAIN_MAX_EVENTS, ExplainedEvent, Explanation, RfmExplanation, TimeSpan};
 pub use live::{LiveSet, PersonEval, RfmBasis, SegmentSet};
 pub use readback::TimelineEvent;
 pub use rfm::{RFM_CELLS, RfmScores, rfm_cell};
