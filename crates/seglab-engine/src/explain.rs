@@ -7,7 +7,7 @@
 //! from the person's timeline. Per construct:
 //!
 //! - `did`, `count`, aggregates, `distinct`, `top`: the matching events in the
-//!   window (the latest [`MAX_EVENTS`]) and their number; the count or the
+//!   window (the latest [`EXPLAIN_MAX_EVENTS`]) and their number; the count or the
 //!   aggregate as `value`.
 //! - `first` / `last`: that event.
 //! - `then … within`: an A and the B that followed it; when none did, the As.
@@ -34,7 +34,7 @@ use crate::rfm::rfm_cell;
 use crate::{Engine, EngineError};
 
 /// Events listed per node at most (`event_count` says how many there were).
-pub const MAX_EVENTS: usize = 10;
+pub const EXPLAIN_MAX_EVENTS: usize = 10;
 
 /// One node of an explanation (see the module docs).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -45,7 +45,7 @@ pub struct Explanation {
     /// For `in segment`: the segment's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
-    /// The events that decided the answer (at most [`MAX_EVENTS`]).
+    /// The events that decided the answer (at most [`EXPLAIN_MAX_EVENTS`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<ExplainedEvent>,
     /// How many events there were in all.
@@ -215,10 +215,10 @@ impl Explainer<'_> {
         }
     }
 
-    /// Lists the latest [`MAX_EVENTS`] of `found` (in time order).
+    /// Lists the latest [`EXPLAIN_MAX_EVENTS`] of `found` (in time order).
     fn list(&self, x: &mut Explanation, found: &[Found]) {
         x.event_count = found.len();
-        let skip = found.len().saturating_sub(MAX_EVENTS);
+        let skip = found.len().saturating_sub(EXPLAIN_MAX_EVENTS);
         x.events = found[skip..].iter().map(|&f| self.event(f)).collect();
     }
 

@@ -53,11 +53,6 @@ fn earliest(a: At, b: At) -> At {
     }
 }
 
-/// The later of two instants (never is later than any).
-fn latest(a: At, b: At) -> At {
-    a.zip(b).map(|(x, y)| x.max(y))
-}
-
 /// The instant as a timestamp (beyond `i64`: never).
 pub(crate) fn to_instant(a: At) -> Option<i64> {
     a.and_then(|x| i64::try_from(x).ok())
@@ -678,11 +673,12 @@ impl Forest {
                     let h = rs.iter().fold(None, |h, r| earliest(h, r.1));
                     (!decided, h)
                 } else {
-                    // Stays decided until every deciding child may change.
+                    // Stays decided until every deciding child may change
+                    // (never, if one never does).
                     let h = rs
                         .iter()
                         .filter(|r| r.0 == decided)
-                        .try_fold(i128::MIN, |h, r| latest(Some(h), r.1));
+                        .try_fold(i128::MIN, |h, r| r.1.map(|x| h.max(x)));
                     (decided, h)
                 }
             }

@@ -12,6 +12,21 @@
 //!   everyone at an instant `now` (epoch milliseconds, always passed in) into a
 //!   [`RoaringBitmap`](roaring::RoaringBitmap) of person indexes, in parallel,
 //!   one pass over each timeline; several segments are evaluated together.
+//! - Real time, one person at a time: [`Engine::live_set`] builds a
+//!   [`LiveSet`] of every defined segment, and
+//!   [`LiveSet::evaluate_person`] answers which of them hold for a person at
+//!   `now` ([`PersonEval`]: a [`SegmentSet`] plus, per segment, the next
+//!   instant its answer can change with no new event). RFM scores are ranked
+//!   against an [`RfmBasis`] of everyone's values at build time;
+//!   [`LiveSet::uses_rfm`] says which segments to also re-run in batch, and
+//!   [`LiveSet::is_stale`] when to rebuild.
+//! - [`Engine::horizon`]: the next instant at which one condition's answer
+//!   can change for a person with no new event (for timers).
+//! - [`Engine::explain`] / [`Engine::explain_segment`]: why a condition holds
+//!   or not for a person, as an [`Explanation`] tree (serializable) with the
+//!   events that decided each node.
+//! - [`Timelines::person_events`] and [`Timelines::person_traits`] read a
+//!   person's data back as JSON.
 //! - [`reference`](mod@reference) states plainly, and slowly, what every condition means; the
 //!   engine is tested against it.
 //! - [`rfm`] defines the RFM scores and cells.
@@ -37,7 +52,7 @@ mod timeline;
 pub use catalog::{Catalog, EventInfo, PropertyInfo, ValueKinds};
 pub use engine::Engine;
 pub use error::EngineError;
-pub use explain::{ExplainedEvent, Explanation, RfmExplanation, TimeSpan};
+pub use explain::{EXPLAIN_MAX_EVENTS, ExplainedEvent, Explanation, RfmExplanation, TimeSpan};
 pub use live::{LiveSet, PersonEval, RfmBasis, SegmentSet};
 pub use readback::TimelineEvent;
 pub use rfm::{RFM_CELLS, RfmScores, rfm_cell};
