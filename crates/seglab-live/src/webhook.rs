@@ -65,6 +65,12 @@ pub fn backoff(attempts: i64) -> i64 {
         .min(3_600_000)
 }
 
+/// Makes `ring` the process's TLS crypto provider (https webhooks), once.
+pub fn install_tls_provider() {
+    // An error means a provider is already installed: that one is used.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A new subscription.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -212,6 +218,7 @@ impl Deliverer {
         wake: Arc<tokio::sync::Notify>,
         user_id: Arc<dyn Fn(i64) -> Option<String> + Send + Sync>,
     ) -> Result<Deliverer> {
+        install_tls_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(5))

@@ -181,6 +181,7 @@ fn init_logging(config: &Config) {
 
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
+    seglab_live::webhook::install_tls_provider();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

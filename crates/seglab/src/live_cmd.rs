@@ -95,6 +95,21 @@ fn print_changes(changes: &[seglab_live::Change]) {
     }
 }
 
+/// `seglab segments members NAME [--at T]`: members as recorded then.
+pub fn segment_members(data: &Path, name: &str, at: i64, limit: usize) -> anyhow::Result<()> {
+    let conn = live_conn(data)?;
+    let members = history::members_at(&conn, name, at)?;
+    println!(
+        "{name} at {}: {} members",
+        format_timestamp(at),
+        members.len()
+    );
+    for p in members.iter().take(limit) {
+        println!("{p}");
+    }
+    Ok(())
+}
+
 /// `seglab segments changes NAME`.
 pub fn segment_changes(data: &Path, name: &str, after: i64, limit: usize) -> anyhow::Result<()> {
     let conn = live_conn(data)?;

@@ -47,6 +47,16 @@ pub enum SegmentsCommand {
         #[arg(long, default_value_t = 30)]
         days: u32,
     },
+    /// Members as recorded at an instant (default now), from the live history.
+    Members {
+        name: String,
+        /// ISO-8601 instant.
+        #[arg(long)]
+        at: Option<String>,
+        /// How many member ids to print.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// Recorded entries and exits, oldest first.
     Changes {
         name: String,
@@ -149,6 +159,10 @@ pub fn run(data: &Path, cmd: SegmentsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SegmentsCommand::History { name, days } => {
             crate::live_cmd::segment_history(data, &name, days)?;
+        }
+        SegmentsCommand::Members { name, at, limit } => {
+            let at = instant(at.as_deref())?;
+            crate::live_cmd::segment_members(data, &name, at, limit)?;
         }
         SegmentsCommand::Changes { name, after, limit } => {
             crate::live_cmd::segment_changes(data, &name, after, limit)?;

@@ -13,7 +13,7 @@ async fn keys_created_and_revoked_from_the_cli_work_on_a_running_server() {
     assert!(out.status.success());
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert_eq!(key.len(), 32);
-    let client = reqwest::Client::new();
+    let client = crate::http();
     let track = |k: String| {
         client
             .post(format!("{}/v1/track", server.url))

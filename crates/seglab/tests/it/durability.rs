@@ -30,7 +30,7 @@ async fn load(
 ) -> (Vec<(String, Vec<String>)>, HashSet<String>) {
     let sent = Arc::new(Mutex::new(Vec::new()));
     let acked = Arc::new(Mutex::new(HashSet::new()));
-    let client = reqwest::Client::new();
+    let client = crate::http();
     let mut tasks = Vec::new();
     for c in 0..clients {
         let (client, url, key, sent, acked) = (
@@ -124,7 +124,7 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
 
     // Clients resend everything they ever sent: still exactly once each.
     let server = Server::start(&data);
-    let client = reqwest::Client::new();
+    let client = crate::http();
     for (body, _) in &sent {
         let r = client
             .post(format!("{}/v1/batch", server.url))

@@ -35,7 +35,7 @@ async fn history_memberships_explain_and_webhooks() {
     assert!(hooks.contains("whsec_"), "{hooks}");
 
     let server = Server::start(&data);
-    let client = reqwest::Client::new();
+    let client = crate::http();
     let batch = json!({"batch": [
         {"type": "track", "userId": "cli-ann", "event": "Order Completed", "properties": {"revenue": 500}},
     ]});
@@ -103,6 +103,19 @@ async fn history_memberships_explain_and_webhooks() {
         &["segments", "changes", "recent_buyers", "--limit", "5"],
     ));
     assert!(out.contains("definition"), "{out}");
+    let out = stdout(&seglab(&data, &["segments", "members", "recent_buyers"]));
+    assert!(!out.contains(": 0 members"), "{out}");
+    let out = stdout(&seglab(
+        &data,
+        &[
+            "segments",
+            "members",
+            "recent_buyers",
+            "--at",
+            "2000-01-01T00:00:00Z",
+        ],
+    ));
+    assert!(out.contains(": 0 members"), "{out}");
     let out = stdout(&seglab(&data, &["webhooks", "list"]));
     assert!(out.contains("http://127.0.0.1:9/hook"), "{out}");
     assert!(out.contains("recent_buyers"), "{out}");

@@ -14,6 +14,12 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_seglab"))
 }
 
+/// An HTTP client (with the TLS provider the binary also installs).
+pub fn http() -> reqwest::Client {
+    seglab_live::webhook::install_tls_provider();
+    reqwest::Client::new()
+}
+
 /// Runs `seglab --data DIR args…` to completion.
 pub fn seglab(data: &Path, args: &[&str]) -> Output {
     Command::new(bin())
