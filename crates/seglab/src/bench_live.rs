@@ -138,6 +138,8 @@ pub fn run(
         t.elapsed().as_secs_f64()
     );
 
+    let (people_loaded, events_loaded) = (segments.people(), segments.events());
+
     // 1. One event inside the engine.
     let now = now_millis();
     let (batch_ms, applied) = engine_latency(&segments, now, samples)?;
@@ -164,8 +166,9 @@ pub fn run(
     let (p50, p99) = (percentile(&applied, 0.5), percentile(&applied, 0.99));
     println!();
     println!(
-        "live membership: {names} segments over {} people",
-        rate(people as f64)
+        "live membership: {names} segments over {} people with {} events",
+        rate(people_loaded as f64),
+        rate(events_loaded as f64)
     );
     println!("  server ready (store, timelines, live state) in {ready:.1} s");
     println!(
