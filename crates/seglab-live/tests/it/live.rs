@@ -164,8 +164,19 @@ fn definitions_populate_and_deletions_empty_segments() {
 }
 
 #[test]
-fn historical_imports_are_recorded_but_marked() {
+fn historical_imports_are_recorded_but_never_delivered() {
     let mut w = World::new(SEGMENTS);
+    let sub = seglab_live::webhook::subscribe(
+        w.dir.path(),
+        &seglab_live::webhook::NewSubscription {
+            url: "http://127.0.0.1:9/hook".into(),
+            segments: None,
+            events: None,
+        },
+        NOW,
+    )
+    .unwrap();
+    w.live.reload_subscriptions().unwrap();
     send(
         w.store(),
         json!([track("ida", "Product Viewed", NOW - 5 * DAY)]),
@@ -174,4 +185,13 @@ fn historical_imports_are_recorded_but_marked() {
     let ch = w.step(NOW);
     assert_eq!(ch.len(), 1);
     assert!(ch[0].historical);
+    let owed = |w: &World| {
+        let s = seglab_live::webhook::stats(w.dir.path(), sub.id).unwrap();
+        s.pending + s.delivered + s.failed
+    };
+    assert_eq!(owed(&w), 0, "imported history never triggers a delivery");
+    // A live event of the same kind does.
+    w.send(json!([track("jo", "Product Viewed", NOW)]));
+    w.step(NOW + 1);
+    assert_eq!(owed(&w), 1);
 }
