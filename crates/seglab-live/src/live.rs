@@ -227,17 +227,7 @@ impl Live {
                 .collect();
         }
         gap.last_seq = segments.last_seq();
-        live.apply(
-            segments,
-            reader,
-            gap,
-            now,
-            if fresh {
-                Cause::Definition
-            } else {
-                Cause::Start
-            },
-        )?;
+        live.apply(segments, reader, gap, now)?;
         Ok(live)
     }
 
@@ -362,7 +352,7 @@ impl Live {
         segments.refresh(reader)?;
         let changes = segments.take_changes();
         let now = now.max(self.clock);
-        self.apply(segments, reader, changes, now, Cause::Definition)
+        self.apply(segments, reader, changes, now)
     }
 
     fn apply(
@@ -371,7 +361,6 @@ impl Live {
         reader: &Reader,
         r: Refreshed,
         now: i64,
-        definition_cause: Cause,
     ) -> Result<Stepped> {
         let mut out = Stepped::default();
         let mut pending = Batch::default();
@@ -436,7 +425,7 @@ impl Live {
             if !redefined.is_empty() || self.clock == i64::MIN {
                 // Everyone, for the segments whose definition changed (and the
                 // timers, which now cover more conditions).
-                self.evaluate_everyone(engine, now, definition_cause, &mut pending)?;
+                self.evaluate_everyone(engine, now, Cause::Definition, &mut pending)?;
             }
             if self.rfm_due(now, &r) {
                 self.evaluate_rfm(engine, now, &mut pending)?;

@@ -134,6 +134,18 @@ fn restarts_keep_memberships_and_timers_and_repeat_nothing() {
     let abandoned = ch.iter().find(|c| c.segment == "cart_abandoners").unwrap();
     assert_eq!(abandoned.at, NOW + DAY, "the timer fired at its instant");
     assert!(w.restart(NOW + 2 * DAY).is_empty());
+    // A segment saved while seglab was stopped is populated at start, as a
+    // definition (never delivered), not as behavior.
+    apply(
+        &w.segments,
+        w.store(),
+        r#"segment eve_like = did "Order Completed""#,
+    );
+    let ch = w.restart(NOW + 2 * DAY);
+    assert_eq!(
+        kinds(&ch),
+        vec![("eve_like".into(), w.person("eve"), "entered", "definition")]
+    );
     for s in ["recent_buyers", "cart_abandoners", "browsers"] {
         assert_eq!(w.members(s), w.batch(s, NOW + 2 * DAY), "{s}");
     }
