@@ -8,6 +8,7 @@
 //! own connections and can be opened beside a running writer.
 
 pub mod bench;
+mod dedup;
 mod identity;
 mod keys;
 mod read;
@@ -128,7 +129,14 @@ impl Store {
         schema::migrate(&mut conn)?;
         let pending = Arc::new(AtomicUsize::new(0));
         let commits = Arc::new(Commits::default());
-        let writer = writer::Writer::new(conn, pending.clone(), commits.clone())?;
+        let reader = Reader::open(dir)?;
+        let writer = writer::Writer::new(
+            conn,
+            pending.clone(),
+            commits.clone(),
+            dir.join(dedup::DEDUP_FILE),
+            reader.store_id()?,
+        )?;
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name("seglab-writer".into())
@@ -139,7 +147,7 @@ impl Store {
             thread: Mutex::new(Some(thread)),
             pending,
             commits,
-            reader: Reader::open(dir)?,
+            reader,
             _lock: lock,
         })
     }

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -19,6 +20,9 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::identity::{Change, Identities};
 use crate::{AppendOutcome, Error};
+
+/// A full rebuild of at least this many ids leaves a snapshot of the map.
+const DEDUP_SNAPSHOT_MIN: usize = 100_000;
 
 /// Most events committed in one transaction.
 pub(crate) const MAX_TXN_EVENTS: usize = 20_000;
@@ -65,6 +69,9 @@ pub(crate) struct Writer {
     next_seq: i64,
     pending: Arc<AtomicUsize>,
     commits: Arc<crate::Commits>,
+    /// Where the deduplication map is kept between runs, and whose it is.
+    dedup_path: PathBuf,
+    store_id: String,
     /// Committed events are freed on another thread: the writer is the serial
     /// part of ingestion and should spend its time writing.
     release: Sender<Vec<Job>>,
@@ -75,6 +82,8 @@ impl Writer {
         conn: Connection,
         pending: Arc<AtomicUsize>,
         commits: Arc<crate::Commits>,
+        dedup_path: PathBuf,
+        store_id: String,
     ) -> Result<Writer, Error> {
         let (release, freed) = channel::<Vec<Job>>();
         std::thread::Builder::new()
@@ -87,29 +96,43 @@ impl Writer {
             next_seq: 1,
             pending,
             commits,
+            dedup_path,
+            store_id,
             release,
         };
         w.load()?;
         Ok(w)
     }
 
-    /// Rebuilds the in-memory state from the database.
+    /// Rebuilds the in-memory state from the database: the deduplication map
+    /// from its snapshot plus the rows stored after it (or from every row).
     fn load(&mut self) -> Result<(), Error> {
         let started = Instant::now();
-        let count: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
-        let mut dedup = Dedup::with_capacity_and_hasher(count as usize + 1024, Default::default());
-        let mut next_seq = 1;
+        let max_seq: i64 =
+            self.conn
+                .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
+        let snapshot = crate::dedup::read(&self.dedup_path, &self.store_id)
+            .filter(|(last, _)| *last <= max_seq);
+        let from_snapshot = snapshot.is_some();
+        let (after, pairs) = snapshot.unwrap_or((0, Vec::new()));
+        let mut dedup = Dedup::with_capacity_and_hasher(
+            pairs.len() + (max_seq - after).max(0) as usize + 1024,
+            Default::default(),
+        );
+        dedup.extend(pairs);
+        let mut next_seq = after + 1;
         {
-            let mut stmt = self.conn.prepare("SELECT seq, id_hash FROM events")?;
-            let mut rows = stmt.query([])?;
+            let mut stmt = self
+                .conn
+                .prepare("SELECT seq, id_hash FROM events WHERE seq > ?1")?;
+            let mut rows = stmt.query([after])?;
             while let Some(r) = rows.next()? {
                 let seq: i64 = r.get(0)?;
                 dedup.insert(r.get::<_, i64>(1)? as u64, seq);
                 next_seq = next_seq.max(seq + 1);
             }
         }
+        let count = dedup.len();
         let mut ids = Identities::new(1);
         {
             let mut stmt = self
@@ -131,10 +154,36 @@ impl Writer {
         self.next_seq = next_seq;
         tracing::info!(
             events = count,
+            from_snapshot,
+            after,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "store state loaded"
         );
+        if !from_snapshot && count >= DEDUP_SNAPSHOT_MIN {
+            // The next start (even after a crash) reads this and the rows after it.
+            self.save_dedup();
+        }
         Ok(())
+    }
+
+    /// Writes the deduplication map for the next start.
+    fn save_dedup(&self) {
+        let started = Instant::now();
+        let last = self.next_seq - 1;
+        match crate::dedup::write(
+            &self.dedup_path,
+            &self.store_id,
+            last,
+            self.dedup.len(),
+            self.dedup.iter(),
+        ) {
+            Ok(()) => tracing::info!(
+                events = self.dedup.len(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "deduplication map saved"
+            ),
+            Err(e) => tracing::warn!(error = %e, "saving the deduplication map"),
+        }
     }
 
     /// Runs until every sender is gone.
@@ -179,6 +228,7 @@ impl Writer {
                 }
             }
         }
+        self.save_dedup();
     }
 
     fn commit(&mut self, jobs: &[Job]) -> Result<Vec<AppendOutcome>, Error> {
