@@ -19,6 +19,7 @@
 //! The engine does no IO and never reads the clock.
 
 mod catalog;
+mod codec;
 mod codes;
 mod compile;
 mod engine;
