@@ -202,7 +202,9 @@ impl Segments {
 
     /// Loads like [`Segments::load`]; with `snapshot_dir`, starts from the
     /// snapshot there when it matches the store (then reads only the events after
-    /// it), and writes one after a full load of at least [`SNAPSHOT_MIN_EVENTS`].
+    /// it), and writes one after a full load of at least [`SNAPSHOT_MIN_EVENTS`]
+    /// events, or when the events read after the snapshot are that many and a
+    /// quarter of it.
     pub fn open(reader: &Reader, snapshot_dir: Option<&Path>) -> Result<Segments> {
         Segments::open_with(reader, snapshot_dir, SNAPSHOT_MIN_EVENTS)
     }
