@@ -166,7 +166,7 @@ pub(crate) fn run(env: &Env<'_>, roots: &[Plan]) -> Vec<RoaringBitmap> {
             for from in (chunk * CHUNK..end).step_by(BLOCK_PEOPLE) {
                 let to = (from + BLOCK_PEOPLE).min(end);
                 let program = env.program;
-                if program.reads_names != 0 && std::env::var_os("SEGLAB_NOTOUCH").is_none() {
+                if program.reads_names != 0 {
                     touched ^=
                         env.tl
                             .touch_events(from..to, program.reads_names, program.reads_from);

@@ -8,8 +8,10 @@
 //! separately allocated `Box<str>` in a `HashMap`.
 
 use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{Read, Write};
 
 use crate::EngineError;
+use crate::codec::{In, Out, invalid};
 
 const K: u64 = 0x9E37_79B9_7F4A_7C15;
 /// Id of an empty slot, and of "no such value" in compiled plans.
@@ -103,6 +105,18 @@ pub(crate) struct IdTable {
 }
 
 impl IdTable {
+    /// A table that holds `n` ids without growing.
+    pub(crate) fn with_capacity(n: usize) -> IdTable {
+        let mut cap = 16;
+        while n * 4 > cap * 3 {
+            cap *= 2;
+        }
+        IdTable {
+            slots: vec![EMPTY; cap],
+            len: 0,
+        }
+    }
+
     #[inline]
     fn fragment(hash: u64) -> u32 {
         (hash >> 32) as u32
@@ -231,6 +245,55 @@ impl StrInterner {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.bytes.capacity() + self.ends.capacity() * 4 + self.table.heap_bytes()
     }
+
+    /// Writes the strings (the hash index is rebuilt when reading).
+    pub(crate) fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
+        let mut out = Out(w);
+        out.bytes(self.bytes.as_bytes())?;
+        out.u32s(&self.ends)
+    }
+
+    /// Reads what [`StrInterner::write_to`] wrote, checking that it is a
+    /// valid interner: UTF-8 text, ascending ends on character boundaries,
+    /// distinct strings, no more than `limit + 1` of them.
+    pub(crate) fn read_from(
+        r: &mut impl Read,
+        limit: u32,
+        what: &'static str,
+    ) -> std::io::Result<StrInterner> {
+        let mut input = In(r);
+        let bytes = String::from_utf8(input.bytes(u32::MAX as usize)?)
+            .map_err(|_| invalid("text is not UTF-8"))?;
+        let ends = input.u32s(limit as usize + 1)?;
+        let mut start = 0;
+        for &end in &ends {
+            if end < start || !bytes.is_char_boundary(end as usize) {
+                return Err(invalid("bad string table"));
+            }
+            start = end;
+        }
+        if start as usize != bytes.len() {
+            return Err(invalid("bad string table"));
+        }
+        let mut s = StrInterner {
+            bytes,
+            ends,
+            table: IdTable::default(),
+            limit,
+            what,
+        };
+        let mut table = IdTable::with_capacity(s.ends.len());
+        for id in 0..s.ends.len() as u32 {
+            let text = s.resolve(id);
+            let hash = hash_bytes(text.as_bytes());
+            if table.find(hash, |other| s.resolve(other) == text).is_some() {
+                return Err(invalid("a string is listed twice"));
+            }
+            table.insert(hash, id);
+        }
+        s.table = table;
+        Ok(s)
+    }
 }
 
 /// Distinct numbers (`-0.0` is stored as `0.0`), named by dense ids.
@@ -290,6 +353,34 @@ impl NumInterner {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.values.capacity() * 8 + self.table.heap_bytes()
     }
+
+    /// Writes the numbers (the hash index is rebuilt when reading).
+    pub(crate) fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
+        Out(w).array(&self.values, |x| x.to_bits().to_le_bytes())
+    }
+
+    /// Reads what [`NumInterner::write_to`] wrote; the numbers must be
+    /// distinct, normalized and no more than `limit + 1`.
+    pub(crate) fn read_from(r: &mut impl Read, limit: u32) -> std::io::Result<NumInterner> {
+        let values = In(r).array(limit as usize + 1, |b| {
+            f64::from_bits(u64::from_le_bytes(b))
+        })?;
+        let mut table = IdTable::with_capacity(values.len());
+        for (id, &x) in values.iter().enumerate() {
+            let bits = x.to_bits();
+            let hash = fmix64(bits);
+            if x.is_nan()
+                || normalize(x).to_bits() != bits
+                || table
+                    .find(hash, |other| values[other as usize].to_bits() == bits)
+                    .is_some()
+            {
+                return Err(invalid("bad number table"));
+            }
+            table.insert(hash, id as u32);
+        }
+        Ok(NumInterner { values, table })
+    }
 }
 
 #[cfg(test)]
@@ -333,6 +424,46 @@ mod tests {
         assert_eq!(n.intern(1.5, u32::MAX).unwrap(), 1);
         assert_eq!(n.resolve(1), 1.5);
         assert_eq!(n.get(2.0), None);
+    }
+
+    #[test]
+    fn interners_round_trip_through_bytes() {
+        let mut s = StrInterner::new(100, "strings");
+        for w in ["", "a", "héllo", "a", "zz"] {
+            s.intern(w).unwrap();
+        }
+        let mut bytes = Vec::new();
+        s.write_to(&mut bytes).unwrap();
+        let back = StrInterner::read_from(&mut bytes.as_slice(), 100, "strings").unwrap();
+        assert_eq!(
+            back.iter().collect::<Vec<_>>(),
+            s.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(back.get("héllo"), Some(2));
+        assert!(StrInterner::read_from(&mut bytes.as_slice(), 2, "strings").is_err());
+        // An end inside a character.
+        let mut bad = Vec::new();
+        let mut out = Out(&mut bad);
+        out.bytes("é".as_bytes()).unwrap();
+        out.u32s(&[1, 2]).unwrap();
+        assert!(StrInterner::read_from(&mut bad.as_slice(), 100, "strings").is_err());
+        // A string twice.
+        let mut twice = Vec::new();
+        let mut out = Out(&mut twice);
+        out.bytes(b"aa").unwrap();
+        out.u32s(&[1, 2]).unwrap();
+        assert!(StrInterner::read_from(&mut twice.as_slice(), 100, "strings").is_err());
+
+        let mut n = NumInterner::default();
+        for x in [1.5, -0.0, 7.0, 1.5] {
+            n.intern(x, 100).unwrap();
+        }
+        let mut bytes = Vec::new();
+        n.write_to(&mut bytes).unwrap();
+        let back = NumInterner::read_from(&mut bytes.as_slice(), 100).unwrap();
+        assert_eq!(back.values, n.values);
+        assert_eq!(back.get(7.0), Some(2));
+        assert_eq!(back.get(0.0), Some(1));
     }
 
     #[test]

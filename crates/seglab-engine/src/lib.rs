@@ -7,7 +7,9 @@
 //!   [`Timelines::bulk_load`] (or push, then [`Timelines::compact`]); keep it
 //!   current with [`Timelines::push`], [`Timelines::merge`] and
 //!   [`Timelines::set_trait`]. [`Timelines::catalog`] describes the data for
-//!   the language checker, [`Timelines::memory`] what it costs.
+//!   the language checker, [`Timelines::memory`] what it costs;
+//!   [`Timelines::write_snapshot`] and [`Timelines::read_snapshot`] turn it
+//!   into bytes and back, for fast restarts.
 //! - [`Engine`] evaluates a [`Condition`](seglab_lang::ast::Condition) for
 //!   everyone at an instant `now` (epoch milliseconds, always passed in) into a
 //!   [`RoaringBitmap`](roaring::RoaringBitmap) of person indexes, in parallel,
@@ -34,6 +36,7 @@
 //! The engine does no IO and never reads the clock.
 
 mod catalog;
+mod codec;
 mod codes;
 mod compile;
 mod engine;

@@ -22,9 +22,12 @@
 //! and numbers index their interners, the third kind holds `false`, `true` and
 //! the object marker.
 
+use std::io::{Read, Write};
+
 use serde_json::{Map, Value};
 
 use crate::EngineError;
+use crate::codec::{In, Out, invalid};
 use crate::intern::{IdTable, NumInterner, StrInterner, hash_words};
 
 const KIND_SHIFT: u32 = 30;
@@ -301,6 +304,74 @@ impl Dictionary {
         self.path = String::new();
     }
 
+    /// Writes the paths, values and sets (hash indexes are rebuilt when reading).
+    pub(crate) fn write_to(&self, w: &mut impl Write) -> std::io::Result<()> {
+        self.keys.write_to(w)?;
+        self.strings.write_to(w)?;
+        self.numbers.write_to(w)?;
+        let mut out = Out(w);
+        out.array(&self.pairs, |p| p.word().to_le_bytes())?;
+        out.u32s(&self.ends)
+    }
+
+    /// Reads what [`Dictionary::write_to`] wrote, checking that every pair
+    /// names a known path and value, that sets are sorted by path, distinct,
+    /// and that set 0 is the empty set.
+    pub(crate) fn read_from(r: &mut impl Read) -> std::io::Result<Dictionary> {
+        let keys = StrInterner::read_from(r, NO_PATH - 1, "property paths")?;
+        let strings = StrInterner::read_from(r, MAX_INDEX, "distinct strings")?;
+        let numbers = NumInterner::read_from(r, MAX_INDEX)?;
+        let mut input = In(r);
+        let pairs = input.array(u32::MAX as usize, |b| {
+            let w = u64::from_le_bytes(b);
+            Pair {
+                key: (w >> 32) as u32,
+                value: w as u32,
+            }
+        })?;
+        let ends = input.u32s(u32::MAX as usize)?;
+        let (paths, nstrings, nnumbers) = (keys.len(), strings.len(), numbers.len());
+        let valid = |p: &Pair| {
+            (p.path() as usize) < paths
+                && match p.value >> KIND_SHIFT {
+                    KIND_STR => ((p.value & INDEX_MASK) as usize) < nstrings,
+                    KIND_NUM => ((p.value & INDEX_MASK) as usize) < nnumbers,
+                    _ => matches!(p.value, FALSE | TRUE | OBJECT),
+                }
+        };
+        if !pairs.iter().all(valid)
+            || ends.first() != Some(&0)
+            || !ends.is_sorted()
+            || ends.last().map(|&e| e as usize) != Some(pairs.len())
+        {
+            return Err(invalid("bad property sets"));
+        }
+        let mut d = Dictionary {
+            keys,
+            strings,
+            numbers,
+            pairs,
+            ends,
+            sets: IdTable::default(),
+            scratch: Vec::new(),
+            path: String::new(),
+        };
+        let mut sets = IdTable::with_capacity(d.ends.len());
+        for id in 0..d.ends.len() as u32 {
+            let set = d.set(id);
+            if !set.is_sorted_by_key(|p| p.path()) {
+                return Err(invalid("bad property sets"));
+            }
+            let hash = hash_words(set.iter().map(|p| p.word()));
+            if sets.find(hash, |other| d.set(other) == set).is_some() {
+                return Err(invalid("a property set is listed twice"));
+            }
+            sets.insert(hash, id);
+        }
+        d.sets = sets;
+        Ok(d)
+    }
+
     /// Heap bytes of (paths and values, property sets).
     pub(crate) fn heap_bytes(&self) -> (usize, usize) {
         let values = self.keys.heap_bytes() + self.strings.heap_bytes() + self.numbers.heap_bytes();
@@ -375,6 +446,36 @@ mod tests {
         assert_eq!(d.intern_object(&json!({})).unwrap(), 0);
         assert_eq!(d.intern_object(&json!([1, 2])).unwrap(), 0);
         assert_eq!(d.intern_object(&json!({"n": null})).unwrap(), 0);
+    }
+
+    #[test]
+    fn dictionaries_round_trip_through_bytes() {
+        let mut d = Dictionary::default();
+        let objects = [
+            json!({"a": 1, "b": "x", "tags": ["p", "q"], "o": {"t": true}}),
+            json!({"price": 2.5, "products": [{"category": "shoes"}]}),
+            json!({"b": "x"}),
+        ];
+        let ids: Vec<u32> = objects
+            .iter()
+            .map(|o| d.intern_object(o).unwrap())
+            .collect();
+        let mut bytes = Vec::new();
+        d.write_to(&mut bytes).unwrap();
+        let mut back = Dictionary::read_from(&mut bytes.as_slice()).unwrap();
+        for &id in &ids {
+            assert_eq!(flat(&back, id), flat(&d, id));
+        }
+        assert_eq!(back.set_count(), d.set_count());
+        // Interning again finds the same sets and values.
+        for (o, &id) in objects.iter().zip(&ids) {
+            assert_eq!(back.intern_object(o).unwrap(), id);
+        }
+        assert_eq!(back.string_id("x"), d.string_id("x"));
+        // Every truncation is an error, never a panic.
+        for cut in 0..bytes.len() {
+            assert!(Dictionary::read_from(&mut &bytes[..cut]).is_err());
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@
 //!   merge, the surviving person's events first among equal times); the merged
 //!   index stays behind, empty and forwarded, and is skipped by evaluation.
 
+mod snapshot;
+
 use roaring::RoaringBitmap;
 use serde_json::Value;
 

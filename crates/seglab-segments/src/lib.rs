@@ -63,9 +63,6 @@ pub const SPEC_EVENTS: &[&str] = &[
 /// Full loads at least this large leave a snapshot for the next start.
 pub const SNAPSHOT_MIN_EVENTS: usize = 200_000;
 
-/// Parsed properties objects kept while reading a snapshot.
-const SNAPSHOT_CACHE: usize = 50_000;
-
 /// People sampled in evaluation results.
 pub const SAMPLE: usize = 10;
 
@@ -247,6 +244,15 @@ impl load::Sink for BulkSink<'_, '_> {
     }
 }
 
+/// Writes the timelines snapshot; a failure is logged (the next start does a
+/// full load).
+fn write_snapshot(dir: &Path, store_id: &str, last_seq: i64, timelines: &Timelines) {
+    match snapshot::write(dir, store_id, last_seq, timelines) {
+        Ok(path) => tracing::info!(path = %path.display(), "timelines snapshot written"),
+        Err(e) => tracing::warn!(error = %e, "writing the timelines snapshot"),
+    }
+}
+
 fn condition_of(record: &SegmentRecord) -> Result<Condition> {
     serde_json::from_str(&record.ast)
         .map_err(|e| Error::Corrupt(record.name.clone(), e.to_string()))
@@ -260,7 +266,9 @@ impl Segments {
 
     /// Loads like [`Segments::load`]; with `snapshot_dir`, starts from the
     /// snapshot there when it matches the store (then reads only the events after
-    /// it), and writes one after a full load of at least [`SNAPSHOT_MIN_EVENTS`].
+    /// it), and writes one after a full load of at least [`SNAPSHOT_MIN_EVENTS`]
+    /// events, or when the events read after the snapshot are that many and a
+    /// quarter of it.
     pub fn open(reader: &Reader, snapshot_dir: Option<&Path>) -> Result<Segments> {
         Segments::open_with(reader, snapshot_dir, SNAPSHOT_MIN_EVENTS)
     }
@@ -275,80 +283,70 @@ impl Segments {
         let last_merge = reader.last_merge()?;
         let roots = reader.person_roots()?;
         let store_id = reader.store_id()?;
-        let mut timelines = Timelines::new();
-        let snap = match snapshot_dir.map(snapshot::read).transpose() {
-            Ok(s) => s.flatten(),
-            Err(e) => {
-                tracing::warn!(error = %e, "ignoring the timelines snapshot");
-                None
-            }
-        };
-        // A snapshot far behind the log is rebuilt by a full load instead.
+        // Events after a snapshot are read from the store; a snapshot far
+        // behind the log is written again after that.
         let newest = reader.last_seq()?;
-        let usable = snap.filter(|s| {
-            let tail = newest - s.last_seq;
-            s.store_id == store_id
-                && tail >= 0
-                && tail as usize <= (s.len() / 4).max(snapshot_min.min(1_000_000))
+        let snap = snapshot_dir.and_then(|dir| {
+            snapshot::read(dir, |h| h.store_id == store_id && h.last_seq <= newest).unwrap_or_else(
+                |e| {
+                    tracing::warn!(error = %e, "ignoring the timelines snapshot");
+                    None
+                },
+            )
         });
-        let last_seq = match usable {
-            Some(s) => {
-                // Distinct properties objects are parsed when first used; a
-                // bounded cache keeps repeated ones (the same product viewed again).
-                let mut cache: HashMap<u32, Value> = HashMap::new();
-                let mut bulk = timelines.bulk_load();
-                for e in s.events() {
-                    let person = *roots.get(&e.person).unwrap_or(&e.person);
-                    let name = &s.names[e.name as usize];
-                    if cache.len() >= SNAPSHOT_CACHE && !cache.contains_key(&e.properties) {
-                        cache.clear();
-                    }
-                    let props = match cache.entry(e.properties) {
-                        std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                        std::collections::hash_map::Entry::Vacant(v) => v.insert(
-                            serde_json::from_str::<Value>(&s.properties[e.properties as usize])
-                                .map_err(|err| {
-                                    Error::Corrupt("snapshot".into(), err.to_string())
-                                })?,
-                        ),
-                    };
-                    if let Err(err) = bulk.push(person, e.ts, name, props) {
-                        tracing::warn!(error = %err, person, "snapshot event not loaded");
+        let (timelines, last_seq) = match snap {
+            Some((header, mut timelines)) => {
+                // Identity merges made since the snapshot was written.
+                for (&person, &root) in &roots {
+                    if let Some(i) = timelines.index_of(person)
+                        && timelines.index_of(root) != Some(i)
+                        && let Err(e) = timelines.merge(person, root)
+                    {
+                        tracing::warn!(error = %e, person, root, "merge not applied in the engine");
                     }
                 }
-                let last = load::load(reader, s.last_seq, &mut BulkSink(&mut bulk), None)?;
-                reader.scan_traits(|person, key, value, _| {
-                    load::Sink::set_trait(
-                        &mut BulkSink(&mut bulk),
-                        *roots.get(&person).unwrap_or(&person),
-                        key,
-                        value,
-                    )
-                })?;
-                bulk.finish();
+                // Traits change only with stored events: with none after the
+                // snapshot, its traits are current.
+                let last = if newest > header.last_seq {
+                    let mut bulk = timelines.bulk_load();
+                    let last = load::load(reader, header.last_seq, &mut BulkSink(&mut bulk))?;
+                    reader.scan_traits(|person, key, value, _| {
+                        load::Sink::set_trait(
+                            &mut BulkSink(&mut bulk),
+                            *roots.get(&person).unwrap_or(&person),
+                            key,
+                            value,
+                        )
+                    })?;
+                    bulk.finish();
+                    last
+                } else {
+                    header.last_seq
+                };
+                let after = timelines.event_count() - header.events;
                 tracing::info!(
-                    snapshot_events = s.len(),
-                    after = last - s.last_seq,
+                    snapshot_events = header.events,
+                    after,
                     "timelines loaded from the snapshot"
                 );
-                last
+                if let Some(dir) = snapshot_dir
+                    && after as usize >= snapshot_min.max(header.events as usize / 4)
+                {
+                    write_snapshot(dir, &store_id, last, &timelines);
+                }
+                (timelines, last)
             }
             None => {
-                let mut builder = snapshot_dir.map(|_| snapshot::Builder::new());
+                let mut timelines = Timelines::new();
                 let mut bulk = timelines.bulk_load();
-                let last = load::load(reader, 0, &mut BulkSink(&mut bulk), builder.as_mut())?;
+                let last = load::load(reader, 0, &mut BulkSink(&mut bulk))?;
                 bulk.finish();
-                if let (Some(dir), Some(b)) = (snapshot_dir, builder)
-                    && b.len() >= snapshot_min
+                if let Some(dir) = snapshot_dir
+                    && timelines.event_count() as usize >= snapshot_min
                 {
-                    match b.write(dir, &store_id, last) {
-                        Ok(path) => {
-                            tracing::info!(path = %path.display(), "timelines snapshot written")
-                        }
-                        Err(e) => tracing::warn!(error = %e, "writing the timelines snapshot"),
-                    }
+                    write_snapshot(dir, &store_id, last, &timelines);
                 }
-                last
+                (timelines, last)
             }
         };
         let segments = Segments {
@@ -570,6 +568,11 @@ impl Segments {
     /// Bytes the timelines use.
     pub fn memory_bytes(&self) -> usize {
         self.engine().timelines().memory().total()
+    }
+
+    /// What the timelines use, by part.
+    pub fn memory(&self) -> seglab_engine::MemoryUsage {
+        self.engine().timelines().memory()
     }
 
     /// What the checker knows: tracked events and properties, traits, saved

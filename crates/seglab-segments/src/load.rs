@@ -16,14 +16,6 @@ pub trait Sink {
     fn set_trait(&mut self, person: PersonId, key: &str, value: Value);
 }
 
-/// A properties object parsed once, with its JSON text and a 128-bit hash of it
-/// (for the snapshot's table of distinct objects).
-pub struct Props {
-    pub value: Value,
-    pub json: String,
-    pub hash: u128,
-}
-
 /// The event name the segment language sees for a stored call, if it is behavior.
 pub fn behavior_name<'a>(row: &ScanRow<'a>) -> Option<&'a str> {
     match row.kind {
@@ -69,25 +61,20 @@ struct Parsed {
     person: PersonId,
     ts: Millis,
     name: Arc<str>,
-    properties: Arc<Props>,
+    properties: Arc<Value>,
 }
 
 /// Loads every event with `seq > after` and (when `after` is 0) every trait into
 /// `sink`; returns the last sequence number loaded. One thread reads and parses
 /// (repeated payloads — the same product viewed again — are parsed once), the
 /// calling thread hands the events to `sink`.
-pub fn load(
-    reader: &Reader,
-    after: i64,
-    sink: &mut impl Sink,
-    mut snapshot: Option<&mut crate::snapshot::Builder>,
-) -> seglab_store::Result<i64> {
+pub fn load(reader: &Reader, after: i64, sink: &mut impl Sink) -> seglab_store::Result<i64> {
     let roots = reader.person_roots()?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(8);
     let last = std::thread::scope(|scope| {
         let scanner = scope.spawn(|| {
             let mut names: HashMap<String, Arc<str>> = HashMap::new();
-            let mut cache: HashMap<u64, Arc<Props>> = HashMap::new();
+            let mut cache: HashMap<u64, Arc<Value>> = HashMap::new();
             let mut chunk = Vec::with_capacity(CHUNK);
             let last = reader.scan_events(after, |row| {
                 let Some(name) = behavior_name(row) else {
@@ -110,12 +97,7 @@ pub fn load(
                 }
                 let properties = cache
                     .entry(key)
-                    .or_insert_with(|| {
-                        let value = properties(row);
-                        let json = value.to_string();
-                        let hash = xxhash_rust::xxh3::xxh3_128(json.as_bytes());
-                        Arc::new(Props { value, json, hash })
-                    })
+                    .or_insert_with(|| Arc::new(properties(row)))
                     .clone();
                 let person = *roots.get(&row.person_id).unwrap_or(&row.person_id);
                 chunk.push(Parsed {
@@ -137,10 +119,7 @@ pub fn load(
         });
         for chunk in rx {
             for e in chunk {
-                sink.event(e.person, e.ts, &e.name, &e.properties.value);
-                if let Some(b) = snapshot.as_deref_mut() {
-                    b.event(e.person, e.ts, &e.name, &e.properties);
-                }
+                sink.event(e.person, e.ts, &e.name, &e.properties);
             }
         }
         scanner

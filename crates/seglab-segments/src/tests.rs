@@ -192,6 +192,14 @@ fn a_snapshot_start_equals_a_full_load() {
         seg.apply(r, &checked, STARTER).unwrap();
     }
     assert!(snap_dir.join(snapshot::FILE).exists());
+    // Nothing after the snapshot: everything, traits too, comes from it.
+    let pro = seglab_lang::parse_condition(r#"trait.plan = "pro""#).unwrap();
+    let unchanged = Segments::open_with(r, Some(&snap_dir), usize::MAX).unwrap();
+    assert_eq!(unchanged.preview(&pro, NOW).unwrap().size, 1);
+    assert_eq!(
+        all_members(&unchanged, r),
+        all_members(&Segments::load(r).unwrap(), r)
+    );
     // After the snapshot: new events and an identity merge.
     append(
         &store,
@@ -220,4 +228,16 @@ fn a_snapshot_start_equals_a_full_load() {
     std::fs::write(&path, &bytes).unwrap();
     let recovered = Segments::open_with(r, Some(&snap_dir), usize::MAX).unwrap();
     assert_eq!(all_members(&recovered, r), all_members(&from_store, r));
+
+    // A snapshot that covers the whole store is all that is read.
+    let mut t = seglab_engine::Timelines::new();
+    t.push(12_345, NOW, "Only In The Snapshot", &json!({}))
+        .unwrap();
+    snapshot::write(&snap_dir, &r.store_id().unwrap(), r.last_seq().unwrap(), &t).unwrap();
+    let trusted = Segments::open_with(r, Some(&snap_dir), usize::MAX).unwrap();
+    assert_eq!((trusted.people(), trusted.events()), (1, 1));
+    // One of another store is not.
+    snapshot::write(&snap_dir, "another store", r.last_seq().unwrap(), &t).unwrap();
+    let other = Segments::open_with(r, Some(&snap_dir), usize::MAX).unwrap();
+    assert_eq!(other.events(), from_store.events());
 }
