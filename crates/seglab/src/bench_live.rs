@@ -326,8 +326,11 @@ async fn end_to_end(
     }
     let mut acks = Vec::new();
     let mut hooks = Vec::new();
+    // People who did not ping in the last hour (a rerun on kept data starts
+    // elsewhere), so every ping is an entry.
+    let offset = (now_millis() / 1000) as usize;
     for i in 0..pings {
-        let user = format!("user-{:07}", (i * 7919) % people.max(1));
+        let user = format!("user-{:07}", (offset + i * 7919) % people.max(1));
         let body = json!({"batch": [{"type": "track", "userId": user, "event": "Coupon Applied",
             "messageId": format!("bench-ping-{i}-{}", now_millis())}]});
         let sent = Instant::now();
@@ -364,6 +367,20 @@ async fn end_to_end(
     Ok((acks, hooks))
 }
 
+/// The newest committed sequence number, from the server's live status.
+async fn committed(client: &reqwest::Client, server: &Server) -> anyhow::Result<i64> {
+    let v: Value = client
+        .get(format!("{}/api/v1/live", server.url))
+        .bearer_auth("bench")
+        .send()
+        .await?
+        .json()
+        .await?;
+    v["committed_seq"]
+        .as_i64()
+        .context("live status without committed_seq")
+}
+
 /// Sends `events` generated events of existing people as fast as they are
 /// acknowledged; returns the acknowledged rate and the rate at which the live
 /// engine applied them (until it caught up with the last one).
@@ -380,8 +397,12 @@ async fn sustained_rate(
         max_events: Some(events),
         ..DemoSpec::default()
     };
+    // Ids of this run, so a rerun on kept data stores every event again.
+    let run = format!("\"messageId\":\"bench-{}-", now_millis());
     let mut lines = Vec::with_capacity(events as usize);
-    generate(&spec, |l| lines.push(l.to_owned()));
+    generate(&spec, |l| {
+        lines.push(l.replacen("\"messageId\":\"demo-", &run, 1))
+    });
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
         lines
             .chunks(250)
@@ -392,6 +413,7 @@ async fn sustained_rate(
     drop(lines);
     let next = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicU64::new(0));
+    let before = committed(client, server).await?;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..8 {
@@ -436,6 +458,10 @@ async fn sustained_rate(
         t.await?;
     }
     let acked = started.elapsed().as_secs_f64();
+    let stored = committed(client, server).await? - before;
+    if stored < n as i64 {
+        bail!("{stored} new events in the store after sending {n}");
+    }
     if failed.load(Ordering::Relaxed) > 0 {
         bail!("{} requests failed", failed.load(Ordering::Relaxed));
     }
