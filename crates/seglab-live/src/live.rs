@@ -100,6 +100,8 @@ struct Seg {
     id: i64,
     name: String,
     version: i64,
+    /// The version changed since it was last written.
+    dirty: bool,
     members: RoaringTreemap,
 }
 
@@ -247,6 +249,7 @@ impl Live {
                 id,
                 name,
                 version,
+                dirty: false,
                 members: RoaringTreemap::new(),
             });
         }
@@ -480,6 +483,7 @@ impl Live {
                 Some(&i) if self.segs[i].version == version => {}
                 Some(&i) => {
                     self.segs[i].version = version;
+                    self.segs[i].dirty = true;
                     redefined.push(i);
                 }
                 None => {
@@ -489,6 +493,7 @@ impl Live {
                         id: 0,
                         name: name.to_owned(),
                         version,
+                        dirty: true,
                         members: RoaringTreemap::new(),
                     });
                 }
@@ -671,7 +676,12 @@ impl Live {
         let tx = self.conn.transaction()?;
         for i in 0..self.segs.len() {
             let s = &mut self.segs[i];
-            if s.id == 0 {
+            if s.version < 0 {
+                tx.prepare_cached("UPDATE segments SET deleted = 1 WHERE name = ?1")?
+                    .execute([&s.name])?;
+            } else if s.id == 0 || s.dirty {
+                // A failed commit leaves the segment dirty: the next step
+                // writes it again and reads its id anew.
                 tx.prepare_cached(
                     "INSERT INTO segments (name, version) VALUES (?1, ?2)
                      ON CONFLICT (name) DO UPDATE SET version = excluded.version, deleted = 0",
@@ -680,12 +690,6 @@ impl Live {
                 s.id = tx.query_row("SELECT id FROM segments WHERE name = ?1", [&s.name], |r| {
                     r.get(0)
                 })?;
-            } else if s.version < 0 {
-                tx.prepare_cached("UPDATE segments SET deleted = 1 WHERE id = ?1")?
-                    .execute([s.id])?;
-            } else {
-                tx.prepare_cached("UPDATE segments SET version = ?2 WHERE id = ?1")?
-                    .execute(params![s.id, s.version])?;
             }
         }
         let mut recorded = Vec::with_capacity(pending.len());
@@ -748,6 +752,9 @@ impl Live {
         db::set_state(&tx, "last_merge", last_merge)?;
         tx.commit()?;
         self.dirty_timers.clear();
+        for s in &mut self.segs {
+            s.dirty = false;
+        }
         self.clock = now;
         self.last_seq = last_seq;
         for p in &pending {
