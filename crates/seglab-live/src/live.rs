@@ -114,6 +114,8 @@ pub struct Stepped {
     pub timers: usize,
     /// Entries and exits recorded.
     pub changes: usize,
+    /// Of which entries.
+    pub entered: usize,
 }
 
 /// A change about to be recorded.
@@ -436,6 +438,7 @@ impl Live {
             Ok(())
         })?;
         out.changes = pending.list.len();
+        out.entered = pending.list.iter().filter(|p| p.entered).count();
         let last_merge = segments.last_merge();
         self.record(pending.list, now, r.last_seq.max(self.last_seq), last_merge)?;
         Ok(out)

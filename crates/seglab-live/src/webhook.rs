@@ -298,6 +298,12 @@ impl Deliverer {
         let finished = seglab_event::time::now_millis();
         let tx = c.unchecked_transaction()?;
         for (id, attempts, outcome) in results {
+            let label = match (&outcome, attempts + 1 >= MAX_ATTEMPTS) {
+                (Ok(()), _) => "delivered",
+                (Err(_), false) => "failed",
+                (Err(_), true) => "given_up",
+            };
+            metrics::counter!("seglab_webhook_attempts_total", "outcome" => label).increment(1);
             match outcome {
                 Ok(()) => {
                     tx.prepare_cached(

@@ -183,11 +183,22 @@ pub fn spawn_live(
             let mut seen = commits.count();
             while !state.stop.load(Ordering::Acquire) {
                 let now = now_millis();
+                let started = std::time::Instant::now();
                 let next = {
                     let mut live = state.live.lock().unwrap_or_else(|e| e.into_inner());
                     match live.step(&state.segments, state.store.reader(), now) {
-                        Ok(s) if s.changes > 0 => state.deliveries.notify_one(),
-                        Ok(_) => {}
+                        Ok(s) => {
+                            if s.changes > 0 {
+                                state.deliveries.notify_one();
+                            }
+                            let committed = state.store.reader().last_seq().unwrap_or(0);
+                            metrics::live_step(
+                                started.elapsed().as_secs_f64(),
+                                &s,
+                                committed - live.last_seq(),
+                                live.timer_count(),
+                            );
+                        }
                         Err(e) => tracing::warn!(error = %e, "live memberships step"),
                     }
                     live.next_timer()

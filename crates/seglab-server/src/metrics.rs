@@ -43,6 +43,26 @@ pub fn install() -> &'static PrometheusHandle {
             "time from handing a batch to the store until it is durable"
         );
         metrics::describe_histogram!("seglab_ingest_batch_events", "events per ingestion request");
+        metrics::describe_counter!(
+            "seglab_live_changes_total",
+            "segment entries and exits recorded, by kind (entered, exited)"
+        );
+        metrics::describe_histogram!(
+            "seglab_live_step_seconds",
+            "time of one live step: load what was committed, fire due timers, record changes"
+        );
+        metrics::describe_gauge!(
+            "seglab_live_behind_events",
+            "events committed but not yet applied to live memberships"
+        );
+        metrics::describe_gauge!(
+            "seglab_live_timers",
+            "people with a pending membership timer"
+        );
+        metrics::describe_counter!(
+            "seglab_webhook_attempts_total",
+            "webhook delivery attempts, by outcome (delivered, failed, given_up)"
+        );
         handle
     })
 }
@@ -54,6 +74,16 @@ pub(crate) fn accepted(source: &'static str, stored: usize, duplicates: usize) {
 
 pub(crate) fn rejected(reason: &'static str) {
     metrics::counter!("seglab_requests_rejected_total", "reason" => reason).increment(1);
+}
+
+pub(crate) fn live_step(seconds: f64, stepped: &seglab_live::Stepped, behind: i64, timers: usize) {
+    metrics::histogram!("seglab_live_step_seconds").record(seconds);
+    metrics::counter!("seglab_live_changes_total", "kind" => "entered")
+        .increment(stepped.entered as u64);
+    metrics::counter!("seglab_live_changes_total", "kind" => "exited")
+        .increment((stepped.changes - stepped.entered) as u64);
+    metrics::gauge!("seglab_live_behind_events").set(behind.max(0) as f64);
+    metrics::gauge!("seglab_live_timers").set(timers as f64);
 }
 
 pub(crate) fn committed(seconds: f64, events: usize) {

@@ -65,6 +65,20 @@ async fn history_memberships_explain_and_webhooks() {
         assert!(Instant::now() < deadline, "live did not catch up: {v}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let metrics = client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("seglab_live_changes_total{kind=\"entered\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("seglab_live_step_seconds"), "{metrics}");
+    assert!(metrics.contains("seglab_live_timers"), "{metrics}");
     let v: Value = client
         .get(format!(
             "{}/api/v1/people/cli-ann/segments/recent_buyers/explain",
