@@ -164,6 +164,8 @@ pub struct Live {
     clock: i64,
     last_seq: i64,
     last_rfm: i64,
+    /// Events arrived since segments that use RFM were last re-evaluated.
+    orders_since_rfm: bool,
     /// How often segments that use RFM are re-evaluated in full (ms).
     pub rfm_every: i64,
     subs: Vec<Subscription>,
@@ -196,6 +198,7 @@ impl Live {
             clock: db::get_state(&conn, "clock")?.unwrap_or(i64::MIN),
             last_seq: db::get_state(&conn, "last_seq")?.unwrap_or(0),
             last_rfm: i64::MIN,
+            orders_since_rfm: false,
             rfm_every: 60_000,
             subs: db::subscriptions(&conn, true)?,
             feed,
@@ -231,7 +234,7 @@ impl Live {
                 .collect();
         }
         gap.last_seq = segments.last_seq();
-        live.apply(segments, reader, gap, now)?;
+        live.apply(segments, gap, now)?;
         Ok(live)
     }
 
@@ -357,41 +360,52 @@ impl Live {
         segments.refresh(reader)?;
         let changes = segments.take_changes();
         let now = now.max(self.clock);
-        self.apply(segments, reader, changes, now)
+        match self.apply(segments, changes.clone(), now) {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                // Nothing was recorded: the changes go back for the next step,
+                // and memory returns to what live.db holds.
+                segments.give_back(changes);
+                self.reset()?;
+                Err(e)
+            }
+        }
     }
 
-    fn apply(
-        &mut self,
-        segments: &Segments,
-        reader: &Reader,
-        r: Refreshed,
-        now: i64,
-    ) -> Result<Stepped> {
+    /// Reloads the in-memory state from `live.db`.
+    fn reset(&mut self) -> Result<()> {
+        self.segs.clear();
+        self.by_name.clear();
+        self.prepared = None;
+        self.slots.clear();
+        self.timers.clear();
+        self.due.clear();
+        self.dirty_timers.clear();
+        self.since_checkpoint = 0;
+        self.clock = db::get_state(&self.conn, "clock")?.unwrap_or(i64::MIN);
+        self.last_seq = db::get_state(&self.conn, "last_seq")?.unwrap_or(0);
+        self.subs = db::subscriptions(&self.conn, true)?;
+        self.load()
+    }
+
+    fn apply(&mut self, segments: &Segments, r: Refreshed, now: i64) -> Result<Stepped> {
         let mut out = Stepped::default();
         let mut pending = Batch::default();
-        let records = reader.segments()?;
+        let versions = segments.definition_versions();
+        if r.events > 0 {
+            self.orders_since_rfm = true;
+        }
         segments.with_engine(|engine| -> Result<()> {
-            let versions: BTreeMap<&str, i64> = records
-                .iter()
-                .map(|r| (r.name.as_str(), r.version))
-                .collect();
             let redefined = self.sync_definitions(engine, &versions, now, &mut pending)?;
-            // Timers first, in time order, each at its own instant.
-            while let Some(&(due, person)) = self.timers.first() {
-                if due > now {
-                    break;
-                }
-                self.timers.pop_first();
-                self.due.remove(&person);
-                self.dirty_timers.insert(person, None);
-                out.timers += 1;
-                let eval = self.prepared()?.person(engine, person, due)?;
-                self.diff(person, &eval, due, Cause::Time, None, false, &mut pending);
-                self.schedule(person, eval.next);
-            }
+            // Merges first: a merged-away person leaves every segment and has
+            // no timeline (or timer) of its own any more.
             for &(gone, _) in &r.merged {
-                for (i, s) in self.segs.iter().enumerate() {
-                    if s.members.contains(gone as u64) {
+                self.unschedule(gone);
+                for i in 0..self.segs.len() {
+                    let is_in = pending
+                        .latest(i, gone)
+                        .unwrap_or_else(|| self.segs[i].members.contains(gone as u64));
+                    if is_in {
                         pending.push(Pending {
                             seg: i,
                             person: gone,
@@ -403,7 +417,30 @@ impl Live {
                         });
                     }
                 }
-                self.unschedule(gone);
+            }
+            // Timers, in time order, each at its own instant.
+            while let Some(&(due, person)) = self.timers.first() {
+                if due > now {
+                    break;
+                }
+                self.timers.pop_first();
+                self.due.remove(&person);
+                self.dirty_timers.insert(person, None);
+                if segments.resolve(person) != person {
+                    continue;
+                }
+                out.timers += 1;
+                let eval = self.prepared()?.person(engine, person, due)?;
+                self.diff(
+                    person,
+                    &eval,
+                    due,
+                    &|_| Cause::Time,
+                    None,
+                    false,
+                    &mut pending,
+                );
+                self.schedule(person, eval.next);
             }
             // The people the store changed, at `now`.
             let evals: Vec<(seglab_segments::Touched, Result<PersonEval>)> = {
@@ -423,24 +460,36 @@ impl Live {
                     Cause::Event
                 };
                 let seq = (t.seq > 0).then_some(t.seq);
-                self.diff(t.person, &eval, now, cause, seq, t.historical, &mut pending);
+                self.diff(
+                    t.person,
+                    &eval,
+                    now,
+                    &|_| cause,
+                    seq,
+                    t.historical,
+                    &mut pending,
+                );
                 self.schedule(t.person, eval.next);
             }
             out.people = r.touched.len();
             if !redefined.is_empty() || self.clock == i64::MIN {
-                // Everyone, for the segments whose definition changed (and the
-                // timers, which now cover more conditions).
-                self.evaluate_everyone(engine, now, Cause::Definition, &mut pending)?;
+                // Everyone (the timers now cover more conditions); changes of
+                // the segments whose definition changed are `definition`.
+                self.evaluate_everyone(engine, now, &redefined, &mut pending)?;
             }
-            if self.rfm_due(now, &r) {
+            if self.rfm_due(now) {
                 self.evaluate_rfm(engine, now, &mut pending)?;
             }
             Ok(())
         })?;
         out.changes = pending.list.len();
         out.entered = pending.list.iter().filter(|p| p.entered).count();
-        let last_merge = segments.last_merge();
-        self.record(pending.list, now, r.last_seq.max(self.last_seq), last_merge)?;
+        self.record(
+            pending.list,
+            now,
+            r.last_seq.max(self.last_seq),
+            r.last_merge,
+        )?;
         Ok(out)
     }
 
@@ -455,7 +504,7 @@ impl Live {
     fn sync_definitions(
         &mut self,
         engine: &Engine,
-        versions: &BTreeMap<&str, i64>,
+        versions: &BTreeMap<String, i64>,
         now: i64,
         pending: &mut Batch,
     ) -> Result<Vec<usize>> {
@@ -463,7 +512,7 @@ impl Live {
         // Deleted: every member exits.
         for i in 0..self.segs.len() {
             let s = &self.segs[i];
-            if s.id != 0 && !versions.contains_key(s.name.as_str()) && s.version >= 0 {
+            if s.id != 0 && !engine.definitions().contains_key(&s.name) && s.version >= 0 {
                 for person in s.members.iter() {
                     pending.push(Pending {
                         seg: i,
@@ -478,10 +527,12 @@ impl Live {
                 self.segs[i].version = -1;
             }
         }
-        for (&name, &version) in versions {
-            if !engine.definitions().contains_key(name) {
-                continue;
-            }
+        // Every segment the engine holds (the version read a moment earlier
+        // may lag behind it: a later step sees the new version and
+        // re-evaluates).
+        for name in engine.definitions().keys() {
+            let name = name.as_str();
+            let version = versions.get(name).copied().unwrap_or(0);
             match self.by_name.get(name) {
                 Some(&i) if self.segs[i].version == version => {}
                 Some(&i) => {
@@ -521,10 +572,29 @@ impl Live {
         &mut self,
         engine: &Engine,
         now: i64,
-        cause: Cause,
+        redefined: &[usize],
         pending: &mut Batch,
     ) -> Result<()> {
+        let fresh = self.clock == i64::MIN;
         let prepared = self.prepared()?;
+        // Per segment: `definition` where the definition changed; elsewhere
+        // what else moves an answer without an event of the person.
+        let causes: Vec<Cause> = (0..self.segs.len())
+            .map(|i| {
+                let rfm = self
+                    .slots
+                    .iter()
+                    .position(|&s| s == i)
+                    .is_some_and(|k| prepared.uses_rfm(k));
+                if fresh || redefined.contains(&i) {
+                    Cause::Definition
+                } else if rfm {
+                    Cause::Rfm
+                } else {
+                    Cause::Time
+                }
+            })
+            .collect();
         let people: Vec<i64> = engine.timelines().people().map(|(_, id)| id).collect();
         let evals: Vec<Result<PersonEval>> = people
             .par_iter()
@@ -539,19 +609,19 @@ impl Live {
                     seen[self.slots[k]].insert(person as u64);
                 }
             }
-            self.diff(person, &eval, now, cause, None, false, pending);
+            self.diff(person, &eval, now, &|i| causes[i], None, false, pending);
             next.push((person, eval.next));
         }
         // Members that no longer have a timeline of their own (merged away).
         for (i, s) in self.segs.iter().enumerate() {
             for gone in &s.members - &seen[i] {
-                if pending.latest(i, gone as i64).is_none() {
+                if pending.latest(i, gone as i64).unwrap_or(true) {
                     pending.push(Pending {
                         seg: i,
                         person: gone as i64,
                         entered: false,
                         at: now,
-                        cause,
+                        cause: Cause::Merge,
                         event_seq: None,
                         historical: false,
                     });
@@ -567,8 +637,8 @@ impl Live {
         Ok(())
     }
 
-    fn rfm_due(&self, now: i64, r: &Refreshed) -> bool {
-        r.events > 0
+    fn rfm_due(&self, now: i64) -> bool {
+        self.orders_since_rfm
             && self
                 .prepared
                 .as_ref()
@@ -579,6 +649,7 @@ impl Live {
     /// Re-evaluates the segments that use RFM scores for everyone.
     fn evaluate_rfm(&mut self, engine: &Engine, now: i64, pending: &mut Batch) -> Result<()> {
         self.last_rfm = now;
+        self.orders_since_rfm = false;
         // A new basis: everyone's orders as of now.
         self.prepared = Some(Prepared::new(engine, now)?);
         let prepared = self.prepared()?;
@@ -591,23 +662,33 @@ impl Live {
             .collect();
         let results = engine.evaluate_all(&list, now)?;
         for (name, bitmap) in results {
-            let i = self.by_name[name.as_str()];
+            let Some(&i) = self.by_name.get(name.as_str()) else {
+                continue;
+            };
             let mut now_in = RoaringTreemap::new();
             for idx in bitmap {
                 if let Some(id) = engine.timelines().external_id(idx) {
                     now_in.insert(id as u64);
                 }
             }
-            let s = &self.segs[i];
-            for (set, entered) in [(&now_in - &s.members, true), (&s.members - &now_in, false)] {
-                for person in set {
-                    if pending.latest(i, person as i64).is_some() {
-                        continue;
-                    }
+            // Against the latest answer of this step, not only the recorded one.
+            let mut candidates = &now_in | &self.segs[i].members;
+            for &(seg, person) in pending.latest.keys() {
+                if seg == i {
+                    candidates.insert(person as u64);
+                }
+            }
+            for person in candidates {
+                let person = person as i64;
+                let was_in = pending
+                    .latest(i, person)
+                    .unwrap_or_else(|| self.segs[i].members.contains(person as u64));
+                let is_in = now_in.contains(person as u64);
+                if was_in != is_in {
                     pending.push(Pending {
                         seg: i,
-                        person: person as i64,
-                        entered,
+                        person,
+                        entered: is_in,
                         at: now,
                         cause: Cause::Rfm,
                         event_seq: None,
@@ -620,14 +701,15 @@ impl Live {
     }
 
     /// Queues the differences between a person's answers and their memberships
-    /// (taking changes already queued in this step into account).
+    /// (taking changes already queued in this step into account); `cause`
+    /// names the cause per segment.
     #[allow(clippy::too_many_arguments)]
     fn diff(
         &self,
         person: PersonId,
         eval: &PersonEval,
         at: i64,
-        cause: Cause,
+        cause: &dyn Fn(usize) -> Cause,
         event_seq: Option<i64>,
         historical: bool,
         pending: &mut Batch,
@@ -643,7 +725,7 @@ impl Live {
                     person,
                     entered: is_in,
                     at,
-                    cause,
+                    cause: cause(seg),
                     event_seq,
                     historical,
                 });
@@ -776,7 +858,11 @@ impl Live {
             .map(|(i, s)| (s.name.clone(), i))
             .collect();
         if let Some(p) = &self.prepared {
-            self.slots = p.names().iter().map(|n| self.by_name[n.as_str()]).collect();
+            self.slots = p
+                .names()
+                .iter()
+                .filter_map(|n| self.by_name.get(n.as_str()).copied())
+                .collect();
         }
         self.since_checkpoint += recorded.len() as u64;
         for c in recorded {

@@ -79,6 +79,8 @@ pub enum Error {
     },
     #[error("no segment named {0:?}")]
     NotFound(String),
+    #[error("segment {0:?} is used by {1}: change or delete those first")]
+    InUse(String, String),
     #[error("person {0} has no events or traits yet")]
     NoTimeline(PersonId),
     #[error("segment {0:?}: {1}")]
@@ -98,6 +100,7 @@ impl Error {
                 .find(|d| d.is_error())
                 .map_or("invalid_segment", |d| d.code),
             Error::NotFound(_) | Error::NoTimeline(_) => "not_found",
+            Error::InUse(..) => "segment_in_use",
             Error::Engine(..) => "invalid_segment",
             Error::Corrupt(..) => "storage",
         }
@@ -139,6 +142,8 @@ pub struct Refreshed {
     pub events: u64,
     /// The newest event sequence number loaded.
     pub last_seq: i64,
+    /// The newest identity merge applied.
+    pub last_merge: i64,
     /// People whose timeline or profile changed, by today's id, in id order.
     pub touched: Vec<Touched>,
     /// Identity merges applied, as (gone, kept) roots.
@@ -152,6 +157,7 @@ impl Refreshed {
     fn absorb(&mut self, later: &Refreshed) {
         self.events += later.events;
         self.last_seq = self.last_seq.max(later.last_seq);
+        self.last_merge = self.last_merge.max(later.last_merge);
         self.merged.extend_from_slice(&later.merged);
         self.definitions_changed |= later.definitions_changed;
         let mut by_person: BTreeMap<PersonId, Touched> =
@@ -458,23 +464,57 @@ impl Segments {
             loaded.last_seq = last;
         }
         out.last_seq = loaded.last_seq;
+        out.last_merge = loaded.last_merge;
         out.touched = touched.into_values().collect();
-        drop(loaded);
-        out.definitions_changed = self.sync_definitions(reader)?;
-        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        // Under the same lock as the position moved: whoever takes the
+        // changes gets every event and merge up to the position it reads.
         if let Some(pending) = &mut loaded.pending {
             pending.absorb(&out);
         }
+        drop(loaded);
+        out.definitions_changed = self.sync_definitions(reader)?;
+        if out.definitions_changed {
+            let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(pending) = &mut loaded.pending {
+                pending.definitions_changed = true;
+            }
+        }
         Ok(out)
+    }
+
+    /// Puts back changes taken by [`Segments::take_changes`] that could not be
+    /// applied, ahead of anything refreshed since.
+    pub fn give_back(&self, mut taken: Refreshed) {
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pending) = &mut loaded.pending {
+            taken.absorb(pending);
+            *pending = taken;
+        }
+    }
+
+    /// The version of every definition the engine holds, by name.
+    pub fn definition_versions(&self) -> BTreeMap<String, i64> {
+        let versions = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .versions
+            .clone();
+        let engine = self.engine();
+        versions
+            .into_iter()
+            .filter(|(n, _)| engine.definitions().contains_key(n))
+            .collect()
     }
 
     /// From now on, keeps what every refresh brings in until
     /// [`Segments::take_changes`] takes it, whoever called the refresh.
     pub fn follow_changes(&self) {
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        let last_seq = loaded.last_seq;
+        let (last_seq, last_merge) = (loaded.last_seq, loaded.last_merge);
         loaded.pending.get_or_insert_with(|| Refreshed {
             last_seq,
+            last_merge,
             ..Refreshed::default()
         });
     }
@@ -483,19 +523,14 @@ impl Segments {
     /// [`Segments::follow_changes`]).
     pub fn take_changes(&self) -> Refreshed {
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        let last_seq = loaded.last_seq;
+        let empty = Refreshed {
+            last_seq: loaded.last_seq,
+            last_merge: loaded.last_merge,
+            ..Refreshed::default()
+        };
         match &mut loaded.pending {
-            Some(p) => std::mem::replace(
-                p,
-                Refreshed {
-                    last_seq,
-                    ..Refreshed::default()
-                },
-            ),
-            None => Refreshed {
-                last_seq,
-                ..Refreshed::default()
-            },
+            Some(p) => std::mem::replace(p, empty),
+            None => empty,
         }
     }
 
@@ -697,6 +732,16 @@ impl Segments {
 
     /// Deletes a saved segment.
     pub fn delete(&self, reader: &Reader, name: &str) -> Result<()> {
+        let users: Vec<String> = self
+            .engine()
+            .definitions()
+            .iter()
+            .filter(|(n, c)| *n != name && c.segment_refs().iter().any(|r| r.text == name))
+            .map(|(n, _)| n.clone())
+            .collect();
+        if !users.is_empty() {
+            return Err(Error::InUse(name.to_owned(), users.join(", ")));
+        }
         if !reader.delete_segment(name)? {
             return Err(Error::NotFound(name.to_owned()));
         }

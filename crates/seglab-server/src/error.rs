@@ -98,6 +98,7 @@ impl From<seglab_segments::Error> for ApiError {
             seglab_segments::Error::NotFound(_) | seglab_segments::Error::NoTimeline(_) => {
                 ErrorKind::NotFound
             }
+            seglab_segments::Error::InUse(..) => ErrorKind::Conflict,
             seglab_segments::Error::Store(seglab_store::Error::Closed) => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         };

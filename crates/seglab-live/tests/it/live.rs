@@ -207,3 +207,51 @@ fn historical_imports_are_recorded_but_never_delivered() {
     w.step(NOW + 1);
     assert_eq!(owed(&w), 1);
 }
+
+#[test]
+fn a_merged_away_persons_due_timer_does_not_make_it_a_member() {
+    let mut w = World::new(SEGMENTS);
+    w.send(json!([
+        {"type": "track", "anonymousId": "cart-anon", "event": "Product Added",
+         "timestamp": ts(NOW), "messageId": "pa1"},
+    ]));
+    w.step(NOW + 1);
+    let anon = w.person("cart-anon");
+    assert!(w.live.next_timer().is_some());
+    // The visitor logs in as someone who already exists; the cart's 24 hours
+    // pass before seglab looks again.
+    w.send(json!([track("kim", "Product Viewed", NOW + 2)]));
+    w.step(NOW + 3);
+    let kim = w.person("kim");
+    w.send(
+        json!([{"type": "alias", "previousId": "cart-anon", "userId": "kim",
+                   "timestamp": ts(NOW + 4), "messageId": "al1"}]),
+    );
+    let ch = w.step(NOW + 2 * DAY);
+    assert!(
+        ch.iter().all(|c| c.person != anon || !c.entered),
+        "the merged-away person enters nothing: {:?}",
+        kinds(&ch)
+    );
+    let abandoned = w.members("cart_abandoners");
+    assert!(
+        abandoned.contains(&kim) && !abandoned.contains(&anon),
+        "{abandoned:?}"
+    );
+    for s in ["recent_buyers", "cart_abandoners", "browsers"] {
+        assert_eq!(w.members(s), w.batch(s, NOW + 2 * DAY), "{s}");
+    }
+}
+
+#[test]
+fn a_segment_in_use_cannot_be_deleted() {
+    let w = World::new(
+        r#"segment buyers = did "Order Completed"
+segment big_buyers = in segment buyers and count("Order Completed") >= 3"#,
+    );
+    let err = w.segments.delete(w.store().reader(), "buyers").unwrap_err();
+    assert_eq!(err.code(), "segment_in_use");
+    assert!(err.to_string().contains("big_buyers"), "{err}");
+    w.segments.delete(w.store().reader(), "big_buyers").unwrap();
+    w.segments.delete(w.store().reader(), "buyers").unwrap();
+}
