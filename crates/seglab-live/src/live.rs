@@ -313,6 +313,11 @@ impl Live {
         self.feed.subscribe()
     }
 
+    /// The sending side of the feed, to subscribe without holding the state.
+    pub fn feed(&self) -> tokio::sync::broadcast::Sender<Arc<Change>> {
+        self.feed.clone()
+    }
+
     /// The instant the state has been brought to.
     pub fn clock(&self) -> i64 {
         self.clock

@@ -307,7 +307,8 @@ impl Deliverer {
             match outcome {
                 Ok(()) => {
                     tx.prepare_cached(
-                        "UPDATE deliveries SET done_at = ?2, attempts = ?3 WHERE id = ?1",
+                        "UPDATE deliveries SET done_at = ?2, attempts = ?3
+                         WHERE id = ?1 AND done_at IS NULL",
                     )?
                     .execute(params![id, finished, attempts + 1])?;
                 }
@@ -316,7 +317,7 @@ impl Deliverer {
                     let attempts = attempts + 1;
                     tx.prepare_cached(
                         "UPDATE deliveries SET attempts = ?2, last_error = ?3, next_at = ?4,
-                                failed = ?5 WHERE id = ?1",
+                                failed = ?5 WHERE id = ?1 AND done_at IS NULL AND failed = 0",
                     )?
                     .execute(params![
                         id,
@@ -368,6 +369,7 @@ fn due(
          JOIN changes c ON c.id = d.change
          JOIN segments g ON g.id = c.segment
          WHERE d.done_at IS NULL AND d.failed = 0 AND d.next_at <= ?1
+           AND s.deleted_at IS NULL
          ORDER BY d.next_at, d.id LIMIT ?2",
     )?;
     let rows = stmt

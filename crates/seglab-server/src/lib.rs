@@ -60,6 +60,10 @@ pub struct AppState {
     pub deliveries: Arc<tokio::sync::Notify>,
     /// Tells the live thread to stop.
     stop: AtomicBool,
+    /// Changes as they are recorded (for the event stream).
+    pub feed: tokio::sync::broadcast::Sender<Arc<seglab_live::Change>>,
+    /// Becomes true when the server starts shutting down (open streams end).
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -74,6 +78,7 @@ impl AppState {
         let keys = KeyCache::load(store.reader())?;
         let segments = Segments::open(store.reader(), Some(store.dir()))?;
         let live = Live::open(store.dir(), &segments, store.reader(), now_millis())?;
+        let feed = live.feed();
         Ok(Arc::new(AppState {
             store,
             keys,
@@ -83,12 +88,19 @@ impl AppState {
             live: Mutex::new(live),
             deliveries: Arc::new(tokio::sync::Notify::new()),
             stop: AtomicBool::new(false),
+            feed,
+            shutdown: tokio::sync::watch::Sender::new(false),
         }))
     }
 
     /// A connection to `live.db`, for history queries.
     pub fn live_conn(&self) -> seglab_live::Result<rusqlite::Connection> {
         seglab_live::db::open(self.store.dir())
+    }
+
+    /// Ends open event streams (so a graceful shutdown does not wait on them).
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
     }
 
     /// Stops the live thread and checkpoints the memberships.

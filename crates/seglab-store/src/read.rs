@@ -323,6 +323,15 @@ impl Reader {
         })
     }
 
+    /// Whether a person with this id was ever stored.
+    pub fn person_exists(&self, person: PersonId) -> Result<bool> {
+        self.with_conn(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM persons WHERE person_id = ?1)")?
+                .query_row([person], |r| r.get(0))?)
+        })
+    }
+
     /// The user id a person was identified with, if any.
     pub fn user_id(&self, person: PersonId) -> Result<Option<String>> {
         self.with_conn(|conn| {

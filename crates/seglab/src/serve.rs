@@ -72,8 +72,12 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     let refresh = spawn_key_refresh(state.clone(), Duration::from_secs(1));
     let live = spawn_live(state.clone(), Duration::from_millis(500))?;
     let deliveries = spawn_deliveries(state.clone())?;
+    let closing = state.clone();
     axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            closing.begin_shutdown();
+        })
         .await?;
     refresh.abort();
     deliveries.abort();

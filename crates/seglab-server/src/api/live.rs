@@ -65,11 +65,14 @@ fn time_param(name: &str, value: Option<&str>, default: i64) -> ApiResult<i64> {
 
 /// Applies everything committed so far, so answers include every
 /// acknowledged event.
+/// A failed step is logged, not answered: what `live.db` recorded is still
+/// the right answer up to its position.
 fn caught_up(s: &AppState) -> ApiResult<()> {
     let mut live = s.live.lock().unwrap_or_else(|e| e.into_inner());
-    let stepped = live.step(&s.segments, s.store.reader(), now_millis())?;
-    if stepped.changes > 0 {
-        s.deliveries.notify_one();
+    match live.step(&s.segments, s.store.reader(), now_millis()) {
+        Ok(stepped) if stepped.changes > 0 => s.deliveries.notify_one(),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "live memberships step"),
     }
     Ok(())
 }
@@ -183,7 +186,7 @@ fn person_of(s: &AppState, id: &str) -> ApiResult<i64> {
         None => id
             .parse::<i64>()
             .ok()
-            .filter(|p| s.store.reader().user_id(*p).is_ok())
+            .filter(|&p| s.store.reader().person_exists(p).unwrap_or(false))
             .ok_or_else(|| ApiError::not_found(format!("no person with id {id:?}")))?,
     };
     Ok(s.segments.resolve(person))
@@ -365,33 +368,37 @@ async fn stream(
     let only: Option<Vec<String>> = q
         .segments
         .map(|s| s.split(',').map(|n| n.trim().to_owned()).collect());
-    let rx = state
-        .live
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .subscribe();
-    let stream = futures_util::stream::unfold((rx, only), |(mut rx, only)| async move {
-        loop {
-            match rx.recv().await {
-                Ok(c) => {
-                    if only.as_ref().is_some_and(|o| !o.contains(&c.segment)) {
-                        continue;
+    let rx = state.feed.subscribe();
+    let closing = state.shutdown.subscribe();
+    let stream = futures_util::stream::unfold(
+        (rx, only, closing),
+        |(mut rx, only, mut closing)| async move {
+            loop {
+                let next = tokio::select! {
+                    next = rx.recv() => next,
+                    _ = closing.wait_for(|&c| c) => return None,
+                };
+                match next {
+                    Ok(c) => {
+                        if only.as_ref().is_some_and(|o| !o.contains(&c.segment)) {
+                            continue;
+                        }
+                        let event = Event::default()
+                            .event(if c.entered { "entered" } else { "exited" })
+                            .id(c.id.to_string())
+                            .data(change_json(&c).to_string());
+                        return Some((Ok(event), (rx, only, closing)));
                     }
-                    let event = Event::default()
-                        .event(if c.entered { "entered" } else { "exited" })
-                        .id(c.id.to_string())
-                        .data(change_json(&c).to_string());
-                    return Some((Ok(event), (rx, only)));
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        let event = Event::default()
+                            .event("lagged")
+                            .data(json!({"missed": n}).to_string());
+                        return Some((Ok(event), (rx, only, closing)));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    let event = Event::default()
-                        .event("lagged")
-                        .data(json!({"missed": n}).to_string());
-                    return Some((Ok(event), (rx, only)));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
-        }
-    });
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

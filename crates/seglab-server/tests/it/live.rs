@@ -229,6 +229,37 @@ async fn the_stream_sends_changes_as_they_happen() {
     let change: Value = serde_json::from_str(data).unwrap();
     assert_eq!(change["segment"], "buyers");
     assert_eq!(change["cause"], "event");
+    // A shutting-down server ends the stream (graceful shutdown waits for it).
+    app.state.begin_shutdown();
+    loop {
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("the stream ends within 10 s");
+        match frame {
+            None => break,
+            Some(f) => assert!(f.is_ok()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_segment_in_use_is_a_conflict() {
+    let app = App::new();
+    define(&app).await;
+    let (s, _) = admin(
+        &app,
+        "POST",
+        "/api/v1/segments",
+        json!({"source": "segment loyal = in segment buyers and count(\"Order Completed\") >= 2"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, b) = admin(&app, "DELETE", "/api/v1/segments/buyers", Value::Null).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("segment_in_use")),
+        "{b}"
+    );
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ pub const ADMIN: &str = "test-admin";
 
 pub struct App {
     pub router: Router,
+    pub state: Arc<AppState>,
     pub store: Arc<Store>,
     pub key: String,
     _dir: tempfile::TempDir,
@@ -45,7 +46,8 @@ impl App {
         let key = store.reader().create_key("test").unwrap().key;
         let state = AppState::new(store.clone(), ADMIN.into(), limits).unwrap();
         App {
-            router: router(state),
+            router: router(state.clone()),
+            state,
             store,
             key,
             _dir: dir,
