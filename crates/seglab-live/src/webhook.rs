@@ -261,9 +261,15 @@ impl Deliverer {
     /// is due now).
     async fn round(&self, conn: &Arc<std::sync::Mutex<Connection>>) -> Result<Option<i64>> {
         let now = seglab_event::time::now_millis();
+        // SQLite may wait for live.db's write lock: off the async workers.
         let batch = {
-            let c = conn.lock().unwrap_or_else(|e| e.into_inner());
-            due(&c, now, 256, &*self.user_id)?
+            let (conn, user_id) = (conn.clone(), self.user_id.clone());
+            tokio::task::spawn_blocking(move || {
+                let c = conn.lock().unwrap_or_else(|e| e.into_inner());
+                due(&c, now, 256, &*user_id)
+            })
+            .await
+            .map_err(|e| Error::Invalid(e.to_string()))??
         };
         let full = batch.len() == 256;
         let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
@@ -294,52 +300,65 @@ impl Deliverer {
         while let Some(r) = set.join_next().await {
             results.extend(r.ok());
         }
-        let c = conn.lock().unwrap_or_else(|e| e.into_inner());
-        let finished = seglab_event::time::now_millis();
-        let tx = c.unchecked_transaction()?;
-        for (id, attempts, outcome) in results {
-            let label = match (&outcome, attempts + 1 >= MAX_ATTEMPTS) {
-                (Ok(()), _) => "delivered",
-                (Err(_), false) => "failed",
-                (Err(_), true) => "given_up",
-            };
-            metrics::counter!("seglab_webhook_attempts_total", "outcome" => label).increment(1);
-            match outcome {
-                Ok(()) => {
-                    tx.prepare_cached(
-                        "UPDATE deliveries SET done_at = ?2, attempts = ?3
-                         WHERE id = ?1 AND done_at IS NULL",
-                    )?
-                    .execute(params![id, finished, attempts + 1])?;
-                }
-                Err(e) => {
-                    tracing::debug!(delivery = id, error = %e, "webhook delivery failed");
-                    let attempts = attempts + 1;
-                    tx.prepare_cached(
-                        "UPDATE deliveries SET attempts = ?2, last_error = ?3, next_at = ?4,
-                                failed = ?5 WHERE id = ?1 AND done_at IS NULL AND failed = 0",
-                    )?
-                    .execute(params![
-                        id,
-                        attempts,
-                        e,
-                        finished + backoff(attempts - 1),
-                        attempts >= MAX_ATTEMPTS
-                    ])?;
-                }
+        let conn = conn.clone();
+        tokio::task::spawn_blocking(move || record_outcomes(&conn, results, full))
+            .await
+            .map_err(|e| Error::Invalid(e.to_string()))?
+    }
+}
+
+/// Marks delivered rows done and failed ones for their retry; returns the time
+/// until the next retry (0: more is due now).
+fn record_outcomes(
+    conn: &std::sync::Mutex<Connection>,
+    results: Vec<(i64, i64, std::result::Result<(), String>)>,
+    full: bool,
+) -> Result<Option<i64>> {
+    let c = conn.lock().unwrap_or_else(|e| e.into_inner());
+    let finished = seglab_event::time::now_millis();
+    let tx = c.unchecked_transaction()?;
+    for (id, attempts, outcome) in results {
+        let label = match (&outcome, attempts + 1 >= MAX_ATTEMPTS) {
+            (Ok(()), _) => "delivered",
+            (Err(_), false) => "failed",
+            (Err(_), true) => "given_up",
+        };
+        metrics::counter!("seglab_webhook_attempts_total", "outcome" => label).increment(1);
+        match outcome {
+            Ok(()) => {
+                tx.prepare_cached(
+                    "UPDATE deliveries SET done_at = ?2, attempts = ?3
+                     WHERE id = ?1 AND done_at IS NULL",
+                )?
+                .execute(params![id, finished, attempts + 1])?;
+            }
+            Err(e) => {
+                tracing::debug!(delivery = id, error = %e, "webhook delivery failed");
+                let attempts = attempts + 1;
+                tx.prepare_cached(
+                    "UPDATE deliveries SET attempts = ?2, last_error = ?3, next_at = ?4,
+                            failed = ?5 WHERE id = ?1 AND done_at IS NULL AND failed = 0",
+                )?
+                .execute(params![
+                    id,
+                    attempts,
+                    e,
+                    finished + backoff(attempts - 1),
+                    attempts >= MAX_ATTEMPTS
+                ])?;
             }
         }
-        tx.commit()?;
-        if full {
-            return Ok(Some(0));
-        }
-        let next: Option<i64> = c.query_row(
-            "SELECT min(next_at) FROM deliveries WHERE done_at IS NULL AND failed = 0",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(next.map(|n| (n - finished).max(0)))
     }
+    tx.commit()?;
+    if full {
+        return Ok(Some(0));
+    }
+    let next: Option<i64> = c.query_row(
+        "SELECT min(next_at) FROM deliveries WHERE done_at IS NULL AND failed = 0",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(next.map(|n| (n - finished).max(0)))
 }
 
 /// The JSON body of the delivery of one change.
