@@ -12,6 +12,7 @@ mod api;
 mod auth;
 mod body;
 mod error;
+mod extract;
 pub mod metrics;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
+
+use crate::extract::Query;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};

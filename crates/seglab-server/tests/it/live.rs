@@ -145,6 +145,28 @@ async fn bad_requests_get_codes() {
             "{body}: {b}"
         );
     }
+    for (method, path, code) in [
+        ("DELETE", "/api/v1/webhooks/abc", "invalid_path"),
+        (
+            "GET",
+            "/api/v1/segments/buyers/changes?limit=many",
+            "invalid_query",
+        ),
+        (
+            "GET",
+            "/api/v1/segments/buyers/members?offset=-1",
+            "invalid_query",
+        ),
+        ("GET", "/api/v1/people/ann?events=x", "invalid_query"),
+    ] {
+        let (s, b) = admin(&app, method, path, Value::Null).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{path}: {b}"
+        );
+        assert!(b["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
     let (s, b) = admin(&app, "DELETE", "/api/v1/webhooks/42", Value::Null).await;
     assert_eq!(
         (s, b["code"].as_str()),
