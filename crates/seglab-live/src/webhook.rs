@@ -25,8 +25,10 @@ use crate::{Error, Result};
 
 /// Attempts before a delivery is given up (about a day of backoff).
 pub const MAX_ATTEMPTS: i64 = 15;
-/// Deliveries in flight at once.
-const CONCURRENCY: usize = 16;
+/// Deliveries in flight at once, per subscription.
+const CONCURRENCY: usize = 8;
+/// Deliveries taken per round, per subscription.
+const BATCH: usize = 64;
 
 /// `Seglab-Signature` for `body` sent at `t` (unix seconds).
 pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
@@ -233,45 +235,105 @@ impl Deliverer {
         })
     }
 
-    /// Delivers forever: whenever woken, and when the earliest retry is due.
+    /// Delivers forever. Each subscription has a worker of its own, so an
+    /// endpoint that is down or slow delays only its own deliveries; workers
+    /// wake when changes are recorded and when their earliest retry is due.
     pub async fn run(self) {
         let conn = match db::open(&self.dir) {
-            Ok(c) => c,
+            Ok(c) => Arc::new(std::sync::Mutex::new(c)),
             Err(e) => {
                 tracing::error!(error = %e, "webhook deliveries cannot start");
                 return;
             }
         };
-        let conn = Arc::new(std::sync::Mutex::new(conn));
+        let (bell, _) = tokio::sync::watch::channel(0u64);
+        let mut workers: std::collections::HashMap<i64, tokio::task::JoinHandle<()>> =
+            std::collections::HashMap::new();
         loop {
-            let wait = match self.round(&conn).await {
+            let listed = {
+                let conn = conn.clone();
+                tokio::task::spawn_blocking(move || {
+                    let c = conn.lock().unwrap_or_else(|e| e.into_inner());
+                    db::subscriptions(&c, false)
+                })
+                .await
+            };
+            match listed {
+                Ok(Ok(subs)) => {
+                    workers.retain(|id, task| {
+                        let keep = subs.iter().any(|s| s.id == *id);
+                        if !keep {
+                            task.abort();
+                        }
+                        keep
+                    });
+                    for sub in subs {
+                        workers.entry(sub.id).or_insert_with(|| {
+                            tokio::spawn(self.clone_parts().work(
+                                sub.id,
+                                conn.clone(),
+                                bell.subscribe(),
+                            ))
+                        });
+                    }
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "listing webhook subscriptions"),
+                Err(e) => tracing::warn!(error = %e, "listing webhook subscriptions"),
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
+            bell.send_modify(|n| *n += 1);
+        }
+    }
+
+    fn clone_parts(&self) -> Deliverer {
+        Deliverer {
+            dir: self.dir.clone(),
+            client: self.client.clone(),
+            wake: self.wake.clone(),
+            user_id: self.user_id.clone(),
+        }
+    }
+
+    /// One subscription's deliveries, until its task is aborted.
+    async fn work(
+        self,
+        subscription: i64,
+        conn: Arc<std::sync::Mutex<Connection>>,
+        mut bell: tokio::sync::watch::Receiver<u64>,
+    ) {
+        loop {
+            let wait = match self.round(subscription, &conn).await {
                 Ok(Some(0)) => continue,
                 Ok(Some(ms)) => Duration::from_millis(ms.clamp(1, 1_000) as u64),
                 Ok(None) => Duration::from_secs(1),
                 Err(e) => {
-                    tracing::warn!(error = %e, "webhook delivery round");
+                    tracing::warn!(error = %e, subscription, "webhook delivery round");
                     Duration::from_secs(1)
                 }
             };
-            let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+            let _ = tokio::time::timeout(wait, bell.changed()).await;
         }
     }
 
-    /// Attempts what is due; returns the time until the next retry (0: more
-    /// is due now).
-    async fn round(&self, conn: &Arc<std::sync::Mutex<Connection>>) -> Result<Option<i64>> {
+    /// Attempts what is due for one subscription; returns the time until its
+    /// next retry (0: more is due now).
+    async fn round(
+        &self,
+        subscription: i64,
+        conn: &Arc<std::sync::Mutex<Connection>>,
+    ) -> Result<Option<i64>> {
         let now = seglab_event::time::now_millis();
         // SQLite may wait for live.db's write lock: off the async workers.
         let batch = {
             let (conn, user_id) = (conn.clone(), self.user_id.clone());
             tokio::task::spawn_blocking(move || {
                 let c = conn.lock().unwrap_or_else(|e| e.into_inner());
-                due(&c, now, 256, &*user_id)
+                due(&c, subscription, now, BATCH, &*user_id)
             })
             .await
             .map_err(|e| Error::Invalid(e.to_string()))??
         };
-        let full = batch.len() == 256;
+        let full = batch.len() == BATCH;
         let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
         let mut set = tokio::task::JoinSet::new();
         for d in batch {
@@ -301,7 +363,7 @@ impl Deliverer {
             results.extend(r.ok());
         }
         let conn = conn.clone();
-        tokio::task::spawn_blocking(move || record_outcomes(&conn, results, full))
+        tokio::task::spawn_blocking(move || record_outcomes(&conn, subscription, results, full))
             .await
             .map_err(|e| Error::Invalid(e.to_string()))?
     }
@@ -311,6 +373,7 @@ impl Deliverer {
 /// until the next retry (0: more is due now).
 fn record_outcomes(
     conn: &std::sync::Mutex<Connection>,
+    subscription: i64,
     results: Vec<(i64, i64, std::result::Result<(), String>)>,
     full: bool,
 ) -> Result<Option<i64>> {
@@ -354,8 +417,9 @@ fn record_outcomes(
         return Ok(Some(0));
     }
     let next: Option<i64> = c.query_row(
-        "SELECT min(next_at) FROM deliveries WHERE done_at IS NULL AND failed = 0",
-        [],
+        "SELECT min(next_at) FROM deliveries
+         WHERE subscription = ?1 AND done_at IS NULL AND failed = 0",
+        [subscription],
         |r| r.get(0),
     )?;
     Ok(next.map(|n| (n - finished).max(0)))
@@ -376,6 +440,7 @@ pub fn payload(change: &crate::Change, user_id: Option<String>) -> Value {
 
 fn due(
     conn: &Connection,
+    subscription: i64,
     now: i64,
     limit: usize,
     user_id: &dyn Fn(i64) -> Option<String>,
@@ -387,12 +452,12 @@ fn due(
          JOIN subscriptions s ON s.id = d.subscription
          JOIN changes c ON c.id = d.change
          JOIN segments g ON g.id = c.segment
-         WHERE d.done_at IS NULL AND d.failed = 0 AND d.next_at <= ?1
-           AND s.deleted_at IS NULL
+         WHERE d.subscription = ?3 AND d.done_at IS NULL AND d.failed = 0
+           AND d.next_at <= ?1 AND s.deleted_at IS NULL
          ORDER BY d.next_at, d.id LIMIT ?2",
     )?;
     let rows = stmt
-        .query_map(params![now, limit as i64], |r| {
+        .query_map(params![now, limit as i64, subscription], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,

@@ -146,3 +146,64 @@ fn backoff_grows_and_is_capped() {
     assert_eq!(webhook::backoff(3), 8_000);
     assert_eq!(webhook::backoff(40), 3_600_000);
 }
+
+#[test]
+fn a_hanging_endpoint_delays_only_its_own_deliveries() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let received = Received::default();
+    let healthy = rt.block_on(receiver(received.clone()));
+    // Accepts connections and never answers.
+    let hanging = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        format!("http://{addr}/hook")
+    });
+    let mut w = World::new(r#"segment buyers = did "Order Completed""#);
+    let mut subs = Vec::new();
+    for url in [hanging, healthy] {
+        let sub = webhook::subscribe(
+            w.dir.path(),
+            &NewSubscription {
+                url,
+                segments: None,
+                events: None,
+            },
+            NOW,
+        )
+        .unwrap();
+        subs.push(sub.id);
+    }
+    w.live.reload_subscriptions().unwrap();
+    // More changes than one round of the hanging endpoint can hold.
+    let orders: Vec<Value> = (0..40)
+        .map(|i| track(&format!("p{i}"), "Order Completed", NOW - 1))
+        .collect();
+    w.send(Value::Array(orders));
+    assert_eq!(w.step(NOW).len(), 40);
+    let dir = w.dir.path().to_owned();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let deliverer = Deliverer::new(&dir, wake.clone(), Arc::new(|_| None)).unwrap();
+    rt.spawn(deliverer.run());
+    wake.notify_one();
+    let started = Instant::now();
+    loop {
+        let healthy = webhook::stats(&dir, subs[1]).unwrap();
+        if healthy.delivered == 40 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the healthy endpoint waited on the hanging one: {healthy:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stuck = webhook::stats(&dir, subs[0]).unwrap();
+    assert_eq!((stuck.delivered, stuck.pending), (0, 40));
+    assert_eq!(received.requests.lock().unwrap().len(), 40);
+}
