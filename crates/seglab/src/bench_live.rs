@@ -324,6 +324,7 @@ async fn end_to_end(
             res.text().await?
         );
     }
+    let hook_id = res.json::<Value>().await?["id"].as_i64().unwrap_or(0);
     let mut acks = Vec::new();
     let mut hooks = Vec::new();
     // People who did not ping in the last hour (a rerun on kept data starts
@@ -364,6 +365,12 @@ async fn end_to_end(
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    // The receiver goes away with this run: so does its subscription.
+    client
+        .delete(format!("{}/api/v1/webhooks/{hook_id}", server.url))
+        .bearer_auth("bench")
+        .send()
+        .await?;
     Ok((acks, hooks))
 }
 
