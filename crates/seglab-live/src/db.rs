@@ -74,6 +74,11 @@ const MIGRATIONS: &[&str] = &["
         failed       INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX deliveries_due ON deliveries (next_at) WHERE done_at IS NULL;
+", "
+    -- Each subscription's worker looks up only its own deliveries still owed.
+    DROP INDEX deliveries_due;
+    CREATE INDEX deliveries_owed ON deliveries (subscription, next_at)
+        WHERE done_at IS NULL AND failed = 0;
 "];
 
 /// Opens (creating and migrating) `live.db` in `dir`.
