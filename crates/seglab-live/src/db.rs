@@ -12,7 +12,8 @@ use crate::Result;
 /// The database file inside the data folder.
 pub const LIVE_DB_FILE: &str = "live.db";
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE state (
         key   TEXT PRIMARY KEY,
         value INTEGER NOT NULL
@@ -74,12 +75,14 @@ const MIGRATIONS: &[&str] = &["
         failed       INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX deliveries_due ON deliveries (next_at) WHERE done_at IS NULL;
-", "
+",
+    "
     -- Each subscription's worker looks up only its own deliveries still owed.
     DROP INDEX deliveries_due;
     CREATE INDEX deliveries_owed ON deliveries (subscription, next_at)
         WHERE done_at IS NULL AND failed = 0;
-"];
+",
+];
 
 /// Opens (creating and migrating) `live.db` in `dir`.
 pub fn open(dir: &Path) -> Result<Connection> {
