@@ -82,6 +82,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_owed ON deliveries (subscription, next_at)
         WHERE done_at IS NULL AND failed = 0;
 ",
+    "
+    -- The body of the first attempt, so that retries send the same bytes.
+    ALTER TABLE deliveries ADD COLUMN body TEXT;
+",
 ];
 
 /// Opens (creating and migrating) `live.db` in `dir`.

@@ -201,9 +201,16 @@ struct Due {
     attempts: i64,
     url: String,
     secret: String,
-    body: Vec<u8>,
+    body: String,
+    /// Whether the body was made for this attempt (and is to be kept for
+    /// the retries).
+    first: bool,
     key: String,
 }
+
+/// What one attempt came to: delivery id, attempts before it, the outcome,
+/// and the body to keep when it was the first.
+type Attempt = (i64, i64, std::result::Result<(), String>, Option<String>);
 
 /// Posts due deliveries until told to stop.
 pub struct Deliverer {
@@ -351,8 +358,8 @@ impl Deliverer {
                     .post(&d.url)
                     .header("content-type", "application/json")
                     .header("idempotency-key", &d.key)
-                    .header("seglab-signature", sign(&d.secret, t, &d.body))
-                    .body(d.body)
+                    .header("seglab-signature", sign(&d.secret, t, d.body.as_bytes()))
+                    .body(d.body.clone())
                     .send()
                     .await;
                 let outcome = match sent {
@@ -360,7 +367,7 @@ impl Deliverer {
                     Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
                     Err(e) => Err(e.to_string()),
                 };
-                (d.id, d.attempts, outcome)
+                (d.id, d.attempts, outcome, d.first.then_some(d.body))
             });
         }
         let mut results = Vec::new();
@@ -379,13 +386,13 @@ impl Deliverer {
 fn record_outcomes(
     conn: &std::sync::Mutex<Connection>,
     subscription: i64,
-    results: Vec<(i64, i64, std::result::Result<(), String>)>,
+    results: Vec<Attempt>,
     full: bool,
 ) -> Result<Option<i64>> {
     let c = conn.lock().unwrap_or_else(|e| e.into_inner());
     let finished = seglab_event::time::now_millis();
     let tx = c.unchecked_transaction()?;
-    for (id, attempts, outcome) in results {
+    for (id, attempts, outcome, body) in results {
         let label = match (&outcome, attempts + 1 >= MAX_ATTEMPTS) {
             (Ok(()), _) => "delivered",
             (Err(_), false) => "failed",
@@ -405,14 +412,16 @@ fn record_outcomes(
                 let attempts = attempts + 1;
                 tx.prepare_cached(
                     "UPDATE deliveries SET attempts = ?2, last_error = ?3, next_at = ?4,
-                            failed = ?5 WHERE id = ?1 AND done_at IS NULL AND failed = 0",
+                            failed = ?5, body = coalesce(body, ?6)
+                     WHERE id = ?1 AND done_at IS NULL AND failed = 0",
                 )?
                 .execute(params![
                     id,
                     attempts,
                     e,
                     finished + backoff(attempts - 1),
-                    attempts >= MAX_ATTEMPTS
+                    attempts >= MAX_ATTEMPTS,
+                    body
                 ])?;
             }
         }
@@ -452,7 +461,7 @@ fn due(
 ) -> Result<Vec<Due>> {
     let mut stmt = conn.prepare_cached(
         "SELECT d.id, d.attempts, s.url, s.secret, c.id, g.name, c.person, c.entered, c.at,
-                c.cause, c.event_seq, c.historical
+                c.cause, c.event_seq, c.historical, d.body
          FROM deliveries d
          JOIN subscriptions s ON s.id = d.subscription
          JOIN changes c ON c.id = d.change
@@ -478,22 +487,23 @@ fn due(
                     event_seq: r.get(10)?,
                     historical: r.get(11)?,
                 },
+                r.get::<_, Option<String>>(12)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows
         .into_iter()
-        .map(|(id, attempts, url, secret, change)| {
+        .map(|(id, attempts, url, secret, change, kept)| {
             let key = format!("chg_{}", change.id);
-            let body = payload(&change, user_id(change.person))
-                .to_string()
-                .into_bytes();
+            let first = kept.is_none();
+            let body = kept.unwrap_or_else(|| payload(&change, user_id(change.person)).to_string());
             Due {
                 id,
                 attempts,
                 url,
                 secret,
                 body,
+                first,
                 key,
             }
         })

@@ -77,10 +77,17 @@ segment viewers = did "Product Viewed""#,
     let wake = Arc::new(tokio::sync::Notify::new());
     let dir = w.dir.path().to_owned();
     let reader = Arc::new(seglab_store::Reader::open(&dir).unwrap());
+    // The profile changes between the attempts: the retry still sends the
+    // first attempt's bytes.
+    let lookups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let deliverer = Deliverer::new(
         &dir,
         wake.clone(),
-        Arc::new(move |p| reader.user_id(p).ok().flatten()),
+        Arc::new(move |p| {
+            let n = lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let user = reader.user_id(p).ok().flatten();
+            if n == 0 { user } else { Some("renamed".into()) }
+        }),
     )
     .unwrap();
     rt.spawn(deliverer.run());
@@ -105,6 +112,10 @@ segment viewers = did "Product Viewed""#,
         m
     });
     assert_eq!(keys.len(), 1, "the retry carries the same idempotency key");
+    assert_eq!(
+        requests[0].2, requests[1].2,
+        "the retry sends the same body"
+    );
     for (key, sig, body) in &requests {
         assert!(webhook::verify(&secret, sig, body), "signature checks");
         assert!(!webhook::verify("whsec_wrong", sig, body));
