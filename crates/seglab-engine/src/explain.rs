@@ -284,9 +284,43 @@ impl Explainer<'_> {
                 x.value = value.map(Value::from);
                 self.list(x, &found);
             }
-            Condition::Distinct { query, .. } | Condition::Top { query, .. } => {
+            Condition::Distinct {
+                query, property, ..
+            }
+            | Condition::Top {
+                query, property, ..
+            } => {
                 let (lo, hi) = self.window(query.window.as_ref());
                 let found = self.matching(&m(0), lo, hi, None);
+                // Per value id (objects skipped): how often, and when last seen.
+                let mut seen: std::collections::HashMap<u32, (usize, usize)> =
+                    std::collections::HashMap::new();
+                let mut order = 0;
+                if let Some(path) = tl.dict.keys.get(&property.text) {
+                    for &(_, set, _) in &found {
+                        for p in values_of(tl.set(set), path) {
+                            if !matches!(tl.dict.scalar(p.value), Scalar::Object) {
+                                order += 1;
+                                let e = seen.entry(p.value).or_insert((0, 0));
+                                e.0 += 1;
+                                e.1 = order;
+                            }
+                        }
+                    }
+                }
+                x.value = Some(if matches!(leaf.condition, Condition::Distinct { .. }) {
+                    Value::from(seen.len())
+                } else {
+                    // The most frequent value; ties go to the one seen last.
+                    seen.iter()
+                        .max_by_key(|&(_, &key)| key)
+                        .map_or(Value::Null, |(&v, _)| match tl.dict.scalar(v) {
+                            Scalar::Str(s) => Value::from(s),
+                            Scalar::Num(n) => Value::from(n),
+                            Scalar::Bool(b) => Value::from(b),
+                            Scalar::Object => Value::Null,
+                        })
+                });
                 self.list(x, &found);
             }
             Condition::First { .. } => {

@@ -166,6 +166,18 @@ fn explanations_name_the_deciding_events() {
     assert_eq!(x.events[0].time, NOW - 16 * DAY);
     assert_eq!(x.events[0].role, Some("before"));
     assert_eq!(x.window.unwrap().from, NOW - 14 * DAY);
+    // distinct and top: the number of values and the winning value (a tie
+    // goes to the value seen last).
+    let x = e
+        .explain(2, &distinct(q("Product Viewed"), "category", ge(2.0)), NOW)
+        .unwrap();
+    assert!(x.holds);
+    assert_eq!((x.value.clone(), x.event_count), (Some(json!(2)), 2));
+    let x = e
+        .explain(2, &top(q("Product Viewed"), "category", ls("shoes")), NOW)
+        .unwrap();
+    assert!(!x.holds);
+    assert_eq!(x.value, Some(json!("bags")));
     // Combinations, traits, unknown people.
     let c = and(vec![
         trait_test(eq("plan", ls("pro"))),
