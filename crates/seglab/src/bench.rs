@@ -128,6 +128,39 @@ fn lines(events: u64) -> Vec<String> {
     out
 }
 
+/// Fills `data` with the generated demo store (default seed, 120 days) unless
+/// it already holds events; a child `seglab demo` does it, so the caller's
+/// process starts cold.
+pub(crate) fn ensure_demo_data(data: &Path, people: usize, events: u64) -> anyhow::Result<()> {
+    if Reader::open(data)
+        .and_then(|r| r.event_count())
+        .unwrap_or(0)
+        > 0
+    {
+        return Ok(());
+    }
+    println!(
+        "generating and importing {} people, up to {} events…",
+        rate(people as f64),
+        rate(events as f64)
+    );
+    let t = Instant::now();
+    let status = Command::new(std::env::current_exe()?)
+        .arg("--data")
+        .arg(data)
+        .args(["--log", "warn", "demo", "--days", "120"])
+        .args(["--people", &people.to_string()])
+        .args(["--max-events", &events.to_string()])
+        .args(["--seed", &DemoSpec::default().seed.to_string()])
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("seglab demo failed");
+    }
+    println!("  done in {:.0} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
 fn baseline(dir: &Path, rows: usize, row_bytes: usize) -> anyhow::Result<f64> {
     Ok(seglab_store::bench::raw_append(
         &dir.join("baseline"),

@@ -12,8 +12,7 @@
 //!    rate at which the same requests were acknowledged.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -68,36 +67,6 @@ pub fn fifty_segments() -> String {
     s
 }
 
-/// A data folder holding the generated store (made by a child `seglab demo`).
-fn ensure_data(data: &Path, people: usize, events: u64) -> anyhow::Result<()> {
-    if Reader::open(data)
-        .and_then(|r| r.event_count())
-        .unwrap_or(0)
-        > 0
-    {
-        return Ok(());
-    }
-    println!(
-        "generating and importing {} people, up to {} events…",
-        rate(people as f64),
-        rate(events as f64)
-    );
-    let t = Instant::now();
-    let status = Command::new(std::env::current_exe()?)
-        .arg("--data")
-        .arg(data)
-        .args(["--log", "warn", "demo", "--days", "120"])
-        .args(["--people", &people.to_string()])
-        .args(["--max-events", &events.to_string()])
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    if !status.success() {
-        bail!("seglab demo failed");
-    }
-    println!("  done in {:.0} s", t.elapsed().as_secs_f64());
-    Ok(())
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -121,7 +90,7 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let data = keep.unwrap_or_else(|| tmp.path().join("data"));
-    ensure_data(&data, people, events)?;
+    crate::bench::ensure_demo_data(&data, people, events)?;
     let reader = Reader::open(&data)?;
 
     // The 50 segments, saved like `seglab segments apply` would.

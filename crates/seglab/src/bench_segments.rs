@@ -12,7 +12,6 @@ use seglab_store::Reader;
 use serde_json::Value;
 
 use crate::bench::{rate, verdict};
-use crate::demo::DemoSpec;
 
 /// Resident memory of this process, from /proc (0 where unavailable).
 fn rss_bytes() -> u64 {
@@ -74,38 +73,8 @@ pub fn run(
     let py = python(python_given)?;
     let tmp = tempfile::tempdir()?;
     let data = keep.unwrap_or_else(|| tmp.path().join("data"));
-    let seed = DemoSpec::default().seed;
-    if Reader::open(&data)
-        .map(|r| r.event_count().unwrap_or(0))
-        .unwrap_or(0)
-        == 0
-    {
-        // Generated and imported by a child process, so this one starts cold.
-        println!(
-            "generating and importing {} people, up to {} events…",
-            rate(people as f64),
-            rate(events as f64)
-        );
-        let t = Instant::now();
-        let status = Command::new(std::env::current_exe()?)
-            .arg("--data")
-            .arg(&data)
-            .args(["--log", "warn", "demo", "--days", "120"])
-            .args([
-                "--people",
-                &people.to_string(),
-                "--max-events",
-                &events.to_string(),
-                "--seed",
-                &seed.to_string(),
-            ])
-            .stdout(std::process::Stdio::null())
-            .status()?;
-        if !status.success() {
-            bail!("seglab demo failed");
-        }
-        println!("  done in {:.0} s", t.elapsed().as_secs_f64());
-    }
+    // Generated and imported by a child process, so this one starts cold.
+    crate::bench::ensure_demo_data(&data, people, events)?;
     let reader = Reader::open(&data)?;
     // Every generated event lies before this instant.
     let now = seglab_event::time::now_millis();

@@ -15,6 +15,49 @@ fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Sends one order of `user` to the server; it must be acknowledged.
+async fn order(client: &reqwest::Client, server: &Server, user: &str, message_id: &str) {
+    let batch = json!({"batch": [
+        {"type": "track", "userId": user, "event": "Order Completed",
+         "properties": {"revenue": 500}, "messageId": message_id},
+    ]});
+    let res = client
+        .post(format!("{}/v1/batch", server.url))
+        .basic_auth(&server.key, Some(""))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// GETs `path` with the admin token until `done` holds for the JSON answer
+/// (at most 20 s).
+async fn poll(
+    client: &reqwest::Client,
+    server: &Server,
+    path: &str,
+    done: impl Fn(&Value) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v: Value = client
+            .get(format!("{}{path}", server.url))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if done(&v) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{path}: still {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_memberships_explain_and_webhooks() {
     let dir = tempfile::tempdir().unwrap();
@@ -36,35 +79,12 @@ async fn history_memberships_explain_and_webhooks() {
 
     let server = Server::start(&data);
     let client = crate::http();
-    let batch = json!({"batch": [
-        {"type": "track", "userId": "cli-ann", "event": "Order Completed", "properties": {"revenue": 500}},
-    ]});
-    let res = client
-        .post(format!("{}/v1/batch", server.url))
-        .basic_auth(&server.key, Some(""))
-        .json(&batch)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    order(&client, &server, "cli-ann", "cli-ann-order").await;
     // The live thread applies it on its own (no API call needed).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let v: Value = client
-            .get(format!("{}/api/v1/live", server.url))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if v["behind"] == 0 && v["applied_seq"].as_i64() > Some(0) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "live did not catch up: {v}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll(&client, &server, "/api/v1/live", |v| {
+        v["behind"] == 0 && v["applied_seq"].as_i64() > Some(0)
+    })
+    .await;
     let metrics = client
         .get(format!("{}/metrics", server.url))
         .send()
@@ -196,35 +216,12 @@ async fn a_crash_neither_loses_nor_duplicates_a_webhook() {
     ));
     let server = Server::start(&data);
     let client = crate::http();
-    let batch = json!({"batch": [
-        {"type": "track", "userId": "crash-1", "event": "Order Completed", "messageId": "crash-order-1"},
-    ]});
-    let res = client
-        .post(format!("{}/v1/batch", server.url))
-        .basic_auth(&server.key, Some(""))
-        .json(&batch)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    order(&client, &server, "crash-1", "crash-order-1").await;
     // Wait until the change is recorded (its delivery fails: nobody listens).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let v: Value = client
-            .get(format!("{}/api/v1/webhooks", server.url))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if v["webhooks"][0]["deliveries"]["pending"] == 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no delivery owed: {v}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll(&client, &server, "/api/v1/webhooks", |v| {
+        v["webhooks"][0]["deliveries"]["pending"] == 1
+    })
+    .await;
     server.signal("KILL");
     let mut server = server;
     let _ = server.child.wait();
