@@ -123,6 +123,19 @@ pub fn changes(conn: &Connection, filter: &ChangeFilter) -> Result<Vec<Change>> 
     Ok(rows)
 }
 
+/// A person's membership timeline: their changes, oldest first (at most
+/// 1,000).
+pub fn timeline(conn: &Connection, person: i64) -> Result<Vec<Change>> {
+    changes(
+        conn,
+        &ChangeFilter {
+            person: Some(person),
+            limit: 1_000,
+            ..ChangeFilter::default()
+        },
+    )
+}
+
 /// The members of `segment` at instant `at`, replayed from its changes.
 pub fn members_at(conn: &Connection, segment: &str, at: i64) -> Result<RoaringTreemap> {
     let id = segment_id(conn, segment)?;

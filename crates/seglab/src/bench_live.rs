@@ -33,15 +33,8 @@ use crate::demo::{DemoSpec, generate};
 pub fn fifty_segments() -> String {
     let mut s = String::from(seglab_segments::STARTER);
     s.push_str("\nsegment bench_ping = did \"Coupon Applied\" in last 1h\n");
-    let categories = [
-        "shoes",
-        "dresses",
-        "bags",
-        "accessories",
-        "electronics",
-        "home",
-    ];
-    for (i, c) in categories.iter().enumerate() {
+    // The demo's first six categories.
+    for (i, c) in crate::demo::CATEGORY_NAMES[..6].iter().enumerate() {
         let d = 7 * (i + 1);
         s.push_str(&format!(
             "segment viewed_{c} = count(\"Product Viewed\" where category = \"{c}\" in last {d}d) >= 2\n\
@@ -343,16 +336,21 @@ async fn end_to_end(
     Ok((acks, hooks))
 }
 
-/// The newest committed sequence number, from the server's live status.
-async fn committed(client: &reqwest::Client, server: &Server) -> anyhow::Result<i64> {
-    let v: Value = client
+/// The server's live status (`GET /api/v1/live`).
+async fn live_status(client: &reqwest::Client, server: &Server) -> anyhow::Result<Value> {
+    client
         .get(format!("{}/api/v1/live", server.url))
         .bearer_auth("bench")
         .send()
         .await?
         .json()
-        .await?;
-    v["committed_seq"]
+        .await
+        .context("live status")
+}
+
+/// The newest committed sequence number, from the server's live status.
+async fn committed(client: &reqwest::Client, server: &Server) -> anyhow::Result<i64> {
+    live_status(client, server).await?["committed_seq"]
         .as_i64()
         .context("live status without committed_seq")
 }
@@ -443,14 +441,7 @@ async fn sustained_rate(
     }
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let v: Value = client
-            .get(format!("{}/api/v1/live", server.url))
-            .bearer_auth("bench")
-            .send()
-            .await?
-            .json()
-            .await
-            .context("live status")?;
+        let v = live_status(client, server).await?;
         if v["behind"].as_i64() == Some(0) {
             break;
         }

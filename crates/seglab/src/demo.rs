@@ -41,7 +41,7 @@ impl Default for DemoSpec {
 
 const PLANS: [&str; 3] = ["free", "plus", "pro"];
 
-const CATEGORY_NAMES: [&str; 16] = [
+pub(crate) const CATEGORY_NAMES: [&str; 16] = [
     "shoes",
     "dresses",
     "bags",

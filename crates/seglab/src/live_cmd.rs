@@ -150,14 +150,7 @@ pub fn person_segments(data: &Path, id: &str, at: Option<i64>) -> anyhow::Result
             segments.join(", ")
         }
     );
-    let changes = history::changes(
-        &conn,
-        &ChangeFilter {
-            person: Some(person),
-            limit: 1_000,
-            ..ChangeFilter::default()
-        },
-    )?;
+    let changes = history::timeline(&conn, person)?;
     println!();
     print_changes(&changes);
     Ok(())

@@ -222,14 +222,7 @@ async fn person_segments(
                 .unwrap_or_else(|e| e.into_inner())
                 .segments_of(person),
         };
-        let timeline = history::changes(
-            &conn,
-            &ChangeFilter {
-                person: Some(person),
-                limit: 1_000,
-                ..ChangeFilter::default()
-            },
-        )?;
+        let timeline = history::timeline(&conn, person)?;
         Ok(Json(json!({
             "person_id": person,
             "at": at.map(format_timestamp),
