@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::segment::{Envelope, Fields, message};
 use crate::time::{Millis, parse_timestamp};
+use crate::wire::segment_spec::{Envelope, Fields, message};
 use crate::{Error, Event, EventType, MAX_MESSAGE_BYTES, payload};
 
 /// The file formats `seglab import` reads.

@@ -5,15 +5,15 @@
 //! does no IO: it turns bytes into events or into an [`Error`] that says what is
 //! wrong and where.
 //!
-//! * [`segment`]: the Segment HTTP Tracking API (also RudderStack's).
-//! * [`posthog`]: PostHog's capture endpoints.
+//! * [`wire`]: the SDKs' protocols: [`wire::segment_spec`], the Segment HTTP
+//!   Tracking API (also RudderStack's), and [`wire::posthog`], PostHog's capture
+//!   endpoints.
 //! * [`import`]: bulk files — NDJSON, Segment batch JSON, CSV.
 //! * [`time`]: lenient ISO-8601 and clock-skew correction.
 
 pub mod import;
-pub mod posthog;
-pub mod segment;
 pub mod time;
+pub mod wire;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

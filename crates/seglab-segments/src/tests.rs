@@ -1,4 +1,4 @@
-use seglab_event::segment::{Endpoint, parse};
+use seglab_event::wire::segment_spec::{Endpoint, parse};
 use seglab_store::{Durability, Store};
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use seglab_event::segment::{Endpoint, parse};
+use seglab_event::wire::segment_spec::{Endpoint, parse};
 use seglab_event::{Event, EventType};
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use seglab_event::segment::{Endpoint, parse};
+use seglab_event::wire::segment_spec::{Endpoint, parse};
 use seglab_live::{Change, Live};
 use seglab_segments::Segments;
 use seglab_store::{Durability, Store};

@@ -12,8 +12,8 @@ use crate::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use seglab_event::segment::{self, Endpoint};
 use seglab_event::time::now_millis;
+use seglab_event::wire::segment_spec::{self, Endpoint};
 
 use crate::error::{ApiError, ApiResult};
 use crate::{AppState, auth, body, preflight, with_cors};
@@ -61,7 +61,7 @@ async fn ingest(state: &AppState, kind: &str, headers: &HeaderMap, body: Body) -
     } else {
         Cow::Borrowed(&raw)
     };
-    let batch = segment::parse(&bytes, endpoint, now_millis())?;
+    let batch = segment_spec::parse(&bytes, endpoint, now_millis())?;
     if header_key.is_none() {
         let key = batch
             .write_key

@@ -14,8 +14,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
-use seglab_event::posthog;
 use seglab_event::time::now_millis;
+use seglab_event::wire::posthog;
 
 use crate::error::{ApiError, ApiResult};
 use crate::{AppState, body, preflight, with_cors};

@@ -1,0 +1,8 @@
+//! The wire protocols of the analytics SDKs seglab accepts.
+//!
+//! * [`segment_spec`]: the Segment HTTP Tracking API (also RudderStack's and
+//!   analytics.js's short paths).
+//! * [`posthog`]: PostHog's capture endpoints.
+
+pub mod posthog;
+pub mod segment_spec;
