@@ -1,13 +1,17 @@
 //! Write keys for ingestion, the admin token for everything else.
 
 use std::collections::HashSet;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use seglab_store::Reader;
 
+use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
 /// Active write keys, cached; a miss is checked against the store so a new key
@@ -88,8 +92,21 @@ pub fn basic_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     Ok(Some(key.to_owned()).filter(|k| !k.is_empty()))
 }
 
+/// The layer in front of every management route: the request goes on only
+/// with `Authorization: Bearer <admin token>`.
+pub(crate) async fn admin_only(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match require_admin(request.headers(), &state.admin_token) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Requires `Authorization: Bearer <admin token>`.
-pub fn require_admin(headers: &HeaderMap, token: &str) -> ApiResult<()> {
+fn require_admin(headers: &HeaderMap, token: &str) -> ApiResult<()> {
     let given = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

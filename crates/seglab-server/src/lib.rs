@@ -117,14 +117,21 @@ impl AppState {
 
 /// The whole application.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .merge(api::ingest::routes())
-        .merge(api::posthog::routes())
+    // Management: every route needs the admin token.
+    let admin = Router::new()
         .merge(api::people::routes())
         .merge(api::events::routes())
         .merge(api::keys::routes())
         .merge(api::segments::routes())
         .merge(api::live::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::admin_only,
+        ));
+    Router::new()
+        .merge(api::ingest::routes())
+        .merge(api::posthog::routes())
+        .merge(admin)
         .route("/healthz", get(api::health::healthz))
         .route("/metrics", get(api::health::metrics))
         .fallback(not_found)

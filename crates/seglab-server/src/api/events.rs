@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::extract::State;
 
 use crate::extract::Query;
-use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
 use seglab_store::StoredEvent;
@@ -13,7 +12,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::auth::require_admin;
 use crate::error::ApiResult;
 
 pub const MAX_LIMIT: usize = 1000;
@@ -31,9 +29,7 @@ struct Params {
 async fn list(
     State(state): State<Arc<AppState>>,
     Query(params): Query<Params>,
-    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&headers, &state.admin_token)?;
     let limit = params.limit.unwrap_or(100).clamp(1, MAX_LIMIT);
     let after = params.after.unwrap_or(0);
     let events = super::blocking(&state, move |s| {

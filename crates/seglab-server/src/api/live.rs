@@ -23,7 +23,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 
 use crate::extract::{Path, Query};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -34,7 +34,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::auth::require_admin;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -89,9 +88,7 @@ async fn segment_history(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     Query(q): Query<Range>,
-    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&headers, &state.admin_token)?;
     let now = now_millis();
     let to = time_param("to", q.to.as_deref(), now)?;
     let from = time_param("from", q.from.as_deref(), to - 29 * 86_400_000)?;
@@ -119,9 +116,7 @@ async fn segment_changes(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     Query(q): Query<Page>,
-    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&headers, &state.admin_token)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     super::blocking(&state, move |s| {
         caught_up(s)?;
@@ -155,9 +150,7 @@ async fn recorded_members(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
     Query(q): Query<AtPage>,
-    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&headers, &state.admin_token)?;
     let at = time_param("at", q.at.as_deref(), now_millis())?;
     let offset = q.offset.unwrap_or(0);
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
@@ -203,9 +196,7 @@ async fn person_segments(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     Query(q): Query<At>,
-    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&headers, &state.admin_token)?;
     let at =
         q.at.as_deref()
             .map(|t| time_param("at", Some(t), 0))
@@ -237,9 +228,7 @@ async fn explain(
     State(state): State<Arc<AppState>>,
     Path((id, name)): Path<(String, String)>,
     Query(q): Query<At>,
-    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    require_admin(&headers, &state.admin_token)?;
     let at = time_param("at", q.at.as_deref(), now_millis())?;
     super::blocking(&state, move |s| {
         caught_up(s)?;
@@ -256,11 +245,7 @@ async fn explain(
     .await
 }
 
-async fn list_webhooks(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
-    require_admin(&headers, &state.admin_token)?;
+async fn list_webhooks(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
     super::blocking(&state, move |s| {
         let subs = webhook::list(s.store.dir())?;
         let mut out = Vec::new();
@@ -276,12 +261,7 @@ async fn list_webhooks(
     .await
 }
 
-async fn create_webhook(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    require_admin(&headers, &state.admin_token)?;
+async fn create_webhook(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult<Response> {
     let new: NewSubscription = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
     super::blocking(&state, move |s| {
@@ -311,9 +291,7 @@ async fn create_webhook(
 async fn delete_webhook(
     State(state): State<Arc<AppState>>,
     Path(id): Path<i64>,
-    headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
-    require_admin(&headers, &state.admin_token)?;
     super::blocking(&state, move |s| {
         if !webhook::unsubscribe(s.store.dir(), id, now_millis())? {
             return Err(ApiError::not_found(format!("no webhook {id}")));
@@ -329,8 +307,7 @@ async fn delete_webhook(
 
 /// Where the live engine is: the newest event applied against the newest
 /// committed, timers, and the instant memberships describe.
-async fn status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    require_admin(&headers, &state.admin_token)?;
+async fn status(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
     super::blocking(&state, move |s| {
         let committed = s.store.reader().last_seq()?;
         let live = s.live.lock().unwrap_or_else(|e| e.into_inner());
@@ -357,9 +334,7 @@ struct StreamQuery {
 async fn stream(
     State(state): State<Arc<AppState>>,
     Query(q): Query<StreamQuery>,
-    headers: HeaderMap,
 ) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>>> {
-    require_admin(&headers, &state.admin_token)?;
     let only: Option<Vec<String>> = q
         .segments
         .map(|s| s.split(',').map(|n| n.trim().to_owned()).collect());

@@ -26,6 +26,61 @@ async fn a_write_key_can_never_read() {
     }
 }
 
+/// Every management route, with each method it answers.
+const MANAGEMENT: &[(&str, &str)] = &[
+    ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/people/u"),
+    ("GET", "/api/v1/keys"),
+    ("POST", "/api/v1/keys"),
+    ("DELETE", "/api/v1/keys/k"),
+    ("GET", "/api/v1/segments"),
+    ("POST", "/api/v1/segments"),
+    ("POST", "/api/v1/segments/preview"),
+    ("GET", "/api/v1/segments/s"),
+    ("PUT", "/api/v1/segments/s"),
+    ("DELETE", "/api/v1/segments/s"),
+    ("GET", "/api/v1/segments/s/members"),
+    ("GET", "/api/v1/segments/s/count"),
+    ("GET", "/api/v1/segments/s/history"),
+    ("GET", "/api/v1/segments/s/changes"),
+    ("GET", "/api/v1/segments/s/members/recorded"),
+    ("GET", "/api/v1/people/u/segments"),
+    ("GET", "/api/v1/people/u/segments/s/explain"),
+    ("GET", "/api/v1/webhooks"),
+    ("POST", "/api/v1/webhooks"),
+    ("DELETE", "/api/v1/webhooks/1"),
+    ("GET", "/api/v1/stream"),
+    ("GET", "/api/v1/live"),
+];
+
+#[tokio::test]
+async fn every_management_route_needs_the_admin_token() {
+    let app = App::new();
+    for &(method, path) in MANAGEMENT {
+        for (auth, status, code) in [
+            (None, StatusCode::UNAUTHORIZED, "missing_admin_token"),
+            (
+                Some(format!("Bearer {}", app.key)),
+                StatusCode::FORBIDDEN,
+                "invalid_admin_token",
+            ),
+        ] {
+            let mut req = Request::builder().method(method).uri(path);
+            if let Some(a) = &auth {
+                req = req.header("authorization", a);
+            }
+            // A body that would be refused: the token is checked first.
+            let (got, body) = app.send(req.body(Body::from("{")).unwrap()).await;
+            assert_eq!(got, status, "{method} {path}");
+            assert_eq!(
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap()["code"],
+                code,
+                "{method} {path}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn events_page_through_the_log() {
     let app = App::new();
