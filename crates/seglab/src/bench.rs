@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use seglab_store::{Durability, Reader, Store};
 
-use crate::demo::{DemoSpec, generate};
+use seglab_demo::{DemoSpec, generate};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {

@@ -26,7 +26,7 @@ use seglab_store::Reader;
 use serde_json::{Value, json};
 
 use crate::bench::{Server, rate, verdict};
-use crate::demo::{DemoSpec, generate};
+use seglab_demo::{DemoSpec, generate};
 
 /// The starter segments plus 34 more of the same kinds, 50 in all, one of
 /// which (`bench_ping`) the end-to-end measurement makes people enter.
@@ -34,7 +34,7 @@ pub fn fifty_segments() -> String {
     let mut s = String::from(seglab_segments::STARTER);
     s.push_str("\nsegment bench_ping = did \"Coupon Applied\" in last 1h\n");
     // The demo's first six categories.
-    for (i, c) in crate::demo::CATEGORY_NAMES[..6].iter().enumerate() {
+    for (i, c) in seglab_demo::CATEGORY_NAMES[..6].iter().enumerate() {
         let d = 7 * (i + 1);
         s.push_str(&format!(
             "segment viewed_{c} = count(\"Product Viewed\" where category = \"{c}\" in last {d}d) >= 2\n\

@@ -154,15 +154,15 @@ pub struct DemoArgs {
 }
 
 impl DemoArgs {
-    pub fn spec(&self) -> crate::demo::DemoSpec {
-        crate::demo::DemoSpec {
+    pub fn spec(&self) -> seglab_demo::DemoSpec {
+        seglab_demo::DemoSpec {
             people: self.people,
             days: self.days,
             products: self.products,
             categories: self.categories,
             seed: self.seed,
             max_events: self.max_events,
-            ..crate::demo::DemoSpec::default()
+            ..seglab_demo::DemoSpec::default()
         }
     }
 }

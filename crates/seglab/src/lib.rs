@@ -5,7 +5,6 @@ pub mod bench_live;
 pub mod bench_segments;
 pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod demo_cmd;
 pub mod import;
 pub mod live_cmd;
