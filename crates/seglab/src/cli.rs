@@ -91,7 +91,7 @@ pub enum Command {
     /// Benchmarks that print their figures next to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
-        command: crate::bench::BenchCommand,
+        command: seglab_bench::BenchCommand,
     },
 }
 
@@ -165,6 +165,20 @@ impl DemoArgs {
             ..seglab_demo::DemoSpec::default()
         }
     }
+}
+
+/// What the benchmarks run: this executable, and its import in-process.
+fn bench_target() -> anyhow::Result<seglab_bench::Seglab> {
+    Ok(seglab_bench::Seglab {
+        exe: std::env::current_exe()?,
+        import: |store, file| {
+            let summary = crate::import::import_files(store, &[file.to_owned()], true)?;
+            Ok(seglab_bench::Imported {
+                accepted: summary.accepted,
+                rejected: summary.rejected,
+            })
+        },
+    })
 }
 
 fn init_logging(config: &Config) {
@@ -314,7 +328,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Segments { command } => return crate::segments_cmd::run(&config.data, command),
-        Command::Bench { command } => crate::bench::run(command)?,
+        Command::Bench { command } => seglab_bench::run(command, &bench_target()?)?,
     }
     Ok(ExitCode::SUCCESS)
 }
