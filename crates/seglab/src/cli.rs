@@ -91,7 +91,7 @@ pub enum Command {
     /// Benchmarks that print their figures next to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
-        command: crate::bench::BenchCommand,
+        command: seglab_bench::BenchCommand,
     },
 }
 
@@ -154,17 +154,31 @@ pub struct DemoArgs {
 }
 
 impl DemoArgs {
-    pub fn spec(&self) -> crate::demo::DemoSpec {
-        crate::demo::DemoSpec {
+    pub fn spec(&self) -> seglab_demo::DemoSpec {
+        seglab_demo::DemoSpec {
             people: self.people,
             days: self.days,
             products: self.products,
             categories: self.categories,
             seed: self.seed,
             max_events: self.max_events,
-            ..crate::demo::DemoSpec::default()
+            ..seglab_demo::DemoSpec::default()
         }
     }
+}
+
+/// What the benchmarks run: this executable, and its import in-process.
+fn bench_target() -> anyhow::Result<seglab_bench::Seglab> {
+    Ok(seglab_bench::Seglab {
+        exe: std::env::current_exe()?,
+        import: |store, file| {
+            let summary = crate::import::import_files(store, &[file.to_owned()], true)?;
+            Ok(seglab_bench::Imported {
+                accepted: summary.accepted,
+                rejected: summary.rejected,
+            })
+        },
+    })
 }
 
 fn init_logging(config: &Config) {
@@ -314,7 +328,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Segments { command } => return crate::segments_cmd::run(&config.data, command),
-        Command::Bench { command } => crate::bench::run(command)?,
+        Command::Bench { command } => seglab_bench::run(command, &bench_target()?)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,34 +1,18 @@
 //! `seglab demo`: generate the demo store and import it (or write it to a file).
 
-use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::Context;
+use seglab_demo::{DemoSpec, write_ndjson};
 use seglab_store::Store;
 
-use crate::demo::{DemoSpec, generate};
 use crate::import::{Summary, import_files};
 
 /// Writes the demo history to `path` as NDJSON; returns the number of events.
 pub fn write(spec: &DemoSpec, path: &Path) -> anyhow::Result<u64> {
     let file =
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    let mut err = None;
-    let n = generate(spec, |line| {
-        if err.is_none()
-            && let Err(e) = out
-                .write_all(line.as_bytes())
-                .and_then(|()| out.write_all(b"\n"))
-        {
-            err = Some(e);
-        }
-    });
-    if let Some(e) = err {
-        return Err(e.into());
-    }
-    out.flush()?;
-    Ok(n)
+    Ok(write_ndjson(spec, file)?)
 }
 
 /// Generates the demo history and imports it into `store`.

@@ -1,11 +1,7 @@
 //! The `seglab` binary's commands, as a library so tests can call them.
 
-pub mod bench;
-pub mod bench_live;
-pub mod bench_segments;
 pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod demo_cmd;
 pub mod import;
 pub mod live_cmd;

@@ -29,7 +29,7 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     if demo && store.reader().event_count()? == 0 {
         let s = store.clone();
         tokio::task::spawn_blocking(move || {
-            crate::demo_cmd::load(&s, &crate::demo::DemoSpec::default(), true)
+            crate::demo_cmd::load(&s, &seglab_demo::DemoSpec::default(), true)
         })
         .await??;
     }

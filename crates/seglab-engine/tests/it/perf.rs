@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use seglab_demo::CATEGORY_NAMES as CATEGORIES;
 use seglab_engine::{Engine, Timelines};
 use seglab_lang::ast::{AggFunc, CmpOp, Condition, RfmDim};
 use serde_json::{Value, json};
@@ -33,24 +34,6 @@ impl Rng {
     }
 }
 
-const CATEGORIES: [&str; 16] = [
-    "shoes",
-    "dresses",
-    "bags",
-    "accessories",
-    "electronics",
-    "home",
-    "beauty",
-    "sports",
-    "toys",
-    "books",
-    "garden",
-    "jewelry",
-    "outdoor",
-    "kitchen",
-    "kids",
-    "pets",
-];
 const PAGES: [&str; 6] = ["Home", "Search", "Category", "Cart", "Account", "Help"];
 
 struct Product {

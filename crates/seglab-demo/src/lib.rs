@@ -2,6 +2,13 @@
 //! then identified), add to cart, check out, buy, read marketing email, and drift
 //! away. Activity is heavy-tailed, the funnel drops off at each step, and some
 //! people go dormant.
+//!
+//! `seglab demo` and `seglab serve --demo` import it, the benchmarks measure on
+//! it, and tests use it as a store that looks like real use. [`generate`] hands
+//! out one Segment message at a time; [`write_ndjson`] writes them to any
+//! [`Write`] (files are the caller's).
+
+use std::io::{self, BufWriter, Write};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -41,7 +48,9 @@ impl Default for DemoSpec {
 
 const PLANS: [&str; 3] = ["free", "plus", "pro"];
 
-pub(crate) const CATEGORY_NAMES: [&str; 16] = [
+/// The names categories take, in order (more categories than names get a
+/// numeric suffix).
+pub const CATEGORY_NAMES: [&str; 16] = [
     "shoes",
     "dresses",
     "bags",
@@ -258,6 +267,27 @@ pub fn generate(spec: &DemoSpec, mut sink: impl FnMut(&str)) -> u64 {
     out.count
 }
 
+/// Writes the history to `out` as NDJSON, one message a line, through a 1 MiB
+/// buffer; returns the number of events.
+pub fn write_ndjson(spec: &DemoSpec, out: impl Write) -> io::Result<u64> {
+    let mut out = BufWriter::with_capacity(1 << 20, out);
+    let mut err = None;
+    let n = generate(spec, |line| {
+        if err.is_none()
+            && let Err(e) = out
+                .write_all(line.as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+        {
+            err = Some(e);
+        }
+    });
+    if let Some(e) = err {
+        return Err(e);
+    }
+    out.flush()?;
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +344,14 @@ mod tests {
             |_| {},
         );
         assert_eq!(n, 123);
+    }
+
+    #[test]
+    fn ndjson_holds_the_generated_lines() {
+        let mut lines = Vec::new();
+        let n = generate(&spec(), |l| lines.push(l.to_owned()));
+        let mut out = Vec::new();
+        assert_eq!(write_ndjson(&spec(), &mut out).unwrap(), n);
+        assert_eq!(String::from_utf8(out).unwrap(), lines.join("\n") + "\n");
     }
 }

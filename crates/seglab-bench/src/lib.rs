@@ -1,0 +1,121 @@
+//! `seglab bench …`: end-to-end benchmarks. Each prints its own figure, the
+//! baseline measured in the same run, and the ratio between them.
+//!
+//! One module per benchmark ([`ingest`], [`import`], [`segments`], [`live`]),
+//! over what they share (`common`: figures, verdicts, the baseline, the
+//! generated data; `server`: `seglab serve` in a child process). The binary
+//! parses [`BenchCommand`] and calls [`run`] with what only it has: its
+//! executable and its import.
+
+use std::path::{Path, PathBuf};
+
+use seglab_store::Store;
+
+mod common;
+pub mod import;
+pub mod ingest;
+pub mod live;
+pub mod segments;
+mod server;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Push events through /v1/batch on loopback to a `seglab serve` child process.
+    Ingest {
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Events per request.
+        #[arg(long, default_value_t = 250)]
+        batch: usize,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+    },
+    /// Import an NDJSON file of generated events.
+    Import {
+        #[arg(long, default_value_t = 5_000_000)]
+        events: u64,
+    },
+    /// Evaluate the starter segments with seglab and, on the same data, as SQL in
+    /// DuckDB (Python package, 2 threads); member counts must match.
+    Segments {
+        #[arg(long, default_value_t = 1_000_000)]
+        people: usize,
+        #[arg(long, default_value_t = 50_000_000)]
+        events: u64,
+        /// Python with the `duckdb` package (default: a venv in target/bench-venv,
+        /// created on first use).
+        #[arg(long)]
+        python: Option<std::path::PathBuf>,
+        /// Keep the generated data folder here instead of a temporary one.
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
+    },
+    /// Live membership with 50 segments: one event inside the engine (p50, p99),
+    /// HTTP ingest → webhook on loopback (p99), sustained events/s.
+    Live {
+        #[arg(long, default_value_t = 1_000_000)]
+        people: usize,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Keep the generated data folder here instead of a temporary one.
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
+        /// Events applied inside the engine.
+        #[arg(long, default_value_t = 20_000)]
+        samples: usize,
+        /// Events sent one at a time for the end-to-end latency.
+        #[arg(long, default_value_t = 2_000)]
+        pings: usize,
+        /// Events sent for the sustained rate.
+        #[arg(long, default_value_t = 1_000_000)]
+        sustained: u64,
+    },
+}
+
+/// What the benchmarks take from the `seglab` binary that runs them.
+pub struct Seglab {
+    /// The `seglab` executable: `seglab serve` and `seglab demo` run as child
+    /// processes of it (the binary passes `std::env::current_exe()`).
+    pub exe: PathBuf,
+    /// `seglab import` of one file into a store, with its progress bar; the
+    /// import benchmark measures it in this process.
+    pub import: Import,
+}
+
+/// Imports one file into a store, as `seglab import` does.
+pub type Import = fn(&Store, &Path) -> anyhow::Result<Imported>;
+
+/// What an import did, as far as the import benchmark reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
+/// Runs one benchmark; an error when its figures show something wrong (events
+/// lost, members that differ from DuckDB's, webhooks missing).
+pub fn run(cmd: BenchCommand, seglab: &Seglab) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Ingest {
+            events,
+            batch,
+            connections,
+        } => ingest::run(&seglab.exe, events, batch, connections),
+        BenchCommand::Import { events } => import::run(seglab.import, events),
+        BenchCommand::Segments {
+            people,
+            events,
+            python,
+            keep,
+        } => segments::run(&seglab.exe, people, events, python, keep),
+        BenchCommand::Live {
+            people,
+            events,
+            keep,
+            samples,
+            pings,
+            sustained,
+        } => live::run(&seglab.exe, people, events, keep, samples, pings, sustained),
+    }
+}
