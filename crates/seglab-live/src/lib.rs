@@ -5,16 +5,18 @@
 //! the next instant one of their answers can change without new events (a
 //! buyer leaves "recent buyers" 30 days after the order). Every entry and exit
 //! is recorded in `live.db` with its time and cause, together with the webhook
-//! deliveries it owes, in one transaction; [`history`] answers questions about
+//! deliveries it owes, in one transaction; [`LiveDb`] answers questions about
 //! the past and [`webhook`] delivers.
 
 pub mod db;
 mod eval;
-pub mod history;
 mod live;
+mod runner;
 pub mod webhook;
 
-pub use live::{Cause, Change, Live, Stepped};
+pub use db::{ChangeFilter, Day, LiveDb, Pool};
+pub use live::{Cause, Change, Live, Stepped, UnknownCause};
+pub use runner::Runner;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

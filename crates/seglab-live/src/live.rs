@@ -7,13 +7,12 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use roaring::RoaringTreemap;
-use rusqlite::{Connection, params};
 use seglab_engine::Engine;
-use seglab_segments::{Refreshed, Segments};
+use seglab_segments::{Changes, Cursor, Segments};
 use seglab_store::{PersonId, Reader};
 use serde::Serialize;
 
-use crate::db::{self, Subscription};
+use crate::db::{LiveDb, NewChange, Position, Subscription};
 use crate::eval::{PersonEval, Prepared};
 use crate::{Error, Result};
 
@@ -50,18 +49,6 @@ impl Cause {
         }
     }
 
-    pub fn parse(s: &str) -> Cause {
-        match s {
-            "event" => Cause::Event,
-            "time" => Cause::Time,
-            "merge" => Cause::Merge,
-            "definition" => Cause::Definition,
-            "deleted" => Cause::Deleted,
-            "rfm" => Cause::Rfm,
-            _ => Cause::Start,
-        }
-    }
-
     /// Whether subscribers hear of changes with this cause: the initial
     /// population of a new segment, edits and deletions are bulk
     /// re-definitions, not behavior.
@@ -70,6 +57,28 @@ impl Cause {
             self,
             Cause::Event | Cause::Time | Cause::Merge | Cause::Rfm | Cause::Start
         )
+    }
+}
+
+/// A cause name seglab does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown cause {0:?}")]
+pub struct UnknownCause(pub String);
+
+impl std::str::FromStr for Cause {
+    type Err = UnknownCause;
+
+    fn from_str(s: &str) -> Result<Cause, UnknownCause> {
+        Ok(match s {
+            "event" => Cause::Event,
+            "time" => Cause::Time,
+            "merge" => Cause::Merge,
+            "definition" => Cause::Definition,
+            "deleted" => Cause::Deleted,
+            "rfm" => Cause::Rfm,
+            "start" => Cause::Start,
+            other => return Err(UnknownCause(other.to_owned())),
+        })
     }
 }
 
@@ -150,7 +159,7 @@ impl Batch {
 
 /// Live memberships of every defined segment.
 pub struct Live {
-    conn: Connection,
+    db: LiveDb,
     segs: Vec<Seg>,
     /// Index into `segs` by name.
     by_name: HashMap<String, usize>,
@@ -163,6 +172,7 @@ pub struct Live {
     dirty_timers: BTreeMap<PersonId, Option<i64>>,
     clock: i64,
     last_seq: i64,
+    last_merge: i64,
     last_rfm: i64,
     /// Events arrived since segments that use RFM were last re-evaluated.
     orders_since_rfm: bool,
@@ -184,9 +194,9 @@ impl Live {
     /// state has not seen, and segments whose definition changed, are
     /// evaluated.
     pub fn open(dir: &Path, segments: &Segments, reader: &Reader, now: i64) -> Result<Live> {
-        segments.follow_changes();
-        let conn = db::open(dir)?;
+        let db = LiveDb::open(dir)?;
         let (feed, _) = tokio::sync::broadcast::channel(4096);
+        let at = db.position()?;
         let mut live = Live {
             segs: Vec::new(),
             by_name: HashMap::new(),
@@ -195,65 +205,53 @@ impl Live {
             timers: BTreeSet::new(),
             due: HashMap::new(),
             dirty_timers: BTreeMap::new(),
-            clock: db::get_state(&conn, "clock")?.unwrap_or(i64::MIN),
-            last_seq: db::get_state(&conn, "last_seq")?.unwrap_or(0),
+            clock: at.clock,
+            last_seq: at.last_seq,
+            last_merge: at.last_merge,
             last_rfm: i64::MIN,
             orders_since_rfm: false,
             rfm_every: 60_000,
-            subs: db::subscriptions(&conn, true)?,
+            subs: db.subscriptions(true)?,
             feed,
             since_checkpoint: 0,
-            conn,
+            db,
         };
         live.load()?;
         let fresh = live.clock == i64::MIN;
         let now = now.max(live.clock);
-        // What the state has not seen: events after its last sequence number
-        // and merges after its last merge.
-        let mut gap = Refreshed::default();
-        if !fresh {
-            // Per person, whether every unseen event was imported history.
-            let mut people: BTreeMap<PersonId, bool> = BTreeMap::new();
-            reader.scan_events(live.last_seq, |row| {
-                *people
-                    .entry(segments.resolve(row.person_id))
-                    .or_insert(true) &= row.historical;
-            })?;
-            let last_merge = db::get_state(&live.conn, "last_merge")?.unwrap_or(0);
-            for (_, from, _) in reader.merges_after(last_merge)? {
-                gap.merged.push((from, segments.resolve(from)));
-            }
-            gap.touched = people
-                .into_iter()
-                .map(|(person, historical)| seglab_segments::Touched {
-                    person,
-                    seq: 0,
-                    historical,
-                    merged: false,
-                })
-                .collect();
+        // What the state has not seen: events after its position and merges
+        // after its last merge, found at start (a fresh state evaluates
+        // everyone anyway).
+        let mut gap = segments.changes_since(reader, live.cursor())?;
+        if fresh {
+            gap.touched.clear();
+            gap.merged.clear();
         }
-        gap.last_seq = segments.last_seq();
+        for t in &mut gap.touched {
+            t.seq = 0;
+            t.merged = false;
+        }
         live.apply(segments, gap, now)?;
         Ok(live)
+    }
+
+    /// Where the state stands in the store's log.
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            last_seq: self.last_seq,
+            last_merge: self.last_merge,
+        }
     }
 
     /// Loads segments, member bitmaps (checkpoint plus the changes after it)
     /// and timers.
     fn load(&mut self) -> Result<()> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, name, version FROM segments WHERE deleted = 0 ORDER BY name")?;
-        let rows: Vec<(i64, String, i64)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?;
-        drop(stmt);
-        for (id, name, version) in rows {
-            self.by_name.insert(name.clone(), self.segs.len());
+        for row in self.db.live_segments()? {
+            self.by_name.insert(row.name.clone(), self.segs.len());
             self.segs.push(Seg {
-                id,
-                name,
-                version,
+                id: row.id,
+                name: row.name,
+                version: row.version,
                 dirty: false,
                 members: RoaringTreemap::new(),
             });
@@ -264,44 +262,26 @@ impl Live {
             .enumerate()
             .map(|(i, s)| (s.id, i))
             .collect();
-        let checkpoint = db::get_state(&self.conn, "checkpoint")?.unwrap_or(0);
-        {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT segment, members FROM checkpoints")?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let id: i64 = r.get(0)?;
-                let blob = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        let segs = &mut self.segs;
+        let mut replayed = Vec::new();
+        self.since_checkpoint = self.db.replay_members(
+            |id, bitmap| {
                 if let Some(&i) = by_id.get(&id) {
-                    self.segs[i].members = RoaringTreemap::deserialize_from(blob)
-                        .map_err(|e| Error::Corrupt(format!("checkpoint of segment {id}: {e}")))?;
+                    segs[i].members = bitmap;
+                }
+            },
+            |id, person, entered| replayed.push((id, person, entered)),
+        )?;
+        for (id, person, entered) in replayed {
+            if let Some(&i) = by_id.get(&id) {
+                if entered {
+                    self.segs[i].members.insert(person as u64);
+                } else {
+                    self.segs[i].members.remove(person as u64);
                 }
             }
         }
-        {
-            let mut stmt = self.conn.prepare(
-                "SELECT segment, person, entered FROM changes WHERE id > ?1 ORDER BY id",
-            )?;
-            let mut rows = stmt.query([checkpoint])?;
-            while let Some(r) = rows.next()? {
-                let id: i64 = r.get(0)?;
-                let person: i64 = r.get(1)?;
-                let entered: bool = r.get(2)?;
-                if let Some(&i) = by_id.get(&id) {
-                    if entered {
-                        self.segs[i].members.insert(person as u64);
-                    } else {
-                        self.segs[i].members.remove(person as u64);
-                    }
-                }
-                self.since_checkpoint += 1;
-            }
-        }
-        let mut stmt = self.conn.prepare("SELECT person, due FROM timers")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let (person, due): (i64, i64) = (r.get(0)?, r.get(1)?);
+        for (person, due) in self.db.timers()? {
             self.timers.insert((due, person));
             self.due.insert(person, due);
         }
@@ -354,7 +334,7 @@ impl Live {
 
     /// Re-reads webhook subscriptions (after one was added or removed).
     pub fn reload_subscriptions(&mut self) -> Result<()> {
-        self.subs = db::subscriptions(&self.conn, true)?;
+        self.subs = self.db.subscriptions(true)?;
         Ok(())
     }
 
@@ -363,14 +343,13 @@ impl Live {
     /// whose timeline changed.
     pub fn step(&mut self, segments: &Segments, reader: &Reader, now: i64) -> Result<Stepped> {
         segments.refresh(reader)?;
-        let changes = segments.take_changes();
+        let changes = segments.changes_since(reader, self.cursor())?;
         let now = now.max(self.clock);
-        match self.apply(segments, changes.clone(), now) {
+        match self.apply(segments, changes, now) {
             Ok(s) => Ok(s),
             Err(e) => {
-                // Nothing was recorded: the changes go back for the next step,
-                // and memory returns to what live.db holds.
-                segments.give_back(changes);
+                // Nothing was recorded: memory returns to what live.db holds,
+                // and the next step reads the same changes again.
                 self.reset()?;
                 Err(e)
             }
@@ -387,13 +366,13 @@ impl Live {
         self.due.clear();
         self.dirty_timers.clear();
         self.since_checkpoint = 0;
-        self.clock = db::get_state(&self.conn, "clock")?.unwrap_or(i64::MIN);
-        self.last_seq = db::get_state(&self.conn, "last_seq")?.unwrap_or(0);
-        self.subs = db::subscriptions(&self.conn, true)?;
+        let at = self.db.position()?;
+        (self.clock, self.last_seq, self.last_merge) = (at.clock, at.last_seq, at.last_merge);
+        self.subs = self.db.subscriptions(true)?;
         self.load()
     }
 
-    fn apply(&mut self, segments: &Segments, r: Refreshed, now: i64) -> Result<Stepped> {
+    fn apply(&mut self, segments: &Segments, r: Changes, now: i64) -> Result<Stepped> {
         let mut out = Stepped::default();
         let mut pending = Batch::default();
         let versions = segments.definition_versions();
@@ -491,9 +470,11 @@ impl Live {
         out.entered = pending.list.iter().filter(|p| p.entered).count();
         self.record(
             pending.list,
-            now,
-            r.last_seq.max(self.last_seq),
-            r.last_merge,
+            Position {
+                clock: now,
+                last_seq: r.to.last_seq.max(self.last_seq),
+                last_merge: r.to.last_merge.max(self.last_merge),
+            },
         )?;
         Ok(out)
     }
@@ -756,97 +737,59 @@ impl Live {
 
     /// Writes the changes, their deliveries, the timers and the position in
     /// one transaction, then applies them in memory and tells the feed.
-    fn record(
-        &mut self,
-        pending: Vec<Pending>,
-        now: i64,
-        last_seq: i64,
-        last_merge: i64,
-    ) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        for i in 0..self.segs.len() {
-            let s = &mut self.segs[i];
+    fn record(&mut self, pending: Vec<Pending>, at: Position) -> Result<()> {
+        let now = at.clock;
+        let rec = self.db.recording()?;
+        for s in &mut self.segs {
             if s.version < 0 {
-                tx.prepare_cached("UPDATE segments SET deleted = 1 WHERE name = ?1")?
-                    .execute([&s.name])?;
+                rec.segment_deleted(&s.name)?;
             } else if s.id == 0 || s.dirty {
                 // A failed commit leaves the segment dirty: the next step
                 // writes it again and reads its id anew.
-                tx.prepare_cached(
-                    "INSERT INTO segments (name, version) VALUES (?1, ?2)
-                     ON CONFLICT (name) DO UPDATE SET version = excluded.version, deleted = 0",
-                )?
-                .execute(params![s.name, s.version])?;
-                s.id = tx.query_row("SELECT id FROM segments WHERE name = ?1", [&s.name], |r| {
-                    r.get(0)
-                })?;
+                s.id = rec.segment(&s.name, s.version)?;
             }
         }
         let mut recorded = Vec::with_capacity(pending.len());
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO changes (segment, person, entered, at, cause, event_seq, historical)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            let mut deliver = tx.prepare_cached(
-                "INSERT INTO deliveries (subscription, change, next_at) VALUES (?1, ?2, ?3)",
-            )?;
-            for p in &pending {
-                let seg = &self.segs[p.seg];
-                insert.execute(params![
-                    seg.id,
-                    p.person,
-                    p.entered,
-                    p.at,
-                    p.cause.as_str(),
-                    p.event_seq,
-                    p.historical
-                ])?;
-                let id = tx.last_insert_rowid();
-                if p.cause.delivered() && !p.historical {
-                    for sub in &self.subs {
-                        if (if p.entered { sub.entered } else { sub.exited })
-                            && sub.segments.as_ref().is_none_or(|s| s.contains(&seg.name))
-                        {
-                            deliver.execute(params![sub.id, id, now])?;
-                        }
+        for p in &pending {
+            let seg = &self.segs[p.seg];
+            let id = rec.change(&NewChange {
+                segment: seg.id,
+                person: p.person,
+                entered: p.entered,
+                at: p.at,
+                cause: p.cause,
+                event_seq: p.event_seq,
+                historical: p.historical,
+            })?;
+            if p.cause.delivered() && !p.historical {
+                for sub in &self.subs {
+                    if (if p.entered { sub.entered } else { sub.exited })
+                        && sub.segments.as_ref().is_none_or(|s| s.contains(&seg.name))
+                    {
+                        rec.owe_delivery(sub.id, id, now)?;
                     }
                 }
-                recorded.push(Change {
-                    id,
-                    segment: seg.name.clone(),
-                    person: p.person,
-                    entered: p.entered,
-                    at: p.at,
-                    cause: p.cause,
-                    event_seq: p.event_seq,
-                    historical: p.historical,
-                });
             }
+            recorded.push(Change {
+                id,
+                segment: seg.name.clone(),
+                person: p.person,
+                entered: p.entered,
+                at: p.at,
+                cause: p.cause,
+                event_seq: p.event_seq,
+                historical: p.historical,
+            });
         }
-        for (&person, due) in &self.dirty_timers {
-            match due {
-                Some(due) => tx
-                    .prepare_cached(
-                        "INSERT INTO timers (person, due) VALUES (?1, ?2)
-                         ON CONFLICT (person) DO UPDATE SET due = excluded.due",
-                    )?
-                    .execute(params![person, due])?,
-                None => tx
-                    .prepare_cached("DELETE FROM timers WHERE person = ?1")?
-                    .execute([person])?,
-            };
+        for (&person, &due) in &self.dirty_timers {
+            rec.timer(person, due)?;
         }
-        db::set_state(&tx, "clock", now)?;
-        db::set_state(&tx, "last_seq", last_seq)?;
-        db::set_state(&tx, "last_merge", last_merge)?;
-        tx.commit()?;
+        rec.commit(at)?;
         self.dirty_timers.clear();
         for s in &mut self.segs {
             s.dirty = false;
         }
-        self.clock = now;
-        self.last_seq = last_seq;
+        (self.clock, self.last_seq, self.last_merge) = (at.clock, at.last_seq, at.last_merge);
         for p in &pending {
             let m = &mut self.segs[p.seg].members;
             if p.entered {
@@ -882,18 +825,8 @@ impl Live {
 
     /// Writes every member bitmap, so a restart replays only later changes.
     pub fn checkpoint(&mut self) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        let last: i64 =
-            tx.query_row("SELECT coalesce(max(id), 0) FROM changes", [], |r| r.get(0))?;
-        tx.execute("DELETE FROM checkpoints", [])?;
-        for s in &self.segs {
-            let mut blob = Vec::with_capacity(s.members.serialized_size());
-            s.members.serialize_into(&mut blob)?;
-            tx.prepare_cached("INSERT INTO checkpoints (segment, members) VALUES (?1, ?2)")?
-                .execute(params![s.id, blob])?;
-        }
-        db::set_state(&tx, "checkpoint", last)?;
-        tx.commit()?;
+        self.db
+            .checkpoint(self.segs.iter().map(|s| (s.id, &s.members)))?;
         self.since_checkpoint = 0;
         Ok(())
     }

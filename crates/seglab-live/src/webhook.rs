@@ -16,11 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::db::{self, KIND_ENTERED, KIND_EXITED, Subscription};
+use crate::db::{Attempt, DeliveryStats, KIND_ENTERED, KIND_EXITED, LiveDb, Subscription};
 use crate::{Error, Result};
 
 /// Attempts before a delivery is given up (about a day of backoff).
@@ -87,7 +86,7 @@ pub struct NewSubscription {
 }
 
 /// Adds a subscription; returns it with its secret.
-pub fn subscribe(dir: &Path, new: &NewSubscription, now: i64) -> Result<Subscription> {
+pub fn subscribe(db: &LiveDb, new: &NewSubscription, now: i64) -> Result<Subscription> {
     let url = reqwest::Url::parse(&new.url)
         .map_err(|e| Error::Invalid(format!("url {:?}: {e}", new.url)))?;
     if url.scheme() != "http" && url.scheme() != "https" {
@@ -116,21 +115,7 @@ pub fn subscribe(dir: &Path, new: &NewSubscription, now: i64) -> Result<Subscrip
         return Err(Error::Invalid("events: name at least one".into()));
     }
     let secret = format!("whsec_{}", hex::encode(random_bytes()));
-    let conn = db::open(dir)?;
-    conn.execute(
-        "INSERT INTO subscriptions (url, secret, segments, kinds, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            new.url,
-            secret,
-            new.segments
-                .as_ref()
-                .map(|s| serde_json::to_string(s).unwrap_or_default()),
-            kinds,
-            now
-        ],
-    )?;
-    let id = conn.last_insert_rowid();
+    let id = db.insert_subscription(&new.url, &secret, new.segments.as_deref(), kinds, now)?;
     Ok(Subscription {
         id,
         url: new.url.clone(),
@@ -152,47 +137,18 @@ fn random_bytes() -> [u8; 24] {
 }
 
 /// Every subscription (without secrets).
-pub fn list(dir: &Path) -> Result<Vec<Subscription>> {
-    db::subscriptions(&db::open(dir)?, false)
+pub fn list(db: &LiveDb) -> Result<Vec<Subscription>> {
+    db.subscriptions(false)
 }
 
 /// Removes a subscription; its pending deliveries are dropped.
-pub fn unsubscribe(dir: &Path, id: i64, now: i64) -> Result<bool> {
-    let conn = db::open(dir)?;
-    let n = conn.execute(
-        "UPDATE subscriptions SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL",
-        params![id, now],
-    )?;
-    conn.execute(
-        "UPDATE deliveries SET failed = 1, last_error = 'unsubscribed'
-         WHERE subscription = ?1 AND done_at IS NULL",
-        [id],
-    )?;
-    Ok(n > 0)
+pub fn unsubscribe(db: &LiveDb, id: i64, now: i64) -> Result<bool> {
+    db.remove_subscription(id, now)
 }
 
 /// Delivery counts of one subscription.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct DeliveryStats {
-    pub delivered: u64,
-    pub pending: u64,
-    pub failed: u64,
-}
-
-pub fn stats(dir: &Path, subscription: i64) -> Result<DeliveryStats> {
-    let conn = db::open(dir)?;
-    Ok(conn.query_row(
-        "SELECT count(done_at), sum(done_at IS NULL AND failed = 0), sum(failed)
-         FROM deliveries WHERE subscription = ?1",
-        [subscription],
-        |r| {
-            Ok(DeliveryStats {
-                delivered: r.get::<_, Option<u64>>(0)?.unwrap_or(0),
-                pending: r.get::<_, Option<u64>>(1)?.unwrap_or(0),
-                failed: r.get::<_, Option<u64>>(2)?.unwrap_or(0),
-            })
-        },
-    )?)
+pub fn stats(db: &LiveDb, subscription: i64) -> Result<DeliveryStats> {
+    db.delivery_stats(subscription)
 }
 
 /// One delivery to attempt.
@@ -207,10 +163,6 @@ struct Due {
     first: bool,
     key: String,
 }
-
-/// What one attempt came to: delivery id, attempts before it, the outcome,
-/// and the body to keep when it was the first.
-type Attempt = (i64, i64, std::result::Result<(), String>, Option<String>);
 
 /// Posts due deliveries until told to stop.
 pub struct Deliverer {
@@ -249,9 +201,7 @@ impl Deliverer {
         // Delivery bookkeeping needs no fsync per commit: losing the last
         // marks to a power cut only sends those deliveries again, which
         // at-least-once allows (and idempotency keys absorb).
-        let conn = match db::open(&self.dir)
-            .and_then(|c| Ok(c.pragma_update(None, "synchronous", "NORMAL").map(|()| c)?))
-        {
+        let conn = match LiveDb::open(&self.dir).and_then(LiveDb::relaxed) {
             Ok(c) => Arc::new(std::sync::Mutex::new(c)),
             Err(e) => {
                 tracing::error!(error = %e, "webhook deliveries cannot start");
@@ -266,7 +216,7 @@ impl Deliverer {
                 let conn = conn.clone();
                 tokio::task::spawn_blocking(move || {
                     let c = conn.lock().unwrap_or_else(|e| e.into_inner());
-                    db::subscriptions(&c, false)
+                    c.subscriptions(false)
                 })
                 .await
             };
@@ -310,7 +260,7 @@ impl Deliverer {
     async fn work(
         self,
         subscription: i64,
-        conn: Arc<std::sync::Mutex<Connection>>,
+        conn: Arc<std::sync::Mutex<LiveDb>>,
         mut bell: tokio::sync::watch::Receiver<u64>,
     ) {
         loop {
@@ -332,7 +282,7 @@ impl Deliverer {
     async fn round(
         &self,
         subscription: i64,
-        conn: &Arc<std::sync::Mutex<Connection>>,
+        conn: &Arc<std::sync::Mutex<LiveDb>>,
     ) -> Result<Option<i64>> {
         let now = seglab_event::time::now_millis();
         // SQLite may wait for live.db's write lock: off the async workers.
@@ -384,59 +334,26 @@ impl Deliverer {
 /// Marks delivered rows done and failed ones for their retry; returns the time
 /// until the next retry (0: more is due now).
 fn record_outcomes(
-    conn: &std::sync::Mutex<Connection>,
+    db: &std::sync::Mutex<LiveDb>,
     subscription: i64,
     results: Vec<Attempt>,
     full: bool,
 ) -> Result<Option<i64>> {
-    let c = conn.lock().unwrap_or_else(|e| e.into_inner());
+    let db = db.lock().unwrap_or_else(|e| e.into_inner());
     let finished = seglab_event::time::now_millis();
-    let tx = c.unchecked_transaction()?;
-    for (id, attempts, outcome, body) in results {
-        let label = match (&outcome, attempts + 1 >= MAX_ATTEMPTS) {
+    for (_, attempts, outcome, _) in &results {
+        let label = match (outcome, attempts + 1 >= MAX_ATTEMPTS) {
             (Ok(()), _) => "delivered",
             (Err(_), false) => "failed",
             (Err(_), true) => "given_up",
         };
         metrics::counter!("seglab_webhook_attempts_total", "outcome" => label).increment(1);
-        match outcome {
-            Ok(()) => {
-                tx.prepare_cached(
-                    "UPDATE deliveries SET done_at = ?2, attempts = ?3
-                     WHERE id = ?1 AND done_at IS NULL",
-                )?
-                .execute(params![id, finished, attempts + 1])?;
-            }
-            Err(e) => {
-                tracing::debug!(delivery = id, error = %e, "webhook delivery failed");
-                let attempts = attempts + 1;
-                tx.prepare_cached(
-                    "UPDATE deliveries SET attempts = ?2, last_error = ?3, next_at = ?4,
-                            failed = ?5, body = coalesce(body, ?6)
-                     WHERE id = ?1 AND done_at IS NULL AND failed = 0",
-                )?
-                .execute(params![
-                    id,
-                    attempts,
-                    e,
-                    finished + backoff(attempts - 1),
-                    attempts >= MAX_ATTEMPTS,
-                    body
-                ])?;
-            }
-        }
     }
-    tx.commit()?;
+    db.record_attempts(results, finished, MAX_ATTEMPTS, backoff)?;
     if full {
         return Ok(Some(0));
     }
-    let next: Option<i64> = c.query_row(
-        "SELECT min(next_at) FROM deliveries
-         WHERE subscription = ?1 AND done_at IS NULL AND failed = 0",
-        [subscription],
-        |r| r.get(0),
-    )?;
-    Ok(next.map(|n| (n - finished).max(0)))
+    Ok(db.next_retry(subscription)?.map(|n| (n - finished).max(0)))
 }
 
 /// The JSON body of the delivery of one change.
@@ -453,55 +370,26 @@ pub fn payload(change: &crate::Change, user_id: Option<String>) -> Value {
 }
 
 fn due(
-    conn: &Connection,
+    db: &LiveDb,
     subscription: i64,
     now: i64,
     limit: usize,
     user_id: &dyn Fn(i64) -> Option<String>,
 ) -> Result<Vec<Due>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT d.id, d.attempts, s.url, s.secret, c.id, g.name, c.person, c.entered, c.at,
-                c.cause, c.event_seq, c.historical, d.body
-         FROM deliveries d
-         JOIN subscriptions s ON s.id = d.subscription
-         JOIN changes c ON c.id = d.change
-         JOIN segments g ON g.id = c.segment
-         WHERE d.subscription = ?3 AND d.done_at IS NULL AND d.failed = 0
-           AND d.next_at <= ?1 AND s.deleted_at IS NULL
-         ORDER BY d.next_at, d.id LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(params![now, limit as i64, subscription], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                crate::Change {
-                    id: r.get(4)?,
-                    segment: r.get(5)?,
-                    person: r.get(6)?,
-                    entered: r.get(7)?,
-                    at: r.get(8)?,
-                    cause: crate::Cause::parse(r.get_ref(9)?.as_str()?),
-                    event_seq: r.get(10)?,
-                    historical: r.get(11)?,
-                },
-                r.get::<_, Option<String>>(12)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows
+    Ok(db
+        .due_deliveries(subscription, now, limit)?
         .into_iter()
-        .map(|(id, attempts, url, secret, change, kept)| {
-            let key = format!("chg_{}", change.id);
-            let first = kept.is_none();
-            let body = kept.unwrap_or_else(|| payload(&change, user_id(change.person)).to_string());
+        .map(|d| {
+            let key = format!("chg_{}", d.change.id);
+            let first = d.body.is_none();
+            let body = d
+                .body
+                .unwrap_or_else(|| payload(&d.change, user_id(d.change.person)).to_string());
             Due {
-                id,
-                attempts,
-                url,
-                secret,
+                id: d.id,
+                attempts: d.attempts,
+                url: d.url,
+                secret: d.secret,
                 body,
                 first,
                 key,

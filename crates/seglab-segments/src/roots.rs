@@ -30,6 +30,11 @@ impl Roots {
         self.root_of.get(&person).copied().unwrap_or(person)
     }
 
+    /// Every person merged into `root` (not `root` itself).
+    pub(crate) fn group(&self, root: PersonId) -> impl Iterator<Item = PersonId> + '_ {
+        self.members.get(&root).into_iter().flatten().copied()
+    }
+
     /// Records that `from` merged into `into`; returns their roots before the
     /// merge (equal when it changes nothing).
     pub(crate) fn merge(&mut self, from: PersonId, into: PersonId) -> (PersonId, PersonId) {

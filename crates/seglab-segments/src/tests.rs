@@ -1,5 +1,5 @@
 use seglab_event::wire::segment_spec::{Endpoint, parse};
-use seglab_store::{Durability, Store};
+use seglab_store::{Durability, SaveOutcome, Store};
 use serde_json::json;
 
 use super::*;
@@ -166,6 +166,50 @@ fn refresh_follows_new_events_merges_and_definitions() {
     .unwrap();
     seg.refresh(r).unwrap();
     assert_eq!(seg.members("everyone", NOW, 0, 10).unwrap().0, 2);
+}
+
+#[test]
+fn changes_since_any_cursor_names_who_changed_and_who_merged_away() {
+    let (_dir, store) = shop();
+    let r = store.reader();
+    let seg = Segments::load(r).unwrap();
+    let start = seg.position();
+    let person = |id: &str| r.person(id, 0).unwrap().unwrap().person_id;
+    let (ann, bob, visitor) = (person("ann"), person("bob"), person("visitor"));
+    // Loaded already: nothing after the engine's own position.
+    assert!(seg.changes_since(r, start).unwrap().is_empty());
+    // From the beginning: everyone, with their newest event.
+    let all = seg.changes_since(r, Cursor::default()).unwrap();
+    assert_eq!(all.events, 7);
+    assert_eq!(
+        all.touched.iter().map(|t| t.person).collect::<Vec<_>>(),
+        vec![ann, bob, visitor]
+    );
+    assert!(all.touched.iter().all(|t| t.seq > 0 && !t.merged));
+    // The visitor turns out to be bob; ann buys again.
+    append(
+        &store,
+        json!([
+            {"type": "alias", "previousId": "visitor", "userId": "bob", "timestamp": at(0)},
+            {"type": "track", "userId": "ann", "event": "Order Completed", "timestamp": at(0)},
+        ]),
+    );
+    // Not refreshed yet: the engine's position bounds the range.
+    assert!(seg.changes_since(r, start).unwrap().is_empty());
+    seg.refresh(r).unwrap();
+    let later = seg.changes_since(r, start).unwrap();
+    assert_eq!(later.to, seg.position());
+    let kept = seg.resolve(visitor);
+    assert_eq!(seg.resolve(bob), kept);
+    let gone = if kept == bob { visitor } else { bob };
+    assert_eq!(later.merged, vec![(gone, kept)]);
+    let t: Vec<(i64, bool)> = later.touched.iter().map(|t| (t.person, t.merged)).collect();
+    assert!(
+        t.contains(&(ann, false)) && t.contains(&(kept, true)),
+        "{t:?}"
+    );
+    // A cursor between the two: only what came after it.
+    assert!(seg.changes_since(r, later.to).unwrap().is_empty());
 }
 
 fn all_members(seg: &Segments, r: &seglab_store::Reader) -> Vec<(String, Vec<i64>)> {

@@ -15,16 +15,14 @@ mod error;
 mod extract;
 pub mod metrics;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use seglab_event::time::now_millis;
-use seglab_live::Live;
+use seglab_live::{Pool, Runner};
 use seglab_segments::Segments;
 use seglab_store::Store;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -54,22 +52,19 @@ pub struct AppState {
     pub admin_token: String,
     pub limits: Limits,
     /// Timelines and segment definitions, loaded from the store.
-    pub segments: Segments,
-    /// Live memberships, kept current by [`spawn_live`].
-    pub live: Mutex<Live>,
-    /// Wakes the webhook deliverer when changes were recorded.
-    pub deliveries: Arc<tokio::sync::Notify>,
-    /// Tells the live thread to stop.
-    stop: AtomicBool,
-    /// Changes as they are recorded (for the event stream).
-    pub feed: tokio::sync::broadcast::Sender<Arc<seglab_live::Change>>,
+    pub segments: Arc<Segments>,
+    /// Live memberships, kept current by their own thread.
+    pub live: Arc<Runner>,
+    /// Handles on `live.db` for history queries and subscriptions.
+    pub live_db: Pool,
     /// Becomes true when the server starts shutting down (open streams end).
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
-    /// Builds the state for `store`: its write keys, and the engine loaded with
-    /// every event, trait and segment definition.
+    /// Builds the state for `store`: its write keys, the engine loaded with
+    /// every event, trait and segment definition, and live memberships (whose
+    /// thread starts here).
     pub fn new(
         store: Arc<Store>,
         admin_token: String,
@@ -77,26 +72,20 @@ impl AppState {
     ) -> seglab_live::Result<Arc<AppState>> {
         metrics::install();
         let keys = KeyCache::load(store.reader())?;
-        let segments = Segments::open(store.reader(), Some(store.dir()))?;
-        let live = Live::open(store.dir(), &segments, store.reader(), now_millis())?;
-        let feed = live.feed();
+        let segments = Arc::new(Segments::open(store.reader(), Some(store.dir()))?);
+        let live = Runner::open(store.clone(), segments.clone())?;
+        live.start(LIVE_IDLE)?;
+        let live_db = Pool::open(store.dir())?;
         Ok(Arc::new(AppState {
             store,
             keys,
             admin_token,
             limits,
             segments,
-            live: Mutex::new(live),
-            deliveries: Arc::new(tokio::sync::Notify::new()),
-            stop: AtomicBool::new(false),
-            feed,
+            live,
+            live_db,
             shutdown: tokio::sync::watch::Sender::new(false),
         }))
-    }
-
-    /// A connection to `live.db`, for history queries.
-    pub fn live_conn(&self) -> seglab_live::Result<rusqlite::Connection> {
-        seglab_live::db::open(self.store.dir())
     }
 
     /// Ends open event streams (so a graceful shutdown does not wait on them).
@@ -106,14 +95,12 @@ impl AppState {
 
     /// Stops the live thread and checkpoints the memberships.
     pub fn stop_live(&self) {
-        self.stop.store(true, Ordering::Release);
-        self.store.commits().nudge();
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = live.checkpoint() {
-            tracing::warn!(error = %e, "checkpointing memberships");
-        }
+        self.live.stop();
     }
 }
+
+/// The longest the live thread sleeps with nothing to do.
+const LIVE_IDLE: Duration = Duration::from_millis(500);
 
 /// The whole application.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -188,54 +175,12 @@ pub fn spawn_key_refresh(state: Arc<AppState>, every: Duration) -> tokio::task::
     })
 }
 
-/// Keeps memberships live on a thread of its own: after every commit it loads
-/// the new events, merges and definitions and re-evaluates the people they
-/// touched; in between it sleeps until the next timer is due (at most `idle`).
-/// Recorded changes wake the webhook deliverer.
-pub fn spawn_live(
-    state: Arc<AppState>,
-    idle: Duration,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("seglab-live".into())
-        .spawn(move || {
-            let commits = state.store.commits();
-            let mut seen = commits.count();
-            while !state.stop.load(Ordering::Acquire) {
-                let now = now_millis();
-                let started = std::time::Instant::now();
-                let next = {
-                    let mut live = state.live.lock().unwrap_or_else(|e| e.into_inner());
-                    match live.step(&state.segments, state.store.reader(), now) {
-                        Ok(s) => {
-                            if s.changes > 0 {
-                                state.deliveries.notify_one();
-                            }
-                            let committed = state.store.reader().last_seq().unwrap_or(0);
-                            metrics::live_step(
-                                started.elapsed().as_secs_f64(),
-                                &s,
-                                committed - live.last_seq(),
-                                live.timer_count(),
-                            );
-                        }
-                        Err(e) => tracing::warn!(error = %e, "live memberships step"),
-                    }
-                    live.next_timer()
-                };
-                let wait = next.map_or(idle.as_millis() as i64, |t| t - now_millis());
-                let wait = Duration::from_millis(wait.clamp(1, idle.as_millis() as i64) as u64);
-                seen = commits.wait(seen, wait);
-            }
-        })
-}
-
 /// Delivers webhooks until the process ends.
 pub fn spawn_deliveries(state: Arc<AppState>) -> seglab_live::Result<tokio::task::JoinHandle<()>> {
     let reader = state.clone();
     let deliverer = seglab_live::webhook::Deliverer::new(
         state.store.dir(),
-        state.deliveries.clone(),
+        state.live.recorded(),
         Arc::new(move |p| reader.store.reader().user_id(p).ok().flatten()),
     )?;
     Ok(tokio::spawn(deliverer.run()))

@@ -76,16 +76,6 @@ pub(crate) fn rejected(reason: &'static str) {
     metrics::counter!("seglab_requests_rejected_total", "reason" => reason).increment(1);
 }
 
-pub(crate) fn live_step(seconds: f64, stepped: &seglab_live::Stepped, behind: i64, timers: usize) {
-    metrics::histogram!("seglab_live_step_seconds").record(seconds);
-    metrics::counter!("seglab_live_changes_total", "kind" => "entered")
-        .increment(stepped.entered as u64);
-    metrics::counter!("seglab_live_changes_total", "kind" => "exited")
-        .increment((stepped.changes - stepped.entered) as u64);
-    metrics::gauge!("seglab_live_behind_events").set(behind.max(0) as f64);
-    metrics::gauge!("seglab_live_timers").set(timers as f64);
-}
-
 pub(crate) fn committed(seconds: f64, events: usize) {
     metrics::histogram!("seglab_ingest_commit_seconds").record(seconds);
     metrics::histogram!("seglab_ingest_batch_events").record(events as f64);

@@ -283,6 +283,27 @@ impl Reader {
         })
     }
 
+    /// Calls `f(seq, person, historical)` for every event with `after < seq <=
+    /// upto`, in order: who a range of the log touched, without the payloads.
+    pub fn scan_event_people(
+        &self,
+        after: i64,
+        upto: i64,
+        mut f: impl FnMut(i64, PersonId, bool),
+    ) -> Result<()> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, person_id, historical FROM events
+                 WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+            )?;
+            let mut rows = stmt.query([after, upto])?;
+            while let Some(r) = rows.next()? {
+                f(r.get(0)?, r.get(1)?, r.get(2)?);
+            }
+            Ok(())
+        })
+    }
+
     /// For every merged person, the person it lives on in today.
     pub fn person_roots(&self) -> Result<HashMap<PersonId, PersonId>> {
         self.with_conn(|conn| {
@@ -312,12 +333,19 @@ impl Reader {
     /// Identity merges committed after the merge numbered `after`, in order, as
     /// `(seq, person, merged_into)`.
     pub fn merges_after(&self, after: i64) -> Result<Vec<(i64, PersonId, PersonId)>> {
+        self.merges_between(after, i64::MAX)
+    }
+
+    /// Identity merges numbered `after < seq <= upto`, in order, as `(seq,
+    /// person, merged_into)`.
+    pub fn merges_between(&self, after: i64, upto: i64) -> Result<Vec<(i64, PersonId, PersonId)>> {
         self.with_conn(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, person_id, merged_into FROM merges WHERE seq > ?1 ORDER BY seq",
+                "SELECT seq, person_id, merged_into FROM merges
+                 WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
             )?;
             let rows = stmt
-                .query_map([after], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map([after, upto], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<_, _>>()?;
             Ok(rows)
         })

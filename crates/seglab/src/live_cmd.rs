@@ -6,8 +6,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use seglab_event::time::{format_timestamp, now_millis};
-use seglab_live::history::{self, ChangeFilter};
 use seglab_live::webhook::{self, NewSubscription};
+use seglab_live::{ChangeFilter, LiveDb};
 use seglab_store::Reader;
 
 const DAY: i64 = 86_400_000;
@@ -30,9 +30,10 @@ pub enum WebhooksCommand {
     Remove { id: i64 },
 }
 
-fn live_conn(data: &Path) -> anyhow::Result<rusqlite::Connection> {
+/// `live.db` of the data folder (which must hold a store).
+fn live_db(data: &Path) -> anyhow::Result<LiveDb> {
     Reader::open(data)?;
-    Ok(seglab_live::db::open(data)?)
+    Ok(LiveDb::open(data)?)
 }
 
 /// A bar of `width` cells for `value` out of `max`.
@@ -51,10 +52,10 @@ fn bar(value: u64, max: u64, width: usize) -> String {
 /// `seglab segments history NAME`: per day, entered, exited and size, with a
 /// bar of the size.
 pub fn segment_history(data: &Path, name: &str, days: u32) -> anyhow::Result<()> {
-    let conn = live_conn(data)?;
+    let db = live_db(data)?;
     let to = now_millis();
     let from = to - i64::from(days.max(1) - 1) * DAY;
-    let rows = history::daily(&conn, name, from, to)?;
+    let rows = db.daily(name, from, to)?;
     let max = rows.iter().map(|d| d.size).max().unwrap_or(0);
     println!("{name}: size at the end of each UTC day");
     println!(
@@ -97,8 +98,8 @@ fn print_changes(changes: &[seglab_live::Change]) {
 
 /// `seglab segments members NAME [--at T]`: members as recorded then.
 pub fn segment_members(data: &Path, name: &str, at: i64, limit: usize) -> anyhow::Result<()> {
-    let conn = live_conn(data)?;
-    let members = history::members_at(&conn, name, at)?;
+    let db = live_db(data)?;
+    let members = db.members_at(name, at)?;
     println!(
         "{name} at {}: {} members",
         format_timestamp(at),
@@ -112,16 +113,13 @@ pub fn segment_members(data: &Path, name: &str, at: i64, limit: usize) -> anyhow
 
 /// `seglab segments changes NAME`.
 pub fn segment_changes(data: &Path, name: &str, after: i64, limit: usize) -> anyhow::Result<()> {
-    let conn = live_conn(data)?;
-    let changes = history::changes(
-        &conn,
-        &ChangeFilter {
-            segment: Some(name.to_owned()),
-            after,
-            limit,
-            ..ChangeFilter::default()
-        },
-    )?;
+    let db = live_db(data)?;
+    let changes = db.changes(&ChangeFilter {
+        segment: Some(name.to_owned()),
+        after,
+        limit,
+        ..ChangeFilter::default()
+    })?;
     print_changes(&changes);
     Ok(())
 }
@@ -138,9 +136,9 @@ fn person_id(reader: &Reader, id: &str) -> anyhow::Result<i64> {
 pub fn person_segments(data: &Path, id: &str, at: Option<i64>) -> anyhow::Result<()> {
     let reader = Reader::open(data)?;
     let person = person_id(&reader, id)?;
-    let conn = live_conn(data)?;
+    let db = live_db(data)?;
     let when = at.unwrap_or_else(now_millis);
-    let segments = history::segments_at(&conn, person, when)?;
+    let segments = db.segments_at(person, when)?;
     println!(
         "person {person} at {}: {}",
         format_timestamp(when),
@@ -150,7 +148,7 @@ pub fn person_segments(data: &Path, id: &str, at: Option<i64>) -> anyhow::Result
             segments.join(", ")
         }
     );
-    let changes = history::timeline(&conn, person)?;
+    let changes = db.timeline(person)?;
     println!();
     print_changes(&changes);
     Ok(())
@@ -218,7 +216,7 @@ pub fn render(e: &seglab_engine::Explanation, depth: usize) -> String {
 }
 
 pub fn webhooks(data: &Path, cmd: WebhooksCommand) -> anyhow::Result<()> {
-    Reader::open(data)?;
+    let db = live_db(data)?;
     match cmd {
         WebhooksCommand::Add { url, segments, on } => {
             let reader = Reader::open(data)?;
@@ -227,7 +225,7 @@ pub fn webhooks(data: &Path, cmd: WebhooksCommand) -> anyhow::Result<()> {
                 anyhow::ensure!(known.iter().any(|r| r.name == *s), "no segment named {s:?}");
             }
             let sub = webhook::subscribe(
-                data,
+                &db,
                 &NewSubscription {
                     url,
                     segments: (!segments.is_empty()).then_some(segments),
@@ -247,8 +245,8 @@ pub fn webhooks(data: &Path, cmd: WebhooksCommand) -> anyhow::Result<()> {
                 "{:>4}  {:<40} {:<24} {:<15} {:>9} {:>8} {:>7}",
                 "id", "url", "segments", "on", "delivered", "pending", "failed"
             );
-            for s in webhook::list(data)? {
-                let st = webhook::stats(data, s.id)?;
+            for s in webhook::list(&db)? {
+                let st = webhook::stats(&db, s.id)?;
                 let on = match (s.entered, s.exited) {
                     (true, true) => "entered,exited",
                     (true, false) => "entered",
@@ -270,7 +268,7 @@ pub fn webhooks(data: &Path, cmd: WebhooksCommand) -> anyhow::Result<()> {
         }
         WebhooksCommand::Remove { id } => {
             anyhow::ensure!(
-                webhook::unsubscribe(data, id, now_millis())?,
+                webhook::unsubscribe(&db, id, now_millis())?,
                 "no webhook {id}"
             );
             println!("removed webhook {id}");

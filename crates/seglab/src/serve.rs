@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use seglab_server::{AppState, Limits, router, spawn_deliveries, spawn_key_refresh, spawn_live};
+use seglab_server::{AppState, Limits, router, spawn_deliveries, spawn_key_refresh};
 use seglab_store::{Durability, Reader, Store};
 
 use crate::config::Config;
@@ -70,7 +70,6 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     );
     tracing::info!(%addr, data = %config.data.display(), "seglab is serving");
     let refresh = spawn_key_refresh(state.clone(), Duration::from_secs(1));
-    let live = spawn_live(state.clone(), Duration::from_millis(500))?;
     let deliveries = spawn_deliveries(state.clone())?;
     let closing = state.clone();
     axum::serve(listener, router(state.clone()))
@@ -81,8 +80,8 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
         .await?;
     refresh.abort();
     deliveries.abort();
-    state.stop_live();
-    let _ = tokio::task::spawn_blocking(move || live.join()).await;
+    let s = state.clone();
+    let _ = tokio::task::spawn_blocking(move || s.stop_live()).await;
     tracing::info!("shutting down: committing what is queued");
     let s = store.clone();
     tokio::task::spawn_blocking(move || s.shutdown()).await?;

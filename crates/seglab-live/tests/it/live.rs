@@ -179,7 +179,7 @@ fn definitions_populate_and_deletions_empty_segments() {
 fn historical_imports_are_recorded_but_never_delivered() {
     let mut w = World::new(SEGMENTS);
     let sub = seglab_live::webhook::subscribe(
-        w.dir.path(),
+        &w.db(),
         &seglab_live::webhook::NewSubscription {
             url: "http://127.0.0.1:9/hook".into(),
             segments: None,
@@ -198,7 +198,7 @@ fn historical_imports_are_recorded_but_never_delivered() {
     assert_eq!(ch.len(), 1);
     assert!(ch[0].historical);
     let owed = |w: &World| {
-        let s = seglab_live::webhook::stats(w.dir.path(), sub.id).unwrap();
+        let s = seglab_live::webhook::stats(&w.db(), sub.id).unwrap();
         s.pending + s.delivered + s.failed
     };
     assert_eq!(owed(&w), 0, "imported history never triggers a delivery");

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use seglab_event::wire::segment_spec::{Endpoint, parse};
-use seglab_live::{Change, Live};
+use seglab_live::{Change, ChangeFilter, Live, LiveDb};
 use seglab_segments::Segments;
 use seglab_store::{Durability, Store};
 use serde_json::{Value, json};
@@ -67,21 +67,19 @@ impl World {
         let before = self.change_count();
         self.live = Live::open(&dir, &self.segments, store.reader(), now).unwrap();
         self.store = Some(store);
-        let conn = seglab_live::db::open(&dir).unwrap();
-        seglab_live::history::changes(
-            &conn,
-            &seglab_live::history::ChangeFilter {
+        LiveDb::open(&dir)
+            .unwrap()
+            .changes(&ChangeFilter {
                 after: before,
                 limit: 10_000,
                 ..Default::default()
-            },
-        )
-        .unwrap()
+            })
+            .unwrap()
     }
 
     pub fn change_count(&self) -> i64 {
-        let conn = seglab_live::db::open(self.dir.path()).unwrap();
-        conn.query_row("SELECT coalesce(max(id), 0) FROM changes", [], |r| r.get(0))
+        self.conn()
+            .query_row("SELECT coalesce(max(id), 0) FROM changes", [], |r| r.get(0))
             .unwrap()
     }
 
@@ -105,8 +103,14 @@ impl World {
         ids
     }
 
+    /// The typed handle on `live.db`.
+    pub fn db(&self) -> LiveDb {
+        LiveDb::open(self.dir.path()).unwrap()
+    }
+
+    /// `live.db` as plain SQLite, to look at what was written.
     pub fn conn(&self) -> rusqlite::Connection {
-        seglab_live::db::open(self.dir.path()).unwrap()
+        rusqlite::Connection::open(self.dir.path().join(seglab_live::db::LIVE_DB_FILE)).unwrap()
     }
 }
 

@@ -57,7 +57,7 @@ fn signed_retried_and_delivered_once_per_key() {
 segment viewers = did "Product Viewed""#,
     );
     let sub = webhook::subscribe(
-        w.dir.path(),
+        &w.db(),
         &NewSubscription {
             url,
             segments: Some(vec!["buyers".into()]),
@@ -94,7 +94,7 @@ segment viewers = did "Product Viewed""#,
     wake.notify_one();
     let started = Instant::now();
     loop {
-        let stats = webhook::stats(&dir, sub.id).unwrap();
+        let stats = webhook::stats(&seglab_live::LiveDb::open(&dir).unwrap(), sub.id).unwrap();
         if stats.delivered == 1 {
             assert_eq!((stats.pending, stats.failed), (0, 0));
             break;
@@ -138,7 +138,7 @@ fn bad_subscriptions_are_refused() {
         ("http://127.0.0.1:1/x", Some(vec![])),
     ] {
         let r = webhook::subscribe(
-            w.dir.path(),
+            &w.db(),
             &NewSubscription {
                 url: url.into(),
                 segments: None,
@@ -148,7 +148,7 @@ fn bad_subscriptions_are_refused() {
         );
         assert!(matches!(r, Err(seglab_live::Error::Invalid(_))), "{url}");
     }
-    assert!(webhook::list(w.dir.path()).unwrap().is_empty());
+    assert!(webhook::list(&w.db()).unwrap().is_empty());
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn a_hanging_endpoint_delays_only_its_own_deliveries() {
     let mut subs = Vec::new();
     for url in [hanging, healthy] {
         let sub = webhook::subscribe(
-            w.dir.path(),
+            &w.db(),
             &NewSubscription {
                 url,
                 segments: None,
@@ -204,7 +204,7 @@ fn a_hanging_endpoint_delays_only_its_own_deliveries() {
     wake.notify_one();
     let started = Instant::now();
     loop {
-        let healthy = webhook::stats(&dir, subs[1]).unwrap();
+        let healthy = webhook::stats(&seglab_live::LiveDb::open(&dir).unwrap(), subs[1]).unwrap();
         if healthy.delivered == 40 {
             break;
         }
@@ -214,7 +214,7 @@ fn a_hanging_endpoint_delays_only_its_own_deliveries() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let stuck = webhook::stats(&dir, subs[0]).unwrap();
+    let stuck = webhook::stats(&seglab_live::LiveDb::open(&dir).unwrap(), subs[0]).unwrap();
     assert_eq!((stuck.delivered, stuck.pending), (0, 40));
     assert_eq!(received.requests.lock().unwrap().len(), 40);
 }

@@ -28,7 +28,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use seglab_event::time::{format_timestamp, now_millis, parse_timestamp};
-use seglab_live::history::{self, ChangeFilter};
+use seglab_live::ChangeFilter;
 use seglab_live::webhook::{self, NewSubscription};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -64,19 +64,18 @@ fn time_param(name: &str, value: Option<&str>, default: i64) -> ApiResult<i64> {
     }
 }
 
-/// Applies everything committed so far, so answers include every
-/// acknowledged event.
-/// A failed step is logged, not answered: what `live.db` recorded is still
-/// the right answer up to its position.
+/// Waits for the live thread to apply everything committed so far, so answers
+/// include every acknowledged event. When it takes too long, the answer is
+/// what `live.db` recorded: still right up to its position.
 fn caught_up(s: &AppState) -> ApiResult<()> {
-    let mut live = s.live.lock().unwrap_or_else(|e| e.into_inner());
-    match live.step(&s.segments, s.store.reader(), now_millis()) {
-        Ok(stepped) if stepped.changes > 0 => s.deliveries.notify_one(),
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "live memberships step"),
+    if !s.live.catch_up(CATCH_UP) {
+        tracing::warn!("live memberships are behind; answering from what is recorded");
     }
     Ok(())
 }
+
+/// The longest a request waits for the live thread.
+const CATCH_UP: Duration = Duration::from_secs(10);
 
 #[derive(Deserialize)]
 struct Range {
@@ -94,7 +93,7 @@ async fn segment_history(
     let from = time_param("from", q.from.as_deref(), to - 29 * 86_400_000)?;
     super::blocking(&state, move |s| {
         caught_up(s)?;
-        let days = history::daily(&s.live_conn()?, &name, from, to)?;
+        let days = s.live_db.with(|db| db.daily(&name, from, to))?;
         Ok(Json(json!({"segment": name, "days": days})))
     })
     .await
@@ -120,15 +119,13 @@ async fn segment_changes(
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     super::blocking(&state, move |s| {
         caught_up(s)?;
-        let changes = history::changes(
-            &s.live_conn()?,
-            &ChangeFilter {
-                segment: Some(name.clone()),
-                person: None,
-                after: q.after.unwrap_or(0),
-                limit,
-            },
-        )?;
+        let filter = ChangeFilter {
+            segment: Some(name.clone()),
+            person: None,
+            after: q.after.unwrap_or(0),
+            limit,
+        };
+        let changes = s.live_db.with(|db| db.changes(&filter))?;
         let next = (changes.len() == limit).then(|| changes.last().map(|c| c.id));
         Ok(Json(json!({
             "segment": name,
@@ -156,7 +153,7 @@ async fn recorded_members(
     let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     super::blocking(&state, move |s| {
         caught_up(s)?;
-        let members = history::members_at(&s.live_conn()?, &name, at)?;
+        let members = s.live_db.with(|db| db.members_at(&name, at))?;
         let page: Vec<i64> = members
             .iter()
             .skip(offset)
@@ -204,16 +201,11 @@ async fn person_segments(
     super::blocking(&state, move |s| {
         caught_up(s)?;
         let person = person_of(s, &id)?;
-        let conn = s.live_conn()?;
         let segments = match at {
-            Some(t) => history::segments_at(&conn, person, t)?,
-            None => s
-                .live
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .segments_of(person),
+            Some(t) => s.live_db.with(|db| db.segments_at(person, t))?,
+            None => s.live.with_live(|live| live.segments_of(person)),
         };
-        let timeline = history::timeline(&conn, person)?;
+        let timeline = s.live_db.with(|db| db.timeline(person))?;
         Ok(Json(json!({
             "person_id": person,
             "at": at.map(format_timestamp),
@@ -247,10 +239,10 @@ async fn explain(
 
 async fn list_webhooks(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
     super::blocking(&state, move |s| {
-        let subs = webhook::list(s.store.dir())?;
+        let subs = s.live_db.with(webhook::list)?;
         let mut out = Vec::new();
         for sub in subs {
-            let stats = webhook::stats(s.store.dir(), sub.id)?;
+            let stats = s.live_db.with(|db| webhook::stats(db, sub.id))?;
             let mut v = serde_json::to_value(&sub).unwrap_or(Value::Null);
             v["deliveries"] = serde_json::to_value(stats).unwrap_or(Value::Null);
             v["created_at"] = json!(format_timestamp(sub.created_at));
@@ -276,11 +268,10 @@ async fn create_webhook(State(state): State<Arc<AppState>>, body: Bytes) -> ApiR
                 }
             }
         }
-        let sub = webhook::subscribe(s.store.dir(), &new, now_millis())?;
-        s.live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .reload_subscriptions()?;
+        let sub = s
+            .live_db
+            .with(|db| webhook::subscribe(db, &new, now_millis()))?;
+        s.live.with_live(|live| live.reload_subscriptions())?;
         let mut v = serde_json::to_value(&sub).unwrap_or(Value::Null);
         v["created_at"] = json!(format_timestamp(sub.created_at));
         Ok((StatusCode::CREATED, Json(v)).into_response())
@@ -293,13 +284,13 @@ async fn delete_webhook(
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     super::blocking(&state, move |s| {
-        if !webhook::unsubscribe(s.store.dir(), id, now_millis())? {
+        if !s
+            .live_db
+            .with(|db| webhook::unsubscribe(db, id, now_millis()))?
+        {
             return Err(ApiError::not_found(format!("no webhook {id}")));
         }
-        s.live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .reload_subscriptions()?;
+        s.live.with_live(|live| live.reload_subscriptions())?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await
@@ -310,14 +301,15 @@ async fn delete_webhook(
 async fn status(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
     super::blocking(&state, move |s| {
         let committed = s.store.reader().last_seq()?;
-        let live = s.live.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(Json(json!({
-            "applied_seq": live.last_seq(),
-            "committed_seq": committed,
-            "behind": (committed - live.last_seq()).max(0),
-            "timers": live.timer_count(),
-            "next_timer": live.next_timer().map(format_timestamp),
-            "clock": (live.clock() > i64::MIN).then(|| format_timestamp(live.clock())),
+        Ok(Json(s.live.with_live(|live| {
+            json!({
+                "applied_seq": live.last_seq(),
+                "committed_seq": committed,
+                "behind": (committed - live.last_seq()).max(0),
+                "timers": live.timer_count(),
+                "next_timer": live.next_timer().map(format_timestamp),
+                "clock": (live.clock() > i64::MIN).then(|| format_timestamp(live.clock())),
+            })
         })))
     })
     .await
@@ -338,7 +330,7 @@ async fn stream(
     let only: Option<Vec<String>> = q
         .segments
         .map(|s| s.split(',').map(|n| n.trim().to_owned()).collect());
-    let rx = state.feed.subscribe();
+    let rx = state.live.feed().subscribe();
     let closing = state.shutdown.subscribe();
     let stream = futures_util::stream::unfold(
         (rx, only, closing),

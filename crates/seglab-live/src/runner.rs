@@ -1,0 +1,180 @@
+//! The thread that keeps memberships live: the only caller of [`Live::step`]
+//! in a running server. After every commit it applies the new events, merges
+//! and definitions; in between it sleeps until the next timer is due. Readers
+//! that must see every acknowledged event ([`Runner::catch_up`]) ask it for a
+//! step and wait for it, instead of stepping themselves.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use seglab_event::time::now_millis;
+use seglab_segments::Segments;
+use seglab_store::Store;
+
+use crate::{Change, Live, Result, Stepped};
+
+/// Steps asked for and steps done, for [`Runner::catch_up`].
+#[derive(Default)]
+struct Rounds {
+    requested: u64,
+    completed: u64,
+}
+
+/// Live memberships of a store, kept current by a thread of their own.
+pub struct Runner {
+    store: Arc<Store>,
+    segments: Arc<Segments>,
+    live: Mutex<Live>,
+    feed: tokio::sync::broadcast::Sender<Arc<Change>>,
+    /// Notified when a step recorded changes (the webhook deliverer waits on it).
+    recorded: Arc<tokio::sync::Notify>,
+    stop: AtomicBool,
+    rounds: Mutex<Rounds>,
+    done: Condvar,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Runner {
+    /// Opens the live state of `store` (see [`Live::open`]); nothing runs
+    /// until [`Runner::start`].
+    pub fn open(store: Arc<Store>, segments: Arc<Segments>) -> Result<Arc<Runner>> {
+        let live = Live::open(store.dir(), &segments, store.reader(), now_millis())?;
+        Ok(Arc::new(Runner {
+            feed: live.feed(),
+            live: Mutex::new(live),
+            store,
+            segments,
+            recorded: Arc::new(tokio::sync::Notify::new()),
+            stop: AtomicBool::new(false),
+            rounds: Mutex::new(Rounds::default()),
+            done: Condvar::new(),
+            thread: Mutex::new(None),
+        }))
+    }
+
+    /// Starts the thread; it sleeps at most `idle` between steps.
+    pub fn start(self: &Arc<Runner>, idle: Duration) -> std::io::Result<()> {
+        let me = self.clone();
+        let handle = std::thread::Builder::new()
+            .name("seglab-live".into())
+            .spawn(move || me.run(idle))?;
+        *self.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        Ok(())
+    }
+
+    fn run(&self, idle: Duration) {
+        let commits = self.store.commits();
+        let mut seen = commits.count();
+        while !self.stop.load(Ordering::Acquire) {
+            let round = self.rounds().requested;
+            let now = now_millis();
+            let next = {
+                let mut live = self.live();
+                let started = Instant::now();
+                match live.step(&self.segments, self.store.reader(), now) {
+                    Ok(stepped) => {
+                        if stepped.changes > 0 {
+                            self.recorded.notify_one();
+                        }
+                        let committed = self.store.reader().last_seq().unwrap_or(0);
+                        record_metrics(started, &stepped, committed - live.last_seq(), &live);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "live memberships step"),
+                }
+                live.next_timer()
+            };
+            self.rounds().completed = round;
+            self.done.notify_all();
+            let wait = next.map_or(idle.as_millis() as i64, |t| t - now_millis());
+            let wait = Duration::from_millis(wait.clamp(1, idle.as_millis() as i64) as u64);
+            seen = commits.wait(seen, wait);
+        }
+        // Whoever still waits is let go.
+        self.rounds().completed = u64::MAX;
+        self.done.notify_all();
+    }
+
+    fn rounds(&self) -> MutexGuard<'_, Rounds> {
+        self.rounds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn live(&self) -> MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until a step that started after this call is done, so memberships
+    /// include every event acknowledged before it; false when that took
+    /// longer than `timeout` (what `live.db` holds is still right up to its
+    /// position). Without a running thread, returns false at once.
+    pub fn catch_up(&self, timeout: Duration) -> bool {
+        if self
+            .thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+        {
+            return false;
+        }
+        let ticket = {
+            let mut rounds = self.rounds();
+            rounds.requested += 1;
+            rounds.requested
+        };
+        self.store.commits().nudge();
+        let rounds = self.rounds();
+        let (rounds, _) = self
+            .done
+            .wait_timeout_while(rounds, timeout, |r| r.completed < ticket)
+            .unwrap_or_else(|e| e.into_inner());
+        rounds.completed >= ticket
+    }
+
+    /// Runs `f` with the membership state (for reads: members, timers,
+    /// position; and after subscriptions changed).
+    pub fn with_live<T>(&self, f: impl FnOnce(&mut Live) -> T) -> T {
+        f(&mut self.live())
+    }
+
+    /// Changes as they are recorded.
+    pub fn feed(&self) -> tokio::sync::broadcast::Sender<Arc<Change>> {
+        self.feed.clone()
+    }
+
+    /// Notified whenever a step recorded changes.
+    pub fn recorded(&self) -> Arc<tokio::sync::Notify> {
+        self.recorded.clone()
+    }
+
+    /// The timelines and definitions the memberships follow.
+    pub fn segments(&self) -> &Arc<Segments> {
+        &self.segments
+    }
+
+    /// Stops the thread (after its current step), waits for it, and
+    /// checkpoints the memberships.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.store.commits().nudge();
+        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle
+            && handle.join().is_err()
+        {
+            tracing::error!("the live thread panicked");
+        }
+        if let Err(e) = self.live().checkpoint() {
+            tracing::warn!(error = %e, "checkpointing memberships");
+        }
+    }
+}
+
+fn record_metrics(started: Instant, stepped: &Stepped, behind: i64, live: &Live) {
+    metrics::histogram!("seglab_live_step_seconds").record(started.elapsed().as_secs_f64());
+    metrics::counter!("seglab_live_changes_total", "kind" => "entered")
+        .increment(stepped.entered as u64);
+    metrics::counter!("seglab_live_changes_total", "kind" => "exited")
+        .increment((stepped.changes - stepped.entered) as u64);
+    metrics::gauge!("seglab_live_behind_events").set(behind.max(0) as f64);
+    metrics::gauge!("seglab_live_timers").set(live.timer_count() as f64);
+}
