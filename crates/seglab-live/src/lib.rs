@@ -9,13 +9,15 @@
 //! the past and [`webhook`] delivers.
 
 pub mod db;
+mod change;
 mod eval;
 mod live;
 mod runner;
 pub mod webhook;
 
 pub use db::{ChangeFilter, Day, LiveDb, Pool};
-pub use live::{Cause, Change, Live, Stepped, UnknownCause};
+pub use change::{Cause, Change, UnknownCause};
+pub use live::{Live, Stepped};
 pub use runner::Runner;
 
 #[derive(Debug, thiserror::Error)]

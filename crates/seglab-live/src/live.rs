@@ -10,100 +10,11 @@ use roaring::RoaringTreemap;
 use seglab_engine::Engine;
 use seglab_segments::{Changes, Cursor, Segments};
 use seglab_store::{PersonId, Reader};
-use serde::Serialize;
 
 use crate::db::{LiveDb, NewChange, Position, Subscription};
+use crate::{Cause, Change};
 use crate::eval::{PersonEval, Prepared};
 use crate::{Error, Result};
-
-/// Why a membership changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Cause {
-    /// An event of the person (or a trait it set).
-    Event,
-    /// Time passed: a window moved past an event.
-    Time,
-    /// Two people turned out to be one.
-    Merge,
-    /// The segment was created or its definition changed.
-    Definition,
-    /// The segment was deleted.
-    Deleted,
-    /// RFM scores moved with other buyers' orders.
-    Rfm,
-    /// Found at start: what happened while seglab was not running.
-    Start,
-}
-
-impl Cause {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cause::Event => "event",
-            Cause::Time => "time",
-            Cause::Merge => "merge",
-            Cause::Definition => "definition",
-            Cause::Deleted => "deleted",
-            Cause::Rfm => "rfm",
-            Cause::Start => "start",
-        }
-    }
-
-    /// Whether subscribers hear of changes with this cause: the initial
-    /// population of a new segment, edits and deletions are bulk
-    /// re-definitions, not behavior.
-    pub fn delivered(self) -> bool {
-        matches!(
-            self,
-            Cause::Event | Cause::Time | Cause::Merge | Cause::Rfm | Cause::Start
-        )
-    }
-}
-
-/// A cause name seglab does not know.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown cause {0:?}")]
-pub struct UnknownCause(pub String);
-
-impl std::str::FromStr for Cause {
-    type Err = UnknownCause;
-
-    fn from_str(s: &str) -> Result<Cause, UnknownCause> {
-        Ok(match s {
-            "event" => Cause::Event,
-            "time" => Cause::Time,
-            "merge" => Cause::Merge,
-            "definition" => Cause::Definition,
-            "deleted" => Cause::Deleted,
-            "rfm" => Cause::Rfm,
-            "start" => Cause::Start,
-            other => return Err(UnknownCause(other.to_owned())),
-        })
-    }
-}
-
-/// One entry or exit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Change {
-    pub id: i64,
-    pub segment: String,
-    pub person: PersonId,
-    /// `entered` or `exited`.
-    #[serde(serialize_with = "kind")]
-    pub entered: bool,
-    /// When it took effect (ms since the epoch).
-    pub at: i64,
-    pub cause: Cause,
-    /// The event that caused it, for [`Cause::Event`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_seq: Option<i64>,
-    /// Caused by imported history (never delivered).
-    pub historical: bool,
-}
-
-fn kind<S: serde::Serializer>(entered: &bool, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(if *entered { "entered" } else { "exited" })
-}
 
 struct Seg {
     id: i64,

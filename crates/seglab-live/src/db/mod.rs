@@ -157,7 +157,7 @@ fn set_state(tx: &Transaction<'_>, key: &str, value: i64) -> Result<()> {
 
 /// A cause as stored; an unknown one is an error, never a guess.
 fn cause(text: &str) -> rusqlite::Result<Cause> {
-    text.parse().map_err(|e: crate::live::UnknownCause| {
+    text.parse().map_err(|e: crate::UnknownCause| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
 }
