@@ -8,15 +8,15 @@
 //! deliveries it owes, in one transaction; [`LiveDb`] answers questions about
 //! the past and [`webhook`] delivers.
 
-pub mod db;
 mod change;
+pub mod db;
 mod eval;
 mod live;
 mod runner;
 pub mod webhook;
 
-pub use db::{ChangeFilter, Day, LiveDb, Pool};
 pub use change::{Cause, Change, UnknownCause};
+pub use db::{ChangeFilter, Day, LiveDb, Pool};
 pub use live::{Live, Stepped};
 pub use runner::Runner;
 

@@ -12,8 +12,8 @@ use seglab_segments::{Changes, Cursor, Segments};
 use seglab_store::{PersonId, Reader};
 
 use crate::db::{LiveDb, NewChange, Position, Subscription};
-use crate::{Cause, Change};
 use crate::eval::{PersonEval, Prepared};
+use crate::{Cause, Change};
 use crate::{Error, Result};
 
 struct Seg {
