@@ -1,0 +1,238 @@
+//! `campaigns.db`: campaign definitions and their versions, the policy, the
+//! send ledger, coupons and suppressions, in a SQLite file of its own beside
+//! the event log and `live.db` (ADR 0007).
+//!
+//! Every SQL statement of campaigns is in this module and its children, behind
+//! the typed handle [`CampaignDb`]: `definitions` (campaigns, versions, the
+//! policy), `ledger` (sends: the exactly-once record of every decision),
+//! `offers` (coupons and suppressions).
+
+mod definitions;
+mod ledger;
+mod offers;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+pub use definitions::{Applied, StoredCampaign};
+pub use ledger::{DueRow, LedgerFilter, NewSend, SendRow, Status};
+pub use offers::{Coupon, Suppression};
+
+use crate::{Error, Result};
+
+/// The database file inside the data folder.
+pub const CAMPAIGNS_DB_FILE: &str = "campaigns.db";
+
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE state (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    CREATE TABLE secrets (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    -- The current definition of each campaign (deleted ones keep their row).
+    CREATE TABLE campaigns (
+        name       TEXT PRIMARY KEY,
+        version    INTEGER NOT NULL,
+        def        TEXT    NOT NULL,
+        source     TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL,
+        deleted    INTEGER NOT NULL DEFAULT 0,
+        -- Webhook channel: the signing secret.
+        secret     TEXT    NOT NULL,
+        -- Schedule trigger: the next instant to send at (NULL: none left).
+        next_run   INTEGER
+    );
+    CREATE TABLE campaign_versions (
+        name       TEXT    NOT NULL,
+        version    INTEGER NOT NULL,
+        def        TEXT    NOT NULL,
+        source     TEXT    NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE TABLE policy_versions (
+        version    INTEGER PRIMARY KEY,
+        def        TEXT    NOT NULL,
+        source     TEXT    NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    -- The send ledger: one row per (campaign, person, trigger instance),
+    -- written with the decision, before anything is dispatched.
+    CREATE TABLE sends (
+        id          INTEGER PRIMARY KEY,
+        campaign    TEXT    NOT NULL,
+        version     INTEGER NOT NULL,
+        person      INTEGER NOT NULL,
+        instance    TEXT    NOT NULL,
+        channel     TEXT    NOT NULL,
+        status      TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        due_at      INTEGER NOT NULL,
+        decided_at  INTEGER,
+        rule        TEXT,
+        explanation TEXT,
+        variant     TEXT,
+        step        TEXT,
+        address     TEXT,
+        subject     TEXT,
+        html        TEXT,
+        body_text   TEXT,
+        coupon      TEXT,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_at     INTEGER,
+        last_error  TEXT,
+        sent_at     INTEGER,
+        UNIQUE (campaign, person, instance)
+    );
+    CREATE INDEX sends_due ON sends (due_at) WHERE status IN ('scheduled', 'deferred');
+    CREATE INDEX sends_owed ON sends (next_at) WHERE status = 'owed';
+    CREATE INDEX sends_person ON sends (person, decided_at);
+    CREATE TABLE coupons (
+        code         TEXT PRIMARY KEY,
+        campaign     TEXT    NOT NULL,
+        person       INTEGER,
+        send         INTEGER,
+        issued_at    INTEGER,
+        expires_at   INTEGER,
+        redeemed_at  INTEGER,
+        redeemed_seq INTEGER
+    );
+    CREATE INDEX coupons_free ON coupons (campaign, code) WHERE person IS NULL;
+    CREATE INDEX coupons_person ON coupons (campaign, person);
+    -- Who must not be sent to: unsubscribed (per channel), bounced, or listed.
+    CREATE TABLE suppressions (
+        person  INTEGER NOT NULL,
+        channel TEXT    NOT NULL,
+        reason  TEXT    NOT NULL,
+        at      INTEGER NOT NULL,
+        PRIMARY KEY (person, channel)
+    ) WITHOUT ROWID;
+"];
+
+/// An open `campaigns.db`: one connection, migrated when opened.
+pub struct CampaignDb {
+    conn: Connection,
+}
+
+impl CampaignDb {
+    /// Opens (creating and migrating) `campaigns.db` in `dir`.
+    pub fn open(dir: &Path) -> Result<CampaignDb> {
+        std::fs::create_dir_all(dir)?;
+        let mut conn = Connection::open(dir.join(CAMPAIGNS_DB_FILE))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "busy_timeout", 10_000)?;
+        let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > MIGRATIONS.len() {
+            return Err(Error::Schema(version));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i + 1)?;
+            tx.commit()?;
+        }
+        Ok(CampaignDb { conn })
+    }
+
+    /// A state value (cursors).
+    pub(crate) fn get_state(&self, key: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM state WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// A secret by name, made (by `make`) and kept the first time it is asked for.
+    pub fn secret(&self, name: &str, make: impl FnOnce() -> String) -> Result<String> {
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(s) = found {
+            return Ok(s);
+        }
+        let value = make();
+        self.conn.execute(
+            "INSERT INTO secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+            params![name, value],
+        )?;
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Runs `f` in one transaction: everything it writes commits together or
+    /// not at all.
+    pub(crate) fn atomically<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+        let tx = Tx {
+            tx: self.conn.transaction()?,
+        };
+        let out = f(&tx)?;
+        tx.tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// A transaction on `campaigns.db` (see [`CampaignDb::atomically`]).
+pub(crate) struct Tx<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Tx<'_> {
+    pub(crate) fn set_state(&self, key: &str, value: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![key, value])?;
+        Ok(())
+    }
+}
+
+/// Handles on `campaigns.db` for the API and the CLI, opened and migrated
+/// once, then reused.
+pub struct Pool {
+    dir: PathBuf,
+    idle: Mutex<Vec<CampaignDb>>,
+}
+
+/// Idle handles kept for reuse.
+const IDLE_HANDLES: usize = 4;
+
+impl Pool {
+    pub fn open(dir: &Path) -> Result<Pool> {
+        let first = CampaignDb::open(dir)?;
+        Ok(Pool {
+            dir: dir.to_owned(),
+            idle: Mutex::new(vec![first]),
+        })
+    }
+
+    /// Runs `f` with a handle of its own.
+    pub fn with<T>(&self, f: impl FnOnce(&mut CampaignDb) -> Result<T>) -> Result<T> {
+        let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut db = match taken {
+            Some(db) => db,
+            None => CampaignDb::open(&self.dir)?,
+        };
+        let out = f(&mut db);
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_HANDLES {
+            idle.push(db);
+        }
+        out
+    }
+}
