@@ -14,8 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use seglab_lang::ast::{
-    AggFunc, CmpOp, Condition, Duration, EventFilter, EventQuery, Literal, NumTest, Pred, RfmDim,
-    TimeTest, Window,
+    AggFunc, CmpOp, Condition, EventFilter, EventQuery, Literal, NumTest, Pred, RfmDim, TimeTest,
 };
 
 use crate::EngineError;
@@ -405,10 +404,6 @@ pub(crate) struct Compiler<'a> {
     done: Vec<bool>,
 }
 
-fn millis(d: &Duration) -> i128 {
-    i128::from(d.amount) * i128::from(d.unit.millis())
-}
-
 impl<'a> Compiler<'a> {
     pub(crate) fn new(tl: &'a Timelines, now: i64) -> Compiler<'a> {
         Compiler {
@@ -612,7 +607,7 @@ impl<'a> Compiler<'a> {
                 a: self.filter(&first.events),
                 a_range: self.window(first),
                 b: self.filter(then),
-                within: clamp(millis(within)),
+                within: clamp(within.exact_millis()),
                 seen,
             },
             Condition::ThenNot {
@@ -620,7 +615,7 @@ impl<'a> Compiler<'a> {
                 then,
                 within: Some(within),
             } => {
-                let t = millis(within);
+                let t = within.exact_millis();
                 Plan::ThenNotWithin {
                     a: self.filter(&first.events),
                     a_range: self.window(first).intersect(TimeRange::up_to(now - t)),
@@ -640,7 +635,7 @@ impl<'a> Compiler<'a> {
                 seen,
             },
             Condition::Stopped { events, period } => {
-                let d = millis(period);
+                let d = period.exact_millis();
                 Plan::Pattern {
                     filter: self.filter(events),
                     some: vec![TimeRange::new(now - 2 * d, now - d - 1)],
@@ -648,7 +643,7 @@ impl<'a> Compiler<'a> {
                 }
             }
             Condition::Restarted { events, gap } => {
-                let d = millis(gap);
+                let d = gap.exact_millis();
                 Plan::Pattern {
                     filter: self.filter(events),
                     some: vec![
@@ -667,11 +662,11 @@ impl<'a> Compiler<'a> {
             } => Plan::Regularly {
                 filter: self.filter(events),
                 times: *times,
-                period: millis(period),
+                period: period.exact_millis(),
                 at_least: *at_least,
                 of_last: *of_last,
                 now: self.now,
-                span: TimeRange::new(now - i128::from(*of_last) * millis(period), now),
+                span: TimeRange::new(now - i128::from(*of_last) * period.exact_millis(), now),
             },
             Condition::Trait { test } => Plan::Trait(self.trait_plan(&test.pred)),
             Condition::InSegment { segment } => Plan::Segment(self.segment(&segment.text)?),
@@ -716,25 +711,13 @@ impl<'a> Compiler<'a> {
     }
 
     fn window(&self, q: &EventQuery) -> TimeRange {
-        let now = i128::from(self.now);
-        match &q.window {
-            None => TimeRange::up_to(now),
-            Some(Window::Last { duration }) => TimeRange::new(now - millis(duration), now),
-            Some(Window::Between { start, end }) => {
-                TimeRange::new(i128::from(*start), (i128::from(*end) - 1).min(now))
-            }
-        }
+        let (lo, hi) = q.instants(self.now);
+        TimeRange::new(lo, hi)
     }
 
     fn time_test(&self, t: &TimeTest) -> TimeRange {
-        let now = i128::from(self.now);
-        match t {
-            TimeTest::InLast { duration } => TimeRange::new(now - millis(duration), now),
-            TimeTest::Before { duration } => TimeRange::up_to(now - millis(duration) - 1),
-            TimeTest::Between { start, end } => {
-                TimeRange::new(i128::from(*start), i128::from(*end) - 1)
-            }
-        }
+        let (lo, hi) = t.instants(self.now);
+        TimeRange::new(lo, hi)
     }
 
     fn path(&self, path: &str) -> u32 {

@@ -24,7 +24,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use seglab_lang::ast::{AggFunc, Condition, Name, Pred, Window};
+use seglab_lang::ast::{AggFunc, Condition, Name, Pred};
 
 use crate::horizon::{Forest, Leaf, Matcher, Node, NodeResults, PersonView, to_instant};
 use crate::live::{RfmBasis, evaluate_forest};
@@ -153,10 +153,6 @@ struct Explainer<'a> {
     now: i64,
 }
 
-fn millis(d: &seglab_lang::ast::Duration) -> i128 {
-    i128::from(d.amount) * i128::from(d.unit.millis())
-}
-
 fn clamp(x: i128) -> i64 {
     x.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
@@ -229,25 +225,13 @@ impl Explainer<'_> {
             .collect()
     }
 
-    /// The instants a window takes events from at `now`.
-    fn window(&self, w: Option<&Window>) -> (i128, i128) {
-        let now = i128::from(self.now);
-        match w {
-            None => (i128::from(i64::MIN), now),
-            Some(Window::Last { duration }) => (now - millis(duration), now),
-            Some(Window::Between { start, end }) => {
-                (i128::from(*start), (i128::from(*end) - 1).min(now))
-            }
-        }
-    }
-
     fn leaf(&self, leaf: &Leaf, x: &mut Explanation) {
         let tl = self.engine.timelines();
         let now = i128::from(self.now);
         let m = |i: usize| leaf.matchers[i];
         match &leaf.condition {
             Condition::Did { query } | Condition::Count { query, .. } => {
-                let (lo, hi) = self.window(query.window.as_ref());
+                let (lo, hi) = query.instants(self.now);
                 let found = self.matching(&m(0), lo, hi, None);
                 if matches!(leaf.condition, Condition::Count { .. }) {
                     x.value = Some(Value::from(found.len()));
@@ -260,7 +244,7 @@ impl Explainer<'_> {
                 property,
                 ..
             } => {
-                let (lo, hi) = self.window(query.window.as_ref());
+                let (lo, hi) = query.instants(self.now);
                 let found = self.matching(&m(0), lo, hi, None);
                 let numbers: Vec<f64> = match tl.dict.keys.get(&property.text) {
                     None => Vec::new(),
@@ -290,7 +274,7 @@ impl Explainer<'_> {
             | Condition::Top {
                 query, property, ..
             } => {
-                let (lo, hi) = self.window(query.window.as_ref());
+                let (lo, hi) = query.instants(self.now);
                 let found = self.matching(&m(0), lo, hi, None);
                 // Per value id (objects skipped): how often, and when last seen.
                 let mut seen: std::collections::HashMap<u32, (usize, usize)> =
@@ -342,8 +326,8 @@ impl Explainer<'_> {
                 self.list(x, &found);
             }
             Condition::Then { first, within, .. } => {
-                let t = millis(within);
-                let (lo, hi) = self.window(first.window.as_ref());
+                let t = within.exact_millis();
+                let (lo, hi) = first.instants(self.now);
                 let a_events = self.matching(&m(0), lo, hi, Some("A"));
                 let pair = a_events.iter().find_map(|&a| {
                     let ta = i128::from(a.0);
@@ -363,8 +347,8 @@ impl Explainer<'_> {
                 within: Some(within),
                 ..
             } => {
-                let t = millis(within);
-                let (lo, hi) = self.window(first.window.as_ref());
+                let t = within.exact_millis();
+                let (lo, hi) = first.instants(self.now);
                 let a_events = self.matching(&m(0), lo, hi.min(now - t), Some("A"));
                 let mut found = Vec::new();
                 for &a in &a_events {
@@ -388,7 +372,7 @@ impl Explainer<'_> {
                 within: None,
                 ..
             } => {
-                let (lo, hi) = self.window(first.window.as_ref());
+                let (lo, hi) = first.instants(self.now);
                 let mut found = Vec::new();
                 if let Some((ta, sa)) = self.view.matching(&m(0), lo, hi).next_back() {
                     found.push((ta, sa, Some("A")));
@@ -404,7 +388,7 @@ impl Explainer<'_> {
                 self.list(x, &found);
             }
             Condition::Stopped { period, .. } => {
-                let d = millis(period);
+                let d = period.exact_millis();
                 let mut found: Vec<Found> = self
                     .view
                     .matching(&m(0), now - 2 * d, now - d - 1)
@@ -420,7 +404,7 @@ impl Explainer<'_> {
                 self.list(x, &found);
             }
             Condition::Restarted { gap, .. } => {
-                let d = millis(gap);
+                let d = gap.exact_millis();
                 let before = self
                     .view
                     .matching(&m(0), i128::from(i64::MIN), now - 2 * d - 1)
@@ -443,7 +427,7 @@ impl Explainer<'_> {
             Condition::Regularly {
                 period, of_last, ..
             } => {
-                let span = i128::from(*of_last) * millis(period);
+                let span = i128::from(*of_last) * period.exact_millis();
                 let found = self.matching(&m(0), now - span, now, None);
                 self.list(x, &found);
             }

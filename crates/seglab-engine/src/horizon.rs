@@ -58,10 +58,6 @@ pub(crate) fn to_instant(a: At) -> Option<i64> {
     a.and_then(|x| i64::try_from(x).ok())
 }
 
-fn millis(d: &seglab_lang::ast::Duration) -> i128 {
-    i128::from(d.amount) * i128::from(d.unit.millis())
-}
-
 /// Which events a leaf reads: a list of the person view (see
 /// [`PersonView`]), and a predicate of [`Forest::preds`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -754,12 +750,12 @@ fn leaf_horizon(leaf: &Leaf, view: &PersonView<'_>, facts: &Facts<'_>, now: i64)
         }
         Condition::Then { first, within, .. } => {
             let (a, b) = (m(0), m(1));
-            let t = millis(within);
+            let t = within.exact_millis();
             // A pair holds from its B's time until its A leaves the window.
             let b_seen = view.next(&b, ALL, 0, now, |_| true);
             let a_leaves = match &first.window {
                 Some(Window::Last { duration }) => {
-                    view.next(&a, ALL, millis(duration) + 1, now, |ta| {
+                    view.next(&a, ALL, duration.exact_millis() + 1, now, |ta| {
                         view.any_in(&b, i128::from(ta) + 1, i128::from(ta) + t)
                     })
                 }
@@ -773,7 +769,7 @@ fn leaf_horizon(leaf: &Leaf, view: &PersonView<'_>, facts: &Facts<'_>, now: i64)
             ..
         } => {
             let (a, b) = (m(0), m(1));
-            let t = millis(within);
+            let t = within.exact_millis();
             // An A without a B in (t_A, t_A + T] holds from t_A + T while in
             // the window; an A with one never does.
             let alone = |ta: i64| !view.any_in(&b, i128::from(ta) + 1, i128::from(ta) + t);
@@ -802,7 +798,7 @@ fn leaf_horizon(leaf: &Leaf, view: &PersonView<'_>, facts: &Facts<'_>, now: i64)
             earliest(earliest(a_seen, b_seen), latest_leaves)
         }
         Condition::Stopped { period: d, .. } | Condition::Restarted { gap: d, .. } => {
-            let d = millis(d);
+            let d = d.exact_millis();
             [0, d + 1, 2 * d + 1].into_iter().fold(None, |h, o| {
                 earliest(h, view.next(&m(0), ALL, o, now, |_| true))
             })
@@ -817,7 +813,7 @@ fn leaf_horizon(leaf: &Leaf, view: &PersonView<'_>, facts: &Facts<'_>, now: i64)
             if *times == 0 || *at_least == 0 {
                 return None;
             }
-            let p = millis(period);
+            let p = period.exact_millis();
             // An event moves to the next period when its age passes i * P.
             std::iter::once(0)
                 .chain((1..=i128::from(*of_last)).map(|i| i * p + 1))
@@ -842,7 +838,7 @@ fn leaf_horizon(leaf: &Leaf, view: &PersonView<'_>, facts: &Facts<'_>, now: i64)
 fn window_parts(w: Option<&Window>) -> ((i128, i128), Option<i128>) {
     match w {
         None => (ALL, None),
-        Some(Window::Last { duration }) => (ALL, Some(millis(duration))),
+        Some(Window::Last { duration }) => (ALL, Some(duration.exact_millis())),
         Some(Window::Between { start, end }) => ((i128::from(*start), i128::from(*end) - 1), None),
     }
 }
@@ -860,7 +856,7 @@ fn window_next(view: &PersonView<'_>, m: &Matcher, query: &EventQuery, now: i64)
 fn time_test_next(t: i64, test: &TimeTest, now: i64) -> At {
     match test {
         TimeTest::InLast { duration } | TimeTest::Before { duration } => {
-            Some(i128::from(t) + millis(duration) + 1).filter(|&h| h > i128::from(now))
+            Some(i128::from(t) + duration.exact_millis() + 1).filter(|&h| h > i128::from(now))
         }
         TimeTest::Between { .. } => None,
     }

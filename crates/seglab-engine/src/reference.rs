@@ -26,8 +26,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use seglab_lang::ast::{
-    AggFunc, CmpOp, Condition, Duration, EventFilter, EventQuery, Literal, Pred, RfmDim, TimeTest,
-    Window,
+    AggFunc, CmpOp, Condition, EventFilter, EventQuery, Literal, Pred, RfmDim, TimeTest, Window,
 };
 use serde_json::{Map, Value};
 
@@ -146,10 +145,6 @@ pub fn pred_holds(p: &Pred, object: &Map<String, Value>) -> bool {
     }
 }
 
-fn millis(d: &Duration) -> i128 {
-    i128::from(d.amount) * i128::from(d.unit.millis())
-}
-
 fn props(e: &RefEvent) -> &Map<String, Value> {
     static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
     match &e.props {
@@ -167,7 +162,7 @@ fn in_window(t: i64, w: Option<&Window>, now: i64) -> bool {
     t <= now
         && match w {
             None => true,
-            Some(Window::Last { duration }) => now - millis(duration) <= t,
+            Some(Window::Last { duration }) => now - duration.exact_millis() <= t,
             Some(Window::Between { start, end }) => i128::from(*start) <= t && t < i128::from(*end),
         }
 }
@@ -179,8 +174,8 @@ fn query_matches(e: &RefEvent, q: &EventQuery, now: i64) -> bool {
 fn time_holds(t: i64, test: &TimeTest, now: i64) -> bool {
     let (t, now) = (i128::from(t), i128::from(now));
     match test {
-        TimeTest::InLast { duration } => now - millis(duration) <= t && t <= now,
-        TimeTest::Before { duration } => t < now - millis(duration),
+        TimeTest::InLast { duration } => now - duration.exact_millis() <= t && t <= now,
+        TimeTest::Before { duration } => t < now - duration.exact_millis(),
         TimeTest::Between { start, end } => i128::from(*start) <= t && t < i128::from(*end),
     }
 }
@@ -421,7 +416,7 @@ impl<'a> Reference<'a> {
                 then,
                 within,
             } => {
-                let t = millis(within);
+                let t = within.exact_millis();
                 self.seen(s, now)
                     .filter(|a| query_matches(a, first, now))
                     .any(|a| {
@@ -437,7 +432,7 @@ impl<'a> Reference<'a> {
                 then,
                 within: Some(within),
             } => {
-                let t = millis(within);
+                let t = within.exact_millis();
                 self.seen(s, now)
                     .filter(|a| query_matches(a, first, now))
                     .any(|a| {
@@ -465,7 +460,7 @@ impl<'a> Reference<'a> {
                 })
             }
             Condition::Stopped { events, period } => {
-                let (d, now) = (millis(period), i128::from(now));
+                let (d, now) = (period.exact_millis(), i128::from(now));
                 let count_in = |lo: i128, hi_excl: i128| {
                     s.events.iter().any(|e| {
                         let t = i128::from(e.ts);
@@ -475,7 +470,7 @@ impl<'a> Reference<'a> {
                 count_in(now - 2 * d, now - d) && !count_in(now - d, now + 1)
             }
             Condition::Restarted { events, gap } => {
-                let (d, now) = (millis(gap), i128::from(now));
+                let (d, now) = (gap.exact_millis(), i128::from(now));
                 let any_in = |lo: i128, hi_excl: i128| {
                     s.events.iter().any(|e| {
                         let t = i128::from(e.ts);
@@ -493,7 +488,7 @@ impl<'a> Reference<'a> {
                 at_least,
                 of_last,
             } => {
-                let (p, now) = (millis(period), i128::from(now));
+                let (p, now) = (period.exact_millis(), i128::from(now));
                 let qualifying = (0..i128::from(*of_last))
                     .filter(|&i| {
                         let (lo, hi_excl) = if i == 0 {
