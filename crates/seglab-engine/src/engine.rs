@@ -8,8 +8,9 @@ use roaring::RoaringBitmap;
 use seglab_lang::ast::Condition;
 
 use crate::EngineError;
-use crate::compile::{Compiler, Plan, Program, Scope};
+use crate::compile::{Compiler, Scope};
 use crate::eval::{Env, Evaluator, run};
+use crate::plan::{Plan, Program};
 use crate::rfm::{RfmScores, RfmTable};
 use crate::timeline::Timelines;
 

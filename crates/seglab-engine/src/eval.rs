@@ -17,9 +17,11 @@ use roaring::RoaringBitmap;
 use seglab_lang::ast::AggFunc;
 
 use crate::codes::SetCodes;
-use crate::compile::{Filter, NameMatch, Plan, PredPlan, Program, TimeRange, TraitPlan, ValueTest};
 use crate::intern::{IntMap, NONE};
-use crate::props::{Dictionary, OBJECT, Pair, Scalar, values_of};
+use crate::plan::{Filter, NameMatch, Plan, Program, TraitPlan};
+use crate::pred::{SetProps, TraitProps, pred_holds};
+use crate::props::{Dictionary, OBJECT, Scalar, values_of};
+use crate::range::TimeRange;
 use crate::rfm::{RfmTable, rfm_cell_index};
 use crate::timeline::{Event, Person, Timelines, TraitEntry, name_bit};
 
@@ -920,92 +922,4 @@ fn period_index(age: i128, period: i128) -> i128 {
     }
     // ceil(age / P) - 1, and 0 for age 0.
     ((age + period - 1) / period - 1).max(0)
-}
-
-/// Where a predicate finds the values of a path.
-pub(crate) trait Props {
-    fn dict(&self) -> &Dictionary;
-    fn any(&self, path: u32, f: impl FnMut(Pair) -> bool) -> bool;
-}
-
-pub(crate) struct SetProps<'a> {
-    pub(crate) set: &'a [Pair],
-    pub(crate) dict: &'a Dictionary,
-}
-
-impl Props for SetProps<'_> {
-    fn dict(&self) -> &Dictionary {
-        self.dict
-    }
-
-    #[inline]
-    fn any(&self, path: u32, f: impl FnMut(Pair) -> bool) -> bool {
-        values_of(self.set, path).iter().copied().any(f)
-    }
-}
-
-/// A person's traits; only those named in `keys` (sorted) are looked at.
-struct TraitProps<'a> {
-    entries: &'a [TraitEntry],
-    keys: &'a [u32],
-    dict: &'a Dictionary,
-}
-
-impl Props for TraitProps<'_> {
-    fn dict(&self) -> &Dictionary {
-        self.dict
-    }
-
-    fn any(&self, path: u32, mut f: impl FnMut(Pair) -> bool) -> bool {
-        self.entries
-            .iter()
-            .filter(|t| self.keys.binary_search(&t.key).is_ok())
-            .any(|t| {
-                values_of(self.dict.set(t.set), path)
-                    .iter()
-                    .copied()
-                    .any(&mut f)
-            })
-    }
-}
-
-pub(crate) fn pred_holds(p: &PredPlan, props: &impl Props) -> bool {
-    match p {
-        PredPlan::Const(b) => *b,
-        PredPlan::And(all) => all.iter().all(|p| pred_holds(p, props)),
-        PredPlan::Or(any) => any.iter().any(|p| pred_holds(p, props)),
-        PredPlan::Not(p) => !pred_holds(p, props),
-        PredPlan::Leaf { path, test } => {
-            let dict = props.dict();
-            props.any(*path, |pair| value_holds(test, pair, dict))
-        }
-    }
-}
-
-#[inline]
-fn value_holds(test: &ValueTest, p: Pair, dict: &Dictionary) -> bool {
-    match test {
-        ValueTest::Exists => true,
-        ValueTest::AnyOf(ids) => ids.contains(&p.value),
-        ValueTest::NotEq(id) => p.value != *id,
-        ValueTest::OrdNum(op, x) => {
-            matches!(dict.scalar(p.value), Scalar::Num(v) if v.partial_cmp(x).is_some_and(|o| op.holds(o)))
-        }
-        ValueTest::OrdStr(op, s) => {
-            matches!(dict.scalar(p.value), Scalar::Str(v) if op.holds(v.cmp(s.as_str())))
-        }
-        ValueTest::Contains { element, substring } => {
-            if p.in_array() {
-                p.value == *element
-            } else {
-                match (substring, dict.scalar(p.value)) {
-                    (Some(s), Scalar::Str(v)) => v.contains(s.as_str()),
-                    _ => false,
-                }
-            }
-        }
-        ValueTest::StartsWith(s) => {
-            matches!(dict.scalar(p.value), Scalar::Str(v) if v.starts_with(s.as_str()))
-        }
-    }
 }

@@ -29,6 +29,7 @@ use seglab_lang::ast::{AggFunc, Condition, Name, Pred};
 use crate::horizon::{Forest, Leaf, Matcher, Node, NodeResults, PersonView, to_instant};
 use crate::live::{RfmBasis, evaluate_forest};
 use crate::props::{Scalar, values_of};
+use crate::range::clamp;
 use crate::readback::set_to_json;
 use crate::rfm::rfm_cell;
 use crate::{Engine, EngineError};
@@ -151,10 +152,6 @@ struct Explainer<'a> {
     basis: Option<&'a RfmBasis>,
     index: u32,
     now: i64,
-}
-
-fn clamp(x: i128) -> i64 {
-    x.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// An event found for a leaf: time, property set, role.

@@ -37,8 +37,7 @@ use seglab_lang::ast::{
 };
 
 use crate::EngineError;
-use crate::compile::{Compiler, PredPlan};
-use crate::eval::{SetProps, pred_holds};
+use crate::pred::{PredPlan, SetProps, pred_holds};
 use crate::rfm::{RFM_CELLS, rfm_cell_index};
 use crate::timeline::Timelines;
 
@@ -457,7 +456,7 @@ impl Builder<'_> {
             None => None,
             Some(p) => {
                 forest.watch.pred(tl, p);
-                match Compiler::new(tl, 0).pred(p) {
+                match PredPlan::compile(&tl.dict, p) {
                     PredPlan::Const(true) => None,
                     PredPlan::Const(false) => return NEVER,
                     p => Some(match forest.preds.iter().position(|q| *q == p) {

@@ -30,10 +30,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rayon::prelude::*;
 use seglab_lang::ast::Condition;
 
-use crate::compile::{Compiler, Plan, Program};
+use crate::compile::Compiler;
 use crate::eval::{Env, Evaluator};
 use crate::horizon::{At, Facts, Forest, NodeResults, PersonView, to_instant};
 use crate::intern::IntMap;
+use crate::plan::{Plan, Program};
 use crate::rfm::{ORDER_EVENT, REVENUE_PROPERTY, buyer_keys, quintile};
 use crate::timeline::{Timelines, name_bit};
 use crate::{Engine, EngineError};
