@@ -24,7 +24,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use seglab_lang::ast::{AggFunc, Condition, Name, Pred};
+use seglab_lang::ast::{AggFunc, Condition, Pred};
 
 use crate::horizon::{Forest, Leaf, Matcher, Node, NodeResults, PersonView, to_instant};
 use crate::live::{RfmBasis, evaluate_forest};
@@ -99,49 +99,32 @@ pub struct RfmExplanation {
     pub cell: &'static str,
 }
 
-impl Engine {
-    /// Why `condition` holds, or not, for `person` at `now`. Per person and
-    /// not fast: a condition reading RFM scores costs a pass over all buyers.
-    pub fn explain(
-        &self,
-        person: i64,
-        condition: &Condition,
-        now: i64,
-    ) -> Result<Explanation, EngineError> {
-        let tl = self.timelines();
-        let roots = [(String::new(), condition.clone())];
-        let forest = Forest::build(tl, &roots, self.definitions())?;
-        let index = tl
-            .index_of(person)
-            .ok_or(EngineError::UnknownPerson { id: person })?;
-        let basis = forest.uses_rfm[0].then(|| RfmBasis::build(tl, now));
-        let mut results = Vec::new();
-        evaluate_forest(self, &forest, basis.as_ref(), index, now, &mut results)?;
-        let x = Explainer {
-            engine: self,
-            forest: &forest,
-            view: PersonView::new(tl, &forest, index),
-            results,
-            basis: basis.as_ref(),
-            index,
-            now,
-        };
-        Ok(x.node(forest.trees[0].1, condition))
-    }
-
-    /// [`Engine::explain`] of `in segment NAME`: the segment's explanation
-    /// is the child.
-    pub fn explain_segment(
-        &self,
-        person: i64,
-        segment: &str,
-        now: i64,
-    ) -> Result<Explanation, EngineError> {
-        let c = Condition::InSegment {
-            segment: Name::new(segment),
-        };
-        self.explain(person, &c, now)
-    }
+/// [`Engine::explain`].
+pub(crate) fn explain(
+    engine: &Engine,
+    person: i64,
+    condition: &Condition,
+    now: i64,
+) -> Result<Explanation, EngineError> {
+    let tl = engine.timelines();
+    let roots = [(String::new(), condition.clone())];
+    let forest = Forest::build(tl, &roots, engine.definitions())?;
+    let index = tl
+        .index_of(person)
+        .ok_or(EngineError::UnknownPerson { id: person })?;
+    let basis = forest.uses_rfm[0].then(|| RfmBasis::build(tl, now));
+    let mut results = Vec::new();
+    evaluate_forest(engine, &forest, basis.as_ref(), index, now, &mut results)?;
+    let x = Explainer {
+        engine,
+        forest: &forest,
+        view: PersonView::new(tl, &forest, index),
+        results,
+        basis: basis.as_ref(),
+        index,
+        now,
+    };
+    Ok(x.node(forest.trees[0].1, condition))
 }
 
 struct Explainer<'a> {
