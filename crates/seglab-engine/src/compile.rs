@@ -159,8 +159,6 @@ impl<'a> Compiler<'a> {
 
     /// Compiles an unnamed condition.
     pub(crate) fn condition(&mut self, c: &Condition) -> Result<Plan, EngineError> {
-        let now = i128::from(self.now);
-        let seen = TimeRange::up_to(now);
         Ok(match c {
             Condition::And { all } => Plan::And(
                 all.iter()
@@ -173,6 +171,29 @@ impl<'a> Compiler<'a> {
                     .collect::<Result<_, _>>()?,
             ),
             Condition::Not { condition } => Plan::Not(Box::new(self.condition(condition)?)),
+            Condition::Did { .. }
+            | Condition::Count { .. }
+            | Condition::Aggregate { .. }
+            | Condition::Distinct { .. }
+            | Condition::Top { .. } => self.counting(c),
+            Condition::First { .. }
+            | Condition::Last { .. }
+            | Condition::Then { .. }
+            | Condition::ThenNot { .. } => self.sequence(c),
+            Condition::Stopped { .. }
+            | Condition::Restarted { .. }
+            | Condition::Regularly { .. } => self.pattern(c),
+            Condition::Trait { test } => Plan::Trait(self.trait_plan(&test.pred)),
+            Condition::InSegment { segment } => Plan::Segment(self.segment(&segment.text)?),
+            Condition::RfmScore { .. }
+            | Condition::RfmCell { .. }
+            | Condition::Predicted { .. } => self.scores(c)?,
+        })
+    }
+
+    /// `did`, `count`, aggregates, `distinct` and `top`.
+    fn counting(&mut self, c: &Condition) -> Plan {
+        match c {
             Condition::Did { query } => Plan::Did {
                 filter: self.filter(&query.events),
                 range: self.window(query),
@@ -234,6 +255,15 @@ impl<'a> Compiler<'a> {
                 }
                 None => Plan::Const(false),
             },
+            _ => unreachable!("not a counting condition"),
+        }
+    }
+
+    /// `first`, `last`, `then` and `then not`.
+    fn sequence(&mut self, c: &Condition) -> Plan {
+        let now = i128::from(self.now);
+        let seen = TimeRange::up_to(now);
+        match c {
             Condition::First { events, time } | Condition::Last { events, time } => {
                 Plan::FirstLast {
                     last: matches!(c, Condition::Last { .. }),
@@ -284,6 +314,14 @@ impl<'a> Compiler<'a> {
                 b: self.filter(then),
                 seen,
             },
+            _ => unreachable!("not a sequence condition"),
+        }
+    }
+
+    /// `stopped`, `restarted` and `regularly`.
+    fn pattern(&mut self, c: &Condition) -> Plan {
+        let now = i128::from(self.now);
+        match c {
             Condition::Stopped { events, period } => {
                 let d = period.exact_millis();
                 Plan::Pattern {
@@ -318,8 +356,13 @@ impl<'a> Compiler<'a> {
                 now: self.now,
                 span: TimeRange::new(now - i128::from(*of_last) * period.exact_millis(), now),
             },
-            Condition::Trait { test } => Plan::Trait(self.trait_plan(&test.pred)),
-            Condition::InSegment { segment } => Plan::Segment(self.segment(&segment.text)?),
+            _ => unreachable!("not a pattern condition"),
+        }
+    }
+
+    /// RFM scores and cells, and model outputs.
+    fn scores(&mut self, c: &Condition) -> Result<Plan, EngineError> {
+        Ok(match c {
             Condition::RfmScore { dim, test } => {
                 self.program.uses_rfm = true;
                 Plan::RfmScore {
@@ -357,6 +400,7 @@ impl<'a> Compiler<'a> {
                     test: test.clone(),
                 }
             }
+            _ => unreachable!("not a score condition"),
         })
     }
 
