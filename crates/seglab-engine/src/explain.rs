@@ -205,9 +205,33 @@ impl Explainer<'_> {
             .collect()
     }
 
+    /// Adds what a leaf read to its node (see the module docs), by family.
     fn leaf(&self, leaf: &Leaf, x: &mut Explanation) {
+        match &leaf.condition {
+            Condition::Did { .. }
+            | Condition::Count { .. }
+            | Condition::Aggregate { .. }
+            | Condition::Distinct { .. }
+            | Condition::Top { .. } => self.counting(leaf, x),
+            Condition::First { .. }
+            | Condition::Last { .. }
+            | Condition::Then { .. }
+            | Condition::ThenNot { .. } => self.sequence(leaf, x),
+            Condition::Stopped { .. }
+            | Condition::Restarted { .. }
+            | Condition::Regularly { .. } => self.pattern(leaf, x),
+            Condition::Trait { .. }
+            | Condition::RfmScore { .. }
+            | Condition::RfmCell { .. }
+            | Condition::Predicted { .. } => self.profile(leaf, x),
+            _ => {}
+        }
+    }
+
+    /// `did`, `count`, aggregates, `distinct` and `top`: the events in the
+    /// window, and the count or the aggregate.
+    fn counting(&self, leaf: &Leaf, x: &mut Explanation) {
         let tl = self.engine.timelines();
-        let now = i128::from(self.now);
         let m = |i: usize| leaf.matchers[i];
         match &leaf.condition {
             Condition::Did { query } | Condition::Count { query, .. } => {
@@ -287,6 +311,16 @@ impl Explainer<'_> {
                 });
                 self.list(x, &found);
             }
+            _ => {}
+        }
+    }
+
+    /// `first`, `last`, `then` and `then not`: the events of the pair or the
+    /// lone A.
+    fn sequence(&self, leaf: &Leaf, x: &mut Explanation) {
+        let now = i128::from(self.now);
+        let m = |i: usize| leaf.matchers[i];
+        match &leaf.condition {
             Condition::First { .. } => {
                 let found: Vec<Found> = self
                     .matching(&m(0), i128::from(i64::MIN), now, None)
@@ -367,6 +401,16 @@ impl Explainer<'_> {
                 }
                 self.list(x, &found);
             }
+            _ => {}
+        }
+    }
+
+    /// `stopped`, `restarted` and `regularly`: the events around the periods
+    /// looked at.
+    fn pattern(&self, leaf: &Leaf, x: &mut Explanation) {
+        let now = i128::from(self.now);
+        let m = |i: usize| leaf.matchers[i];
+        match &leaf.condition {
             Condition::Stopped { period, .. } => {
                 let d = period.exact_millis();
                 let mut found: Vec<Found> = self
@@ -411,6 +455,14 @@ impl Explainer<'_> {
                 let found = self.matching(&m(0), now - span, now, None);
                 self.list(x, &found);
             }
+            _ => {}
+        }
+    }
+
+    /// Traits, RFM scores and cells, and model outputs: the values read.
+    fn profile(&self, leaf: &Leaf, x: &mut Explanation) {
+        let tl = self.engine.timelines();
+        match &leaf.condition {
             Condition::Trait { test } => {
                 let traits = tl.person_traits(self.engine_id());
                 let mut paths = Vec::new();
