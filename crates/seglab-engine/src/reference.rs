@@ -333,6 +333,48 @@ impl<'a> Reference<'a> {
             Condition::And { all } => all.iter().all(|c| self.holds(s, c, now)),
             Condition::Or { any } => any.iter().any(|c| self.holds(s, c, now)),
             Condition::Not { condition } => !self.holds(s, condition, now),
+            Condition::Did { .. }
+            | Condition::Count { .. }
+            | Condition::Aggregate { .. }
+            | Condition::Distinct { .. }
+            | Condition::Top { .. } => self.counting(s, c, now),
+            Condition::First { .. }
+            | Condition::Last { .. }
+            | Condition::Then { .. }
+            | Condition::ThenNot { .. } => self.sequence(s, c, now),
+            Condition::Stopped { .. }
+            | Condition::Restarted { .. }
+            | Condition::Regularly { .. } => self.pattern(s, c, now),
+            Condition::Trait { test } => pred_holds(&test.pred, &s.person.traits),
+            Condition::InSegment { segment } => {
+                // Validated before evaluation: defined, no cycles.
+                self.segments
+                    .get(&segment.text)
+                    .is_some_and(|def| self.holds(s, def, now))
+            }
+            Condition::RfmScore { dim, test } => s.rfm.is_some_and(|[r, f, m]| {
+                let score = match dim {
+                    RfmDim::R => r,
+                    RfmDim::F => f,
+                    RfmDim::M => m,
+                };
+                test.holds(f64::from(score))
+            }),
+            Condition::RfmCell { cells } => s.rfm.is_some_and(|[r, f, _]| {
+                let cell = rfm_cell(r, f);
+                cells.iter().any(|c| c.text == cell)
+            }),
+            Condition::Predicted { model, test } => self
+                .predictions
+                .get(&model.text)
+                .and_then(|m| m.get(&s.person.id))
+                .is_some_and(|x| test.holds(*x)),
+        }
+    }
+
+    /// `did`, `count`, aggregates, `distinct` and `top`.
+    fn counting(&self, s: &Subject<'a>, c: &Condition, now: i64) -> bool {
+        match c {
             Condition::Did { query } => self.seen(s, now).any(|e| query_matches(e, query, now)),
             Condition::Count { query, test } => {
                 let n = self
@@ -402,6 +444,13 @@ impl<'a> Reference<'a> {
                     .max_by(|(ka, a), (kb, b)| a.cmp(b).then_with(|| ka.order(kb)))
                     .is_some_and(|(k, _)| k == literal_key(value))
             }
+            _ => unreachable!("not a counting condition"),
+        }
+    }
+
+    /// `first`, `last`, `then` and `then not`.
+    fn sequence(&self, s: &Subject<'a>, c: &Condition, now: i64) -> bool {
+        match c {
             Condition::First { events, time } => self
                 .seen(s, now)
                 .find(|e| events.as_ref().is_none_or(|f| filter_matches(e, f)))
@@ -459,6 +508,13 @@ impl<'a> Reference<'a> {
                         .any(|b| filter_matches(b, then) && b.ts > a.ts)
                 })
             }
+            _ => unreachable!("not a sequence condition"),
+        }
+    }
+
+    /// `stopped`, `restarted` and `regularly`.
+    fn pattern(&self, s: &Subject<'a>, c: &Condition, now: i64) -> bool {
+        match c {
             Condition::Stopped { events, period } => {
                 let (d, now) = (period.exact_millis(), i128::from(now));
                 let count_in = |lo: i128, hi_excl: i128| {
@@ -509,30 +565,7 @@ impl<'a> Reference<'a> {
                     .count();
                 qualifying >= *at_least as usize
             }
-            Condition::Trait { test } => pred_holds(&test.pred, &s.person.traits),
-            Condition::InSegment { segment } => {
-                // Validated before evaluation: defined, no cycles.
-                self.segments
-                    .get(&segment.text)
-                    .is_some_and(|def| self.holds(s, def, now))
-            }
-            Condition::RfmScore { dim, test } => s.rfm.is_some_and(|[r, f, m]| {
-                let score = match dim {
-                    RfmDim::R => r,
-                    RfmDim::F => f,
-                    RfmDim::M => m,
-                };
-                test.holds(f64::from(score))
-            }),
-            Condition::RfmCell { cells } => s.rfm.is_some_and(|[r, f, _]| {
-                let cell = rfm_cell(r, f);
-                cells.iter().any(|c| c.text == cell)
-            }),
-            Condition::Predicted { model, test } => self
-                .predictions
-                .get(&model.text)
-                .and_then(|m| m.get(&s.person.id))
-                .is_some_and(|x| test.holds(*x)),
+            _ => unreachable!("not a pattern condition"),
         }
     }
 }
