@@ -26,7 +26,8 @@ use serde_json::{Map, Value};
 
 use seglab_lang::ast::{AggFunc, Condition, Pred};
 
-use crate::horizon::{Forest, Leaf, Matcher, Node, NodeResults, PersonView, to_instant};
+use crate::forest::{Forest, Leaf, Matcher, Node, PersonView};
+use crate::horizon::{NodeResults, to_instant};
 use crate::live::{RfmBasis, evaluate_forest};
 use crate::props::{Scalar, values_of};
 use crate::range::clamp;

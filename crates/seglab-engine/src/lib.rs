@@ -43,6 +43,7 @@ mod engine;
 mod error;
 mod eval;
 mod explain;
+mod forest;
 mod horizon;
 mod intern;
 mod live;

@@ -3,7 +3,7 @@
 //!
 //! A [`LiveSet`] is built once from the engine's definitions
 //! ([`Engine::live_set`]): conditions are flattened into a forest whose
-//! names, predicates and RFM cells are resolved (see `horizon`), and the RFM
+//! names, predicates and RFM cells are resolved (see `forest`), and the RFM
 //! scores of everyone are reduced to a [`RfmBasis`]. Per person,
 //! [`LiveSet::evaluate_person`] then
 //!
@@ -32,7 +32,8 @@ use seglab_lang::ast::Condition;
 
 use crate::compile::Compiler;
 use crate::eval::{Env, Evaluator};
-use crate::horizon::{At, Facts, Forest, NodeResults, PersonView, to_instant};
+use crate::forest::{Forest, PersonView};
+use crate::horizon::{At, Facts, NodeResults, to_instant};
 use crate::intern::IntMap;
 use crate::plan::{Plan, Program};
 use crate::rfm::{ORDER_EVENT, REVENUE_PROPERTY, buyer_keys, quintile};
