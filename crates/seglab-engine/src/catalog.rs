@@ -2,6 +2,10 @@
 //! the kinds of values seen at each, and trait paths with theirs. The language
 //! checker uses it to catch unknown names and type mismatches.
 
+use crate::intern::IntMap;
+use crate::props::kind_bits;
+use crate::timeline::Timelines;
+
 /// The kinds of values seen at one path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct ValueKinds {
@@ -57,5 +61,94 @@ impl Catalog {
             .binary_search_by(|e| e.name.as_str().cmp(name))
             .ok()
             .map(|i| &self.events[i])
+    }
+}
+
+impl Timelines {
+    /// Event names, their properties and value kinds; trait paths and kinds.
+    pub fn catalog(&self) -> Catalog {
+        let mut events: Vec<EventInfo> = self
+            .names
+            .iter()
+            .map(|(id, name)| {
+                let mut kinds: IntMap<u32, u8> = IntMap::default();
+                for set in &self.name_sets[id as usize] {
+                    for &p in self.dict.set(set) {
+                        *kinds.entry(p.path()).or_default() |= kind_bits(p);
+                    }
+                }
+                EventInfo {
+                    name: name.to_owned(),
+                    count: self.name_counts[id as usize],
+                    properties: self.property_infos(kinds),
+                }
+            })
+            .collect();
+        events.sort_by(|a, b| a.name.cmp(&b.name));
+        Catalog {
+            events,
+            traits: self.property_infos(self.trait_kinds.clone()),
+        }
+    }
+
+    fn property_infos(&self, kinds: IntMap<u32, u8>) -> Vec<PropertyInfo> {
+        let mut out: Vec<PropertyInfo> = kinds
+            .into_iter()
+            .map(|(path, bits)| PropertyInfo {
+                path: self.dict.keys.resolve(path).to_owned(),
+                kinds: ValueKinds::from_bits(bits),
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn catalog_lists_events_properties_and_traits() {
+        let mut t = Timelines::new();
+        t.push(
+            1,
+            1,
+            "Order Completed",
+            &json!({"revenue": 10, "products": [{"category": "shoes"}]}),
+        )
+        .unwrap();
+        t.push(1, 2, "Order Completed", &json!({"revenue": "n/a"}))
+            .unwrap();
+        t.push(2, 2, "Page Viewed", &json!({"name": "Home"}))
+            .unwrap();
+        t.set_trait(1, "vip", json!(true)).unwrap();
+        let c = t.catalog();
+        assert_eq!(c.events.len(), 2);
+        let order = c.event("Order Completed").unwrap();
+        assert_eq!(order.count, 2);
+        let paths: Vec<(&str, ValueKinds)> = order
+            .properties
+            .iter()
+            .map(|p| (p.path.as_str(), p.kinds))
+            .collect();
+        let k = |bits| ValueKinds::from_bits(bits);
+        assert_eq!(
+            paths,
+            vec![
+                ("products", k(8 | 16)),
+                ("products.category", k(1)),
+                ("revenue", k(1 | 2)),
+            ]
+        );
+        assert_eq!(
+            c.traits,
+            vec![PropertyInfo {
+                path: "vip".into(),
+                kinds: k(4)
+            }]
+        );
     }
 }
