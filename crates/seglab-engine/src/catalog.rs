@@ -1,6 +1,9 @@
 //! What the loaded data looks like: event names with their property paths and
 //! the kinds of values seen at each, and trait paths with theirs. The language
-//! checker uses it to catch unknown names and type mismatches.
+//! checker uses it (as a [`seglab_lang::Catalog`], which this one converts
+//! into) to catch unknown names and type mismatches.
+
+use seglab_lang::ValueKind;
 
 use crate::intern::IntMap;
 use crate::props::kind_bits;
@@ -61,6 +64,42 @@ impl Catalog {
             .binary_search_by(|e| e.name.as_str().cmp(name))
             .ok()
             .map(|i| &self.events[i])
+    }
+}
+
+impl From<ValueKinds> for seglab_lang::Kinds {
+    fn from(k: ValueKinds) -> seglab_lang::Kinds {
+        let mut out = seglab_lang::Kinds::default();
+        for (present, kind) in [
+            (k.string, ValueKind::String),
+            (k.number, ValueKind::Number),
+            (k.bool, ValueKind::Bool),
+            (k.array, ValueKind::Array),
+            (k.object, ValueKind::Object),
+        ] {
+            if present {
+                out.insert(kind);
+            }
+        }
+        out
+    }
+}
+
+impl From<&Catalog> for seglab_lang::Catalog {
+    /// The catalog as the language checker takes it: events with the kinds of
+    /// their properties, and traits (no saved segments or models).
+    fn from(c: &Catalog) -> seglab_lang::Catalog {
+        let mut catalog = seglab_lang::Catalog::new();
+        for event in &c.events {
+            let schema = catalog.events.entry(event.name.clone()).or_default();
+            for p in &event.properties {
+                schema.properties.insert(p.path.clone(), p.kinds.into());
+            }
+        }
+        for t in &c.traits {
+            catalog.traits.insert(t.path.clone(), t.kinds.into());
+        }
+        catalog
     }
 }
 
@@ -150,5 +189,31 @@ mod tests {
                 kinds: k(4)
             }]
         );
+    }
+
+    #[test]
+    fn converts_into_the_language_catalog() {
+        let mut t = Timelines::new();
+        t.push(
+            1,
+            1,
+            "Order Completed",
+            &json!({"revenue": 10, "tags": ["a"]}),
+        )
+        .unwrap();
+        t.set_trait(1, "plan", json!({"name": "pro"})).unwrap();
+        let c = seglab_lang::Catalog::from(&t.catalog());
+        let want = seglab_lang::Catalog::new()
+            .with_event(
+                "Order Completed",
+                [
+                    ("revenue", ValueKind::Number),
+                    ("tags", ValueKind::Array),
+                    ("tags", ValueKind::String),
+                ],
+            )
+            .with_trait("plan", ValueKind::Object)
+            .with_trait("plan.name", ValueKind::String);
+        assert_eq!(c, want);
     }
 }
