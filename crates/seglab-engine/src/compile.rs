@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use seglab_lang::ast::{Condition, EventFilter, EventQuery, Pred, RfmDim, TimeTest};
+use seglab_lang::ast::{Condition, EventFilter, EventQuery, Family, Pred, RfmDim, TimeTest};
 
 use crate::EngineError;
 use crate::codes::CodeKey;
@@ -159,6 +159,17 @@ impl<'a> Compiler<'a> {
 
     /// Compiles an unnamed condition.
     pub(crate) fn condition(&mut self, c: &Condition) -> Result<Plan, EngineError> {
+        Ok(match c.family() {
+            Family::Logic => self.logic(c)?,
+            Family::Counting => self.counting(c),
+            Family::Sequence => self.sequence(c),
+            Family::Pattern => self.pattern(c),
+            Family::Profile => self.profile(c)?,
+        })
+    }
+
+    /// `and`, `or`, `not` and `in segment`.
+    fn logic(&mut self, c: &Condition) -> Result<Plan, EngineError> {
         Ok(match c {
             Condition::And { all } => Plan::And(
                 all.iter()
@@ -171,23 +182,8 @@ impl<'a> Compiler<'a> {
                     .collect::<Result<_, _>>()?,
             ),
             Condition::Not { condition } => Plan::Not(Box::new(self.condition(condition)?)),
-            Condition::Did { .. }
-            | Condition::Count { .. }
-            | Condition::Aggregate { .. }
-            | Condition::Distinct { .. }
-            | Condition::Top { .. } => self.counting(c),
-            Condition::First { .. }
-            | Condition::Last { .. }
-            | Condition::Then { .. }
-            | Condition::ThenNot { .. } => self.sequence(c),
-            Condition::Stopped { .. }
-            | Condition::Restarted { .. }
-            | Condition::Regularly { .. } => self.pattern(c),
-            Condition::Trait { test } => Plan::Trait(self.trait_plan(&test.pred)),
             Condition::InSegment { segment } => Plan::Segment(self.segment(&segment.text)?),
-            Condition::RfmScore { .. }
-            | Condition::RfmCell { .. }
-            | Condition::Predicted { .. } => self.scores(c)?,
+            _ => unreachable!("not a logic condition"),
         })
     }
 
@@ -360,9 +356,10 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// RFM scores and cells, and model outputs.
-    fn scores(&mut self, c: &Condition) -> Result<Plan, EngineError> {
+    /// Traits, RFM scores and cells, and model outputs.
+    fn profile(&mut self, c: &Condition) -> Result<Plan, EngineError> {
         Ok(match c {
+            Condition::Trait { test } => Plan::Trait(self.trait_plan(&test.pred)),
             Condition::RfmScore { dim, test } => {
                 self.program.uses_rfm = true;
                 Plan::RfmScore {
@@ -400,7 +397,7 @@ impl<'a> Compiler<'a> {
                     test: test.clone(),
                 }
             }
-            _ => unreachable!("not a score condition"),
+            _ => unreachable!("not a profile condition"),
         })
     }
 

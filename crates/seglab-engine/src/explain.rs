@@ -24,7 +24,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use seglab_lang::ast::{AggFunc, Condition, Pred};
+use seglab_lang::ast::{AggFunc, Condition, Family, Pred};
 
 use crate::forest::{Forest, Leaf, Matcher, Node, PersonView};
 use crate::horizon::{NodeResults, to_instant};
@@ -208,24 +208,12 @@ impl Explainer<'_> {
 
     /// Adds what a leaf read to its node (see the module docs), by family.
     fn leaf(&self, leaf: &Leaf, x: &mut Explanation) {
-        match &leaf.condition {
-            Condition::Did { .. }
-            | Condition::Count { .. }
-            | Condition::Aggregate { .. }
-            | Condition::Distinct { .. }
-            | Condition::Top { .. } => self.counting(leaf, x),
-            Condition::First { .. }
-            | Condition::Last { .. }
-            | Condition::Then { .. }
-            | Condition::ThenNot { .. } => self.sequence(leaf, x),
-            Condition::Stopped { .. }
-            | Condition::Restarted { .. }
-            | Condition::Regularly { .. } => self.pattern(leaf, x),
-            Condition::Trait { .. }
-            | Condition::RfmScore { .. }
-            | Condition::RfmCell { .. }
-            | Condition::Predicted { .. } => self.profile(leaf, x),
-            _ => {}
+        match leaf.condition.family() {
+            Family::Counting => self.counting(leaf, x),
+            Family::Sequence => self.sequence(leaf, x),
+            Family::Pattern => self.pattern(leaf, x),
+            Family::Profile => self.profile(leaf, x),
+            Family::Logic => {}
         }
     }
 

@@ -26,7 +26,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use seglab_lang::ast::{
-    AggFunc, CmpOp, Condition, EventFilter, EventQuery, Literal, Pred, RfmDim, TimeTest, Window,
+    AggFunc, CmpOp, Condition, EventFilter, EventQuery, Family, Literal, Pred, RfmDim, TimeTest,
+    Window,
 };
 use serde_json::{Map, Value};
 
@@ -329,29 +330,35 @@ impl<'a> Reference<'a> {
     }
 
     fn holds(&self, s: &Subject<'a>, c: &Condition, now: i64) -> bool {
+        match c.family() {
+            Family::Logic => self.logic(s, c, now),
+            Family::Counting => self.counting(s, c, now),
+            Family::Sequence => self.sequence(s, c, now),
+            Family::Pattern => self.pattern(s, c, now),
+            Family::Profile => self.profile(s, c),
+        }
+    }
+
+    /// `and`, `or`, `not` and `in segment`.
+    fn logic(&self, s: &Subject<'a>, c: &Condition, now: i64) -> bool {
         match c {
             Condition::And { all } => all.iter().all(|c| self.holds(s, c, now)),
             Condition::Or { any } => any.iter().any(|c| self.holds(s, c, now)),
             Condition::Not { condition } => !self.holds(s, condition, now),
-            Condition::Did { .. }
-            | Condition::Count { .. }
-            | Condition::Aggregate { .. }
-            | Condition::Distinct { .. }
-            | Condition::Top { .. } => self.counting(s, c, now),
-            Condition::First { .. }
-            | Condition::Last { .. }
-            | Condition::Then { .. }
-            | Condition::ThenNot { .. } => self.sequence(s, c, now),
-            Condition::Stopped { .. }
-            | Condition::Restarted { .. }
-            | Condition::Regularly { .. } => self.pattern(s, c, now),
-            Condition::Trait { test } => pred_holds(&test.pred, &s.person.traits),
             Condition::InSegment { segment } => {
                 // Validated before evaluation: defined, no cycles.
                 self.segments
                     .get(&segment.text)
                     .is_some_and(|def| self.holds(s, def, now))
             }
+            _ => unreachable!("not a logic condition"),
+        }
+    }
+
+    /// Traits, RFM scores and cells, and model outputs.
+    fn profile(&self, s: &Subject<'a>, c: &Condition) -> bool {
+        match c {
+            Condition::Trait { test } => pred_holds(&test.pred, &s.person.traits),
             Condition::RfmScore { dim, test } => s.rfm.is_some_and(|[r, f, m]| {
                 let score = match dim {
                     RfmDim::R => r,
@@ -369,6 +376,7 @@ impl<'a> Reference<'a> {
                 .get(&model.text)
                 .and_then(|m| m.get(&s.person.id))
                 .is_some_and(|x| test.holds(*x)),
+            _ => unreachable!("not a profile condition"),
         }
     }
 

@@ -599,7 +599,50 @@ impl File {
     }
 }
 
+/// The families conditions fall into, by what they read: evaluators take
+/// conditions one family at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// `and`, `or`, `not`, `in segment`: other conditions.
+    Logic,
+    /// `did`, `count`, aggregates, `distinct`, `top`: the events in a window.
+    Counting,
+    /// `first`, `last`, `then`, `then not`: events in order.
+    Sequence,
+    /// `stopped`, `restarted`, `regularly`: activity over periods.
+    Pattern,
+    /// Traits, RFM scores and cells, predictions: what is known of the person
+    /// besides events.
+    Profile,
+}
+
 impl Condition {
+    /// The condition's [`Family`].
+    pub fn family(&self) -> Family {
+        match self {
+            Condition::And { .. }
+            | Condition::Or { .. }
+            | Condition::Not { .. }
+            | Condition::InSegment { .. } => Family::Logic,
+            Condition::Did { .. }
+            | Condition::Count { .. }
+            | Condition::Aggregate { .. }
+            | Condition::Distinct { .. }
+            | Condition::Top { .. } => Family::Counting,
+            Condition::First { .. }
+            | Condition::Last { .. }
+            | Condition::Then { .. }
+            | Condition::ThenNot { .. } => Family::Sequence,
+            Condition::Stopped { .. }
+            | Condition::Restarted { .. }
+            | Condition::Regularly { .. } => Family::Pattern,
+            Condition::Trait { .. }
+            | Condition::RfmScore { .. }
+            | Condition::RfmCell { .. }
+            | Condition::Predicted { .. } => Family::Profile,
+        }
+    }
+
     /// Calls `f` on this condition and on every condition inside it, parents
     /// before children, left to right (no recursion, however deep the tree).
     pub fn walk<'a>(&'a self, mut f: impl FnMut(&'a Condition)) {
