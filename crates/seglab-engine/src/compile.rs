@@ -22,7 +22,7 @@ use crate::plan::{Filter, NameMatch, Plan, Program, TraitPlan, count_cap};
 use crate::pred::{PredPlan, SetProps, literal_id, pred_holds};
 use crate::props::{Dictionary, NO_PATH};
 use crate::range::{TimeRange, clamp};
-use crate::rfm::RFM_CELLS;
+use crate::rfm::cell_mask;
 use crate::timeline::{Timelines, name_bit};
 
 /// Where `in segment` finds definitions.
@@ -373,16 +373,7 @@ impl<'a> Compiler<'a> {
             }
             Condition::RfmCell { cells } => {
                 self.program.uses_rfm = true;
-                let mut mask = 0u16;
-                for c in cells {
-                    let i = RFM_CELLS.iter().position(|n| *n == c.text).ok_or_else(|| {
-                        EngineError::UnknownRfmCell {
-                            name: c.text.clone(),
-                        }
-                    })?;
-                    mask |= 1 << i;
-                }
-                Plan::RfmCell(mask)
+                Plan::RfmCell(cell_mask(cells)?)
             }
             Condition::Predicted { model, test } => {
                 let i = match self.program.models.iter().position(|m| *m == model.text) {

@@ -15,7 +15,7 @@ use seglab_lang::ast::{Condition, EventFilter, Literal, Pred};
 
 use crate::EngineError;
 use crate::pred::{PredPlan, SetProps, pred_holds};
-use crate::rfm::RFM_CELLS;
+use crate::rfm::cell_mask;
 use crate::timeline::Timelines;
 
 /// Which events a leaf reads: a list of the person view (see
@@ -332,18 +332,9 @@ impl Builder<'_> {
         let mut matchers = Vec::new();
         let kind = match &condition {
             Condition::RfmScore { .. } => LeafKind::Rfm { cells: 0 },
-            Condition::RfmCell { cells } => {
-                let mut mask = 0u16;
-                for c in cells {
-                    let k = RFM_CELLS.iter().position(|n| *n == c.text).ok_or_else(|| {
-                        EngineError::UnknownRfmCell {
-                            name: c.text.clone(),
-                        }
-                    })?;
-                    mask |= 1 << k;
-                }
-                LeafKind::Rfm { cells: mask }
-            }
+            Condition::RfmCell { cells } => LeafKind::Rfm {
+                cells: cell_mask(cells)?,
+            },
             Condition::Predicted { .. } => LeafKind::Predicted,
             _ => {
                 self.forest.event_leaves.push(i);

@@ -85,40 +85,33 @@ impl PredPlan {
                 leaf(&path.text, ValueTest::StartsWith(value.clone()))
             }
             Pred::Exists { path } => leaf(&path.text, ValueTest::Exists),
-            Pred::And { all } => {
-                let mut parts = Vec::new();
-                for p in all {
-                    match PredPlan::compile(dict, p) {
-                        PredPlan::Const(true) => {}
-                        PredPlan::Const(false) => return PredPlan::Const(false),
-                        p => parts.push(p),
-                    }
-                }
-                if parts.is_empty() {
-                    PredPlan::Const(true)
-                } else {
-                    PredPlan::And(parts)
-                }
-            }
-            Pred::Or { any } => {
-                let mut parts = Vec::new();
-                for p in any {
-                    match PredPlan::compile(dict, p) {
-                        PredPlan::Const(false) => {}
-                        PredPlan::Const(true) => return PredPlan::Const(true),
-                        p => parts.push(p),
-                    }
-                }
-                if parts.is_empty() {
-                    PredPlan::Const(false)
-                } else {
-                    PredPlan::Or(parts)
-                }
-            }
+            Pred::And { all } => PredPlan::junction(dict, all, true),
+            Pred::Or { any } => PredPlan::junction(dict, any, false),
             Pred::Not { pred } => match PredPlan::compile(dict, pred) {
                 PredPlan::Const(b) => PredPlan::Const(!b),
                 p => PredPlan::Not(Box::new(p)),
             },
+        }
+    }
+
+    /// `and` of `ps` (`all`), or `or`: a part that decides the answer on its
+    /// own (`false` in an `and`, `true` in an `or`) is the answer; parts that
+    /// cannot change it are left out.
+    fn junction(dict: &Dictionary, ps: &[Pred], all: bool) -> PredPlan {
+        let mut parts = Vec::new();
+        for p in ps {
+            match PredPlan::compile(dict, p) {
+                PredPlan::Const(b) if b == all => {}
+                PredPlan::Const(b) => return PredPlan::Const(b),
+                p => parts.push(p),
+            }
+        }
+        if parts.is_empty() {
+            PredPlan::Const(all)
+        } else if all {
+            PredPlan::And(parts)
+        } else {
+            PredPlan::Or(parts)
         }
     }
 }
