@@ -259,6 +259,7 @@ impl Forest {
         uses
     }
 
+    #[inline]
     pub(crate) fn predicate(&self, m: &Matcher) -> Option<&PredPlan> {
         m.pred.map(|p| &self.preds[p as usize])
     }
@@ -499,6 +500,7 @@ impl<'a> PersonView<'a> {
     }
 
     /// The times of the matcher's list, and where the list starts.
+    #[inline]
     fn list(&self, m: &Matcher) -> (&[i64], usize) {
         match m.slot {
             Some(s) => {
@@ -510,6 +512,7 @@ impl<'a> PersonView<'a> {
     }
 
     /// Whether event `k` of the view passes the matcher's predicate.
+    #[inline]
     fn passes(&self, m: &Matcher, k: usize) -> bool {
         self.forest.predicate(m).is_none_or(|p| {
             pred_holds(
@@ -524,6 +527,7 @@ impl<'a> PersonView<'a> {
 
     /// The matching events with times in `[lo, hi]`, in time order: (time,
     /// property set).
+    #[inline]
     pub(crate) fn matching(
         &self,
         m: &Matcher,

@@ -144,6 +144,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Counts one occurrence of a `top` value.
+    #[inline]
     fn count_top(&mut self, value: u32, ts: i64) {
         let at = if self.tops.len() <= FEW_TOPS {
             self.tops.iter().position(|t| t.0 == value)
@@ -175,6 +176,7 @@ impl<'a> Evaluator<'a> {
     /// pass the filter into `counts`, and lists the codes seen in
     /// `touched[..seen]`; stops once `stop` codes are seen. `false` (and
     /// nothing counted) when an event's set is not in the table.
+    #[inline]
     fn count_codes(
         &mut self,
         table: &SetCodes,
@@ -223,10 +225,12 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The codes counted by [`Evaluator::count_codes`].
+    #[inline]
     fn touched(&self) -> &[u32] {
         &self.touched[..self.seen]
     }
 
+    #[inline]
     fn clear_codes(&mut self) {
         for &c in &self.touched[..self.seen] {
             self.counts[c as usize] = (0, 0);
@@ -263,6 +267,7 @@ impl Aggregate {
 
     /// Whether the aggregate passes `test`; `avg`, `min` and `max` of no
     /// values fail it, `sum` of none is 0.
+    #[inline]
     fn holds(&self, func: AggFunc, test: &NumTest) -> bool {
         match func {
             AggFunc::Sum => test.holds(self.sum),
@@ -276,6 +281,7 @@ impl Aggregate {
 
 /// The order that breaks `top` ties: booleans, then numbers, then strings;
 /// each by value.
+#[inline]
 fn value_order(dict: &Dictionary, a: u32, b: u32) -> std::cmp::Ordering {
     fn rank(s: &Scalar<'_>) -> u8 {
         match s {

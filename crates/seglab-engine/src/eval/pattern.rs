@@ -63,6 +63,7 @@ impl<'a> Evaluator<'a> {
 
 /// Which period of `regularly` an event `age` = `now - t` old falls in: period
 /// 0 is `[now-P, now]`, period `i >= 1` is `[now-(i+1)P, now-iP)`.
+#[inline]
 fn period_index(age: i128, period: i128) -> i128 {
     if period == 0 {
         return if age == 0 { 0 } else { i128::MAX };
