@@ -1,15 +1,22 @@
 //! The engine: timelines, segment definitions and model outputs, and
-//! evaluation of conditions over everyone at a given `now`.
+//! evaluation of conditions over everyone at a given `now`. Every [`Engine`]
+//! method is here; per-person answers, horizons and explanations are worked
+//! out in `live`, `horizon` and `explain`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use roaring::RoaringBitmap;
-use seglab_lang::ast::Condition;
+use seglab_lang::ast::{Condition, Name};
 
 use crate::EngineError;
-use crate::compile::{Compiler, Plan, Program, Scope};
+use crate::compile::{Compiler, Scope};
 use crate::eval::{Env, Evaluator, run};
+use crate::explain::{self, Explanation};
+use crate::forest::Forest;
+use crate::horizon::to_instant;
+use crate::live::{LiveSet, RfmBasis, evaluate_forest};
+use crate::plan::{Plan, Program};
 use crate::rfm::{RfmScores, RfmTable};
 use crate::timeline::Timelines;
 
@@ -219,6 +226,60 @@ impl Engine {
     pub fn rfm(&self, person: i64, now: i64) -> Option<RfmScores> {
         let idx = self.timelines.index_of(person)?;
         self.rfm_table(now).get(idx)
+    }
+
+    /// Every defined segment, for per-person evaluation (see [`LiveSet`]);
+    /// the RFM basis (built when a segment reads RFM scores) describes `now`.
+    /// Fails as [`Engine::evaluate_defined`] does (a segment refers to one
+    /// that is not defined).
+    pub fn live_set(&self, now: i64) -> Result<LiveSet, EngineError> {
+        LiveSet::build(self, now)
+    }
+
+    /// The earliest instant after `now` at which `condition`'s answer for
+    /// `person` can change with no new event (`None`: never, or an unknown
+    /// person). For every instant in between, the answer is the answer at
+    /// `now`. A condition that reads RFM scores costs a pass over every buyer.
+    pub fn horizon(
+        &self,
+        person: i64,
+        condition: &Condition,
+        now: i64,
+    ) -> Result<Option<i64>, EngineError> {
+        let tl = self.timelines();
+        let roots = [(String::new(), condition.clone())];
+        let forest = Forest::build(tl, &roots, self.definitions())?;
+        let Some(index) = tl.index_of(person) else {
+            return Ok(None);
+        };
+        let basis = forest.uses_rfm[0].then(|| RfmBasis::build(tl, now));
+        let trees = evaluate_forest(self, &forest, basis.as_ref(), index, now, &mut Vec::new())?;
+        Ok(to_instant(trees[0].1))
+    }
+
+    /// Why `condition` holds, or not, for `person` at `now`. Per person and
+    /// not fast: a condition reading RFM scores costs a pass over all buyers.
+    pub fn explain(
+        &self,
+        person: i64,
+        condition: &Condition,
+        now: i64,
+    ) -> Result<Explanation, EngineError> {
+        explain::explain(self, person, condition, now)
+    }
+
+    /// [`Engine::explain`] of `in segment NAME`: the segment's explanation
+    /// is the child.
+    pub fn explain_segment(
+        &self,
+        person: i64,
+        segment: &str,
+        now: i64,
+    ) -> Result<Explanation, EngineError> {
+        let c = Condition::InSegment {
+            segment: Name::new(segment),
+        };
+        self.explain(person, &c, now)
     }
 
     fn run(&self, program: &Program, roots: &[Plan], now: i64) -> Vec<RoaringBitmap> {

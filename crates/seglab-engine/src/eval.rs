@@ -9,19 +9,27 @@
 //! forward or backward sweep). Segment references are evaluated at most once
 //! per person and remembered. The results are roaring bitmaps of person
 //! indexes.
+//!
+//! The plans that read events are evaluated by family: `counting` (`did`,
+//! `count`, aggregates, `distinct`, `top`), `sequence` (`first`, `last`,
+//! `then`, `then not`) and `pattern` (`stopped`, `restarted`, `regularly`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
-use seglab_lang::ast::AggFunc;
 
 use crate::codes::SetCodes;
-use crate::compile::{Filter, NameMatch, Plan, PredPlan, Program, TimeRange, TraitPlan, ValueTest};
 use crate::intern::{IntMap, NONE};
-use crate::props::{Dictionary, OBJECT, Pair, Scalar, values_of};
+use crate::plan::{Filter, NameMatch, Plan, Program, TraitPlan};
+use crate::pred::{SetProps, TraitProps, pred_holds};
+use crate::range::TimeRange;
 use crate::rfm::{RfmTable, rfm_cell_index};
 use crate::timeline::{Event, Person, Timelines, TraitEntry, name_bit};
+
+mod counting;
+mod pattern;
+mod sequence;
 
 /// People per parallel task.
 const CHUNK: usize = 4096;
@@ -233,7 +241,8 @@ pub(crate) struct Evaluator<'a> {
     ids: Vec<u32>,
     /// Per value seen by `top`: the value, its occurrences, the time of the latest.
     tops: Vec<(u32, u32, i64)>,
-    /// Where each value of `tops` is, while there are more than [`FEW_TOPS`].
+    /// Where each value of `tops` is, while there are more than
+    /// `counting::FEW_TOPS`.
     top_index: IntMap<u32, u32>,
     /// Per code of a code table: occurrences (0: not seen), time of the latest;
     /// all zero between uses.
@@ -242,9 +251,6 @@ pub(crate) struct Evaluator<'a> {
     touched: Vec<u32>,
     seen: usize,
 }
-
-/// Up to this many distinct values, `top` finds a value by a linear search.
-const FEW_TOPS: usize = 16;
 
 impl<'a> Evaluator<'a> {
     pub(crate) fn new(env: &'a Env<'a>) -> Evaluator<'a> {
@@ -378,97 +384,6 @@ impl<'a> Evaluator<'a> {
         (a..b).filter(move |&k| pred.is_none_or(|p| self.env.pred_on_set(p, self.sets[k])))
     }
 
-    /// Counts one occurrence of a `top` value.
-    fn count_top(&mut self, value: u32, ts: i64) {
-        let at = if self.tops.len() <= FEW_TOPS {
-            self.tops.iter().position(|t| t.0 == value)
-        } else {
-            self.top_index.get(&value).map(|&i| i as usize)
-        };
-        match at {
-            Some(i) => {
-                let t = &mut self.tops[i];
-                t.1 += 1;
-                t.2 = ts;
-            }
-            None => {
-                self.tops.push((value, 1, ts));
-                let n = self.tops.len();
-                if n == FEW_TOPS + 1 {
-                    self.top_index.clear();
-                    for (i, t) in self.tops.iter().enumerate() {
-                        self.top_index.insert(t.0, i as u32);
-                    }
-                } else if n > FEW_TOPS + 1 {
-                    self.top_index.insert(value, (n - 1) as u32);
-                }
-            }
-        }
-    }
-
-    /// Counts the codes of the values of the listed events in `bounds` that
-    /// pass the filter into `counts`, and lists the codes seen in
-    /// `touched[..seen]`; stops once `stop` codes are seen. `false` (and
-    /// nothing counted) when an event's set is not in the table.
-    fn count_codes(
-        &mut self,
-        table: &SetCodes,
-        filter: &Filter,
-        bounds: Option<(usize, usize)>,
-        stop: u64,
-    ) -> bool {
-        if self.counts.len() < table.len() {
-            self.counts.resize(table.len(), (0, 0));
-        }
-        if self.touched.len() <= table.len() {
-            self.touched.resize(table.len() + 1, 0);
-        }
-        let Some((a, b)) = bounds else {
-            self.seen = 0;
-            return true;
-        };
-        let env = self.env;
-        let (counts, touched) = (&mut self.counts, &mut self.touched);
-        let mut seen = 0;
-        for (&set, &ts) in self.sets[a..b].iter().zip(&self.times[a..b]) {
-            if let Some(p) = filter.pred
-                && !env.pred_on_set(p, set)
-            {
-                continue;
-            }
-            let known = table.each(set, |c| {
-                let n = &mut counts[c as usize];
-                // Without branching: listed when new.
-                touched[seen] = c;
-                seen += usize::from(n.0 == 0);
-                n.0 += 1;
-                n.1 = ts;
-            });
-            if !known {
-                self.seen = seen;
-                self.clear_codes();
-                return false;
-            }
-            if seen as u64 >= stop {
-                break;
-            }
-        }
-        self.seen = seen;
-        true
-    }
-
-    /// The codes counted by [`Evaluator::count_codes`].
-    fn touched(&self) -> &[u32] {
-        &self.touched[..self.seen]
-    }
-
-    fn clear_codes(&mut self) {
-        for &c in &self.touched[..self.seen] {
-            self.counts[c as usize] = (0, 0);
-        }
-        self.seen = 0;
-    }
-
     pub(crate) fn holds(&mut self, plan: &'a Plan) -> bool {
         match plan {
             Plan::Const(b) => *b,
@@ -498,316 +413,37 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// For `then` and `then not`: the earliest listed B at or after `*j` in
-    /// `b0..b1` that is after `ta` and passes `b`'s predicate (`*j` moves up
-    /// to it: earlier ones are before every later A too).
-    #[inline]
-    fn next_b(&self, b: &Filter, j: &mut usize, b1: usize, ta: i64) -> Option<i64> {
-        while *j < b1 && (self.times[*j] <= ta || !self.pred(b, *j)) {
-            *j += 1;
-        }
-        (*j < b1).then(|| self.times[*j])
-    }
-
     /// [`Evaluator::holds`] for the plans that read events, traits or scores
     /// (kept out of line: the combinators above stay small and fast).
     #[inline(never)]
     fn leaf(&mut self, plan: &'a Plan) -> bool {
-        let env = self.env;
-        let tl = env.tl;
         match plan {
             Plan::Const(_) | Plan::And(_) | Plan::Or(_) | Plan::Not(_) | Plan::Segment(_) => {
                 self.holds(plan)
             }
-            Plan::Did { filter, range } => self.did(filter, *range),
-            Plan::Count {
-                filter,
-                range,
-                test,
-                ..
-            } => {
-                let n = match self.picks(filter, *range) {
-                    None => 0,
-                    Some((a, b)) => match filter.pred {
-                        None => b - a,
-                        Some(_) => (a..b).map(|k| usize::from(self.pred(filter, k))).sum(),
-                    },
-                };
-                test.holds(n as f64)
+            Plan::Did { .. }
+            | Plan::Count { .. }
+            | Plan::Aggregate { .. }
+            | Plan::Distinct { .. }
+            | Plan::Top { .. } => self.counting(plan),
+            Plan::FirstLast { .. }
+            | Plan::Then { .. }
+            | Plan::ThenNotWithin { .. }
+            | Plan::ThenNotLatest { .. } => self.sequence(plan),
+            Plan::Pattern { .. } | Plan::Regularly { .. } => self.pattern(plan),
+            Plan::Trait(_) | Plan::RfmScore { .. } | Plan::RfmCell(_) | Plan::Predicted { .. } => {
+                self.profile(plan)
             }
-            Plan::Aggregate {
-                func,
-                filter,
-                range,
-                path,
-                test,
-                codes,
-            } => {
-                let bounds = self.picks(filter, *range);
-                let sets = &self.sets;
-                let mut agg = Aggregate::default();
-                let coded = env.codes(*codes).is_some_and(|table| {
-                    self.matching(filter, bounds)
-                        .all(|k| table.each(sets[k], |c| agg.add(table.numbers[c as usize])))
-                });
-                if !coded {
-                    agg = Aggregate::default();
-                    for k in self.matching(filter, bounds) {
-                        for p in values_of(tl.set(sets[k]), *path) {
-                            if let Scalar::Num(x) = tl.dict.scalar(p.value) {
-                                agg.add(x);
-                            }
-                        }
-                    }
-                }
-                agg.holds(*func, test)
-            }
-            Plan::Distinct {
-                filter,
-                range,
-                path,
-                test,
-                cap,
-                codes,
-            } => {
-                let bounds = self.picks(filter, *range);
-                if let Some(table) = env.codes(*codes)
-                    && self.count_codes(table, filter, bounds, *cap)
-                {
-                    let n = self.seen;
-                    self.clear_codes();
-                    return test.holds(n as f64);
-                }
-                let mut ids = std::mem::take(&mut self.ids);
-                ids.clear();
-                for k in self.matching(filter, bounds) {
-                    ids.extend(
-                        values_of(tl.set(self.sets[k]), *path)
-                            .iter()
-                            .filter(|p| p.value != OBJECT)
-                            .map(|p| p.value),
-                    );
-                }
-                ids.sort_unstable();
-                ids.dedup();
-                let n = ids.len();
-                self.ids = ids;
-                test.holds(n as f64)
-            }
-            Plan::Top {
-                filter,
-                range,
-                path,
-                value,
-                codes,
-            } => {
-                let bounds = self.picks(filter, *range);
-                // The most frequent value; then the one seen last; then the greatest.
-                let better = |(v, c): (u32, (u32, i64)), best: Option<(u32, (u32, i64))>| match best
-                {
-                    None => true,
-                    Some((bv, bc)) => c
-                        .cmp(&bc)
-                        .then_with(|| value_order(&tl.dict, v, bv))
-                        .is_gt(),
-                };
-                let mut best: Option<(u32, (u32, i64))> = None;
-                if let Some(table) = env.codes(*codes)
-                    && self.count_codes(table, filter, bounds, u64::MAX)
-                {
-                    for &c in self.touched() {
-                        let candidate = (table.values[c as usize], self.counts[c as usize]);
-                        if better(candidate, best) {
-                            best = Some(candidate);
-                        }
-                    }
-                    self.clear_codes();
-                    return best.is_some_and(|(v, _)| v == *value);
-                }
-                self.tops.clear();
-                let picked: Vec<usize> = self.matching(filter, bounds).collect();
-                for k in picked {
-                    let (set, ts) = (self.sets[k], self.times[k]);
-                    for p in values_of(tl.set(set), *path) {
-                        if p.value != OBJECT {
-                            self.count_top(p.value, ts);
-                        }
-                    }
-                }
-                for &(v, count, latest) in &self.tops {
-                    if better((v, (count, latest)), best) {
-                        best = Some((v, (count, latest)));
-                    }
-                }
-                best.is_some_and(|(v, _)| v == *value)
-            }
-            Plan::FirstLast {
-                last,
-                filter,
-                seen,
-                time,
-            } => {
-                if filter.name == NameMatch::Any {
-                    // Any event: the first, or the last seen by `now`.
-                    let events = self.events;
-                    let found = if *last {
-                        events[..events.partition_point(|e| e.ts() <= seen.hi)].last()
-                    } else {
-                        events.first().filter(|e| e.ts() <= seen.hi)
-                    };
-                    return found.is_some_and(|e| time.contains(e.ts()));
-                }
-                let Some((a, b)) = self.picks(filter, *seen) else {
-                    return false;
-                };
-                let found = if *last {
-                    (a..b).rev().find(|&k| self.pred(filter, k))
-                } else {
-                    (a..b).find(|&k| self.pred(filter, k))
-                };
-                found.is_some_and(|k| time.contains(self.times[k]))
-            }
-            Plan::Then {
-                a,
-                a_range,
-                b,
-                within,
-                seen,
-            } => {
-                let (Some((a0, a1)), Some((mut j, b1))) = (
-                    self.picks(a, *a_range),
-                    self.picks(
-                        b,
-                        TimeRange {
-                            lo: a_range.lo,
-                            hi: seen.hi,
-                        },
-                    ),
-                ) else {
-                    return false;
-                };
-                for k in a0..a1 {
-                    if !self.pred(a, k) {
-                        continue;
-                    }
-                    let ta = self.times[k];
-                    match self.next_b(b, &mut j, b1, ta) {
-                        None => return false,
-                        Some(tb) if tb <= ta.saturating_add(*within) => return true,
-                        Some(_) => {}
-                    }
-                }
-                false
-            }
-            Plan::ThenNotWithin {
-                a,
-                a_range,
-                b,
-                within,
-                seen,
-            } => {
-                let Some((a0, a1)) = self.picks(a, *a_range) else {
-                    return false;
-                };
-                let Some((mut j, b1)) = self.picks(
-                    b,
-                    TimeRange {
-                        lo: a_range.lo,
-                        hi: seen.hi,
-                    },
-                ) else {
-                    // No B at all: any A will do.
-                    return (a0..a1).any(|k| self.pred(a, k));
-                };
-                for k in a0..a1 {
-                    if !self.pred(a, k) {
-                        continue;
-                    }
-                    let ta = self.times[k];
-                    if self
-                        .next_b(b, &mut j, b1, ta)
-                        .is_none_or(|tb| tb > ta.saturating_add(*within))
-                    {
-                        return true;
-                    }
-                }
-                false
-            }
-            Plan::ThenNotLatest {
-                a,
-                a_range,
-                b,
-                seen,
-            } => {
-                let Some((a0, a1)) = self.picks(a, *a_range) else {
-                    return false;
-                };
-                let Some(k) = (a0..a1).rev().find(|&k| self.pred(a, k)) else {
-                    return false;
-                };
-                let ta = self.times[k];
-                match self.picks(
-                    b,
-                    TimeRange {
-                        lo: a_range.lo,
-                        hi: seen.hi,
-                    },
-                ) {
-                    None => true,
-                    Some((b0, b1)) => !(b0..b1)
-                        .rev()
-                        .take_while(|&j| self.times[j] > ta)
-                        .any(|j| self.pred(b, j)),
-                }
-            }
-            Plan::Pattern { filter, some, none } => {
-                some.iter().all(|r| self.did(filter, *r)) && !self.did(filter, *none)
-            }
-            Plan::Regularly {
-                filter,
-                times,
-                period,
-                at_least,
-                of_last,
-                now,
-                span,
-            } => {
-                if *at_least == 0 {
-                    return true;
-                }
-                if *times == 0 {
-                    return of_last >= at_least;
-                }
-                let Some((a, b)) = self.picks(filter, *span) else {
-                    return false;
-                };
-                // Walk back from `now`, counting matching events per period.
-                let now = i128::from(*now);
-                let mut qualifying = 0u32;
-                let mut current = None;
-                let mut count = 0u32;
-                for k in (a..b).rev() {
-                    if !self.pred(filter, k) {
-                        continue;
-                    }
-                    let i = period_index(now - i128::from(self.times[k]), *period);
-                    if i >= i128::from(*of_last) {
-                        break;
-                    }
-                    if current != Some(i) {
-                        current = Some(i);
-                        count = 0;
-                    }
-                    count += 1;
-                    if count == *times {
-                        qualifying += 1;
-                        if qualifying >= *at_least {
-                            return true;
-                        }
-                    }
-                }
-                false
-            }
+        }
+    }
+
+    /// Traits, RFM scores and cells, and model outputs: what is known of the
+    /// person besides events.
+    #[inline]
+    fn profile(&mut self, plan: &'a Plan) -> bool {
+        let env = self.env;
+        let tl = env.tl;
+        match plan {
             Plan::Trait(t) => match t {
                 TraitPlan::Const(b) => *b,
                 TraitPlan::One { key, pred, absent } => {
@@ -838,6 +474,7 @@ impl<'a> Evaluator<'a> {
                 .get(*model)
                 .and_then(|v| v.get(self.idx as usize))
                 .is_some_and(|x| test.holds(*x)),
+            _ => unreachable!("not a profile plan"),
         }
     }
 }
@@ -850,162 +487,5 @@ fn before(times: &[i64], t: i64) -> usize {
         times.iter().map(|&x| usize::from(x < t)).sum()
     } else {
         times.partition_point(|&x| x < t)
-    }
-}
-
-/// Sum, count, minimum and maximum of numbers, added in order.
-#[derive(Default)]
-struct Aggregate {
-    sum: f64,
-    n: u64,
-    min: f64,
-    max: f64,
-}
-
-impl Aggregate {
-    #[inline]
-    fn add(&mut self, x: f64) {
-        if self.n == 0 {
-            (self.min, self.max) = (x, x);
-        } else {
-            if x < self.min {
-                self.min = x;
-            }
-            if x > self.max {
-                self.max = x;
-            }
-        }
-        self.sum += x;
-        self.n += 1;
-    }
-
-    /// Whether the aggregate passes `test`; `avg`, `min` and `max` of no
-    /// values fail it, `sum` of none is 0.
-    fn holds(&self, func: AggFunc, test: &seglab_lang::ast::NumTest) -> bool {
-        match func {
-            AggFunc::Sum => test.holds(self.sum),
-            _ if self.n == 0 => false,
-            AggFunc::Avg => test.holds(self.sum / self.n as f64),
-            AggFunc::Min => test.holds(self.min),
-            AggFunc::Max => test.holds(self.max),
-        }
-    }
-}
-
-/// The order that breaks `top` ties: booleans, then numbers, then strings;
-/// each by value.
-fn value_order(dict: &Dictionary, a: u32, b: u32) -> std::cmp::Ordering {
-    fn rank(s: &Scalar<'_>) -> u8 {
-        match s {
-            Scalar::Bool(_) => 0,
-            Scalar::Num(_) => 1,
-            Scalar::Str(_) => 2,
-            Scalar::Object => 3,
-        }
-    }
-    let (x, y) = (dict.scalar(a), dict.scalar(b));
-    match (x, y) {
-        (Scalar::Bool(x), Scalar::Bool(y)) => x.cmp(&y),
-        (Scalar::Num(x), Scalar::Num(y)) => x.total_cmp(&y),
-        (Scalar::Str(x), Scalar::Str(y)) => x.cmp(y),
-        _ => rank(&x).cmp(&rank(&y)),
-    }
-}
-
-/// Which period of `regularly` an event `age` = `now - t` old falls in: period
-/// 0 is `[now-P, now]`, period `i >= 1` is `[now-(i+1)P, now-iP)`.
-fn period_index(age: i128, period: i128) -> i128 {
-    if period == 0 {
-        return if age == 0 { 0 } else { i128::MAX };
-    }
-    // ceil(age / P) - 1, and 0 for age 0.
-    ((age + period - 1) / period - 1).max(0)
-}
-
-/// Where a predicate finds the values of a path.
-pub(crate) trait Props {
-    fn dict(&self) -> &Dictionary;
-    fn any(&self, path: u32, f: impl FnMut(Pair) -> bool) -> bool;
-}
-
-pub(crate) struct SetProps<'a> {
-    pub(crate) set: &'a [Pair],
-    pub(crate) dict: &'a Dictionary,
-}
-
-impl Props for SetProps<'_> {
-    fn dict(&self) -> &Dictionary {
-        self.dict
-    }
-
-    #[inline]
-    fn any(&self, path: u32, f: impl FnMut(Pair) -> bool) -> bool {
-        values_of(self.set, path).iter().copied().any(f)
-    }
-}
-
-/// A person's traits; only those named in `keys` (sorted) are looked at.
-struct TraitProps<'a> {
-    entries: &'a [TraitEntry],
-    keys: &'a [u32],
-    dict: &'a Dictionary,
-}
-
-impl Props for TraitProps<'_> {
-    fn dict(&self) -> &Dictionary {
-        self.dict
-    }
-
-    fn any(&self, path: u32, mut f: impl FnMut(Pair) -> bool) -> bool {
-        self.entries
-            .iter()
-            .filter(|t| self.keys.binary_search(&t.key).is_ok())
-            .any(|t| {
-                values_of(self.dict.set(t.set), path)
-                    .iter()
-                    .copied()
-                    .any(&mut f)
-            })
-    }
-}
-
-pub(crate) fn pred_holds(p: &PredPlan, props: &impl Props) -> bool {
-    match p {
-        PredPlan::Const(b) => *b,
-        PredPlan::And(all) => all.iter().all(|p| pred_holds(p, props)),
-        PredPlan::Or(any) => any.iter().any(|p| pred_holds(p, props)),
-        PredPlan::Not(p) => !pred_holds(p, props),
-        PredPlan::Leaf { path, test } => {
-            let dict = props.dict();
-            props.any(*path, |pair| value_holds(test, pair, dict))
-        }
-    }
-}
-
-#[inline]
-fn value_holds(test: &ValueTest, p: Pair, dict: &Dictionary) -> bool {
-    match test {
-        ValueTest::Exists => true,
-        ValueTest::AnyOf(ids) => ids.contains(&p.value),
-        ValueTest::NotEq(id) => p.value != *id,
-        ValueTest::OrdNum(op, x) => {
-            matches!(dict.scalar(p.value), Scalar::Num(v) if v.partial_cmp(x).is_some_and(|o| op.holds(o)))
-        }
-        ValueTest::OrdStr(op, s) => {
-            matches!(dict.scalar(p.value), Scalar::Str(v) if op.holds(v.cmp(s.as_str())))
-        }
-        ValueTest::Contains { element, substring } => {
-            if p.in_array() {
-                p.value == *element
-            } else {
-                match (substring, dict.scalar(p.value)) {
-                    (Some(s), Scalar::Str(v)) => v.contains(s.as_str()),
-                    _ => false,
-                }
-            }
-        }
-        ValueTest::StartsWith(s) => {
-            matches!(dict.scalar(p.value), Scalar::Str(v) if v.starts_with(s.as_str()))
-        }
     }
 }

@@ -24,11 +24,13 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use seglab_lang::ast::{AggFunc, Condition, Name, Pred, Window};
+use seglab_lang::ast::{AggFunc, Condition, Family, Pred};
 
-use crate::horizon::{Forest, Leaf, Matcher, Node, NodeResults, PersonView, to_instant};
+use crate::forest::{Forest, Leaf, Matcher, Node, PersonView};
+use crate::horizon::{NodeResults, to_instant};
 use crate::live::{RfmBasis, evaluate_forest};
 use crate::props::{Scalar, values_of};
+use crate::range::clamp;
 use crate::readback::set_to_json;
 use crate::rfm::rfm_cell;
 use crate::{Engine, EngineError};
@@ -98,49 +100,32 @@ pub struct RfmExplanation {
     pub cell: &'static str,
 }
 
-impl Engine {
-    /// Why `condition` holds, or not, for `person` at `now`. Per person and
-    /// not fast: a condition reading RFM scores costs a pass over all buyers.
-    pub fn explain(
-        &self,
-        person: i64,
-        condition: &Condition,
-        now: i64,
-    ) -> Result<Explanation, EngineError> {
-        let tl = self.timelines();
-        let roots = [(String::new(), condition.clone())];
-        let forest = Forest::build(tl, &roots, self.definitions())?;
-        let index = tl
-            .index_of(person)
-            .ok_or(EngineError::UnknownPerson { id: person })?;
-        let basis = forest.uses_rfm[0].then(|| RfmBasis::build(tl, now));
-        let mut results = Vec::new();
-        evaluate_forest(self, &forest, basis.as_ref(), index, now, &mut results)?;
-        let x = Explainer {
-            engine: self,
-            forest: &forest,
-            view: PersonView::new(tl, &forest, index),
-            results,
-            basis: basis.as_ref(),
-            index,
-            now,
-        };
-        Ok(x.node(forest.trees[0].1, condition))
-    }
-
-    /// [`Engine::explain`] of `in segment NAME`: the segment's explanation
-    /// is the child.
-    pub fn explain_segment(
-        &self,
-        person: i64,
-        segment: &str,
-        now: i64,
-    ) -> Result<Explanation, EngineError> {
-        let c = Condition::InSegment {
-            segment: Name::new(segment),
-        };
-        self.explain(person, &c, now)
-    }
+/// [`Engine::explain`].
+pub(crate) fn explain(
+    engine: &Engine,
+    person: i64,
+    condition: &Condition,
+    now: i64,
+) -> Result<Explanation, EngineError> {
+    let tl = engine.timelines();
+    let roots = [(String::new(), condition.clone())];
+    let forest = Forest::build(tl, &roots, engine.definitions())?;
+    let index = tl
+        .index_of(person)
+        .ok_or(EngineError::UnknownPerson { id: person })?;
+    let basis = forest.uses_rfm[0].then(|| RfmBasis::build(tl, now));
+    let mut results = Vec::new();
+    evaluate_forest(engine, &forest, basis.as_ref(), index, now, &mut results)?;
+    let x = Explainer {
+        engine,
+        forest: &forest,
+        view: PersonView::new(tl, &forest, index),
+        results,
+        basis: basis.as_ref(),
+        index,
+        now,
+    };
+    Ok(x.node(forest.trees[0].1, condition))
 }
 
 struct Explainer<'a> {
@@ -151,14 +136,6 @@ struct Explainer<'a> {
     basis: Option<&'a RfmBasis>,
     index: u32,
     now: i64,
-}
-
-fn millis(d: &seglab_lang::ast::Duration) -> i128 {
-    i128::from(d.amount) * i128::from(d.unit.millis())
-}
-
-fn clamp(x: i128) -> i64 {
-    x.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// An event found for a leaf: time, property set, role.
@@ -229,25 +206,25 @@ impl Explainer<'_> {
             .collect()
     }
 
-    /// The instants a window takes events from at `now`.
-    fn window(&self, w: Option<&Window>) -> (i128, i128) {
-        let now = i128::from(self.now);
-        match w {
-            None => (i128::from(i64::MIN), now),
-            Some(Window::Last { duration }) => (now - millis(duration), now),
-            Some(Window::Between { start, end }) => {
-                (i128::from(*start), (i128::from(*end) - 1).min(now))
-            }
+    /// Adds what a leaf read to its node (see the module docs), by family.
+    fn leaf(&self, leaf: &Leaf, x: &mut Explanation) {
+        match leaf.condition.family() {
+            Family::Counting => self.counting(leaf, x),
+            Family::Sequence => self.sequence(leaf, x),
+            Family::Pattern => self.pattern(leaf, x),
+            Family::Profile => self.profile(leaf, x),
+            Family::Logic => {}
         }
     }
 
-    fn leaf(&self, leaf: &Leaf, x: &mut Explanation) {
+    /// `did`, `count`, aggregates, `distinct` and `top`: the events in the
+    /// window, and the count or the aggregate.
+    fn counting(&self, leaf: &Leaf, x: &mut Explanation) {
         let tl = self.engine.timelines();
-        let now = i128::from(self.now);
         let m = |i: usize| leaf.matchers[i];
         match &leaf.condition {
             Condition::Did { query } | Condition::Count { query, .. } => {
-                let (lo, hi) = self.window(query.window.as_ref());
+                let (lo, hi) = query.instants(self.now);
                 let found = self.matching(&m(0), lo, hi, None);
                 if matches!(leaf.condition, Condition::Count { .. }) {
                     x.value = Some(Value::from(found.len()));
@@ -260,7 +237,7 @@ impl Explainer<'_> {
                 property,
                 ..
             } => {
-                let (lo, hi) = self.window(query.window.as_ref());
+                let (lo, hi) = query.instants(self.now);
                 let found = self.matching(&m(0), lo, hi, None);
                 let numbers: Vec<f64> = match tl.dict.keys.get(&property.text) {
                     None => Vec::new(),
@@ -290,7 +267,7 @@ impl Explainer<'_> {
             | Condition::Top {
                 query, property, ..
             } => {
-                let (lo, hi) = self.window(query.window.as_ref());
+                let (lo, hi) = query.instants(self.now);
                 let found = self.matching(&m(0), lo, hi, None);
                 // Per value id (objects skipped): how often, and when last seen.
                 let mut seen: std::collections::HashMap<u32, (usize, usize)> =
@@ -323,6 +300,16 @@ impl Explainer<'_> {
                 });
                 self.list(x, &found);
             }
+            _ => {}
+        }
+    }
+
+    /// `first`, `last`, `then` and `then not`: the events of the pair or the
+    /// lone A.
+    fn sequence(&self, leaf: &Leaf, x: &mut Explanation) {
+        let now = i128::from(self.now);
+        let m = |i: usize| leaf.matchers[i];
+        match &leaf.condition {
             Condition::First { .. } => {
                 let found: Vec<Found> = self
                     .matching(&m(0), i128::from(i64::MIN), now, None)
@@ -342,8 +329,8 @@ impl Explainer<'_> {
                 self.list(x, &found);
             }
             Condition::Then { first, within, .. } => {
-                let t = millis(within);
-                let (lo, hi) = self.window(first.window.as_ref());
+                let t = within.exact_millis();
+                let (lo, hi) = first.instants(self.now);
                 let a_events = self.matching(&m(0), lo, hi, Some("A"));
                 let pair = a_events.iter().find_map(|&a| {
                     let ta = i128::from(a.0);
@@ -363,8 +350,8 @@ impl Explainer<'_> {
                 within: Some(within),
                 ..
             } => {
-                let t = millis(within);
-                let (lo, hi) = self.window(first.window.as_ref());
+                let t = within.exact_millis();
+                let (lo, hi) = first.instants(self.now);
                 let a_events = self.matching(&m(0), lo, hi.min(now - t), Some("A"));
                 let mut found = Vec::new();
                 for &a in &a_events {
@@ -388,7 +375,7 @@ impl Explainer<'_> {
                 within: None,
                 ..
             } => {
-                let (lo, hi) = self.window(first.window.as_ref());
+                let (lo, hi) = first.instants(self.now);
                 let mut found = Vec::new();
                 if let Some((ta, sa)) = self.view.matching(&m(0), lo, hi).next_back() {
                     found.push((ta, sa, Some("A")));
@@ -403,8 +390,18 @@ impl Explainer<'_> {
                 }
                 self.list(x, &found);
             }
+            _ => {}
+        }
+    }
+
+    /// `stopped`, `restarted` and `regularly`: the events around the periods
+    /// looked at.
+    fn pattern(&self, leaf: &Leaf, x: &mut Explanation) {
+        let now = i128::from(self.now);
+        let m = |i: usize| leaf.matchers[i];
+        match &leaf.condition {
             Condition::Stopped { period, .. } => {
-                let d = millis(period);
+                let d = period.exact_millis();
                 let mut found: Vec<Found> = self
                     .view
                     .matching(&m(0), now - 2 * d, now - d - 1)
@@ -420,7 +417,7 @@ impl Explainer<'_> {
                 self.list(x, &found);
             }
             Condition::Restarted { gap, .. } => {
-                let d = millis(gap);
+                let d = gap.exact_millis();
                 let before = self
                     .view
                     .matching(&m(0), i128::from(i64::MIN), now - 2 * d - 1)
@@ -443,10 +440,18 @@ impl Explainer<'_> {
             Condition::Regularly {
                 period, of_last, ..
             } => {
-                let span = i128::from(*of_last) * millis(period);
+                let span = i128::from(*of_last) * period.exact_millis();
                 let found = self.matching(&m(0), now - span, now, None);
                 self.list(x, &found);
             }
+            _ => {}
+        }
+    }
+
+    /// Traits, RFM scores and cells, and model outputs: the values read.
+    fn profile(&self, leaf: &Leaf, x: &mut Explanation) {
+        let tl = self.engine.timelines();
+        match &leaf.condition {
             Condition::Trait { test } => {
                 let traits = tl.person_traits(self.engine_id());
                 let mut paths = Vec::new();

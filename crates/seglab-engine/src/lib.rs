@@ -7,7 +7,8 @@
 //!   [`Timelines::bulk_load`] (or push, then [`Timelines::compact`]); keep it
 //!   current with [`Timelines::push`], [`Timelines::merge`] and
 //!   [`Timelines::set_trait`]. [`Timelines::catalog`] describes the data for
-//!   the language checker, [`Timelines::memory`] what it costs;
+//!   the language checker (it converts into a [`seglab_lang::Catalog`]),
+//!   [`Timelines::memory`] what it costs;
 //!   [`Timelines::write_snapshot`] and [`Timelines::read_snapshot`] turn it
 //!   into bytes and back, for fast restarts.
 //! - [`Engine`] evaluates a [`Condition`](seglab_lang::ast::Condition) for
@@ -43,10 +44,14 @@ mod engine;
 mod error;
 mod eval;
 mod explain;
+mod forest;
 mod horizon;
 mod intern;
 mod live;
+mod plan;
+mod pred;
 mod props;
+mod range;
 mod readback;
 pub mod reference;
 pub mod rfm;

@@ -3,7 +3,7 @@
 //!
 //! A [`LiveSet`] is built once from the engine's definitions
 //! ([`Engine::live_set`]): conditions are flattened into a forest whose
-//! names, predicates and RFM cells are resolved (see `horizon`), and the RFM
+//! names, predicates and RFM cells are resolved (see `forest`), and the RFM
 //! scores of everyone are reduced to a [`RfmBasis`]. Per person,
 //! [`LiveSet::evaluate_person`] then
 //!
@@ -30,10 +30,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rayon::prelude::*;
 use seglab_lang::ast::Condition;
 
-use crate::compile::{Compiler, Plan, Program};
+use crate::compile::Compiler;
 use crate::eval::{Env, Evaluator};
-use crate::horizon::{At, Facts, Forest, NodeResults, PersonView, to_instant};
+use crate::forest::{Forest, PersonView};
+use crate::horizon::{At, Facts, NodeResults, to_instant};
 use crate::intern::IntMap;
+use crate::plan::{Plan, Program};
 use crate::rfm::{ORDER_EVENT, REVENUE_PROPERTY, buyer_keys, quintile};
 use crate::timeline::{Timelines, name_bit};
 use crate::{Engine, EngineError};
@@ -284,19 +286,16 @@ impl std::fmt::Debug for LiveSet {
     }
 }
 
-impl Engine {
-    /// Every defined segment, for per-person evaluation (see [`LiveSet`]);
-    /// the RFM basis (built when a segment reads RFM scores) describes `now`.
-    /// Fails as [`Engine::evaluate_defined`] does (a segment refers to one
-    /// that is not defined).
-    pub fn live_set(&self, now: i64) -> Result<LiveSet, EngineError> {
-        let tl = self.timelines();
-        let roots: Vec<(String, Condition)> = self
+impl LiveSet {
+    /// [`Engine::live_set`].
+    pub(crate) fn build(engine: &Engine, now: i64) -> Result<LiveSet, EngineError> {
+        let tl = engine.timelines();
+        let roots: Vec<(String, Condition)> = engine
             .definitions()
             .iter()
             .map(|(n, c)| (n.clone(), c.clone()))
             .collect();
-        let forest = Forest::build(tl, &roots, self.definitions())?;
+        let forest = Forest::build(tl, &roots, engine.definitions())?;
         let basis = forest
             .uses_rfm
             .iter()
@@ -306,30 +305,9 @@ impl Engine {
             names: roots.into_iter().map(|(n, _)| n).collect(),
             forest,
             basis,
-            definitions_version: self.definitions_version(),
+            definitions_version: engine.definitions_version(),
             compiled: Mutex::new(None),
         })
-    }
-
-    /// The earliest instant after `now` at which `condition`'s answer for
-    /// `person` can change with no new event (`None`: never, or an unknown
-    /// person). For every instant in between, the answer is the answer at
-    /// `now`. A condition that reads RFM scores costs a pass over every buyer.
-    pub fn horizon(
-        &self,
-        person: i64,
-        condition: &Condition,
-        now: i64,
-    ) -> Result<Option<i64>, EngineError> {
-        let tl = self.timelines();
-        let roots = [(String::new(), condition.clone())];
-        let forest = Forest::build(tl, &roots, self.definitions())?;
-        let Some(index) = tl.index_of(person) else {
-            return Ok(None);
-        };
-        let basis = forest.uses_rfm[0].then(|| RfmBasis::build(tl, now));
-        let trees = evaluate_forest(self, &forest, basis.as_ref(), index, now, &mut Vec::new())?;
-        Ok(to_instant(trees[0].1))
     }
 }
 

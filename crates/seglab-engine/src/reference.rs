@@ -26,7 +26,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use seglab_lang::ast::{
-    AggFunc, CmpOp, Condition, Duration, EventFilter, EventQuery, Literal, Pred, RfmDim, TimeTest,
+    AggFunc, CmpOp, Condition, EventFilter, EventQuery, Family, Literal, Pred, RfmDim, TimeTest,
     Window,
 };
 use serde_json::{Map, Value};
@@ -146,10 +146,6 @@ pub fn pred_holds(p: &Pred, object: &Map<String, Value>) -> bool {
     }
 }
 
-fn millis(d: &Duration) -> i128 {
-    i128::from(d.amount) * i128::from(d.unit.millis())
-}
-
 fn props(e: &RefEvent) -> &Map<String, Value> {
     static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
     match &e.props {
@@ -167,7 +163,7 @@ fn in_window(t: i64, w: Option<&Window>, now: i64) -> bool {
     t <= now
         && match w {
             None => true,
-            Some(Window::Last { duration }) => now - millis(duration) <= t,
+            Some(Window::Last { duration }) => now - duration.exact_millis() <= t,
             Some(Window::Between { start, end }) => i128::from(*start) <= t && t < i128::from(*end),
         }
 }
@@ -179,8 +175,8 @@ fn query_matches(e: &RefEvent, q: &EventQuery, now: i64) -> bool {
 fn time_holds(t: i64, test: &TimeTest, now: i64) -> bool {
     let (t, now) = (i128::from(t), i128::from(now));
     match test {
-        TimeTest::InLast { duration } => now - millis(duration) <= t && t <= now,
-        TimeTest::Before { duration } => t < now - millis(duration),
+        TimeTest::InLast { duration } => now - duration.exact_millis() <= t && t <= now,
+        TimeTest::Before { duration } => t < now - duration.exact_millis(),
         TimeTest::Between { start, end } => i128::from(*start) <= t && t < i128::from(*end),
     }
 }
@@ -334,10 +330,59 @@ impl<'a> Reference<'a> {
     }
 
     fn holds(&self, s: &Subject<'a>, c: &Condition, now: i64) -> bool {
+        match c.family() {
+            Family::Logic => self.logic(s, c, now),
+            Family::Counting => self.counting(s, c, now),
+            Family::Sequence => self.sequence(s, c, now),
+            Family::Pattern => self.pattern(s, c, now),
+            Family::Profile => self.profile(s, c),
+        }
+    }
+
+    /// `and`, `or`, `not` and `in segment`.
+    fn logic(&self, s: &Subject<'a>, c: &Condition, now: i64) -> bool {
         match c {
             Condition::And { all } => all.iter().all(|c| self.holds(s, c, now)),
             Condition::Or { any } => any.iter().any(|c| self.holds(s, c, now)),
             Condition::Not { condition } => !self.holds(s, condition, now),
+            Condition::InSegment { segment } => {
+                // Validated before evaluation: defined, no cycles.
+                self.segments
+                    .get(&segment.text)
+                    .is_some_and(|def| self.holds(s, def, now))
+            }
+            _ => unreachable!("not a logic condition"),
+        }
+    }
+
+    /// Traits, RFM scores and cells, and model outputs.
+    fn profile(&self, s: &Subject<'a>, c: &Condition) -> bool {
+        match c {
+            Condition::Trait { test } => pred_holds(&test.pred, &s.person.traits),
+            Condition::RfmScore { dim, test } => s.rfm.is_some_and(|[r, f, m]| {
+                let score = match dim {
+                    RfmDim::R => r,
+                    RfmDim::F => f,
+                    RfmDim::M => m,
+                };
+                test.holds(f64::from(score))
+            }),
+            Condition::RfmCell { cells } => s.rfm.is_some_and(|[r, f, _]| {
+                let cell = rfm_cell(r, f);
+                cells.iter().any(|c| c.text == cell)
+            }),
+            Condition::Predicted { model, test } => self
+                .predictions
+                .get(&model.text)
+                .and_then(|m| m.get(&s.person.id))
+                .is_some_and(|x| test.holds(*x)),
+            _ => unreachable!("not a profile condition"),
+        }
+    }
+
+    /// `did`, `count`, aggregates, `distinct` and `top`.
+    fn counting(&self, s: &Subject<'a>, c: &Condition, now: i64) -> bool {
+        match c {
             Condition::Did { query } => self.seen(s, now).any(|e| query_matches(e, query, now)),
             Condition::Count { query, test } => {
                 let n = self
@@ -407,6 +452,13 @@ impl<'a> Reference<'a> {
                     .max_by(|(ka, a), (kb, b)| a.cmp(b).then_with(|| ka.order(kb)))
                     .is_some_and(|(k, _)| k == literal_key(value))
             }
+            _ => unreachable!("not a counting condition"),
+        }
+    }
+
+    /// `first`, `last`, `then` and `then not`.
+    fn sequence(&self, s: &Subject<'a>, c: &Condition, now: i64) -> bool {
+        match c {
             Condition::First { events, time } => self
                 .seen(s, now)
                 .find(|e| events.as_ref().is_none_or(|f| filter_matches(e, f)))
@@ -421,7 +473,7 @@ impl<'a> Reference<'a> {
                 then,
                 within,
             } => {
-                let t = millis(within);
+                let t = within.exact_millis();
                 self.seen(s, now)
                     .filter(|a| query_matches(a, first, now))
                     .any(|a| {
@@ -437,7 +489,7 @@ impl<'a> Reference<'a> {
                 then,
                 within: Some(within),
             } => {
-                let t = millis(within);
+                let t = within.exact_millis();
                 self.seen(s, now)
                     .filter(|a| query_matches(a, first, now))
                     .any(|a| {
@@ -464,8 +516,15 @@ impl<'a> Reference<'a> {
                         .any(|b| filter_matches(b, then) && b.ts > a.ts)
                 })
             }
+            _ => unreachable!("not a sequence condition"),
+        }
+    }
+
+    /// `stopped`, `restarted` and `regularly`.
+    fn pattern(&self, s: &Subject<'a>, c: &Condition, now: i64) -> bool {
+        match c {
             Condition::Stopped { events, period } => {
-                let (d, now) = (millis(period), i128::from(now));
+                let (d, now) = (period.exact_millis(), i128::from(now));
                 let count_in = |lo: i128, hi_excl: i128| {
                     s.events.iter().any(|e| {
                         let t = i128::from(e.ts);
@@ -475,7 +534,7 @@ impl<'a> Reference<'a> {
                 count_in(now - 2 * d, now - d) && !count_in(now - d, now + 1)
             }
             Condition::Restarted { events, gap } => {
-                let (d, now) = (millis(gap), i128::from(now));
+                let (d, now) = (gap.exact_millis(), i128::from(now));
                 let any_in = |lo: i128, hi_excl: i128| {
                     s.events.iter().any(|e| {
                         let t = i128::from(e.ts);
@@ -493,7 +552,7 @@ impl<'a> Reference<'a> {
                 at_least,
                 of_last,
             } => {
-                let (p, now) = (millis(period), i128::from(now));
+                let (p, now) = (period.exact_millis(), i128::from(now));
                 let qualifying = (0..i128::from(*of_last))
                     .filter(|&i| {
                         let (lo, hi_excl) = if i == 0 {
@@ -514,30 +573,7 @@ impl<'a> Reference<'a> {
                     .count();
                 qualifying >= *at_least as usize
             }
-            Condition::Trait { test } => pred_holds(&test.pred, &s.person.traits),
-            Condition::InSegment { segment } => {
-                // Validated before evaluation: defined, no cycles.
-                self.segments
-                    .get(&segment.text)
-                    .is_some_and(|def| self.holds(s, def, now))
-            }
-            Condition::RfmScore { dim, test } => s.rfm.is_some_and(|[r, f, m]| {
-                let score = match dim {
-                    RfmDim::R => r,
-                    RfmDim::F => f,
-                    RfmDim::M => m,
-                };
-                test.holds(f64::from(score))
-            }),
-            Condition::RfmCell { cells } => s.rfm.is_some_and(|[r, f, _]| {
-                let cell = rfm_cell(r, f);
-                cells.iter().any(|c| c.text == cell)
-            }),
-            Condition::Predicted { model, test } => self
-                .predictions
-                .get(&model.text)
-                .and_then(|m| m.get(&s.person.id))
-                .is_some_and(|x| test.holds(*x)),
+            _ => unreachable!("not a pattern condition"),
         }
     }
 }

@@ -25,10 +25,12 @@
 //! | 1     | Lost           | Lost                | At risk             | At risk   | Cannot lose them |
 
 use rayon::prelude::*;
+use seglab_lang::ast::Name;
 
 use crate::props::{Scalar, values_of};
 use std::sync::LazyLock;
 
+use crate::EngineError;
 use crate::timeline::{Timelines, name_bit};
 
 /// The event that makes someone a buyer.
@@ -64,6 +66,21 @@ pub fn rfm_cell_index(r: u8, f: u8) -> usize {
 /// are clamped).
 pub fn rfm_cell(r: u8, f: u8) -> &'static str {
     RFM_CELLS[rfm_cell_index(r, f)]
+}
+
+/// The cells named, as a mask: bit `i` for [`RFM_CELLS`]`[i]`. A name that is
+/// not a cell is an error.
+pub(crate) fn cell_mask(cells: &[Name]) -> Result<u16, EngineError> {
+    let mut mask = 0u16;
+    for c in cells {
+        let i = RFM_CELLS.iter().position(|n| *n == c.text).ok_or_else(|| {
+            EngineError::UnknownRfmCell {
+                name: c.text.clone(),
+            }
+        })?;
+        mask |= 1 << i;
+    }
+    Ok(mask)
 }
 
 /// The score of a buyer with `worse` of `buyers` buyers strictly worse:

@@ -23,13 +23,17 @@
 //!   merge, the surviving person's events first among equal times); the merged
 //!   index stays behind, empty and forwarded, and is skipped by evaluation.
 
+mod memory;
+mod pack;
 mod snapshot;
+
+pub use memory::MemoryUsage;
+pub use pack::BulkLoad;
 
 use roaring::RoaringBitmap;
 use serde_json::Value;
 
 use crate::EngineError;
-use crate::catalog::{Catalog, EventInfo, PropertyInfo, ValueKinds};
 use crate::intern::{IntMap, NONE, StrInterner};
 use crate::props::{Dictionary, Pair, kind_bits};
 
@@ -126,43 +130,6 @@ pub(crate) fn name_bit(name: u32) -> u64 {
     1 << (name % 64)
 }
 
-/// Resident bytes of [`Timelines`], by part (heap capacities plus the tables'
-/// own sizes; allocator overhead is not included).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MemoryUsage {
-    /// Event records.
-    pub events: usize,
-    /// Per-person records, identity tables and traits.
-    pub people: usize,
-    /// Event names, their counts and the catalog's per-name set index.
-    pub names: usize,
-    /// Interned property paths, strings and numbers.
-    pub values: usize,
-    /// Interned property sets.
-    pub property_sets: usize,
-    pub event_count: u64,
-    pub person_count: usize,
-    /// Events left in the packed array by people changed since the last
-    /// packing (included in `events`; [`Timelines::compact`] reclaims them).
-    pub stale_events: usize,
-    /// Distinct string values, numbers, property sets, and pairs in all sets.
-    pub distinct_strings: usize,
-    pub distinct_numbers: usize,
-    pub distinct_property_sets: usize,
-    pub property_pairs: usize,
-}
-
-impl MemoryUsage {
-    pub fn total(&self) -> usize {
-        self.events + self.people + self.names + self.values + self.property_sets
-    }
-
-    /// Total bytes divided by the number of events.
-    pub fn bytes_per_event(&self) -> f64 {
-        self.total() as f64 / self.event_count.max(1) as f64
-    }
-}
-
 /// Every person's timeline and traits. See the module docs for the layout.
 pub struct Timelines {
     pub(crate) persons: Vec<Person>,
@@ -179,10 +146,10 @@ pub struct Timelines {
     /// bring several events of one person in a row.
     recent: Option<(i64, u32)>,
     pub(crate) names: StrInterner,
-    name_counts: Vec<u64>,
+    pub(crate) name_counts: Vec<u64>,
     /// Per event name, the property sets seen with it (for the catalog).
-    name_sets: Vec<RoaringBitmap>,
-    trait_kinds: IntMap<u32, u8>,
+    pub(crate) name_sets: Vec<RoaringBitmap>,
+    pub(crate) trait_kinds: IntMap<u32, u8>,
     pub(crate) dict: Dictionary,
     alive: usize,
     events: u64,
@@ -326,17 +293,6 @@ impl Timelines {
         self.events += 1;
         self.generation += 1;
         Ok((idx, Event::new(ts, name, props)))
-    }
-
-    /// Loads many events at once, straight into the packed layout of
-    /// [`Timelines::compact`]: the events are staged in one array and placed
-    /// when the loader is dropped, with no per-person allocations on the way.
-    /// The result is the same as pushing them one by one.
-    pub fn bulk_load(&mut self) -> BulkLoad<'_> {
-        BulkLoad {
-            timelines: self,
-            staged: Vec::new(),
-        }
     }
 
     /// Identity merge: `from`'s events and traits join `into`'s, and `from`
@@ -539,85 +495,6 @@ impl Timelines {
         &mut p.own
     }
 
-    /// Packs every timeline into one contiguous array, person after person,
-    /// and releases spare capacity. Call it after a bulk load (and now and
-    /// then after many changes): evaluation then reads memory sequentially,
-    /// and no memory is spent on per-person allocations. Later changes to a
-    /// person move that person's events out of the array again.
-    pub fn compact(&mut self) {
-        self.pack(Vec::new());
-    }
-
-    /// Rebuilds the packed array from every person's events followed by the
-    /// `staged` ones (in arrival order; then sorted by time, stably).
-    fn pack(&mut self, staged: Vec<(u32, Event)>) {
-        let mut extra = vec![0u32; self.persons.len()];
-        for (p, _) in &staged {
-            extra[*p as usize] += 1;
-        }
-        let live = self.packed.len() - self.packed_garbage
-            + self.persons.iter().map(|p| p.own.len()).sum::<usize>()
-            + staged.len();
-        let old = std::mem::take(&mut self.packed);
-        let mut packed = Vec::with_capacity(live);
-        // Where each person's staged events go.
-        let mut cursor = vec![0usize; self.persons.len()];
-        for (i, p) in self.persons.iter_mut().enumerate() {
-            let start = packed.len();
-            if p.packed_len > 0 {
-                let from = p.packed_start as usize;
-                packed.extend_from_slice(&old[from..from + p.packed_len as usize]);
-            } else {
-                packed.extend_from_slice(&p.own);
-            }
-            cursor[i] = packed.len();
-            packed.resize(packed.len() + extra[i] as usize, Event::new(0, 0, 0));
-            let len = packed.len() - start;
-            if len > u32::MAX as usize {
-                // Too long to pack: this person keeps its own array.
-                p.own = packed.split_off(start);
-                p.packed_len = 0;
-                cursor[i] = usize::MAX;
-                continue;
-            }
-            p.own = Vec::new();
-            p.packed_start = start as u64;
-            p.packed_len = len as u32;
-        }
-        drop(old);
-        for (p, e) in staged {
-            let c = &mut cursor[p as usize];
-            if *c == usize::MAX {
-                let own = &mut self.persons[p as usize].own;
-                let at = own.partition_point(|x| x.ts() <= e.ts());
-                own.insert(at, e);
-            } else {
-                packed[*c] = e;
-                *c += 1;
-            }
-        }
-        for (i, p) in self.persons.iter().enumerate() {
-            if extra[i] > 0 && p.packed_len > 0 {
-                let start = p.packed_start as usize;
-                let events = &mut packed[start..start + p.packed_len as usize];
-                if !events.is_sorted_by_key(|e| e.ts()) {
-                    events.sort_by_key(|e| e.ts());
-                }
-            }
-        }
-        self.packed = packed;
-        self.packed_garbage = 0;
-        self.persons.shrink_to_fit();
-        self.ext_ids.shrink_to_fit();
-        self.forward.shrink_to_fit();
-        self.index.shrink_to_fit();
-        self.names.shrink_to_fit();
-        for s in &mut self.name_sets {
-            s.optimize();
-        }
-        self.dict.shrink_to_fit();
-    }
-
     /// How many events have a name.
     pub(crate) fn name_count(&self, name: u32) -> u64 {
         self.name_counts.get(name as usize).copied().unwrap_or(0)
@@ -637,150 +514,6 @@ impl Timelines {
     #[inline]
     pub(crate) fn set(&self, id: u32) -> &[Pair] {
         self.dict.set(id)
-    }
-
-    /// Event names, their properties and value kinds; trait paths and kinds.
-    pub fn catalog(&self) -> Catalog {
-        let mut events: Vec<EventInfo> = self
-            .names
-            .iter()
-            .map(|(id, name)| {
-                let mut kinds: IntMap<u32, u8> = IntMap::default();
-                for set in &self.name_sets[id as usize] {
-                    for &p in self.dict.set(set) {
-                        *kinds.entry(p.path()).or_default() |= kind_bits(p);
-                    }
-                }
-                EventInfo {
-                    name: name.to_owned(),
-                    count: self.name_counts[id as usize],
-                    properties: self.property_infos(kinds),
-                }
-            })
-            .collect();
-        events.sort_by(|a, b| a.name.cmp(&b.name));
-        Catalog {
-            events,
-            traits: self.property_infos(self.trait_kinds.clone()),
-        }
-    }
-
-    fn property_infos(&self, kinds: IntMap<u32, u8>) -> Vec<PropertyInfo> {
-        let mut out: Vec<PropertyInfo> = kinds
-            .into_iter()
-            .map(|(path, bits)| PropertyInfo {
-                path: self.dict.keys.resolve(path).to_owned(),
-                kinds: ValueKinds::from_bits(bits),
-            })
-            .collect();
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        out
-    }
-
-    /// Bytes used, by part.
-    pub fn memory(&self) -> MemoryUsage {
-        use std::mem::size_of;
-        let mut events = self.packed.capacity() * size_of::<Event>();
-        let mut traits = 0;
-        for p in &self.persons {
-            events += p.own.capacity() * size_of::<Event>();
-            traits += p.traits.len() * size_of::<TraitEntry>();
-        }
-        let people = self.persons.capacity() * size_of::<Person>()
-            + traits
-            + self.ext_ids.capacity() * 8
-            + self.forward.capacity() * 4
-            + self.index.capacity() * (size_of::<(i64, u32)>() + 1)
-            + self.trait_kinds.capacity() * (size_of::<(u32, u8)>() + 1);
-        let names = self.names.heap_bytes()
-            + self.name_counts.capacity() * 8
-            + self
-                .name_sets
-                .iter()
-                .map(|s| s.serialized_size() + size_of::<RoaringBitmap>())
-                .sum::<usize>();
-        let (values, property_sets) = self.dict.heap_bytes();
-        MemoryUsage {
-            events,
-            people,
-            names,
-            values,
-            property_sets,
-            event_count: self.events,
-            person_count: self.alive,
-            stale_events: self.packed_garbage,
-            distinct_strings: self.dict.strings.len(),
-            distinct_numbers: self.dict.numbers.len(),
-            distinct_property_sets: self.dict.set_count(),
-            property_pairs: self.dict.pair_count(),
-        }
-    }
-}
-
-/// A bulk load in progress (see [`Timelines::bulk_load`]); the events are
-/// placed when it is dropped (or [`BulkLoad::finish`]ed).
-pub struct BulkLoad<'t> {
-    timelines: &'t mut Timelines,
-    staged: Vec<(u32, Event)>,
-}
-
-impl BulkLoad<'_> {
-    /// Adds one event (see [`Timelines::push`]).
-    pub fn push(
-        &mut self,
-        person: i64,
-        ts: i64,
-        event: &str,
-        properties: &Value,
-    ) -> Result<(), EngineError> {
-        let staged = self.timelines.prepare(person, ts, event, properties)?;
-        self.staged.push(staged);
-        Ok(())
-    }
-
-    /// Interns a properties object (see [`Timelines::intern_properties`]).
-    pub fn intern_properties(&mut self, properties: &Value) -> Result<PropsId, EngineError> {
-        self.timelines.intern_properties(properties)
-    }
-
-    /// Adds one event with interned properties (see [`Timelines::push_interned`]).
-    pub fn push_interned(
-        &mut self,
-        person: i64,
-        ts: i64,
-        event: &str,
-        properties: PropsId,
-    ) -> Result<(), EngineError> {
-        let props = self.timelines.known(properties)?;
-        let staged = self
-            .timelines
-            .prepare_interned(person, ts, event, |_| Ok(props))?;
-        self.staged.push(staged);
-        Ok(())
-    }
-
-    /// Sets one trait (see [`Timelines::set_trait`]).
-    pub fn set_trait(&mut self, person: i64, key: &str, value: Value) -> Result<(), EngineError> {
-        self.timelines.set_trait(person, key, value)
-    }
-
-    /// Events staged so far.
-    pub fn len(&self) -> usize {
-        self.staged.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.staged.is_empty()
-    }
-
-    /// Places the staged events.
-    pub fn finish(self) {}
-}
-
-impl Drop for BulkLoad<'_> {
-    fn drop(&mut self) {
-        let staged = std::mem::take(&mut self.staged);
-        self.timelines.pack(staged);
     }
 }
 
@@ -813,7 +546,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn times(t: &Timelines, person: i64) -> Vec<(i64, String)> {
+    pub(super) fn times(t: &Timelines, person: i64) -> Vec<(i64, String)> {
         let i = t.index_of(person).unwrap();
         t.events(i)
             .iter()
@@ -835,70 +568,6 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(t.event_count(), 6);
         assert_eq!(t.person_count(), 1);
-    }
-
-    #[test]
-    fn compaction_keeps_timelines_and_later_changes() {
-        let mut t = Timelines::new();
-        for i in 0..50 {
-            t.push(i % 5, 100 - i, &format!("e{}", i % 3), &json!({}))
-                .unwrap();
-        }
-        t.set_trait(9, "plan", json!("pro")).unwrap();
-        let before: Vec<Vec<(i64, String)>> = (0..5).map(|p| times(&t, p)).collect();
-        t.compact();
-        let after: Vec<Vec<(i64, String)>> = (0..5).map(|p| times(&t, p)).collect();
-        assert_eq!(before, after);
-        assert_eq!(t.memory().events, 50 * std::mem::size_of::<Event>());
-        // Changes after packing: a push, a merge, and packing again.
-        t.push(1, 50, "late", &json!({})).unwrap();
-        t.merge(2, 3).unwrap();
-        let mut want = before[1].clone();
-        want.push((50, "late".to_owned()));
-        want.sort_by_key(|e| e.0);
-        assert_eq!(times(&t, 1), want);
-        assert_eq!(times(&t, 3).len(), 20);
-        assert_eq!(times(&t, 0), before[0]);
-        t.compact();
-        assert_eq!(times(&t, 1), want);
-        assert_eq!(times(&t, 3).len(), 20);
-        assert_eq!(t.memory().events, 51 * std::mem::size_of::<Event>());
-    }
-
-    #[test]
-    fn bulk_load_equals_pushing() {
-        let events: Vec<(i64, i64, String)> = (0..200)
-            .map(|i| (i % 7, (i * 37) % 50, format!("e{}", i % 4)))
-            .collect();
-        let mut one = Timelines::new();
-        let mut bulk = Timelines::new();
-        // Some people exist before the bulk load, one of them packed.
-        for t in [&mut one, &mut bulk] {
-            t.push(3, 25, "before", &json!({})).unwrap();
-            t.push(4, 10, "before", &json!({})).unwrap();
-            t.compact();
-            t.push(4, 30, "before", &json!({})).unwrap();
-        }
-        for (p, ts, name) in &events {
-            one.push(*p, *ts, name, &json!({"n": ts})).unwrap();
-        }
-        let mut load = bulk.bulk_load();
-        for (p, ts, name) in &events {
-            load.push(*p, *ts, name, &json!({"n": ts})).unwrap();
-        }
-        assert_eq!(load.len(), 200);
-        load.finish();
-        for p in 0..7 {
-            assert_eq!(times(&one, p), times(&bulk, p), "person {p}");
-        }
-        assert_eq!(one.event_count(), bulk.event_count());
-        assert_eq!(bulk.memory().events, 203 * std::mem::size_of::<Event>());
-        // Pushing and merging after a bulk load.
-        bulk.push(5, 1, "late", &json!({})).unwrap();
-        one.push(5, 1, "late", &json!({})).unwrap();
-        bulk.merge(5, 6).unwrap();
-        one.merge(5, 6).unwrap();
-        assert_eq!(times(&one, 6), times(&bulk, 6));
     }
 
     /// Everything a person's events say: times, names and properties.
@@ -1056,48 +725,6 @@ mod tests {
     }
 
     #[test]
-    fn catalog_lists_events_properties_and_traits() {
-        let mut t = Timelines::new();
-        t.push(
-            1,
-            1,
-            "Order Completed",
-            &json!({"revenue": 10, "products": [{"category": "shoes"}]}),
-        )
-        .unwrap();
-        t.push(1, 2, "Order Completed", &json!({"revenue": "n/a"}))
-            .unwrap();
-        t.push(2, 2, "Page Viewed", &json!({"name": "Home"}))
-            .unwrap();
-        t.set_trait(1, "vip", json!(true)).unwrap();
-        let c = t.catalog();
-        assert_eq!(c.events.len(), 2);
-        let order = c.event("Order Completed").unwrap();
-        assert_eq!(order.count, 2);
-        let paths: Vec<(&str, ValueKinds)> = order
-            .properties
-            .iter()
-            .map(|p| (p.path.as_str(), p.kinds))
-            .collect();
-        let k = |bits| ValueKinds::from_bits(bits);
-        assert_eq!(
-            paths,
-            vec![
-                ("products", k(8 | 16)),
-                ("products.category", k(1)),
-                ("revenue", k(1 | 2)),
-            ]
-        );
-        assert_eq!(
-            c.traits,
-            vec![PropertyInfo {
-                path: "vip".into(),
-                kinds: k(4)
-            }]
-        );
-    }
-
-    #[test]
     fn events_pack_time_name_and_properties() {
         for ts in [
             0,
@@ -1122,20 +749,5 @@ mod tests {
             })
         );
         assert_eq!(t.person_count(), 0);
-    }
-
-    #[test]
-    fn memory_counts_every_part() {
-        let mut t = Timelines::new();
-        for i in 0..1000 {
-            t.push(i % 10, i, "Product Viewed", &json!({"sku": i % 7}))
-                .unwrap();
-        }
-        t.compact();
-        let m = t.memory();
-        assert_eq!(m.event_count, 1000);
-        assert!(m.events >= 12_000, "{m:?}");
-        assert!(m.total() > m.events);
-        assert!(m.bytes_per_event() < 40.0, "{m:?}");
     }
 }

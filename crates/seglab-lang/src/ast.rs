@@ -135,6 +135,12 @@ impl Duration {
     pub fn millis(self) -> i64 {
         (self.amount as i64).saturating_mul(self.unit.millis())
     }
+
+    /// The length in milliseconds, exactly: the arithmetic of instants that
+    /// evaluators do with it (`now - D`, `t + D + 1`) stays exact in `i128`.
+    pub fn exact_millis(self) -> i128 {
+        i128::from(self.amount) * i128::from(self.unit.millis())
+    }
 }
 
 /// Which events a condition looks at, relative to `now`.
@@ -327,6 +333,23 @@ pub struct EventQuery {
     pub window: Option<Window>,
 }
 
+impl EventQuery {
+    /// The instants `[from, to]` (inclusive, in exact arithmetic) whose events
+    /// the query sees at `now`: from `now - D` (`in last D`), `start`
+    /// (`between`) or the beginning of time (no window), to `now` (and before
+    /// `end`). Empty when `from > to`.
+    pub fn instants(&self, now: i64) -> (i128, i128) {
+        let now = i128::from(now);
+        match &self.window {
+            None => (i128::from(i64::MIN), now),
+            Some(Window::Last { duration }) => (now - duration.exact_millis(), now),
+            Some(Window::Between { start, end }) => {
+                (i128::from(*start), (i128::from(*end) - 1).min(now))
+            }
+        }
+    }
+}
+
 /// `sum avg min max`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -362,6 +385,22 @@ pub enum TimeTest {
         /// `B` in epoch milliseconds (UTC), excluded.
         end: i64,
     },
+}
+
+impl TimeTest {
+    /// The instants `[from, to]` (inclusive, in exact arithmetic) that pass
+    /// the test at `now`; `from` is `i64::MIN` for `before D ago`. Empty when
+    /// `from > to`.
+    pub fn instants(&self, now: i64) -> (i128, i128) {
+        let now = i128::from(now);
+        match self {
+            TimeTest::InLast { duration } => (now - duration.exact_millis(), now),
+            TimeTest::Before { duration } => {
+                (i128::from(i64::MIN), now - duration.exact_millis() - 1)
+            }
+            TimeTest::Between { start, end } => (i128::from(*start), i128::from(*end) - 1),
+        }
+    }
 }
 
 /// `rfm.r`, `rfm.f`, `rfm.m`
@@ -560,7 +599,50 @@ impl File {
     }
 }
 
+/// The families conditions fall into, by what they read: evaluators take
+/// conditions one family at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// `and`, `or`, `not`, `in segment`: other conditions.
+    Logic,
+    /// `did`, `count`, aggregates, `distinct`, `top`: the events in a window.
+    Counting,
+    /// `first`, `last`, `then`, `then not`: events in order.
+    Sequence,
+    /// `stopped`, `restarted`, `regularly`: activity over periods.
+    Pattern,
+    /// Traits, RFM scores and cells, predictions: what is known of the person
+    /// besides events.
+    Profile,
+}
+
 impl Condition {
+    /// The condition's [`Family`].
+    pub fn family(&self) -> Family {
+        match self {
+            Condition::And { .. }
+            | Condition::Or { .. }
+            | Condition::Not { .. }
+            | Condition::InSegment { .. } => Family::Logic,
+            Condition::Did { .. }
+            | Condition::Count { .. }
+            | Condition::Aggregate { .. }
+            | Condition::Distinct { .. }
+            | Condition::Top { .. } => Family::Counting,
+            Condition::First { .. }
+            | Condition::Last { .. }
+            | Condition::Then { .. }
+            | Condition::ThenNot { .. } => Family::Sequence,
+            Condition::Stopped { .. }
+            | Condition::Restarted { .. }
+            | Condition::Regularly { .. } => Family::Pattern,
+            Condition::Trait { .. }
+            | Condition::RfmScore { .. }
+            | Condition::RfmCell { .. }
+            | Condition::Predicted { .. } => Family::Profile,
+        }
+    }
+
     /// Calls `f` on this condition and on every condition inside it, parents
     /// before children, left to right (no recursion, however deep the tree).
     pub fn walk<'a>(&'a self, mut f: impl FnMut(&'a Condition)) {
@@ -653,5 +735,51 @@ impl Condition {
             Condition::Predicted { model, .. } => name(model),
             Condition::RfmScore { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn days(amount: u64) -> Duration {
+        Duration {
+            amount,
+            unit: TimeUnit::Days,
+        }
+    }
+
+    #[test]
+    fn exact_millis_never_saturates() {
+        assert_eq!(days(2).exact_millis(), 2 * 86_400_000);
+        let huge = Duration {
+            amount: u64::MAX,
+            unit: TimeUnit::Weeks,
+        };
+        assert_eq!(huge.exact_millis(), i128::from(u64::MAX) * 7 * 86_400_000);
+    }
+
+    #[test]
+    fn windows_and_time_tests_as_instants() {
+        let query = |window| EventQuery {
+            events: EventFilter {
+                event: Name::new("E"),
+                filter: None,
+            },
+            window,
+        };
+        let min = i128::from(i64::MIN);
+        assert_eq!(query(None).instants(100), (min, 100));
+        let last = Window::Last { duration: days(1) };
+        assert_eq!(query(Some(last)).instants(0), (-86_400_000, 0));
+        let between = |start, end| Window::Between { start, end };
+        assert_eq!(query(Some(between(10, 20))).instants(100), (10, 19));
+        assert_eq!(query(Some(between(10, 200))).instants(100), (10, 100));
+        let in_last = TimeTest::InLast { duration: days(1) };
+        assert_eq!(in_last.instants(0), (-86_400_000, 0));
+        let before = TimeTest::Before { duration: days(1) };
+        assert_eq!(before.instants(0), (min, -86_400_001));
+        let between = TimeTest::Between { start: 10, end: 20 };
+        assert_eq!(between.instants(100), (10, 19));
     }
 }

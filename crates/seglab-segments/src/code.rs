@@ -3,7 +3,7 @@
 
 use roaring::RoaringBitmap;
 use seglab_lang::ast::{Condition, File, SegmentDef};
-use seglab_lang::{Diagnostic, Kinds, ValueKind};
+use seglab_lang::Diagnostic;
 use seglab_store::{Reader, SaveOutcome, SegmentRecord};
 
 use crate::{Checked, Error, Result, SAMPLE, SPEC_EVENTS, SegmentDiff, Segments};
@@ -17,17 +17,7 @@ impl Segments {
     /// What the checker knows: tracked events and properties, traits, saved
     /// segments.
     pub fn catalog(&self, reader: &Reader) -> Result<seglab_lang::Catalog> {
-        let mut catalog = seglab_lang::Catalog::new();
-        let engine_catalog = self.engine().timelines().catalog();
-        for event in &engine_catalog.events {
-            let schema = catalog.events.entry(event.name.clone()).or_default();
-            for p in &event.properties {
-                schema.properties.insert(p.path.clone(), kinds(p.kinds));
-            }
-        }
-        for t in &engine_catalog.traits {
-            catalog.traits.insert(t.path.clone(), kinds(t.kinds));
-        }
+        let mut catalog = seglab_lang::Catalog::from(&self.engine().timelines().catalog());
         if !catalog.events.is_empty() {
             // Events of the Segment spec are valid names before they are first tracked.
             for name in SPEC_EVENTS {
@@ -210,20 +200,4 @@ fn def_source(def: &SegmentDef, source: &str) -> String {
         .trim()
         .to_owned(),
     }
-}
-
-fn kinds(k: seglab_engine::ValueKinds) -> Kinds {
-    let mut out = Kinds::default();
-    for (present, kind) in [
-        (k.string, ValueKind::String),
-        (k.number, ValueKind::Number),
-        (k.bool, ValueKind::Bool),
-        (k.array, ValueKind::Array),
-        (k.object, ValueKind::Object),
-    ] {
-        if present {
-            out.insert(kind);
-        }
-    }
-    out
 }

@@ -1,5 +1,8 @@
 //! Hand-written cases: every construct and its edges, checked against both the
 //! reference evaluator and the engine.
+//!
+//! A data table (events, a condition, the expected members), one test per
+//! construct: it stays one file past 800 lines so that it reads as one list.
 
 use seglab_engine::{Engine, Timelines};
 use seglab_lang::ast::{AggFunc, CmpOp, Condition, RfmDim, TimeTest};
