@@ -2,8 +2,8 @@
 //! save and delete.
 
 use roaring::RoaringBitmap;
-use seglab_lang::ast::{Condition, File, SegmentDef};
 use seglab_lang::Diagnostic;
+use seglab_lang::ast::{Condition, File, SegmentDef};
 use seglab_store::{Reader, SaveOutcome, SegmentRecord};
 
 use crate::{Checked, Error, Result, SAMPLE, SPEC_EVENTS, SegmentDiff, Segments};
