@@ -196,13 +196,8 @@ pub fn run(data: &Path, cmd: SegmentsCommand) -> anyhow::Result<ExitCode> {
         SegmentsCommand::Apply { paths } => {
             let files = read_sources(&paths)?;
             let (reader, segments) = load(data)?;
-            let checked = match segments.check_files(&reader, &files) {
-                Ok(c) => c,
-                Err(seglab_segments::Error::Invalid { rendered, .. }) => {
-                    eprint!("{rendered}");
-                    return Ok(ExitCode::FAILURE);
-                }
-                Err(e) => return Err(e.into()),
+            let Some(checked) = checked_or_report(&segments, &reader, &files)? else {
+                return Ok(ExitCode::FAILURE);
             };
             for (c, (_, source)) in checked.iter().zip(&files) {
                 for (name, o) in segments.apply(&reader, c, source)? {
@@ -214,13 +209,8 @@ pub fn run(data: &Path, cmd: SegmentsCommand) -> anyhow::Result<ExitCode> {
             let now = instant(at.as_deref())?;
             let files = read_sources(&paths)?;
             let (reader, segments) = load(data)?;
-            let checked = match segments.check_files(&reader, &files) {
-                Ok(c) => c,
-                Err(seglab_segments::Error::Invalid { rendered, .. }) => {
-                    eprint!("{rendered}");
-                    return Ok(ExitCode::FAILURE);
-                }
-                Err(e) => return Err(e.into()),
+            let Some(checked) = checked_or_report(&segments, &reader, &files)? else {
+                return Ok(ExitCode::FAILURE);
             };
             {
                 for d in segments.diff(&reader, &checked, now)? {
@@ -274,4 +264,21 @@ pub fn run(data: &Path, cmd: SegmentsCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks `files`; prints every diagnostic and gives `None` when any is an
+/// error.
+fn checked_or_report(
+    segments: &Segments,
+    reader: &Reader,
+    files: &[(String, String)],
+) -> anyhow::Result<Option<Vec<seglab_segments::Checked>>> {
+    match segments.check_files(reader, files) {
+        Ok(c) => Ok(Some(c)),
+        Err(seglab_segments::Error::Invalid { rendered, .. }) => {
+            eprint!("{rendered}");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
