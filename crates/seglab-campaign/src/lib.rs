@@ -7,6 +7,8 @@
 
 pub mod db;
 pub mod def;
+pub mod members;
+mod trigger;
 
 pub use db::{CampaignDb, Pool};
 pub use def::{CampaignDef, Channel, ChannelKind, Definitions, Policy};

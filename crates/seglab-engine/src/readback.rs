@@ -42,6 +42,22 @@ impl Timelines {
             .collect()
     }
 
+    /// Calls `f(person, time, properties)` for every event named `name` at or
+    /// after `since`, person after person (for summaries over everyone, such
+    /// as best-sellers; properties are rebuilt only for matching events).
+    pub fn for_each_named(&self, name: &str, since: i64, mut f: impl FnMut(i64, i64, Value)) {
+        let Some(id) = self.names.get(name) else {
+            return;
+        };
+        for (index, person) in self.people() {
+            for e in self.events(index) {
+                if e.name() == id && e.ts() >= since {
+                    f(person, e.ts(), set_to_json(&self.dict, self.set(e.props())));
+                }
+            }
+        }
+    }
+
     /// A person's traits as one JSON object (empty for an unknown person).
     pub fn person_traits(&self, person: i64) -> Map<String, Value> {
         let mut out = Map::new();

@@ -15,11 +15,13 @@ use seglab_store::Store;
 
 use crate::{Change, Live, Result, Stepped};
 
-/// Steps asked for and steps done, for [`Runner::catch_up`].
+/// Steps asked for and steps done, for [`Runner::catch_up`], and steps that
+/// recorded changes, for [`Runner::wait_recorded`].
 #[derive(Default)]
 struct Rounds {
     requested: u64,
     completed: u64,
+    recorded: u64,
 }
 
 /// Live memberships of a store, kept current by a thread of their own.
@@ -77,6 +79,7 @@ impl Runner {
                     Ok(stepped) => {
                         if stepped.changes > 0 {
                             self.recorded.notify_one();
+                            self.rounds().recorded += 1;
                         }
                         let committed = self.store.reader().last_seq().unwrap_or(0);
                         record_metrics(started, &stepped, committed - live.last_seq(), &live);
@@ -129,6 +132,23 @@ impl Runner {
             .wait_timeout_while(rounds, timeout, |r| r.completed < ticket)
             .unwrap_or_else(|e| e.into_inner());
         rounds.completed >= ticket
+    }
+
+    /// Steps that recorded changes so far.
+    pub fn recorded_count(&self) -> u64 {
+        self.rounds().recorded
+    }
+
+    /// Waits until a step records changes after the count `seen` (see
+    /// [`Runner::recorded_count`]), or `timeout` passes; returns the count
+    /// then. For followers of `live.db` on threads of their own.
+    pub fn wait_recorded(&self, seen: u64, timeout: Duration) -> u64 {
+        let rounds = self.rounds();
+        let (rounds, _) = self
+            .done
+            .wait_timeout_while(rounds, timeout, |r| r.recorded <= seen)
+            .unwrap_or_else(|e| e.into_inner());
+        rounds.recorded
     }
 
     /// Runs `f` with the membership state (for reads: members, timers,

@@ -105,6 +105,30 @@ pub(crate) async fn admin_only(
     }
 }
 
+/// Requires a write key (Basic auth, as the SDKs send it, or `Bearer`) or the
+/// admin token: what a site may call from the browser (on-site decisions).
+pub(crate) fn require_writer_or_admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if let Some(t) = bearer {
+        if constant_time_eq(t.as_bytes(), state.admin_token.as_bytes()) {
+            return Ok(());
+        }
+        return state.keys.check(t, state.store.reader());
+    }
+    match basic_key(headers)? {
+        Some(key) => state.keys.check(&key, state.store.reader()),
+        None => Err(ApiError::new(
+            ErrorKind::Unauthorized,
+            "missing_write_key",
+            "send a write key (`Authorization: Basic base64(writeKey:)`) or the admin token",
+        )),
+    }
+}
+
 /// Requires `Authorization: Bearer <admin token>`.
 fn require_admin(headers: &HeaderMap, token: &str) -> ApiResult<()> {
     let given = headers

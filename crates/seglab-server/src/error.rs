@@ -124,6 +124,23 @@ impl From<seglab_live::Error> for ApiError {
     }
 }
 
+impl From<seglab_campaign::Error> for ApiError {
+    fn from(e: seglab_campaign::Error) -> ApiError {
+        use seglab_campaign::Error as E;
+        match e {
+            E::Segments(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Live(e) => e.into(),
+            E::NotFound(_) | E::NoPerson(_) => ApiError::not_found(e.to_string()),
+            E::Invalid { .. } | E::Refused(_) => ApiError::bad_request(e.code(), e.to_string()),
+            _ => {
+                tracing::error!(error = %e, "campaigns error");
+                ApiError::new(ErrorKind::Internal, e.code(), e.to_string())
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({"code": self.code, "message": self.message});

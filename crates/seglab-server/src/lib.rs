@@ -22,6 +22,7 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use seglab_campaign::Campaigns;
 use seglab_live::{Pool, Runner};
 use seglab_segments::Segments;
 use seglab_store::Store;
@@ -35,12 +36,18 @@ pub use error::{ApiError, ErrorKind};
 pub struct Limits {
     /// Events waiting for a commit beyond which ingestion answers 429.
     pub max_pending_events: usize,
+    /// Campaigns: where links point and the SMTP server.
+    pub campaigns: seglab_campaign::Settings,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_pending_events: 200_000,
+            campaigns: seglab_campaign::Settings {
+                base_url: "http://127.0.0.1:8080".into(),
+                smtp: None,
+            },
         }
     }
 }
@@ -57,6 +64,9 @@ pub struct AppState {
     pub live: Arc<Runner>,
     /// Handles on `live.db` for history queries and subscriptions.
     pub live_db: Pool,
+    /// Campaigns: their worker and sender run once [`AppState::start`] is
+    /// called on a runtime.
+    pub campaigns: Arc<Campaigns>,
     /// Becomes true when the server starts shutting down (open streams end).
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -76,6 +86,13 @@ impl AppState {
         let live = Runner::open(store.clone(), segments.clone())?;
         live.start(LIVE_IDLE)?;
         let live_db = Pool::open(store.dir())?;
+        let campaigns = Campaigns::open(
+            store.clone(),
+            segments.clone(),
+            live.clone(),
+            limits.campaigns.clone(),
+        )
+        .map_err(|e| seglab_live::Error::Invalid(format!("campaigns: {e}")))?;
         Ok(Arc::new(AppState {
             store,
             keys,
@@ -84,6 +101,7 @@ impl AppState {
             segments,
             live,
             live_db,
+            campaigns,
             shutdown: tokio::sync::watch::Sender::new(false),
         }))
     }
@@ -93,8 +111,14 @@ impl AppState {
         self.shutdown.send_replace(true);
     }
 
-    /// Stops the live thread and checkpoints the memberships.
+    /// Starts what sends campaigns (a thread, and a task on `runtime`).
+    pub fn start_campaigns(&self, runtime: &tokio::runtime::Handle) -> seglab_campaign::Result<()> {
+        self.campaigns.start(runtime)
+    }
+
+    /// Stops campaigns and the live thread, and checkpoints the memberships.
     pub fn stop_live(&self) {
+        self.campaigns.stop();
         self.live.stop();
     }
 }
@@ -111,6 +135,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::keys::routes())
         .merge(api::segments::routes())
         .merge(api::live::routes())
+        .merge(api::campaigns::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::admin_only,
@@ -118,6 +143,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(api::ingest::routes())
         .merge(api::posthog::routes())
+        .merge(api::track::routes())
         .merge(admin)
         .route("/healthz", get(api::health::healthz))
         .route("/metrics", get(api::health::metrics))

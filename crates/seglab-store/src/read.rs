@@ -304,6 +304,40 @@ impl Reader {
         })
     }
 
+    /// Calls `f(seq, person, timestamp, payload)` for every track event named
+    /// `event` with `seq > after`, in order (at most `limit`); returns the
+    /// last sequence number scanned, whatever its name (or `after`).
+    pub fn scan_named(
+        &self,
+        after: i64,
+        event: &str,
+        limit: usize,
+        mut f: impl FnMut(i64, PersonId, Millis, &str),
+    ) -> Result<i64> {
+        self.with_conn(|conn| {
+            let last: i64 = conn
+                .prepare_cached(
+                    "SELECT coalesce(max(seq), ?1) FROM
+                     (SELECT seq FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2)",
+                )?
+                .query_row(params![after, limit as i64], |r| r.get(0))?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, person_id, ts, payload FROM events
+                 WHERE seq > ?1 AND seq <= ?2 AND event = ?3 ORDER BY seq",
+            )?;
+            let mut rows = stmt.query(params![after, last, event])?;
+            while let Some(r) = rows.next()? {
+                f(
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get_ref(3)?.as_str().map_err(sql)?,
+                );
+            }
+            Ok(last)
+        })
+    }
+
     /// For every merged person, the person it lives on in today.
     pub fn person_roots(&self) -> Result<HashMap<PersonId, PersonId>> {
         self.with_conn(|conn| {
@@ -368,6 +402,21 @@ impl Reader {
                 .query_row([person], |r| r.get(0))
                 .optional()?
                 .flatten())
+        })
+    }
+
+    /// An id that resolves to `person`, to send events as them: their user id
+    /// (`true`) or, without one, any other id (`false`).
+    pub fn an_id_of(&self, person: PersonId) -> Result<Option<(String, bool)>> {
+        if let Some(user) = self.user_id(person)? {
+            return Ok(Some((user, true)));
+        }
+        self.with_conn(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT id FROM identities WHERE person_id = ?1 ORDER BY id LIMIT 1")?
+                .query_row([person], |r| r.get(0))
+                .optional()?
+                .map(|id| (id, false)))
         })
     }
 

@@ -51,6 +51,15 @@ pub enum Command {
         /// Load the demo store first when the data folder is empty.
         #[arg(long)]
         demo: bool,
+        /// SMTP server for campaign email (`smtp://host:port`).
+        #[arg(long, env = "SEGLAB_SMTP", value_name = "URL")]
+        smtp: Option<String>,
+        /// Sender address of campaign email.
+        #[arg(long, env = "SEGLAB_EMAIL_FROM", value_name = "ADDR")]
+        email_from: Option<String>,
+        /// What links in messages start with (default: http:// and the listen address).
+        #[arg(long, env = "SEGLAB_PUBLIC_URL", value_name = "URL")]
+        public_url: Option<String>,
     },
     /// Import past events from NDJSON, Segment batch JSON or CSV files (.gz too).
     Import {
@@ -82,6 +91,11 @@ pub enum Command {
     Segments {
         #[command(subcommand)]
         command: crate::segments_cmd::SegmentsCommand,
+    },
+    /// Campaigns as code: check, apply, diff, list, preview and explain campaigns/*.toml.
+    Campaigns {
+        #[command(subcommand)]
+        command: crate::campaigns_cmd::CampaignsCommand,
     },
     /// Webhooks on segment entries and exits.
     Webhooks {
@@ -217,12 +231,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         listen,
         admin_token,
         max_pending_events,
+        smtp,
+        email_from,
+        public_url,
         ..
     } = &cli.command
     {
         overrides.listen = *listen;
         overrides.admin_token = admin_token.clone();
         overrides.max_pending_events = *max_pending_events;
+        overrides.smtp = smtp.clone();
+        overrides.email_from = email_from.clone();
+        overrides.public_url = public_url.clone();
     }
     let config = Config::load(cli.config.as_deref(), &overrides)?;
     init_logging(&config);
@@ -321,6 +341,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let segments =
                         seglab_segments::Segments::open(store.reader(), Some(&config.data))?;
                     crate::segments_cmd::install_starter(store.reader(), &segments)?;
+                    let mut db = seglab_campaign::CampaignDb::open(&config.data)?;
+                    for (name, applied) in
+                        crate::campaigns_cmd::install_starter(store.reader(), &mut db)?
+                    {
+                        println!("campaign {name:<24} {}", crate::campaigns_cmd::applied(applied));
+                    }
                     let now = seglab_event::time::now_millis();
                     let evals = segments.evaluate(store.reader(), &[], now)?;
                     crate::segments_cmd::print_table(&evals, segments.people(), now);
@@ -328,6 +354,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Segments { command } => return crate::segments_cmd::run(&config.data, command),
+        Command::Campaigns { command } => {
+            return crate::campaigns_cmd::run(&config.data, command);
+        }
         Command::Bench { command } => seglab_bench::run(command, &bench_target()?)?,
     }
     Ok(ExitCode::SUCCESS)

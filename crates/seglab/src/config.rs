@@ -13,7 +13,16 @@ pub struct Config {
     pub data: PathBuf,
     pub server: ServerConfig,
     pub ingest: IngestConfig,
+    pub email: EmailConfig,
     pub log: LogConfig,
+}
+
+/// Where campaign email goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailConfig {
+    /// `smtp://host:port`; without it email campaigns wait.
+    pub smtp: Option<String>,
+    pub from: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +30,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Fixed admin token; when absent one is generated and kept in the store.
     pub admin_token: Option<String>,
+    /// What links in messages start with (default: `http://` and the listen
+    /// address).
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,9 +60,14 @@ impl Default for Config {
             server: ServerConfig {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 admin_token: None,
+                public_url: None,
             },
             ingest: IngestConfig {
                 max_pending_events: seglab_server::Limits::default().max_pending_events,
+            },
+            email: EmailConfig {
+                smtp: None,
+                from: "seglab@localhost".into(),
             },
             log: LogConfig {
                 format: LogFormat::Text,
@@ -70,6 +87,8 @@ struct FileConfig {
     #[serde(default)]
     ingest: FileIngest,
     #[serde(default)]
+    email: FileEmail,
+    #[serde(default)]
     log: FileLog,
 }
 
@@ -78,6 +97,14 @@ struct FileConfig {
 struct FileServer {
     listen: Option<SocketAddr>,
     admin_token: Option<String>,
+    public_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEmail {
+    smtp: Option<String>,
+    from: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,6 +128,9 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub admin_token: Option<String>,
     pub max_pending_events: Option<usize>,
+    pub public_url: Option<String>,
+    pub smtp: Option<String>,
+    pub email_from: Option<String>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
 }
@@ -135,6 +165,15 @@ impl Config {
                     .clone()
                     .or(file.server.admin_token)
                     .filter(|t| !t.is_empty()),
+                public_url: o
+                    .public_url
+                    .clone()
+                    .or(file.server.public_url)
+                    .map(|u| u.trim_end_matches('/').to_owned()),
+            },
+            email: EmailConfig {
+                smtp: o.smtp.clone().or(file.email.smtp).filter(|s| !s.is_empty()),
+                from: o.email_from.clone().or(file.email.from).unwrap_or(d.email.from),
             },
             ingest: IngestConfig {
                 max_pending_events: o

@@ -78,19 +78,20 @@ pub fn instant(at: Option<&str>) -> anyhow::Result<Millis> {
     }
 }
 
-/// `.seg` files named, or found in named folders (sorted), as (name, source).
-fn read_sources(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, String)>> {
+/// Files named, or found with extension `ext` in named folders (sorted), as
+/// (name, source).
+pub(crate) fn read_sources(paths: &[PathBuf], ext: &str) -> anyhow::Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(path)
                 .with_context(|| format!("reading {}", path.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+                .filter(|p| p.extension().is_some_and(|e| e == ext))
                 .collect();
             found.sort();
             if found.is_empty() {
-                bail!("no .seg files in {}", path.display());
+                bail!("no .{ext} files in {}", path.display());
             }
             files.extend(found);
         } else {
@@ -168,7 +169,7 @@ pub fn run(data: &Path, cmd: SegmentsCommand) -> anyhow::Result<ExitCode> {
             crate::live_cmd::segment_changes(data, &name, after, limit)?;
         }
         SegmentsCommand::Check { paths } => {
-            let files = read_sources(&paths)?;
+            let files = read_sources(&paths, "seg")?;
             let (reader, segments) = load(data)?;
             match segments.check_files(&reader, &files) {
                 Ok(checked) => {
@@ -194,7 +195,7 @@ pub fn run(data: &Path, cmd: SegmentsCommand) -> anyhow::Result<ExitCode> {
             }
         }
         SegmentsCommand::Apply { paths } => {
-            let files = read_sources(&paths)?;
+            let files = read_sources(&paths, "seg")?;
             let (reader, segments) = load(data)?;
             let Some(checked) = checked_or_report(&segments, &reader, &files)? else {
                 return Ok(ExitCode::FAILURE);
@@ -207,7 +208,7 @@ pub fn run(data: &Path, cmd: SegmentsCommand) -> anyhow::Result<ExitCode> {
         }
         SegmentsCommand::Diff { paths, at } => {
             let now = instant(at.as_deref())?;
-            let files = read_sources(&paths)?;
+            let files = read_sources(&paths, "seg")?;
             let (reader, segments) = load(data)?;
             let Some(checked) = checked_or_report(&segments, &reader, &files)? else {
                 return Ok(ExitCode::FAILURE);

@@ -40,6 +40,18 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     let write_key = default_write_key(store.reader())?;
     let limits = Limits {
         max_pending_events: config.ingest.max_pending_events,
+        campaigns: seglab_campaign::Settings {
+            base_url: config
+                .server
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", config.server.listen)),
+            smtp: config
+                .email
+                .smtp
+                .as_ref()
+                .map(|url| seglab_campaign::email::SmtpConfig::new(url, &config.email.from)),
+        },
     };
     let started = std::time::Instant::now();
     let state = AppState::new(store.clone(), admin_token.clone(), limits)?;
@@ -52,6 +64,11 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     );
     if demo && store.reader().segments()?.is_empty() {
         crate::segments_cmd::install_starter(store.reader(), &state.segments)?;
+        state.campaigns.pool.with(|db| {
+            crate::campaigns_cmd::install_starter(store.reader(), db).map_err(|e| {
+                seglab_campaign::Error::Refused(format!("starter campaigns: {e:#}"))
+            })
+        })?;
         let now = seglab_event::time::now_millis();
         let evals = state.segments.evaluate(store.reader(), &[], now)?;
         crate::segments_cmd::print_table(&evals, state.segments.people(), now);
@@ -71,6 +88,7 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     tracing::info!(%addr, data = %config.data.display(), "seglab is serving");
     let refresh = spawn_key_refresh(state.clone(), Duration::from_secs(1));
     let deliveries = spawn_deliveries(state.clone())?;
+    state.start_campaigns(&tokio::runtime::Handle::current())?;
     let closing = state.clone();
     axum::serve(listener, router(state.clone()))
         .with_graceful_shutdown(async move {

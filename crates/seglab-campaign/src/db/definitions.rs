@@ -46,10 +46,15 @@ fn corrupt(name: &str, e: impl std::fmt::Display) -> Error {
     Error::Corrupt(format!("the stored definition of {name:?}: {e}"))
 }
 
-/// The first instant a schedule sends at.
-fn first_run(def: &CampaignDef) -> Option<i64> {
+/// The first instant a schedule sends at: `at`, or when `at` has passed, the
+/// next of its recurrences (a one-time schedule in the past never sends).
+fn first_run(def: &CampaignDef, now: i64) -> Option<i64> {
     match def.trigger {
-        Trigger::Schedule { at, .. } => Some(at),
+        Trigger::Schedule { at, .. } if at >= now => Some(at),
+        Trigger::Schedule {
+            at,
+            every_ms: Some(every),
+        } if every > 0 => Some(at + ((now - at) / every + 1) * every),
         _ => None,
     }
 }
@@ -82,7 +87,14 @@ impl CampaignDb {
                     "UPDATE campaigns SET version = ?2, def = ?3, source = ?4, updated_at = ?5,
                             deleted = 0, next_run = ?6
                      WHERE name = ?1",
-                    params![def.name, version + 1, json, source, now, first_run(def)],
+                    params![
+                        def.name,
+                        version + 1,
+                        json,
+                        source,
+                        now,
+                        first_run(def, now)
+                    ],
                 )?;
                 Applied::Updated {
                     version: version + 1,
@@ -92,7 +104,7 @@ impl CampaignDb {
                 tx.execute(
                     "INSERT INTO campaigns (name, version, def, source, updated_at, secret, next_run)
                      VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6)",
-                    params![def.name, json, source, now, secret(), first_run(def)],
+                    params![def.name, json, source, now, secret(), first_run(def, now)],
                 )?;
                 Applied::Created { version: 1 }
             }

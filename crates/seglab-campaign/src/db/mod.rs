@@ -174,10 +174,11 @@ impl CampaignDb {
     }
 
     /// Runs `f` in one transaction: everything it writes commits together or
-    /// not at all.
-    pub(crate) fn atomically<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
+    /// not at all. Reads through `self` inside `f` see what `f` wrote so far
+    /// (one connection), so later decisions of a round count earlier ones.
+    pub(crate) fn atomically<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         let tx = Tx {
-            tx: self.conn.transaction()?,
+            tx: self.conn.unchecked_transaction()?,
         };
         let out = f(&tx)?;
         tx.tx.commit()?;

@@ -35,6 +35,13 @@ pub struct ChangeFilter {
 }
 
 impl LiveDb {
+    /// The id of the newest change recorded (0: none yet).
+    pub fn last_change_id(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(id), 0) FROM changes", [], |r| r.get(0))?)
+    }
+
     /// The id of a segment in `live.db` (deleted ones included: their history
     /// stays).
     fn segment_id(&self, name: &str) -> Result<i64> {

@@ -171,7 +171,7 @@ async fn recorded_members(
 
 /// The person id behind any of a person's ids (user id, anonymous id or the
 /// numeric person id).
-fn person_of(s: &AppState, id: &str) -> ApiResult<i64> {
+pub(crate) fn person_of(s: &AppState, id: &str) -> ApiResult<i64> {
     let view = s.store.reader().person(id, 0)?;
     let person = match view {
         Some(v) => v.person_id,

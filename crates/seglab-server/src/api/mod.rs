@@ -1,5 +1,6 @@
 //! One module per resource.
 
+pub mod campaigns;
 pub mod events;
 pub mod health;
 pub mod ingest;
@@ -8,6 +9,7 @@ pub mod live;
 pub mod people;
 pub mod posthog;
 pub mod segments;
+pub mod track;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,0 +1,473 @@
+//! Campaigns in a running server: the decision thread (triggers and
+//! decisions, woken by recorded membership changes and by the next due
+//! instant), the sender (dispatch, on the async runtime), on-site decisions,
+//! and what the API asks (preview, why, tracking).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use seglab_event::time::now_millis;
+use seglab_live::{LiveDb, Runner};
+use seglab_segments::Segments;
+use seglab_store::Store;
+use serde::Serialize;
+
+use crate::bestsellers::BestSellers;
+use crate::db::{CampaignDb, Decided, NewSend, Pool, Status, StoredCampaign};
+use crate::def::{ChannelKind, Trigger};
+use crate::email::{Mailer, SmtpConfig};
+use crate::plan::{Codes, Due, Env, Person, Planned, compose, decide_person};
+use crate::send::Sender;
+use crate::track::Tokens;
+use crate::worker::{Round, TemplateCache, Worker};
+use crate::{Error, Result, best, policy};
+
+/// How often best-sellers are computed again.
+const BEST_SELLERS_EVERY: i64 = 10 * 60_000;
+/// The longest the decision thread sleeps with nothing to do.
+const IDLE: Duration = Duration::from_millis(500);
+
+/// Where messages come from and how they leave.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// What links in messages start with (`http://127.0.0.1:8080`).
+    pub base_url: String,
+    /// The SMTP server for email (`None`: email waits until one is set).
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// Rounds asked for and done, for [`Campaigns::catch_up`].
+#[derive(Default)]
+struct Rounds {
+    requested: u64,
+    completed: u64,
+}
+
+/// Campaigns of a running server.
+pub struct Campaigns {
+    dir: PathBuf,
+    store: Arc<Store>,
+    segments: Arc<Segments>,
+    live: Arc<Runner>,
+    /// Handles for the API and the CLI.
+    pub pool: Pool,
+    /// On-site decisions' own handle (commits without an fsync each: an
+    /// impression lost to a power cut is harmless).
+    onsite: Mutex<CampaignDb>,
+    settings: Settings,
+    tokens: Tokens,
+    best: RwLock<(i64, Arc<BestSellers>)>,
+    templates: Mutex<TemplateCache>,
+    stop: AtomicBool,
+    rounds: Mutex<Rounds>,
+    done: Condvar,
+    /// Wakes the sender when rows were decided `owed`.
+    owed: Arc<tokio::sync::Notify>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Campaigns {
+    /// Opens `campaigns.db` beside the store; nothing runs until `start`.
+    pub fn open(
+        store: Arc<Store>,
+        segments: Arc<Segments>,
+        live: Arc<Runner>,
+        settings: Settings,
+    ) -> Result<Arc<Campaigns>> {
+        let dir = store.dir().to_owned();
+        let pool = Pool::open(&dir)?;
+        let secret = pool.with(|db| db.secret("tracking", random_secret))?;
+        let onsite = CampaignDb::open(&dir)?.relaxed()?;
+        Ok(Arc::new(Campaigns {
+            dir,
+            store,
+            segments,
+            live,
+            pool,
+            onsite: Mutex::new(onsite),
+            settings,
+            tokens: Tokens::new(secret.as_bytes()),
+            best: RwLock::new((i64::MIN, Arc::new(BestSellers::default()))),
+            templates: Mutex::new(TemplateCache::default()),
+            stop: AtomicBool::new(false),
+            rounds: Mutex::new(Rounds::default()),
+            done: Condvar::new(),
+            owed: Arc::new(tokio::sync::Notify::new()),
+            thread: Mutex::new(None),
+        }))
+    }
+
+    /// The tokens that sign tracking and unsubscribe links.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// Best-sellers as of at most ten minutes ago.
+    fn best_sellers(&self, now: i64) -> Arc<BestSellers> {
+        {
+            let best = self.best.read().unwrap_or_else(|e| e.into_inner());
+            if now - best.0 < BEST_SELLERS_EVERY {
+                return best.1.clone();
+            }
+        }
+        let fresh = Arc::new(best::compute(&self.segments, now));
+        *self.best.write().unwrap_or_else(|e| e.into_inner()) = (now, fresh.clone());
+        fresh
+    }
+
+    fn env<'a>(&'a self, best: &'a BestSellers) -> Env<'a> {
+        Env {
+            reader: self.store.reader(),
+            segments: &self.segments,
+            members: &*self.live,
+            best,
+            base_url: &self.settings.base_url,
+            tokens: &self.tokens,
+        }
+    }
+
+    /// Starts the decision thread and, on `runtime`, the sender.
+    pub fn start(self: &Arc<Campaigns>, runtime: &tokio::runtime::Handle) -> Result<()> {
+        let live = LiveDb::open(&self.dir)?;
+        let mut worker = Worker::open(&self.dir, &live)?;
+        let me = self.clone();
+        let handle = std::thread::Builder::new()
+            .name("seglab-campaigns".into())
+            .spawn(move || me.run(&mut worker, &live))?;
+        *self.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        let mailer = match &self.settings.smtp {
+            Some(cfg) => Some(Mailer::new(cfg.clone()).map_err(|e| Error::Refused(e.to_string()))?),
+            None => None,
+        };
+        let sender = Sender {
+            mailer,
+            http: Sender::http_client()?,
+            base_url: self.settings.base_url.clone(),
+            tokens: self.tokens.clone(),
+        };
+        let db = Arc::new(Mutex::new(CampaignDb::open(&self.dir)?.relaxed()?));
+        let wake = self.owed.clone();
+        let me = self.clone();
+        runtime.spawn(async move {
+            let mut warned = false;
+            while !me.stop.load(Ordering::Acquire) {
+                let now = now_millis();
+                match sender.round(&db, now).await {
+                    Ok((n, true)) if n > 0 => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "campaign dispatch round"),
+                }
+                if sender.mailer.is_none() && !warned {
+                    warned = true;
+                    tracing::info!("no SMTP server configured: email campaigns wait (--smtp)");
+                }
+                let next = db
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .next_owed()
+                    .ok()
+                    .flatten();
+                let wait = next.map_or(1_000, |t| (t - now_millis()).clamp(10, 1_000));
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(wait as u64),
+                    wake.notified(),
+                )
+                .await;
+            }
+        });
+        Ok(())
+    }
+
+    fn rounds(&self) -> MutexGuard<'_, Rounds> {
+        self.rounds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn run(&self, worker: &mut Worker, live: &LiveDb) {
+        let mut seen = self.live.recorded_count();
+        while !self.stop.load(Ordering::Acquire) {
+            let round = self.rounds().requested;
+            let now = now_millis();
+            let best = self.best_sellers(now);
+            let next = match worker.round(&self.env(&best), live, now) {
+                Ok(r) => {
+                    record_metrics(&r);
+                    if r.owed() > 0 {
+                        self.owed.notify_one();
+                    }
+                    r.next_due
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "campaign round");
+                    None
+                }
+            };
+            self.rounds().completed = round;
+            self.done.notify_all();
+            let wait = next.map_or(IDLE.as_millis() as i64, |t| t - now_millis());
+            let wait = Duration::from_millis(wait.clamp(1, IDLE.as_millis() as i64) as u64);
+            seen = self.live.wait_recorded(seen, wait);
+        }
+        self.rounds().completed = u64::MAX;
+        self.done.notify_all();
+    }
+
+    /// Waits for a round that started after this call (so triggers recorded
+    /// before it are decided); false after `timeout` or without a thread.
+    pub fn catch_up(&self, timeout: Duration) -> bool {
+        if self.thread.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+            return false;
+        }
+        self.live.catch_up(timeout);
+        let ticket = {
+            let mut r = self.rounds();
+            r.requested += 1;
+            r.requested
+        };
+        self.live.nudge();
+        let rounds = self.rounds();
+        let (rounds, _) = self
+            .done
+            .wait_timeout_while(rounds, timeout, |r| r.completed < ticket)
+            .unwrap_or_else(|e| e.into_inner());
+        rounds.completed >= ticket
+    }
+
+    /// Stops the decision thread and the sender.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.live.nudge();
+        self.owed.notify_one();
+        let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = handle
+            && h.join().is_err()
+        {
+            tracing::error!("the campaign thread panicked");
+        }
+    }
+
+    /// What `campaign` would send `person` now, decided as the worker would
+    /// (nothing is written; the coupon is a placeholder).
+    pub fn preview(&self, campaign: &str, person: i64, now: i64) -> Result<Preview> {
+        let best = self.best_sellers(now);
+        self.pool
+            .with(|db| preview(&self.env(&best), db, &self.templates, campaign, person, now))
+    }
+
+    /// The recorded decisions of `campaign` for `person`, and what would be
+    /// decided now.
+    pub fn why(&self, campaign: &str, person: i64, now: i64) -> Result<Why> {
+        let preview = self.preview(campaign, person, now)?;
+        let sends = self.pool.with(|db| {
+            db.sends(&crate::db::LedgerFilter {
+                campaign: Some(campaign.to_owned()),
+                person: Some(person),
+                limit: 100,
+                ..Default::default()
+            })
+        })?;
+        Ok(Why { sends, now: preview })
+    }
+
+    /// The best on-site message for `person` at `placement` now: every
+    /// decision campaign of that placement whose segment holds the person,
+    /// decided with the policies (priority first); the winner is recorded as
+    /// sent. `None`: nothing eligible.
+    pub fn decide(&self, person: i64, placement: &str, now: i64) -> Result<Option<Decision>> {
+        let best = self.best_sellers(now);
+        let env = self.env(&best);
+        let db = self.onsite.lock().unwrap_or_else(|e| e.into_inner());
+        let campaigns: Vec<StoredCampaign> = db
+            .campaigns()?
+            .into_iter()
+            .filter(|c| {
+                matches!(&c.def.trigger, Trigger::Decision { placement: p } if p == placement)
+                    && env.members.is_member(&c.def.segment, person)
+            })
+            .collect();
+        if campaigns.is_empty() {
+            return Ok(None);
+        }
+        let person = Person::load(&env, person)?;
+        let policy = db.policy()?;
+        let due: Vec<Due<'_>> = campaigns
+            .iter()
+            .map(|c| Due {
+                row: None,
+                campaign: c,
+                due_at: now,
+            })
+            .collect();
+        let mut cache = self.templates.lock().unwrap_or_else(|e| e.into_inner());
+        let templates = |c: &StoredCampaign| cache_get(&mut cache, c);
+        let planned = db.atomically(|tx| {
+            let mut rng = rand::rng();
+            let planned = decide_person(
+                &env,
+                &db,
+                &templates,
+                &policy,
+                &person,
+                &due,
+                &mut Codes::Issue { tx, rng: &mut rng },
+                now,
+            )?;
+            let Some(win) = planned.into_iter().find(|p| p.status == Status::Owed) else {
+                return Ok(None);
+            };
+            let Some(c) = campaigns.iter().find(|c| c.name == win.campaign) else {
+                return Ok(None);
+            };
+            let send = NewSend {
+                campaign: c.name.clone(),
+                version: c.version,
+                person: person.id,
+                instance: format!("view:{now}:{:016x}", rand::random::<u64>()),
+                channel: ChannelKind::Onsite,
+                due_at: now,
+            };
+            let id = tx.insert_decided(&send, Status::Sent, &win.decided(), now)?;
+            Ok(Some((id, win)))
+        })?;
+        Ok(planned.map(|(id, p)| Decision {
+            send_id: id,
+            campaign: p.campaign,
+            variant: p.variant,
+            step: p.step,
+            subject: p.subject,
+            html: p.html,
+            text: p.text,
+            coupon: p.coupon,
+        }))
+    }
+}
+
+fn cache_get(cache: &mut TemplateCache, c: &StoredCampaign) -> Result<Arc<crate::template::Templates>> {
+    cache.get(c)
+}
+
+fn random_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn record_metrics(r: &Round) {
+    metrics::counter!("seglab_campaign_triggered_total").increment(r.triggered as u64);
+    for (outcome, n) in &r.decided {
+        metrics::counter!("seglab_campaign_decisions_total", "outcome" => *outcome)
+            .increment(*n as u64);
+    }
+}
+
+/// An on-site answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub send_id: i64,
+    pub campaign: String,
+    pub variant: Option<String>,
+    pub step: Option<String>,
+    pub subject: Option<String>,
+    pub html: Option<String>,
+    pub text: Option<String>,
+    pub coupon: Option<String>,
+}
+
+/// What a person would get from a campaign now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preview {
+    pub campaign: String,
+    pub person: i64,
+    /// Whether the person is in the campaign's segment now.
+    pub member: bool,
+    pub decision: Planned,
+}
+
+/// Recorded decisions and what would be decided now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Why {
+    pub sends: Vec<crate::db::SendRow>,
+    pub now: Preview,
+}
+
+/// Decides `campaign` for `person` at `now` without writing (see
+/// [`Campaigns::preview`]); the CLI calls it with recorded memberships.
+pub fn preview(
+    env: &Env<'_>,
+    db: &CampaignDb,
+    templates: &Mutex<TemplateCache>,
+    campaign: &str,
+    person: i64,
+    now: i64,
+) -> Result<Preview> {
+    let c = db
+        .campaign(campaign)?
+        .ok_or_else(|| Error::NotFound(campaign.to_owned()))?;
+    let member = env.members.is_member(&c.def.segment, person);
+    let p = Person::load(env, person)?;
+    let policy = db.policy()?;
+    let due = [Due {
+        row: None,
+        campaign: &c,
+        due_at: now,
+    }];
+    let mut cache = templates.lock().unwrap_or_else(|e| e.into_inner());
+    let decision = if !member && !matches!(c.def.trigger, Trigger::Entry { .. }) {
+        Planned {
+            campaign: c.name.clone(),
+            status: Status::Skipped,
+            rule: "not_in_segment".into(),
+            explanation: format!("not in {} now", c.def.segment),
+            due_again: None,
+            variant: None,
+            step: None,
+            address: None,
+            subject: None,
+            html: None,
+            text: None,
+            coupon: None,
+        }
+    } else {
+        let templates = |c: &StoredCampaign| cache_get(&mut cache, c);
+        decide_person(
+            env,
+            db,
+            &templates,
+            &policy,
+            &p,
+            &due,
+            &mut Codes::Preview,
+            now,
+        )?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Corrupt("no decision".into()))?
+    };
+    // Whatever the policies say now, show the message it would carry.
+    let decision = if decision.status == Status::Owed || decision.subject.is_some() {
+        decision
+    } else {
+        match cache_get(&mut cache, &c) {
+            Ok(t) => {
+                let mut shown = compose(env, &t, &due[0], &p, &mut Codes::Preview, String::new(), now)?;
+                shown.status = decision.status;
+                shown.rule = decision.rule;
+                shown.explanation = decision.explanation;
+                shown.due_again = decision.due_again;
+                shown
+            }
+            Err(_) => decision,
+        }
+    };
+    let _ = policy::reentry_allows;
+    let _: Option<Decided> = None;
+    let _: BTreeMap<(), ()> = BTreeMap::new();
+    Ok(Preview {
+        campaign: c.name,
+        person,
+        member,
+        decision,
+    })
+}

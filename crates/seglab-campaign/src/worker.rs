@@ -1,0 +1,214 @@
+//! One round of the campaign worker: triggers fire into the ledger, then the
+//! sends that came due are decided, person after person, and written (with
+//! the coupons they take) in one transaction per batch. Dispatch is the
+//! sender's job (`send.rs`): it only reads rows decided `owed`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use seglab_live::LiveDb;
+
+use crate::Result;
+use crate::db::{CampaignDb, Status, StoredCampaign};
+use crate::plan::{Codes, Env, Person, Planned, decide_person, group_due};
+use crate::template::Templates;
+use crate::trigger;
+
+/// Due rows decided per transaction.
+const DUE_PER_BATCH: usize = 2_000;
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Ledger rows written by triggers (entries, broadcasts).
+    pub triggered: usize,
+    /// Rows decided, by outcome.
+    pub decided: BTreeMap<&'static str, usize>,
+    /// The next instant something comes due (a delay, a deferral, a
+    /// broadcast), if any.
+    pub next_due: Option<i64>,
+}
+
+impl Round {
+    /// Rows decided to go out.
+    pub fn owed(&self) -> usize {
+        self.decided.get("owed").copied().unwrap_or(0) + self.decided.get("sent").copied().unwrap_or(0)
+    }
+}
+
+/// Compiled templates per campaign version.
+#[derive(Default)]
+pub(crate) struct TemplateCache {
+    compiled: HashMap<String, (i64, Arc<Templates>)>,
+}
+
+impl TemplateCache {
+    /// The templates of `c`, compiled once per version.
+    pub(crate) fn get(&mut self, c: &StoredCampaign) -> Result<Arc<Templates>> {
+        if let Some((v, t)) = self.compiled.get(&c.name)
+            && *v == c.version
+        {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(Templates::compile(&c.def).map_err(|errors| {
+            crate::Error::Corrupt(format!(
+                "the templates of {:?} no longer compile: {}",
+                c.name,
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        })?);
+        self.compiled.insert(c.name.clone(), (c.version, t.clone()));
+        Ok(t)
+    }
+
+    /// Compiles every campaign's templates ahead of a round.
+    pub(crate) fn prepare(
+        &mut self,
+        campaigns: &BTreeMap<String, StoredCampaign>,
+    ) -> HashMap<String, Result<Arc<Templates>, String>> {
+        campaigns
+            .values()
+            .map(|c| (c.name.clone(), self.get(c).map_err(|e| e.to_string())))
+            .collect()
+    }
+}
+
+/// The decision side of campaigns: owns its handle on `campaigns.db`.
+pub struct Worker {
+    db: CampaignDb,
+    rng: StdRng,
+    templates: TemplateCache,
+}
+
+impl Worker {
+    /// Opens `campaigns.db` in `dir`; a new ledger starts following `live.db`
+    /// after what it recorded already.
+    pub fn open(dir: &Path, live: &LiveDb) -> Result<Worker> {
+        let mut db = CampaignDb::open(dir)?;
+        trigger::start_cursor(&mut db, live)?;
+        Ok(Worker {
+            db,
+            rng: StdRng::from_os_rng(),
+            templates: TemplateCache::default(),
+        })
+    }
+
+    /// Fires triggers and decides everything due by `now`.
+    pub fn round(&mut self, env: &Env<'_>, live: &LiveDb, now: i64) -> Result<Round> {
+        let mut out = Round::default();
+        let stored = self.db.campaigns()?;
+        loop {
+            let (n, more) = trigger::ingest_entries(&mut self.db, live, &stored, now)?;
+            out.triggered += n;
+            if !more {
+                break;
+            }
+        }
+        out.triggered += trigger::expand_schedules(&mut self.db, &stored, env.members, now)?;
+        let campaigns: BTreeMap<String, StoredCampaign> = self
+            .db
+            .campaigns()?
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect();
+        let policy = self.db.policy()?;
+        let compiled = self.templates.prepare(&campaigns);
+        let templates = |c: &StoredCampaign| -> Result<Arc<Templates>> {
+            compiled
+                .get(&c.name)
+                .cloned()
+                .unwrap_or_else(|| Err(format!("no templates for {:?}", c.name)))
+                .map_err(crate::Error::Corrupt)
+        };
+        loop {
+            let rows = self.db.due(now, DUE_PER_BATCH)?;
+            if rows.is_empty() {
+                break;
+            }
+            let (people, gone) = group_due(&rows, &campaigns);
+            let db = &self.db;
+            let rng = &mut self.rng;
+            let decided = db.atomically(|tx| {
+                let mut decided: Vec<Status> = Vec::new();
+                for (id, planned) in &gone {
+                    tx.decide(*id, planned.status, &planned.decided(), now, None)?;
+                    decided.push(planned.status);
+                }
+                for (person, due) in &people {
+                    // One send per campaign and person per round: a second
+                    // instance waits for the next round (and sees this one).
+                    let mut seen = std::collections::HashSet::new();
+                    let (now_due, later): (Vec<_>, Vec<_>) = due
+                        .iter()
+                        .cloned()
+                        .partition(|d| seen.insert(d.campaign.name.clone()));
+                    let person = match Person::load(env, *person) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::warn!(error = %e, person, "campaign person not loaded");
+                            continue;
+                        }
+                    };
+                    let planned = decide_person(
+                        env,
+                        db,
+                        &templates,
+                        &policy,
+                        &person,
+                        &now_due,
+                        &mut Codes::Issue { tx, rng },
+                        now,
+                    )?;
+                    for (d, p) in now_due.iter().zip_planned(&planned) {
+                        let Some(id) = d.row else { continue };
+                        tx.decide(id, p.status, &p.decided(), now, p.due_again)?;
+                        decided.push(p.status);
+                    }
+                    // Later instances of the same campaign: due again at once.
+                    drop(later);
+                }
+                Ok(decided)
+            })?;
+            let progressed = !decided.is_empty();
+            for s in decided {
+                *out.decided.entry(s.as_str()).or_default() += 1;
+            }
+            if !progressed {
+                break;
+            }
+        }
+        out.next_due = [
+            self.db.next_due()?,
+            trigger::next_schedule(&campaigns.into_values().collect::<Vec<_>>()),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        Ok(out)
+    }
+}
+
+/// Pairs due sends with what was decided for them (by campaign name: the
+/// policy decides in priority order, not in the order given).
+trait ZipPlanned<'a, 'p> {
+    fn zip_planned(self, planned: &'p [Planned]) -> Vec<(&'a crate::plan::Due<'a>, &'p Planned)>;
+}
+
+impl<'a, 'p, I: Iterator<Item = &'a crate::plan::Due<'a>>> ZipPlanned<'a, 'p> for I {
+    fn zip_planned(self, planned: &'p [Planned]) -> Vec<(&'a crate::plan::Due<'a>, &'p Planned)> {
+        self.filter_map(|d| {
+            planned
+                .iter()
+                .find(|p| p.campaign == d.campaign.def.name)
+                .map(|p| (d, p))
+        })
+        .collect()
+    }
+}
