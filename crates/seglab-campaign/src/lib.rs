@@ -2,7 +2,15 @@
 //! caps, quiet hours and consent (ADR 0007).
 //!
 //! - [`def`]: what a campaign is, as written in `campaigns/*.toml`.
+//! - [`duration`]: durations as campaigns write them (`2h`, `7d`).
+//! - [`context`]: what templates see.
+//! - [`template`]: a campaign's messages, compiled once and rendered many times.
 
+pub mod context;
 pub mod def;
+pub mod duration;
+pub mod template;
 
+pub use context::{Behavior, BestSellers, Context, Pick, Product, Step};
 pub use def::{CampaignDef, Channel, ChannelKind, Definitions, Policy};
+pub use template::{Part, RenderError, Rendered, TemplateError, Templates};
