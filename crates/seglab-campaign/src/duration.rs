@@ -46,8 +46,9 @@ pub fn parse_duration(text: &str) -> Result<i64, DurationError> {
         .ok_or_else(|| fail(format!("duration \"{text}\" is too large")))
 }
 
-/// Writes milliseconds in the largest unit that divides them exactly
-/// (`86400000` → `1d`, `5400000` → `90m`); the inverse of [`parse_duration`].
+/// Writes milliseconds in the largest unit up to days that divides them
+/// exactly (`86400000` → `1d`, `5400000` → `90m`, a week → `7d`, as windows
+/// are usually written); the inverse of [`parse_duration`].
 pub fn format_duration(ms: i64) -> String {
     if ms == 0 {
         return "0s".into();
@@ -55,6 +56,7 @@ pub fn format_duration(ms: i64) -> String {
     let (suffix, size) = UNITS
         .iter()
         .rev()
+        .filter(|(suffix, _)| *suffix != "w")
         .find(|(_, size)| ms % size == 0)
         .copied()
         .unwrap_or(("ms", 1));
@@ -107,7 +109,7 @@ mod tests {
             (60_000, "1m"),
             (5_400_000, "90m"),
             (86_400_000, "1d"),
-            (604_800_000, "1w"),
+            (604_800_000, "7d"),
             (691_200_000, "8d"),
         ] {
             assert_eq!(format_duration(ms), text);

@@ -1,19 +1,32 @@
 //! Campaigns: the right message or offer to each segment, sent once, with
 //! caps, quiet hours and consent (ADR 0007).
 //!
-//! - [`check`]: reads and checks `campaigns/*.toml`, with spans and hints.
+//! This part is pure: no IO and no clock (`now` is always a parameter).
+//!
 //! - [`def`]: what a campaign is, as written in `campaigns/*.toml`.
+//! - [`check`]: reads and checks `campaigns/*.toml`, with spans and hints.
 //! - [`duration`]: durations as campaigns write them (`2h`, `7d`).
 //! - [`context`]: what templates see.
 //! - [`template`]: a campaign's messages, compiled once and rendered many times.
+//! - [`ladder`]: the personalization ladder (product, category, best-sellers).
+//! - [`bestsellers`]: the most ordered products, and what is known of each.
+//! - [`policy`]: caps, quiet hours, consent and arbitration, with explanations.
+//! - [`offer`]: coupon codes and their expiry.
 
+pub mod bestsellers;
 pub mod check;
 pub mod context;
 pub mod def;
 pub mod duration;
+pub mod ladder;
+pub mod offer;
+pub mod policy;
 pub mod template;
 
+pub use bestsellers::ProductCatalog;
 pub use check::{Checked, Invalid, check_files};
 pub use context::{Behavior, BestSellers, Context, Pick, Product, Step};
 pub use def::{CampaignDef, Channel, ChannelKind, Definitions, Policy};
+pub use ladder::{Chosen, ViewedEvent, choose};
+pub use policy::{Decision, DueSend, Outcome, PastSend, PersonFacts, decide, reentry_allows};
 pub use template::{Part, RenderError, Rendered, TemplateError, Templates};
