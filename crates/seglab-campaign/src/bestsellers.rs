@@ -158,7 +158,9 @@ impl BestSellers {
             .into_values()
             .map(|t| (t.orders, catalog.fill(t.product)))
             .collect();
-        ranked.sort_by(|(a_orders, a), (b_orders, b)| b_orders.cmp(a_orders).then_with(|| a.id.cmp(&b.id)));
+        ranked.sort_by(|(a_orders, a), (b_orders, b)| {
+            b_orders.cmp(a_orders).then_with(|| a.id.cmp(&b.id))
+        });
         let mut by_category: BTreeMap<String, Vec<Product>> = BTreeMap::new();
         for (_, product) in &ranked {
             if let Some(category) = &product.category {
@@ -194,7 +196,12 @@ mod tests {
     }
 
     fn best(orders: &[(i64, Value)], top: usize) -> BestSellers {
-        BestSellers::from_orders(orders.iter().map(|(t, p)| (*t, p)), NOW, top, &ProductCatalog::new())
+        BestSellers::from_orders(
+            orders.iter().map(|(t, p)| (*t, p)),
+            NOW,
+            top,
+            &ProductCatalog::new(),
+        )
     }
 
     fn order(items: &[(&str, &str)]) -> Value {
@@ -226,7 +233,10 @@ mod tests {
     #[test]
     fn counts_an_order_once_per_product_within_30_days() {
         let orders = vec![
-            (NOW, json!({ "product_id": "a", "products": [{ "product_id": "a" }, { "product_id": "a" }] })),
+            (
+                NOW,
+                json!({ "product_id": "a", "products": [{ "product_id": "a" }, { "product_id": "a" }] }),
+            ),
             (NOW - DAY, order(&[("b", "x")])),
             (NOW - 2 * DAY, order(&[("b", "x")])),
             (NOW - WINDOW_MS, order(&[("a", "x")])),
@@ -234,7 +244,10 @@ mod tests {
             (NOW - WINDOW_MS - 2, order(&[("z", "x")])),
             (NOW + 1, order(&[("z", "x")])),
             (NOW, json!({ "products": "not a list", "total": 3 })),
-            (NOW, json!({ "products": [{ "product_id": 42 }, { "name": "no id" }] })),
+            (
+                NOW,
+                json!({ "products": [{ "product_id": 42 }, { "name": "no id" }] }),
+            ),
         ];
         let b = best(&orders, 5);
         // a: 2 orders (one at the window's start); b: 2; 42: 1; z: none in the window.
@@ -249,8 +262,14 @@ mod tests {
         catalog.observe(&json!({ "name": "no id" }));
         assert_eq!(catalog.len(), 1);
         let orders = [
-            (NOW - 2 * DAY, json!({ "products": [{ "product_id": "a", "name": "Older", "category": "shoes" }] })),
-            (NOW - DAY, json!({ "products": [{ "product_id": "a", "price": 80 }] })),
+            (
+                NOW - 2 * DAY,
+                json!({ "products": [{ "product_id": "a", "name": "Older", "category": "shoes" }] }),
+            ),
+            (
+                NOW - DAY,
+                json!({ "products": [{ "product_id": "a", "price": 80 }] }),
+            ),
             (NOW - DAY, json!({ "products": [{ "product_id": "b" }] })),
         ];
         let b = BestSellers::from_orders(orders.iter().map(|(t, p)| (*t, p)), NOW, 5, &catalog);

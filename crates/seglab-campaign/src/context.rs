@@ -179,7 +179,11 @@ impl Context {
         ctx.campaign = CampaignCtx {
             name: def.name.clone(),
             title: def.title.clone(),
-            variant: def.messages.first().map(|m| m.name.clone()).unwrap_or_default(),
+            variant: def
+                .messages
+                .first()
+                .map(|m| m.name.clone())
+                .unwrap_or_default(),
         };
         ctx
     }

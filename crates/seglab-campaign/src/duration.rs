@@ -93,8 +93,14 @@ mod tests {
             ("7", "duration \"7\" has no unit"),
             ("7 days", "unknown unit \" days\" in duration \"7 days\""),
             ("7D", "unknown unit \"D\" in duration \"7D\""),
-            ("99999999999999999999d", "duration \"99999999999999999999d\" is too large"),
-            ("999999999999999w", "duration \"999999999999999w\" is too large"),
+            (
+                "99999999999999999999d",
+                "duration \"99999999999999999999d\" is too large",
+            ),
+            (
+                "999999999999999w",
+                "duration \"999999999999999w\" is too large",
+            ),
         ] {
             assert_eq!(parse_duration(text).unwrap_err().message, message, "{text}");
         }

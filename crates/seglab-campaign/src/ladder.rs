@@ -123,7 +123,11 @@ pub fn choose(
                     Some(list) if list.iter().any(|p| p.id != product.id) => list,
                     _ => &best.overall,
                 };
-                let products = shown.iter().filter(|p| p.id != product.id).cloned().collect();
+                let products = shown
+                    .iter()
+                    .filter(|p| p.id != product.id)
+                    .cloned()
+                    .collect();
                 return Some(Pick {
                     step: Step::Product,
                     product: Some(product),
@@ -137,7 +141,11 @@ pub fn choose(
                 step: Step::Category,
                 product: None,
                 category: Some(category.to_owned()),
-                products: if list.is_empty() { best.overall.clone() } else { list.to_vec() },
+                products: if list.is_empty() {
+                    best.overall.clone()
+                } else {
+                    list.to_vec()
+                },
             })
         })
         .unwrap_or_else(|| Pick {
@@ -203,7 +211,12 @@ mod tests {
         choose(&events, NOW, ladder, &best(), &ProductCatalog::new())
     }
 
-    fn summary(c: &Chosen) -> (&'static str, Option<&str>, Option<&str>, Vec<&str>) {
+    /// The step, the product, the category and the products shown.
+    type Summary<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Vec<&'a str>);
+    /// Views: (minutes before now, product id, category).
+    type ViewList<'a> = Vec<(i64, &'a str, &'a str)>;
+
+    fn summary(c: &Chosen) -> Summary<'_> {
         (
             c.pick.step.as_str(),
             c.pick.product.as_ref().map(|p| p.id.as_str()),
@@ -214,27 +227,73 @@ mod tests {
 
     #[test]
     fn the_three_steps() {
-        let cases: Vec<(Vec<(i64, &str, &str)>, (&str, Option<&str>, Option<&str>, Vec<&str>))> = vec![
+        let cases: Vec<(ViewList<'_>, Summary<'_>)> = vec![
             // Exactly product_views views of one product: named, with its category's best-sellers.
-            (vec![(50, "x", "shoes"), (10, "x", "shoes")], ("product", Some("x"), Some("shoes"), vec!["b1", "s2"])),
+            (
+                vec![(50, "x", "shoes"), (10, "x", "shoes")],
+                ("product", Some("x"), Some("shoes"), vec!["b1", "s2"]),
+            ),
             // The product named is left out of what is shown with it.
-            (vec![(50, "b1", "shoes"), (10, "b1", "shoes")], ("product", Some("b1"), Some("shoes"), vec!["s2"])),
+            (
+                vec![(50, "b1", "shoes"), (10, "b1", "shoes")],
+                ("product", Some("b1"), Some("shoes"), vec!["s2"]),
+            ),
             // A category without other best-sellers falls back to the overall list.
-            (vec![(5, "b2", "hats"), (4, "b2", "hats")], ("product", Some("b2"), Some("hats"), vec!["b1", "b3"])),
+            (
+                vec![(5, "b2", "hats"), (4, "b2", "hats")],
+                ("product", Some("b2"), Some("hats"), vec!["b1", "b3"]),
+            ),
             // One view too few: the category (exactly category_views views).
-            (vec![(30, "x", "shoes"), (20, "y", "shoes"), (10, "z", "shoes")], ("category", None, Some("shoes"), vec!["b1", "s2"])),
+            (
+                vec![(30, "x", "shoes"), (20, "y", "shoes"), (10, "z", "shoes")],
+                ("category", None, Some("shoes"), vec!["b1", "s2"]),
+            ),
             // A category without best-sellers shows the overall ones.
-            (vec![(30, "x", "toys"), (20, "y", "toys"), (10, "z", "toys")], ("category", None, Some("toys"), vec!["b1", "b2", "b3"])),
+            (
+                vec![(30, "x", "toys"), (20, "y", "toys"), (10, "z", "toys")],
+                ("category", None, Some("toys"), vec!["b1", "b2", "b3"]),
+            ),
             // Too little evidence.
-            (vec![(30, "x", "shoes"), (20, "y", "shoes")], ("best_sellers", None, None, vec!["b1", "b2", "b3"])),
+            (
+                vec![(30, "x", "shoes"), (20, "y", "shoes")],
+                ("best_sellers", None, None, vec!["b1", "b2", "b3"]),
+            ),
             (vec![], ("best_sellers", None, None, vec!["b1", "b2", "b3"])),
             // A view just outside the window does not count; one at its edge does.
-            (vec![(101, "x", "shoes"), (10, "x", "shoes")], ("best_sellers", None, None, vec!["b1", "b2", "b3"])),
-            (vec![(100, "x", "shoes"), (10, "x", "shoes")], ("product", Some("x"), Some("shoes"), vec!["b1", "s2"])),
+            (
+                vec![(101, "x", "shoes"), (10, "x", "shoes")],
+                ("best_sellers", None, None, vec!["b1", "b2", "b3"]),
+            ),
+            (
+                vec![(100, "x", "shoes"), (10, "x", "shoes")],
+                ("product", Some("x"), Some("shoes"), vec!["b1", "s2"]),
+            ),
             // Most viewed wins; on a tie, the most recently viewed.
-            (vec![(9, "x", ""), (8, "y", ""), (7, "y", ""), (6, "x", ""), (5, "x", "")], ("product", Some("x"), None, vec!["b1", "b2", "b3"])),
-            (vec![(9, "x", ""), (8, "y", ""), (7, "x", ""), (6, "y", "")], ("product", Some("y"), None, vec!["b1", "b2", "b3"])),
-            (vec![(9, "a", "hats"), (8, "b", "hats"), (7, "c", "hats"), (6, "d", "shoes"), (5, "e", "shoes"), (4, "f", "shoes")], ("category", None, Some("shoes"), vec!["b1", "s2"])),
+            (
+                vec![
+                    (9, "x", ""),
+                    (8, "y", ""),
+                    (7, "y", ""),
+                    (6, "x", ""),
+                    (5, "x", ""),
+                ],
+                ("product", Some("x"), None, vec!["b1", "b2", "b3"]),
+            ),
+            (
+                vec![(9, "x", ""), (8, "y", ""), (7, "x", ""), (6, "y", "")],
+                ("product", Some("y"), None, vec!["b1", "b2", "b3"]),
+            ),
+            (
+                vec![
+                    (9, "a", "hats"),
+                    (8, "b", "hats"),
+                    (7, "c", "hats"),
+                    (6, "d", "shoes"),
+                    (5, "e", "shoes"),
+                    (4, "f", "shoes"),
+                ],
+                ("category", None, Some("shoes"), vec!["b1", "s2"]),
+            ),
         ];
         for (views, expected) in cases {
             let chosen = choose_from(&views, Some(&LADDER));
@@ -247,18 +306,36 @@ mod tests {
         let chosen = choose_from(&[(500, "x", "shoes"), (400, "x", ""), (300, "x", "")], None);
         assert_eq!(summary(&chosen).0, "best_sellers");
         let last = chosen.behavior.last_viewed_product.unwrap();
-        assert_eq!((last.id.as_str(), last.name.as_deref()), ("x", Some("Name x")));
+        assert_eq!(
+            (last.id.as_str(), last.name.as_deref()),
+            ("x", Some("Name x"))
+        );
         // The last category seen, even from outside any window.
-        assert_eq!(chosen.behavior.last_viewed_category.as_deref(), Some("shoes"));
+        assert_eq!(
+            chosen.behavior.last_viewed_category.as_deref(),
+            Some("shoes")
+        );
     }
 
     #[test]
     fn other_events_and_future_events_do_not_count() {
         let p = json!({ "product_id": "x", "category": "shoes" });
         let events = [
-            ViewedEvent { time: NOW - MIN, name: "Product Added", properties: &p },
-            ViewedEvent { time: NOW - MIN, name: PRODUCT_VIEWED, properties: &p },
-            ViewedEvent { time: NOW + MIN, name: PRODUCT_VIEWED, properties: &p },
+            ViewedEvent {
+                time: NOW - MIN,
+                name: "Product Added",
+                properties: &p,
+            },
+            ViewedEvent {
+                time: NOW - MIN,
+                name: PRODUCT_VIEWED,
+                properties: &p,
+            },
+            ViewedEvent {
+                time: NOW + MIN,
+                name: PRODUCT_VIEWED,
+                properties: &p,
+            },
         ];
         let chosen = choose(&events, NOW, Some(&LADDER), &best(), &ProductCatalog::new());
         assert_eq!(chosen.pick.step, Step::BestSellers);
@@ -271,12 +348,23 @@ mod tests {
         catalog.observe(&json!({ "product_id": 7, "name": "Seven", "url": "https://x/7" }));
         let p = json!({ "product_id": 7 });
         let events = [
-            ViewedEvent { time: NOW - 2 * MIN, name: PRODUCT_VIEWED, properties: &p },
-            ViewedEvent { time: NOW - MIN, name: PRODUCT_VIEWED, properties: &p },
+            ViewedEvent {
+                time: NOW - 2 * MIN,
+                name: PRODUCT_VIEWED,
+                properties: &p,
+            },
+            ViewedEvent {
+                time: NOW - MIN,
+                name: PRODUCT_VIEWED,
+                properties: &p,
+            },
         ];
         let chosen = choose(&events, NOW, Some(&LADDER), &best(), &catalog);
         let product = chosen.pick.product.unwrap();
-        assert_eq!((product.id.as_str(), product.name.as_deref()), ("7", Some("Seven")));
+        assert_eq!(
+            (product.id.as_str(), product.name.as_deref()),
+            ("7", Some("Seven"))
+        );
         assert_eq!(product.url.as_deref(), Some("https://x/7"));
     }
 }

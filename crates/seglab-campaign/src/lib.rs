@@ -12,12 +12,14 @@
 //! - [`bestsellers`]: the most ordered products, and what is known of each.
 //! - [`policy`]: caps, quiet hours, consent and arbitration, with explanations.
 //! - [`offer`]: coupon codes and their expiry.
+//! - [`error`]: the crate's error.
 
 pub mod bestsellers;
 pub mod check;
 pub mod context;
 pub mod def;
 pub mod duration;
+pub mod error;
 pub mod ladder;
 pub mod offer;
 pub mod policy;
@@ -27,6 +29,7 @@ pub use bestsellers::ProductCatalog;
 pub use check::{Checked, Invalid, check_files};
 pub use context::{Behavior, BestSellers, Context, Pick, Product, Step};
 pub use def::{CampaignDef, Channel, ChannelKind, Definitions, Policy};
+pub use error::Error;
 pub use ladder::{Chosen, ViewedEvent, choose};
 pub use policy::{Decision, DueSend, Outcome, PastSend, PersonFacts, decide, reentry_allows};
 pub use template::{Part, RenderError, Rendered, TemplateError, Templates};

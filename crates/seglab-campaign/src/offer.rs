@@ -73,12 +73,22 @@ mod tests {
 
     #[test]
     fn expiry() {
-        assert_eq!(expires_at(1_000, &offer(Some(72 * 3_600_000))), Some(259_201_000));
+        assert_eq!(
+            expires_at(1_000, &offer(Some(72 * 3_600_000))),
+            Some(259_201_000)
+        );
         assert_eq!(expires_at(1_000, &offer(None)), None);
         assert_eq!(expires_at(i64::MAX, &offer(Some(1))), Some(i64::MAX));
-        let ctx = offer_context("BACK-ABCDEFGH".into(), 1_796_893_200_000, &offer(Some(3_600_000)));
+        let ctx = offer_context(
+            "BACK-ABCDEFGH".into(),
+            1_796_893_200_000,
+            &offer(Some(3_600_000)),
+        );
         assert_eq!(ctx.expires_at.as_deref(), Some("2026-12-10T10:00:00Z"));
         assert_eq!(ctx.discount.as_deref(), Some("10%"));
-        assert_eq!(offer_context("X".into(), i64::MAX, &offer(Some(1))).expires_at, None);
+        assert_eq!(
+            offer_context("X".into(), i64::MAX, &offer(Some(1))).expires_at,
+            None
+        );
     }
 }

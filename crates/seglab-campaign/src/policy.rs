@@ -186,9 +186,13 @@ impl Zone {
                         fallback: None,
                     };
                 }
-                Err(_) => Some(format!("the timezone trait \"{name}\" is not a known time zone")),
+                Err(_) => Some(format!(
+                    "the timezone trait \"{name}\" is not a known time zone"
+                )),
             },
-            Some(other) => Some(format!("the timezone trait {other} is not a time zone name")),
+            Some(other) => Some(format!(
+                "the timezone trait {other} is not a time zone name"
+            )),
         };
         let (tz, name) = default();
         Zone { tz, name, fallback }
@@ -234,7 +238,10 @@ fn is_quiet(q: QuietHours, minute: u16) -> bool {
 
 fn local_minute(ms: i64, tz: &TimeZone) -> Option<(u16, jiff::civil::Date)> {
     let zoned = Timestamp::from_millisecond(ms).ok()?.to_zoned(tz.clone());
-    Some((zoned.hour() as u16 * 60 + zoned.minute() as u16, zoned.date()))
+    Some((
+        zoned.hour() as u16 * 60 + zoned.minute() as u16,
+        zoned.date(),
+    ))
 }
 
 /// When quiet hours end, if `now` is in them (local time in `tz`).
@@ -340,7 +347,10 @@ fn decide_one(
     let channel = c.channel.kind();
     let skip = |rule: &str, reason: String| (Outcome::Skip, rule.to_owned(), reason);
     if person.suppressed {
-        return skip(rules::SUPPRESSED, "the person is suppressed (suppression list or bounce)".into());
+        return skip(
+            rules::SUPPRESSED,
+            "the person is suppressed (suppression list or bounce)".into(),
+        );
     }
     if person.unsubscribed.contains(&channel) {
         let reason = format!("the person unsubscribed from {}", channel.as_str());
@@ -360,7 +370,8 @@ fn decide_one(
         let value = person.traits.get(consent);
         if value != Some(&Value::Bool(true)) {
             let is = value.map_or("not set".to_string(), |v| format!("{v}"));
-            let reason = format!("marketing email needs the trait {consent} to be true (it is {is})");
+            let reason =
+                format!("marketing email needs the trait {consent} to be true (it is {is})");
             return skip(rules::CONSENT, reason);
         }
     }
@@ -394,13 +405,22 @@ fn decide_one(
         }
         return (Outcome::Defer { until }, rules::QUIET_HOURS.into(), reason);
     }
-    (Outcome::Send, rules::OK.into(), "no rule holds it back".into())
+    (
+        Outcome::Send,
+        rules::OK.into(),
+        "no rule holds it back".into(),
+    )
 }
 
 /// The first cap (the campaign's, then the policy's in order) that holds the
 /// send back, as an outcome, rule and reason. When several do, a deferral
 /// lasts until every one of them lets it through.
-fn cap_rule(policy: &Policy, c: &CampaignDef, counted: &[Counted<'_>], now: i64) -> Option<(Outcome, String, String)> {
+fn cap_rule(
+    policy: &Policy,
+    c: &CampaignDef,
+    counted: &[Counted<'_>],
+    now: i64,
+) -> Option<(Outcome, String, String)> {
     let channel = c.channel.kind();
     let mut first: Option<(String, String)> = None;
     let mut until = i64::MIN;
@@ -409,7 +429,11 @@ fn cap_rule(policy: &Policy, c: &CampaignDef, counted: &[Counted<'_>], now: i64)
         until = until.max(at);
     };
     if let Some(cap) = &c.cap {
-        let mut times: Vec<i64> = counted.iter().filter(|s| s.campaign == c.name).map(|s| s.at).collect();
+        let mut times: Vec<i64> = counted
+            .iter()
+            .filter(|s| s.campaign == c.name)
+            .map(|s| s.at)
+            .collect();
         if let Some(at) = capped_until(cap, &mut times, now) {
             let per = format_duration(cap.per_ms);
             let reason = format!(
@@ -436,8 +460,13 @@ fn cap_rule(policy: &Policy, c: &CampaignDef, counted: &[Counted<'_>], now: i64)
                 Some(ch) => plural(times.len(), &format!("{} send", ch.as_str())),
                 None => plural(times.len(), "send"),
             };
-            let scope = cap.channel.map_or(" (any channel)".to_string(), |_| String::new());
-            let reason = format!("{sends} in the last {per}; the cap is {} per {per}{scope}", cap.max);
+            let scope = cap
+                .channel
+                .map_or(" (any channel)".to_string(), |_| String::new());
+            let reason = format!(
+                "{sends} in the last {per}; the cap is {} per {per}{scope}",
+                cap.max
+            );
             hold(rules::cap(cap.channel, cap.per_ms), reason, at);
         }
     }

@@ -303,7 +303,12 @@ mod tests {
         }
     }
 
-    fn render_one(subject: &str, html: Option<&str>, text: Option<&str>, ctx: &Context) -> Rendered {
+    fn render_one(
+        subject: &str,
+        html: Option<&str>,
+        text: Option<&str>,
+        ctx: &Context,
+    ) -> Rendered {
         Templates::compile_messages(&[message(subject, html, text)], None)
             .unwrap()
             .render(0, ctx)
@@ -316,7 +321,9 @@ mod tests {
         let out = render_one(
             "[{{ pick.product.name }}][{{ nope }}][{{ nope.deeper.still }}][{{ offer.code }}]",
             Some("<p>{{ person.traits.name }}{% for p in pick.products %}x{% endfor %}</p>"),
-            Some("{% if pick.product %}yes{% else %}no{% endif %} {{ behavior.last_viewed_product.name | default('something') }}"),
+            Some(
+                "{% if pick.product %}yes{% else %}no{% endif %} {{ behavior.last_viewed_product.name | default('something') }}",
+            ),
             &ctx,
         );
         assert_eq!(out.subject, "[][][][]");
@@ -333,7 +340,10 @@ mod tests {
             },
             ..Context::default()
         };
-        assert_eq!(render_one("Hi {{ person.traits.name }}!", None, None, &ctx).subject, "Hi !");
+        assert_eq!(
+            render_one("Hi {{ person.traits.name }}!", None, None, &ctx).subject,
+            "Hi !"
+        );
     }
 
     #[test]
@@ -361,11 +371,9 @@ mod tests {
 
     #[test]
     fn syntax_errors_have_a_line_and_range() {
-        let errors = Templates::compile_messages(
-            &[message("ok", None, Some("line one\nHi {{ name"))],
-            None,
-        )
-        .unwrap_err();
+        let errors =
+            Templates::compile_messages(&[message("ok", None, Some("line one\nHi {{ name"))], None)
+                .unwrap_err();
         assert_eq!(errors.len(), 1);
         let e = &errors[0];
         assert_eq!((e.variant, e.part, e.line), (0, Part::Text, Some(2)));
@@ -378,11 +386,9 @@ mod tests {
 
     #[test]
     fn unknown_filters_are_compile_errors() {
-        let errors = Templates::compile_messages(
-            &[message("{{ person.id | shout }}", None, None)],
-            None,
-        )
-        .unwrap_err();
+        let errors =
+            Templates::compile_messages(&[message("{{ person.id | shout }}", None, None)], None)
+                .unwrap_err();
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].message, "filter shout is unknown");
         assert_eq!(errors[0].range, Some(15..20));
@@ -408,7 +414,11 @@ mod tests {
     #[test]
     fn variables_lists_what_a_template_reads() {
         let templates = Templates::compile_messages(
-            &[message("{{ person.traits.name }} {% set x = 1 %}{{ x }}", None, None)],
+            &[message(
+                "{{ person.traits.name }} {% set x = 1 %}{{ x }}",
+                None,
+                None,
+            )],
             None,
         )
         .unwrap();

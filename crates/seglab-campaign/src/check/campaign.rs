@@ -5,8 +5,8 @@ use std::ops::Range;
 use jiff::Timestamp;
 use toml::de::DeValue;
 
-use super::read::{Report, Str, Table, choice, list};
 use super::codes;
+use super::read::{Report, Str, Table, choice, list};
 use crate::def::{
     CampaignDef, Cap, Channel, CodeSource, Goal, Ladder, MessageDef, OfferDef, Reentry, Trigger,
 };
@@ -95,7 +95,9 @@ pub(crate) fn read<'a>(
             None
         }
     };
-    let personalize = t.table(report, "personalize").and_then(|p| ladder(&p, report));
+    let personalize = t
+        .table(report, "personalize")
+        .and_then(|p| ladder(&p, report));
     let offer_table = t.table(report, "offer");
     let offer = offer_table.as_ref().and_then(|o| offer(o, report));
     let message_tables = t.tables(report, "message");
@@ -111,12 +113,18 @@ pub(crate) fn read<'a>(
     let mut message_spans = Vec::new();
     for (i, m) in message_tables.iter().enumerate() {
         if let Some((message, spans)) = message(m, i, kind, report) {
-            if let Some(first) = messages.iter().position(|o: &MessageDef| o.name == message.name) {
+            if let Some(first) = messages
+                .iter()
+                .position(|o: &MessageDef| o.name == message.name)
+            {
                 report.error(
                     codes::DUPLICATE_NAME,
                     format!("two messages named \"{}\" in one campaign", message.name),
                     &spans.table,
-                    Some(format!("the first is message {}; give each a `name`", first + 1)),
+                    Some(format!(
+                        "the first is message {}; give each a `name`",
+                        first + 1
+                    )),
                 );
             }
             messages.push(message);
@@ -200,9 +208,14 @@ fn check_segment(report: &mut Report, segment: &Str<'_>, exists: &dyn Fn(&str) -
         format!("{snake}s"),
         snake.strip_suffix('s').unwrap_or_default().to_owned(),
     ];
-    let hint = match guesses.iter().find(|g| !g.is_empty() && *g != segment.text && exists(g)) {
+    let hint = match guesses
+        .iter()
+        .find(|g| !g.is_empty() && *g != segment.text && exists(g))
+    {
         Some(g) => format!("did you mean \"{g}\"?"),
-        None => "segments are defined in `segments/*.seg`; `seglab segments list` shows them".into(),
+        None => {
+            "segments are defined in `segments/*.seg`; `seglab segments list` shows them".into()
+        }
     };
     report.error(
         codes::UNKNOWN_SEGMENT,
@@ -215,7 +228,11 @@ fn check_segment(report: &mut Report, segment: &Str<'_>, exists: &dyn Fn(&str) -
 fn channel(t: &Table<'_, '_>, report: &mut Report) -> Option<Channel> {
     let written = t.get("channel").is_some();
     if !written {
-        t.missing(report, "channel", "add `channel = \"email\"` (or \"webhook\", \"onsite\")".into());
+        t.missing(
+            report,
+            "channel",
+            "add `channel = \"email\"` (or \"webhook\", \"onsite\")".into(),
+        );
     }
     let kind = t.choice(report, "channel", &["email", "webhook", "onsite"]);
     let url = t.str(report, "webhook_url");
@@ -237,7 +254,11 @@ fn channel(t: &Table<'_, '_>, report: &mut Report) -> Option<Channel> {
         }
         (Some("webhook"), None) => {
             if t.get("webhook_url").is_none() {
-                t.missing(report, "webhook_url", "add `webhook_url = \"https://…\"`".into());
+                t.missing(
+                    report,
+                    "webhook_url",
+                    "add `webhook_url = \"https://…\"`".into(),
+                );
             }
             None
         }
@@ -274,8 +295,9 @@ pub(crate) fn cap(t: &Table<'_, '_>, report: &mut Report, with_channel: bool) ->
         &["max", "per"]
     };
     let elsewhere = |key: &str| {
-        (key == "channel" && !with_channel)
-            .then(|| "a campaign's cap counts its own sends; channel caps go in `[policy]`".to_string())
+        (key == "channel" && !with_channel).then(|| {
+            "a campaign's cap counts its own sends; channel caps go in `[policy]`".to_string()
+        })
     };
     t.only(report, fields, &elsewhere);
     if t.get("max").is_none() {
@@ -305,10 +327,14 @@ fn trigger(t: &Table<'_, '_>, report: &mut Report) -> Option<Trigger> {
     let on = t.required_str(report, "on", "\"entry\"");
     let on = choice(report, on, "on", &["entry", "schedule", "decision"]);
     let kind_of = |key: &str| {
-        [("entry", ENTRY), ("schedule", SCHEDULE), ("decision", DECISION)]
-            .iter()
-            .find(|(_, fields)| fields.contains(&key))
-            .map(|(kind, _)| format!("`{key}` is for on = \"{kind}\""))
+        [
+            ("entry", ENTRY),
+            ("schedule", SCHEDULE),
+            ("decision", DECISION),
+        ]
+        .iter()
+        .find(|(_, fields)| fields.contains(&key))
+        .map(|(kind, _)| format!("`{key}` is for on = \"{kind}\""))
     };
     match on? {
         "entry" => {
@@ -367,7 +393,11 @@ fn reentry(t: &Table<'_, '_>, report: &mut Report) -> Option<Reentry> {
 /// An RFC 3339 instant, written as a string or a TOML datetime.
 fn instant(t: &Table<'_, '_>, report: &mut Report, key: &str) -> Option<i64> {
     let Some(value) = t.get(key) else {
-        t.missing(report, key, format!("add `{key} = \"2026-12-10T09:00:00Z\"`"));
+        t.missing(
+            report,
+            key,
+            format!("add `{key} = \"2026-12-10T09:00:00Z\"`"),
+        );
         return None;
     };
     let text = match value.get_ref() {
@@ -381,7 +411,9 @@ fn instant(t: &Table<'_, '_>, report: &mut Report, key: &str) -> Option<i64> {
                 codes::INVALID,
                 format!("invalid instant \"{text}\""),
                 &value.span(),
-                Some(format!("write an RFC 3339 time with its offset: {key} = \"2026-12-10T09:00:00Z\"")),
+                Some(format!(
+                    "write an RFC 3339 time with its offset: {key} = \"2026-12-10T09:00:00Z\""
+                )),
             );
             None
         }
@@ -389,7 +421,11 @@ fn instant(t: &Table<'_, '_>, report: &mut Report, key: &str) -> Option<i64> {
 }
 
 fn ladder(t: &Table<'_, '_>, report: &mut Report) -> Option<Ladder> {
-    t.only(report, &["product_views", "category_views", "within"], &|_| None);
+    t.only(
+        report,
+        &["product_views", "category_views", "within"],
+        &|_| None,
+    );
     let max = u32::MAX.into();
     let product = t.optional("product_views", || t.int(report, "product_views", 1, max));
     let category = t.optional("category_views", || t.int(report, "category_views", 1, max));
@@ -402,7 +438,11 @@ fn ladder(t: &Table<'_, '_>, report: &mut Report) -> Option<Ladder> {
 }
 
 fn offer(t: &Table<'_, '_>, report: &mut Report) -> Option<OfferDef> {
-    t.only(report, &["code_prefix", "pool", "discount", "valid_for"], &|_| None);
+    t.only(
+        report,
+        &["code_prefix", "pool", "discount", "valid_for"],
+        &|_| None,
+    );
     let prefix = t.str(report, "code_prefix");
     let pool = t.bool(report, "pool");
     let discount = t.str(report, "discount").map(|d| d.text.to_owned());
@@ -420,7 +460,10 @@ fn offer(t: &Table<'_, '_>, report: &mut Report) -> Option<OfferDef> {
         (Some(prefix), _) => {
             let ok = !prefix.text.is_empty()
                 && prefix.text.len() <= 32
-                && prefix.text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                && prefix
+                    .text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !ok {
                 report.error(
                     codes::INVALID,
@@ -446,7 +489,10 @@ fn offer(t: &Table<'_, '_>, report: &mut Report) -> Option<OfferDef> {
                     codes::INVALID,
                     "an offer with `pool = false` has no codes".into(),
                     &t.span,
-                    Some("add `code_prefix = \"BACK\"` for generated codes, or set `pool = true`".into()),
+                    Some(
+                        "add `code_prefix = \"BACK\"` for generated codes, or set `pool = true`"
+                            .into(),
+                    ),
                 );
             }
             None
@@ -495,7 +541,10 @@ fn message(
     }
     let weight = t.int(report, "weight", 0, u32::MAX.into());
     if weight == Some(0) {
-        let at = t.get("weight").map(|w| w.span()).unwrap_or_else(|| t.span.clone());
+        let at = t
+            .get("weight")
+            .map(|w| w.span())
+            .unwrap_or_else(|| t.span.clone());
         report.error(
             codes::INVALID,
             "`weight` must be at least 1".into(),
@@ -513,11 +562,19 @@ fn message(
                 t.missing(report, "subject", "an email needs `subject = \"…\"`".into());
             }
             if !has("html") && !has("text") {
-                t.missing(report, "html", format!("an email needs {} (or both)", list(&["html", "text"])));
+                t.missing(
+                    report,
+                    "html",
+                    format!("an email needs {} (or both)", list(&["html", "text"])),
+                );
             }
         }
         Some(_) if !has("subject") && !has("html") && !has("text") => {
-            t.missing(report, "subject", format!("a message needs {}", list(&["subject", "html", "text"])));
+            t.missing(
+                report,
+                "subject",
+                format!("a message needs {}", list(&["subject", "html", "text"])),
+            );
         }
         _ => {}
     }

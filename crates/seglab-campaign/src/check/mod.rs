@@ -186,7 +186,13 @@ pub fn check_files(
                         Some(first.describe(files)),
                     ),
                     None => {
-                        names.insert(name.text.to_owned(), First { file, at: name.span.clone() });
+                        names.insert(
+                            name.text.to_owned(),
+                            First {
+                                file,
+                                at: name.span.clone(),
+                            },
+                        );
                     }
                 }
             }
@@ -216,7 +222,9 @@ pub fn check_files(
     let mut rendered = Vec::new();
     let mut has_errors = false;
     for ((name, source), mut report) in files.iter().zip(reports) {
-        report.diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
+        report
+            .diagnostics
+            .sort_by_key(|d| (d.span.start, d.span.end));
         has_errors |= report.errors() > 0;
         if !report.diagnostics.is_empty() {
             rendered.push(seglab_lang::render_all(&report.diagnostics, source, name));
@@ -263,10 +271,19 @@ fn read_policy(
             codes::DUPLICATE_POLICY,
             "a second [policy] table".into(),
             &t.span,
-            Some(format!("there is one policy for every campaign; it is {}", first.describe(files))),
+            Some(format!(
+                "there is one policy for every campaign; it is {}",
+                first.describe(files)
+            )),
         );
     } else if let Some(read) = read {
-        *policy = Some((read, First { file, at: t.span.clone() }));
+        *policy = Some((
+            read,
+            First {
+                file,
+                at: t.span.clone(),
+            },
+        ));
     }
 }
 
@@ -274,17 +291,24 @@ fn read_policy(
 fn template_diagnostic(source: &str, read: &campaign::Read<'_>, e: &TemplateError) -> Diagnostic {
     let spans = &read.message_spans[e.variant];
     let message = &read.messages[e.variant];
-    let token = spans.parts[e.part as usize].clone().unwrap_or(spans.table.clone());
+    let token = spans.parts[e.part as usize]
+        .clone()
+        .unwrap_or(spans.table.clone());
     let range = match (&e.range, e.line) {
         (Some(range), _) => range.clone(),
         (None, Some(line)) => {
             let text = e.part.of(message).unwrap_or_default();
-            let start: usize = text.split_inclusive('\n').take(line - 1).map(str::len).sum();
+            let start: usize = text
+                .split_inclusive('\n')
+                .take(line - 1)
+                .map(str::len)
+                .sum();
             start..start
         }
         (None, None) => 0..0,
     };
-    let at = spans::file_offset(source, &token, range.start)..spans::file_offset(source, &token, range.end);
+    let at = spans::file_offset(source, &token, range.start)
+        ..spans::file_offset(source, &token, range.end);
     Diagnostic::error(
         codes::TEMPLATE,
         format!("template error in the {} of message \"{}\": {}", e.part.as_str(), message.name, e.message),
@@ -305,7 +329,10 @@ fn campaign_source(source: &str, t: &Table<'_, '_>) -> String {
     fn value_extent(v: &read::Value<'_>) -> usize {
         match v.get_ref() {
             DeValue::Table(map) => v.span().end.max(extent(map)),
-            DeValue::Array(items) => items.iter().map(value_extent).fold(v.span().end, usize::max),
+            DeValue::Array(items) => items
+                .iter()
+                .map(value_extent)
+                .fold(v.span().end, usize::max),
             _ => v.span().end,
         }
     }

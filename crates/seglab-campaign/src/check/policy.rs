@@ -19,7 +19,8 @@ const FIELDS: &[&str] = &[
 pub(crate) fn read(t: &Table<'_, '_>, report: &mut Report) -> Option<Policy> {
     let errors_before = report.errors();
     let elsewhere = |key: &str| {
-        (key == "cap").then(|| "policy caps are a list: `caps = [ { max = 2, per = \"1d\" } ]`".to_string())
+        (key == "cap")
+            .then(|| "policy caps are a list: `caps = [ { max = 2, per = \"1d\" } ]`".to_string())
     };
     t.only(report, FIELDS, &elsewhere);
     let mut caps = Vec::new();
@@ -51,7 +52,9 @@ pub(crate) fn read(t: &Table<'_, '_>, report: &mut Report) -> Option<Policy> {
                 codes::TIMEZONE,
                 format!("unknown time zone \"{}\"", tz.text),
                 &tz.span,
-                Some("write an IANA zone name, e.g. \"Europe/Paris\" or \"America/New_York\"".into()),
+                Some(
+                    "write an IANA zone name, e.g. \"Europe/Paris\" or \"America/New_York\"".into(),
+                ),
             );
             String::new()
         }
@@ -92,14 +95,26 @@ mod tests {
 
     #[test]
     fn quiet_hours() {
-        let q = |s, e| Some(QuietHours {
-            start_minute: s,
-            end_minute: e,
-        });
+        let q = |s, e| {
+            Some(QuietHours {
+                start_minute: s,
+                end_minute: e,
+            })
+        };
         assert_eq!(parse_quiet_hours("21:00-08:00"), q(1260, 480));
         assert_eq!(parse_quiet_hours("00:00-23:59"), q(0, 1439));
         assert_eq!(parse_quiet_hours(" 12:30 - 13:45 "), q(750, 825));
-        for bad in ["", "21-08", "21:00", "9:00-10:00", "24:00-08:00", "21:60-08:00", "08:00-08:00", "aa:bb-cc:dd", "+1:00-02:00"] {
+        for bad in [
+            "",
+            "21-08",
+            "21:00",
+            "9:00-10:00",
+            "24:00-08:00",
+            "21:60-08:00",
+            "08:00-08:00",
+            "aa:bb-cc:dd",
+            "+1:00-02:00",
+        ] {
             assert_eq!(parse_quiet_hours(bad), None, "{bad}");
         }
     }

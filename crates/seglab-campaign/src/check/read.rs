@@ -30,7 +30,13 @@ impl Report {
         self.diagnostics.push(diagnostic);
     }
 
-    pub(crate) fn error(&mut self, code: &'static str, message: String, at: &Range<usize>, hint: Option<String>) {
+    pub(crate) fn error(
+        &mut self,
+        code: &'static str,
+        message: String,
+        at: &Range<usize>,
+        hint: Option<String>,
+    ) {
         let mut d = Diagnostic::error(code, message, span(at));
         d.hint = hint;
         self.push(d);
@@ -112,7 +118,11 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// `Some(None)` when `key` is not written, `Some(Some(v))` when `read`
     /// reads it, `None` when it is written wrong (and reported).
-    pub(crate) fn optional<T>(&self, key: &str, read: impl FnOnce() -> Option<T>) -> Option<Option<T>> {
+    pub(crate) fn optional<T>(
+        &self,
+        key: &str,
+        read: impl FnOnce() -> Option<T>,
+    ) -> Option<Option<T>> {
         match self.get(key) {
             None => Some(None),
             Some(_) => read().map(Some),
@@ -120,7 +130,12 @@ impl<'a, 'i> Table<'a, 'i> {
     }
 
     /// A string field that must be one of `choices`.
-    pub(crate) fn choice(&self, report: &mut Report, key: &str, choices: &[&'static str]) -> Option<&'static str> {
+    pub(crate) fn choice(
+        &self,
+        report: &mut Report,
+        key: &str,
+        choices: &[&'static str],
+    ) -> Option<&'static str> {
         let value = self.str(report, key);
         choice(report, value, key, choices)
     }
@@ -140,7 +155,14 @@ impl<'a, 'i> Table<'a, 'i> {
         );
     }
 
-    fn mistyped(&self, report: &mut Report, key: &str, value: &Value<'i>, expected: &str, hint: Option<String>) {
+    fn mistyped(
+        &self,
+        report: &mut Report,
+        key: &str,
+        value: &Value<'i>,
+        expected: &str,
+        hint: Option<String>,
+    ) {
         report.error(
             codes::INVALID,
             format!(
@@ -161,14 +183,25 @@ impl<'a, 'i> Table<'a, 'i> {
                 span: value.span(),
             }),
             _ => {
-                self.mistyped(report, key, value, "a string", Some(format!("quote it: {key} = \"…\"")));
+                self.mistyped(
+                    report,
+                    key,
+                    value,
+                    "a string",
+                    Some(format!("quote it: {key} = \"…\"")),
+                );
                 None
             }
         }
     }
 
     /// A string field that must be written.
-    pub(crate) fn required_str(&self, report: &mut Report, key: &str, example: &str) -> Option<Str<'a>> {
+    pub(crate) fn required_str(
+        &self,
+        report: &mut Report,
+        key: &str,
+        example: &str,
+    ) -> Option<Str<'a>> {
         if self.get(key).is_none() {
             self.missing(report, key, format!("add `{key} = {example}`"));
         }
@@ -246,7 +279,16 @@ impl<'a, 'i> Table<'a, 'i> {
         match value.get_ref() {
             DeValue::Table(map) => Some(Table::new(map, value.span(), self.child(key))),
             _ => {
-                self.mistyped(report, key, value, "a table", Some(format!("write `[{}]` or `{key} = {{ … }}`", self.child(key))));
+                self.mistyped(
+                    report,
+                    key,
+                    value,
+                    "a table",
+                    Some(format!(
+                        "write `[{}]` or `{key} = {{ … }}`",
+                        self.child(key)
+                    )),
+                );
                 None
             }
         }
@@ -285,7 +327,10 @@ pub(crate) fn tables_of<'a, 'i>(
                     DeValue::Table(map) => out.push(Table::new(map, item.span(), what.clone())),
                     other => report.error(
                         codes::INVALID,
-                        format!("`{key}` must hold tables, not {}", article(other.type_str())),
+                        format!(
+                            "`{key}` must hold tables, not {}",
+                            article(other.type_str())
+                        ),
                         &item.span(),
                         Some(format!("write a `{what}` header per entry")),
                     ),

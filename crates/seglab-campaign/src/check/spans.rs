@@ -104,7 +104,11 @@ mod tests {
         let start = file.find(['"', '\'']).unwrap();
         let token = start..file.len();
         let want = file.find('@').unwrap();
-        assert_eq!(file_offset(file, &token, offset), want, "{file:?} at {offset}");
+        assert_eq!(
+            file_offset(file, &token, offset),
+            want,
+            "{file:?} at {offset}"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 use super::*;
-use crate::def::{Cap, Channel, ChannelKind, CodeSource, Ladder, QuietHours, Reentry, Trigger, WhenCapped};
+use crate::def::{
+    Cap, Channel, ChannelKind, CodeSource, Ladder, QuietHours, Reentry, Trigger, WhenCapped,
+};
 
 const SEGMENTS: &[&str] = &["browsers_not_buyers", "buyers", "vips"];
 
@@ -101,13 +103,31 @@ fn a_full_file_checks() {
     assert_eq!(
         policy.caps,
         [
-            Cap { channel: None, max: 2, per_ms: 86_400_000 },
-            Cap { channel: None, max: 5, per_ms: 7 * 86_400_000 },
-            Cap { channel: Some(ChannelKind::Email), max: 1, per_ms: 86_400_000 },
+            Cap {
+                channel: None,
+                max: 2,
+                per_ms: 86_400_000
+            },
+            Cap {
+                channel: None,
+                max: 5,
+                per_ms: 7 * 86_400_000
+            },
+            Cap {
+                channel: Some(ChannelKind::Email),
+                max: 1,
+                per_ms: 86_400_000
+            },
         ]
     );
     assert_eq!(policy.when_capped, WhenCapped::Defer);
-    assert_eq!(policy.quiet_hours, Some(QuietHours { start_minute: 1260, end_minute: 480 }));
+    assert_eq!(
+        policy.quiet_hours,
+        Some(QuietHours {
+            start_minute: 1260,
+            end_minute: 480
+        })
+    );
     assert_eq!(policy.default_timezone, "Europe/Paris");
     assert_eq!(policy.consent_trait.as_deref(), Some("accepts_marketing"));
 
@@ -118,7 +138,14 @@ fn a_full_file_checks() {
     assert_eq!(browse.title.as_deref(), Some("We noticed you browsed"));
     assert_eq!(browse.priority, 50);
     assert_eq!(browse.goal.as_ref().unwrap().within_ms, 7 * 86_400_000);
-    assert_eq!(browse.cap, Some(Cap { channel: None, max: 1, per_ms: 7 * 86_400_000 }));
+    assert_eq!(
+        browse.cap,
+        Some(Cap {
+            channel: None,
+            max: 1,
+            per_ms: 7 * 86_400_000
+        })
+    );
     assert_eq!(
         browse.trigger,
         Trigger::Entry {
@@ -129,21 +156,48 @@ fn a_full_file_checks() {
     );
     assert_eq!(
         browse.personalize,
-        Some(Ladder { product_views: 2, category_views: 3, within_ms: 14 * 86_400_000 })
+        Some(Ladder {
+            product_views: 2,
+            category_views: 3,
+            within_ms: 14 * 86_400_000
+        })
     );
     let offer = browse.offer.as_ref().unwrap();
-    assert_eq!(offer.codes, CodeSource::Generated { prefix: "BACK".into() });
+    assert_eq!(
+        offer.codes,
+        CodeSource::Generated {
+            prefix: "BACK".into()
+        }
+    );
     assert_eq!(offer.valid_for_ms, Some(72 * 3_600_000));
-    let names: Vec<(&str, u32)> = browse.messages.iter().map(|m| (m.name.as_str(), m.weight)).collect();
+    let names: Vec<(&str, u32)> = browse
+        .messages
+        .iter()
+        .map(|m| (m.name.as_str(), m.weight))
+        .collect();
     assert_eq!(names, [("a", 3), ("short", 1)]);
-    assert_eq!(browse.messages[1].text.as_deref(), Some("Code {{ offer.code }}"));
+    assert_eq!(
+        browse.messages[1].text.as_deref(),
+        Some("Code {{ offer.code }}")
+    );
 
-    assert_eq!(sale.channel, Channel::Webhook { url: "https://esp.example/hook".into() });
+    assert_eq!(
+        sale.channel,
+        Channel::Webhook {
+            url: "https://esp.example/hook".into()
+        }
+    );
     assert_eq!(
         sale.trigger,
-        Trigger::Schedule { at: 1_796_893_200_000, every_ms: Some(7 * 86_400_000) }
+        Trigger::Schedule {
+            at: 1_796_893_200_000,
+            every_ms: Some(7 * 86_400_000)
+        }
     );
-    assert_eq!((sale.priority, sale.transactional, sale.personalize), (0, false, None));
+    assert_eq!(
+        (sale.priority, sale.transactional, sale.personalize),
+        (0, false, None)
+    );
     assert_eq!(sale.messages[0].subject, "");
 
     let sources: Vec<&str> = checked.sources.iter().map(|(n, _)| n.as_str()).collect();
@@ -163,11 +217,19 @@ fn defaults() {
     let c = &checked.definitions.campaigns[0];
     assert_eq!(
         c.trigger,
-        Trigger::Entry { delay_ms: 0, still_in_segment: true, reentry: Reentry::Once }
+        Trigger::Entry {
+            delay_ms: 0,
+            still_in_segment: true,
+            reentry: Reentry::Once
+        }
     );
     assert_eq!((c.priority, c.transactional), (0, false));
     assert_eq!(c.messages[0].name, "a");
-    let checked = check(&[("c.toml", &campaign("goal = { event = \"X\" }\n[campaign.personalize]"))]).unwrap();
+    let checked = check(&[(
+        "c.toml",
+        &campaign("goal = { event = \"X\" }\n[campaign.personalize]"),
+    )])
+    .unwrap();
     let c = &checked.definitions.campaigns[0];
     assert_eq!(c.goal.as_ref().unwrap().within_ms, 7 * 86_400_000);
     assert_eq!(c.personalize, Some(campaign::DEFAULT_LADDER));
@@ -181,7 +243,6 @@ fn toml_syntax_errors() {
     );
 }
 
-
 #[test]
 fn every_error_with_its_position_and_hint() {
     let on = |trigger: &str| campaign("").replace("on = \"entry\"", trigger);
@@ -189,7 +250,10 @@ fn every_error_with_its_position_and_hint() {
     let cases: Vec<(String, Vec<&str>)> = vec![
         (
             campaign("segmnt = \"x\""),
-            vec!["c.toml:5:1: error: unknown field `segmnt` in [[campaign]]", "= hint: did you mean `segment`?"],
+            vec![
+                "c.toml:5:1: error: unknown field `segmnt` in [[campaign]]",
+                "= hint: did you mean `segment`?",
+            ],
         ),
         (
             "[[campaign]]\nname = \"c\"\n".into(),
@@ -213,7 +277,10 @@ fn every_error_with_its_position_and_hint() {
         ),
         (
             campaign("").replace("buyers", "Buyer"),
-            vec!["c.toml:3:11: error: unknown segment \"Buyer\"", "= hint: did you mean \"buyers\"?"],
+            vec![
+                "c.toml:3:11: error: unknown segment \"Buyer\"",
+                "= hint: did you mean \"buyers\"?",
+            ],
         ),
         (
             campaign("").replace("buyers", "nobody"),
@@ -257,7 +324,10 @@ fn every_error_with_its_position_and_hint() {
         ),
         (
             on("on = \"entri\""),
-            vec!["c.toml:7:6: error: `on` cannot be \"entri\"", "= hint: did you mean \"entry\"?"],
+            vec![
+                "c.toml:7:6: error: `on` cannot be \"entri\"",
+                "= hint: did you mean \"entry\"?",
+            ],
         ),
         (
             on("on = \"entry\"\nreentry = \"sometimes\"\ndelay = \"-1h\""),
@@ -305,7 +375,10 @@ fn every_error_with_its_position_and_hint() {
         ),
         (
             campaign("").replace("\"email\"", "\"sms\""),
-            vec!["c.toml:4:11: error: `channel` cannot be \"sms\"", "= hint: `channel` is `email`, `webhook` or `onsite`"],
+            vec![
+                "c.toml:4:11: error: `channel` cannot be \"sms\"",
+                "= hint: `channel` is `email`, `webhook` or `onsite`",
+            ],
         ),
         (
             message("html = \"x\""),
@@ -338,7 +411,9 @@ fn every_error_with_its_position_and_hint() {
             ],
         ),
         (
-            message("name = \"x\"\nsubject = \"a\"\ntext = \"a\"\n[[campaign.message]]\nname = \"x\"\nsubject = \"b\"\ntext = \"b\""),
+            message(
+                "name = \"x\"\nsubject = \"a\"\ntext = \"a\"\n[[campaign.message]]\nname = \"x\"\nsubject = \"b\"\ntext = \"b\"",
+            ),
             vec![
                 "c.toml:12:1: error: two messages named \"x\" in one campaign",
                 "= hint: the first is message 1; give each a `name`",
@@ -394,7 +469,10 @@ fn every_error_with_its_position_and_hint() {
         ),
         (
             format!("{}\n{}", campaign(""), campaign("")),
-            vec!["c.toml:13:8: error: two campaigns named \"c\"", "= hint: first defined at c.toml:2:8"],
+            vec![
+                "c.toml:13:8: error: two campaigns named \"c\"",
+                "= hint: first defined at c.toml:2:8",
+            ],
         ),
         (
             "campaign = 3\npolicy = []\nname = \"x\"".into(),
@@ -440,7 +518,10 @@ fn template_errors_point_into_the_file() {
 "
     );
     // After escapes in a basic string, and an unknown filter (found by a trial render).
-    let source = campaign("").replace("text = \"Hello\"", "text = \"\\t\\u00e9 {{ person.id | nope }}\"");
+    let source = campaign("").replace(
+        "text = \"Hello\"",
+        "text = \"\\t\\u00e9 {{ person.id | nope }}\"",
+    );
     assert_errors(
         &source,
         &[
@@ -465,12 +546,23 @@ fn template_errors_point_into_the_file() {
 #[test]
 fn errors_of_every_file_are_reported() {
     let bad = campaign("").replace("buyers", "nobody");
-    let err = check(&[("a.toml", &bad), ("ok.toml", &campaign("").replace("\"c\"", "\"d\"")), ("b.toml", "[policy\n")])
-        .unwrap_err();
+    let err = check(&[
+        ("a.toml", &bad),
+        ("ok.toml", &campaign("").replace("\"c\"", "\"d\"")),
+        ("b.toml", "[policy\n"),
+    ])
+    .unwrap_err();
     let files: Vec<&str> = err.diagnostics.iter().map(|(f, _)| f.as_str()).collect();
     assert_eq!(files, ["a.toml", "b.toml"]);
-    assert!(err.rendered.starts_with("a.toml:3:11: error: unknown segment \"nobody\""));
-    assert!(err.rendered.contains("\nb.toml:1:8: error: "), "{}", err.rendered);
+    assert!(
+        err.rendered
+            .starts_with("a.toml:3:11: error: unknown segment \"nobody\"")
+    );
+    assert!(
+        err.rendered.contains("\nb.toml:1:8: error: "),
+        "{}",
+        err.rendered
+    );
 }
 
 #[test]
@@ -478,8 +570,15 @@ fn one_policy_across_files() {
     let policy = "[policy]\nquiet_hours = \"21:00-08:00\"\n";
     let err = check(&[("a.toml", policy), ("b.toml", &format!("# x\n{policy}"))]).unwrap_err();
     assert_eq!(
-        err.diagnostics.iter().map(|(f, d)| (f.as_str(), d.code, d.hint.as_deref().unwrap_or(""))).collect::<Vec<_>>(),
-        [("b.toml", codes::DUPLICATE_POLICY, "there is one policy for every campaign; it is first defined at a.toml:1:1")]
+        err.diagnostics
+            .iter()
+            .map(|(f, d)| (f.as_str(), d.code, d.hint.as_deref().unwrap_or("")))
+            .collect::<Vec<_>>(),
+        [(
+            "b.toml",
+            codes::DUPLICATE_POLICY,
+            "there is one policy for every campaign; it is first defined at a.toml:1:1"
+        )]
     );
     let checked = check(&[("a.toml", policy), ("b.toml", &campaign(""))]).unwrap();
     assert!(checked.definitions.policy.is_some());
@@ -490,7 +589,10 @@ fn one_policy_across_files() {
 fn campaign_names_are_unique_across_files() {
     let err = check(&[("a.toml", &campaign("")), ("b.toml", &campaign(""))]).unwrap_err();
     assert_eq!(err.diagnostics.len(), 1);
-    assert!(err.rendered.starts_with("b.toml:2:8: error: two campaigns named \"c\""));
+    assert!(
+        err.rendered
+            .starts_with("b.toml:2:8: error: two campaigns named \"c\"")
+    );
     assert!(err.rendered.contains("= hint: first defined at a.toml:2:8"));
 }
 
@@ -506,7 +608,11 @@ fn warnings_about_variables_and_offers() {
         .iter()
         .map(|(file, d)| {
             let (line, col) = d.line_col(&source);
-            format!("{file}:{line}:{col}: {} ({})", d.message, d.hint.as_deref().unwrap_or(""))
+            format!(
+                "{file}:{line}:{col}: {} ({})",
+                d.message,
+                d.hint.as_deref().unwrap_or("")
+            )
         })
         .collect();
     assert_eq!(
@@ -529,11 +635,20 @@ fn lenient_forms() {
     // A lone `[campaign.message]` is one message; `at` may be a TOML datetime.
     let source = campaign("")
         .replace("[[campaign.message]]", "[campaign.message]")
-        .replace("on = \"entry\"", "on = \"schedule\"\nat = 2026-12-10T10:00:00+01:00");
+        .replace(
+            "on = \"entry\"",
+            "on = \"schedule\"\nat = 2026-12-10T10:00:00+01:00",
+        );
     let checked = check(&[("c.toml", &source)]).unwrap();
     let c = &checked.definitions.campaigns[0];
     assert_eq!(c.messages.len(), 1);
-    assert_eq!(c.trigger, Trigger::Schedule { at: 1_796_893_200_000, every_ms: None });
+    assert_eq!(
+        c.trigger,
+        Trigger::Schedule {
+            at: 1_796_893_200_000,
+            every_ms: None
+        }
+    );
 }
 
 #[test]
@@ -550,13 +665,35 @@ mod never_panics {
 
     fn toml_ish() -> impl Strategy<Value = String> {
         let pieces = prop::sample::select(vec![
-            "[[campaign]]\n", "[policy]\n", "[campaign.trigger]\n", "[[campaign.message]]\n",
-            "[campaign.offer]\n", "name = \"c\"\n", "segment = \"buyers\"\n", "channel = \"email\"\n",
-            "channel = \"webhook\"\n", "on = \"entry\"\n", "on = \"schedule\"\n", "at = \"x\"\n",
-            "subject = \"{{ a\"\n", "html = \"\"\"\n{% if %}\n\"\"\"\n", "text = '{{ x | y }}'\n",
-            "caps = [ { max = 0 } ]\n", "quiet_hours = \"25:00-1:00\"\n", "delay = \"-1\"\n",
-            "weight = 0\n", "pool = true\n", "code_prefix = \"\"\n", "x = [\n", "= =\n", "\"\\u\"\n",
-            "text = \"\\\n  {{ é }}\"\n", "priority = 99999999999999999999\n", "é", "\r\n", "'''",
+            "[[campaign]]\n",
+            "[policy]\n",
+            "[campaign.trigger]\n",
+            "[[campaign.message]]\n",
+            "[campaign.offer]\n",
+            "name = \"c\"\n",
+            "segment = \"buyers\"\n",
+            "channel = \"email\"\n",
+            "channel = \"webhook\"\n",
+            "on = \"entry\"\n",
+            "on = \"schedule\"\n",
+            "at = \"x\"\n",
+            "subject = \"{{ a\"\n",
+            "html = \"\"\"\n{% if %}\n\"\"\"\n",
+            "text = '{{ x | y }}'\n",
+            "caps = [ { max = 0 } ]\n",
+            "quiet_hours = \"25:00-1:00\"\n",
+            "delay = \"-1\"\n",
+            "weight = 0\n",
+            "pool = true\n",
+            "code_prefix = \"\"\n",
+            "x = [\n",
+            "= =\n",
+            "\"\\u\"\n",
+            "text = \"\\\n  {{ é }}\"\n",
+            "priority = 99999999999999999999\n",
+            "é",
+            "\r\n",
+            "'''",
         ]);
         prop::collection::vec(pieces, 0..24).prop_map(|p| p.concat())
     }

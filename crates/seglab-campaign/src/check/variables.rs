@@ -22,8 +22,19 @@ const ROOTS: &[(&str, &[&str])] = &[
 const PRODUCT: &[&str] = &["id", "name", "category", "price", "url", "image"];
 /// minijinja's global functions and special names.
 const GLOBALS: &[&str] = &[
-    "range", "dict", "namespace", "debug", "lipsum", "cycler", "joiner", "loop", "self", "super",
-    "caller", "varargs", "kwargs",
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "loop",
+    "self",
+    "super",
+    "caller",
+    "varargs",
+    "kwargs",
 ];
 
 /// What is wrong with a path a template reads, if anything: the part of the
@@ -38,9 +49,14 @@ fn unknown(path: &str) -> Option<(String, String, String)> {
         let roots = ROOTS.iter().map(|(name, _)| *name);
         let hint = match seglab_lang::closest(root, roots) {
             Some(known) => format!("did you mean `{known}`?"),
-            None => "templates see person, behavior, pick, best_sellers, offer, campaign and links".into(),
+            None => "templates see person, behavior, pick, best_sellers, offer, campaign and links"
+                .into(),
         };
-        return Some((root.into(), format!("unknown variable `{root}` (it renders empty)"), hint));
+        return Some((
+            root.into(),
+            format!("unknown variable `{root}` (it renders empty)"),
+            hint,
+        ));
     };
     let field_of = |parent: &str, field: &str, known: &[&str]| {
         let hint = match seglab_lang::closest(field, known.iter().copied()) {
@@ -56,7 +72,10 @@ fn unknown(path: &str) -> Option<(String, String, String)> {
         return field_of(root, field, fields);
     }
     let parent = format!("{root}.{field}");
-    let product = matches!(parent.as_str(), "pick.product" | "behavior.last_viewed_product");
+    let product = matches!(
+        parent.as_str(),
+        "pick.product" | "behavior.last_viewed_product"
+    );
     match segments.get(2) {
         Some(sub) if product && !PRODUCT.contains(sub) => field_of(&parent, sub, PRODUCT),
         _ => None,
@@ -94,7 +113,10 @@ pub(crate) fn warn(report: &mut Report, source: &str, read: &Read<'_>, templates
                 };
                 let at = text.find(&bad).unwrap_or(0);
                 let at = file_offset(source, token, at)..file_offset(source, token, at + bad.len());
-                report.push(Diagnostic::warning(codes::UNKNOWN_VARIABLE, message, span(&at)).with_hint(hint));
+                report.push(
+                    Diagnostic::warning(codes::UNKNOWN_VARIABLE, message, span(&at))
+                        .with_hint(hint),
+                );
             }
         }
     }
@@ -124,20 +146,27 @@ mod tests {
             assert_eq!(unknown(ok), None, "{ok}");
         }
         let bad = |path: &str| unknown(path).map(|(p, _, h)| (p, h));
-        assert_eq!(bad("persn.name"), Some(("persn".into(), "did you mean `person`?".into())));
+        assert_eq!(
+            bad("persn.name"),
+            Some(("persn".into(), "did you mean `person`?".into()))
+        );
         assert_eq!(
             bad("person.emial"),
             Some(("person.emial".into(), "did you mean `person.email`?".into()))
         );
         assert_eq!(
             bad("pick.product.nmae"),
-            Some(("pick.product.nmae".into(), "did you mean `pick.product.name`?".into()))
+            Some((
+                "pick.product.nmae".into(),
+                "did you mean `pick.product.name`?".into()
+            ))
         );
         assert_eq!(
             bad("zzz"),
             Some((
                 "zzz".into(),
-                "templates see person, behavior, pick, best_sellers, offer, campaign and links".into()
+                "templates see person, behavior, pick, best_sellers, offer, campaign and links"
+                    .into()
             ))
         );
     }
