@@ -8,6 +8,7 @@
 //! - [`duration`]: durations as campaigns write them (`2h`, `7d`).
 //! - [`context`]: what templates see.
 //! - [`template`]: a campaign's messages, compiled once and rendered many times.
+//! - [`variant`]: which message a person gets, by weight and stable.
 //! - [`ladder`]: the personalization ladder (product, category, best-sellers).
 //! - [`bestsellers`]: the most ordered products, and what is known of each.
 //! - [`policy`]: caps, quiet hours, consent and arbitration, with explanations.
@@ -24,6 +25,7 @@ pub mod ladder;
 pub mod offer;
 pub mod policy;
 pub mod template;
+pub mod variant;
 
 pub use bestsellers::ProductCatalog;
 pub use check::{Checked, Invalid, check_files};
@@ -33,3 +35,4 @@ pub use error::Error;
 pub use ladder::{Chosen, ViewedEvent, choose};
 pub use policy::{Decision, DueSend, Outcome, PastSend, PersonFacts, decide, reentry_allows};
 pub use template::{Part, RenderError, Rendered, TemplateError, Templates};
+pub use variant::choose_variant;

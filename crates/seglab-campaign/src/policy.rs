@@ -53,6 +53,8 @@ pub mod rules {
     pub const CAP_CAMPAIGN: &str = "cap.campaign";
     /// Quiet hours in the person's time zone.
     pub const QUIET_HOURS: &str = "quiet_hours";
+    /// The campaign's pool of codes is empty (decided where the pool is).
+    pub const OFFER_POOL_EMPTY: &str = "offer.pool_empty";
 
     /// `unsubscribed.email` and so on.
     pub fn unsubscribed(channel: ChannelKind) -> String {

@@ -316,6 +316,12 @@ mod tests {
     }
 
     #[test]
+    fn templates_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Templates>();
+    }
+
+    #[test]
     fn missing_data_renders_empty() {
         let ctx = Context::default();
         let out = render_one(

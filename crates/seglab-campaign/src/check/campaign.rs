@@ -29,6 +29,8 @@ const FIELDS: &[&str] = &[
 const ENTRY: &[&str] = &["on", "delay", "still_in_segment", "reentry"];
 const SCHEDULE: &[&str] = &["on", "at", "every"];
 const DECISION: &[&str] = &["on", "placement"];
+/// What a campaign or message name may be.
+const NAME_RULE: &str = "names are lowercase letters, digits and `_`, starting with a letter";
 const MESSAGE: &[&str] = &["name", "weight", "subject", "html", "text"];
 
 /// The default attribution window of a goal: 7 days.
@@ -183,16 +185,11 @@ fn check_name(report: &mut Report, name: &Str<'_>) {
         })
         .collect();
     let hint = if is_name(&fixed) {
-        format!("names are lowercase letters, digits and `_`, starting with a letter: \"{fixed}\"")
+        format!("{NAME_RULE}: \"{fixed}\"")
     } else {
-        "names are lowercase letters, digits and `_`, starting with a letter".to_string()
+        NAME_RULE.to_string()
     };
-    report.error(
-        codes::INVALID,
-        format!("invalid campaign name \"{}\"", name.text),
-        &name.span,
-        Some(hint),
-    );
+    report.invalid("campaign name", name.text, &name.span, hint);
 }
 
 fn check_segment(report: &mut Report, segment: &Str<'_>, exists: &dyn Fn(&str) -> bool) {
@@ -243,11 +240,11 @@ fn channel(t: &Table<'_, '_>, report: &mut Report) -> Option<Channel> {
                     url: url.text.to_owned(),
                 })
             } else {
-                report.error(
-                    codes::INVALID,
-                    format!("invalid webhook_url \"{}\"", url.text),
+                report.invalid(
+                    "webhook_url",
+                    url.text,
                     &url.span,
-                    Some("write an http:// or https:// URL".into()),
+                    "write an http:// or https:// URL",
                 );
                 None
             }
@@ -336,7 +333,12 @@ fn trigger(t: &Table<'_, '_>, report: &mut Report) -> Option<Trigger> {
         .find(|(_, fields)| fields.contains(&key))
         .map(|(kind, _)| format!("`{key}` is for on = \"{kind}\""))
     };
-    match on? {
+    let Some(on) = on else {
+        let every: Vec<&str> = [ENTRY, SCHEDULE, DECISION].concat();
+        t.only(report, &every, &|_| None);
+        return None;
+    };
+    match on {
         "entry" => {
             t.only(report, ENTRY, &kind_of);
             let delay = t.optional("delay", || t.duration(report, "delay", true));
@@ -378,12 +380,7 @@ fn reentry(t: &Table<'_, '_>, report: &mut Report) -> Option<Reentry> {
         other => match crate::duration::parse_duration(other) {
             Ok(ms) if ms > 0 => Some(Reentry::AtMostEvery(ms)),
             _ => {
-                report.error(
-                    codes::INVALID,
-                    format!("invalid reentry \"{other}\""),
-                    &value.span(),
-                    Some("`reentry` is \"once\", \"every_entry\" or a duration such as \"30d\" (at most once per 30 days)".into()),
-                );
+                report.invalid("reentry", other, &value.span(), "`reentry` is \"once\", \"every_entry\" or a duration such as \"30d\" (at most once per 30 days)");
                 None
             }
         },
@@ -407,13 +404,11 @@ fn instant(t: &Table<'_, '_>, report: &mut Report, key: &str) -> Option<i64> {
     match text.parse::<Timestamp>() {
         Ok(ts) => Some(ts.as_millisecond()),
         Err(_) => {
-            report.error(
-                codes::INVALID,
-                format!("invalid instant \"{text}\""),
+            report.invalid(
+                "instant",
+                &text,
                 &value.span(),
-                Some(format!(
-                    "write an RFC 3339 time with its offset: {key} = \"2026-12-10T09:00:00Z\""
-                )),
+                format!("write an RFC 3339 time with its offset: {key} = \"2026-12-10T09:00:00Z\""),
             );
             None
         }
@@ -465,11 +460,11 @@ fn offer(t: &Table<'_, '_>, report: &mut Report) -> Option<OfferDef> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !ok {
-                report.error(
-                    codes::INVALID,
-                    format!("invalid code_prefix \"{}\"", prefix.text),
+                report.invalid(
+                    "code_prefix",
+                    prefix.text,
                     &prefix.span,
-                    Some("use 1 to 32 letters, digits, `-` or `_`".into()),
+                    "use 1 to 32 letters, digits, `-` or `_`",
                 );
             }
             ok.then(|| CodeSource::Generated {
@@ -532,12 +527,7 @@ fn message(
     if let Some(name) = &name
         && !is_name(name.text)
     {
-        report.error(
-            codes::INVALID,
-            format!("invalid message name \"{}\"", name.text),
-            &name.span,
-            Some("names are lowercase letters, digits and `_`, starting with a letter".into()),
-        );
+        report.invalid("message name", name.text, &name.span, NAME_RULE);
     }
     let weight = t.int(report, "weight", 0, u32::MAX.into());
     if weight == Some(0) {

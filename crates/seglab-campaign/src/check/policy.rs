@@ -36,11 +36,11 @@ pub(crate) fn read(t: &Table<'_, '_>, report: &mut Report) -> Option<Policy> {
     let quiet_hours = t.str(report, "quiet_hours").and_then(|q| {
         let parsed = parse_quiet_hours(q.text);
         if parsed.is_none() {
-            report.error(
-                codes::INVALID,
-                format!("invalid quiet_hours \"{}\"", q.text),
+            report.invalid(
+                "quiet_hours",
+                q.text,
                 &q.span,
-                Some("write local start and end times as HH:MM-HH:MM, e.g. \"21:00-08:00\"".into()),
+                "write local start and end times as HH:MM-HH:MM, e.g. \"21:00-08:00\"",
             );
         }
         parsed

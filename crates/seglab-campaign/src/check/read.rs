@@ -42,6 +42,18 @@ impl Report {
         self.push(d);
     }
 
+    /// `invalid WHAT "TEXT"`, with a hint saying how to write it.
+    pub(crate) fn invalid(
+        &mut self,
+        what: &str,
+        text: &str,
+        at: &Range<usize>,
+        hint: impl Into<String>,
+    ) {
+        let message = format!("invalid {what} \"{text}\"");
+        self.error(codes::INVALID, message, at, Some(hint.into()));
+    }
+
     /// How many errors so far (to tell whether a part read cleanly).
     pub(crate) fn errors(&self) -> usize {
         self.diagnostics.iter().filter(|d| d.is_error()).count()
