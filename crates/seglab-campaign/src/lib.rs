@@ -15,9 +15,14 @@
 //! - [`offer`]: coupon codes and their expiry.
 //! - [`error`]: the crate's error.
 
+#![warn(missing_docs)]
+
 pub mod bestsellers;
 pub mod check;
 pub mod context;
+// The definition types are shared with the persistence and the API; their
+// fields are documented where the meaning is not in the name.
+#[allow(missing_docs)]
 pub mod def;
 pub mod duration;
 pub mod error;
