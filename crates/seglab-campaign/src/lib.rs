@@ -1,64 +1,76 @@
 //! Campaigns: the right message or offer to each segment, sent once, with
 //! caps, quiet hours and consent (ADR 0007).
 //!
+//! The pure part takes `now` as a parameter and does no IO:
+//!
 //! - [`def`]: what a campaign is, as written in `campaigns/*.toml`.
+//! - [`check`]: reads and checks `campaigns/*.toml`, with spans and hints.
+//! - [`duration`]: durations as campaigns write them (`2h`, `7d`).
+//! - [`context`]: what templates see.
+//! - [`template`]: a campaign's messages, compiled once and rendered many times.
+//! - [`variant`]: which message a person gets, by weight and stable.
+//! - [`ladder`]: the personalization ladder (product, category, best-sellers).
+//! - [`bestsellers`]: the most ordered products, and what is known of each.
+//! - [`policy`]: caps, quiet hours, consent and arbitration, with explanations.
+//! - [`offer`]: coupon codes and their expiry.
+//! - [`track`]: signed tokens, tracked links and the open pixel.
+//!
+//! The rest runs campaigns:
+//!
 //! - [`db`]: `campaigns.db`, behind the typed handle [`CampaignDb`]:
 //!   definitions and versions, the send ledger, coupons, suppressions.
+//! - [`members`]: who is in a segment now (live, or as recorded).
+//! - [`code`]: campaigns as code for the CLI and the API.
+//! - `trigger`, [`plan`], [`worker`]: triggers into the ledger, decisions.
+//! - [`email`], [`send`]: dispatch over SMTP and webhooks.
+//! - [`best`]: best-sellers from the engine's timelines.
+//! - [`service`]: all of it in a running server, with on-site decisions.
 
+#![warn(missing_docs)]
+
+pub mod best;
+pub mod bestsellers;
+pub mod check;
+#[allow(missing_docs)]
+pub mod code;
+pub mod context;
+#[allow(missing_docs)]
 pub mod db;
+// The definition types are shared with the persistence and the API; their
+// fields are documented where the meaning is not in the name.
+#[allow(missing_docs)]
 pub mod def;
+pub mod duration;
+#[allow(missing_docs)]
+pub mod email;
+pub mod error;
+pub mod ladder;
+#[allow(missing_docs)]
 pub mod members;
+pub mod offer;
+#[allow(missing_docs)]
+pub mod plan;
+pub mod policy;
+#[allow(missing_docs)]
+pub mod send;
+#[allow(missing_docs)]
+pub mod service;
+pub mod template;
+#[allow(missing_docs)]
+pub mod track;
 mod trigger;
+pub mod variant;
+#[allow(missing_docs)]
+pub mod worker;
 
+pub use bestsellers::ProductCatalog;
+pub use check::{Checked, Invalid, check_files};
+pub use context::{Behavior, BestSellers, Context, Pick, Product, Step};
 pub use db::{CampaignDb, Pool};
 pub use def::{CampaignDef, Channel, ChannelKind, Definitions, Policy};
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Sql(#[from] rusqlite::Error),
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-    #[error(transparent)]
-    Store(#[from] seglab_store::Error),
-    #[error(transparent)]
-    Live(#[from] seglab_live::Error),
-    #[error(transparent)]
-    Segments(#[from] seglab_segments::Error),
-    #[error("campaigns.db has schema version {0}, newer than this seglab knows")]
-    Schema(usize),
-    #[error("campaign state is damaged: {0}")]
-    Corrupt(String),
-    #[error("{}", .rendered)]
-    Invalid {
-        diagnostics: Vec<(String, seglab_lang::Diagnostic)>,
-        rendered: String,
-    },
-    #[error("{0}")]
-    Refused(String),
-    #[error("no campaign named {0:?}")]
-    NotFound(String),
-    #[error("no person with id {0:?}")]
-    NoPerson(String),
-}
-
-impl Error {
-    /// The stable code of this error.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::Segments(e) => e.code(),
-            Error::Live(e) => e.code(),
-            Error::Store(e) => e.code(),
-            Error::Invalid { diagnostics, .. } => diagnostics
-                .iter()
-                .map(|(_, d)| d)
-                .find(|d| d.is_error())
-                .map_or("invalid_campaign", |d| d.code),
-            Error::Refused(_) => "invalid_request",
-            Error::NotFound(_) | Error::NoPerson(_) => "not_found",
-            _ => "storage",
-        }
-    }
-}
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub use error::{Error, Result};
+pub use ladder::{Chosen, ViewedEvent, choose};
+pub use policy::{Decision, DueSend, Outcome, PastSend, PersonFacts, decide, reentry_allows};
+pub use service::{Campaigns, Settings};
+pub use template::{Part, RenderError, Rendered, TemplateError, Templates};
+pub use variant::choose_variant;

@@ -155,6 +155,7 @@ pub use printer::{
     KEYWORDS, LINE_WIDTH, is_identifier, print, print_condition, print_pred, print_segment, quote,
 };
 pub use rfm::{RFM_CELLS, RFM_GRID, rfm_cell};
+pub use suggest::closest;
 pub use time::{format_date, parse_date};
 
 /// The crate's error: a source with errors, or JSON that is not a syntax tree.

@@ -3,10 +3,7 @@
 /// The candidate closest to `name`, if it is close enough to be a likely typo:
 /// the same but for letter case, or within an edit distance of a third of the
 /// name's length (at least 1, at most 3). Ties go to the first candidate.
-pub(crate) fn closest<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let len = name.chars().count();
     let limit = (len / 3).clamp(1, 3);
     let lower = name.to_lowercase();
