@@ -17,9 +17,8 @@ message in the file.
 
 import argparse
 import asyncio
-import email
+import binascii
 import email.header
-import email.policy
 import json
 import os
 import re
@@ -36,54 +35,97 @@ except ImportError:  # pragma: no cover
     uvloop = None
 
 
-def header_text(msg, name):
-    """The unfolded, decoded value of a header, or None."""
-    value = msg.get(name)
-    if value is None:
-        return None
-    value = "".join(str(value).replace("\r\n", "\n").split("\n"))
-    parts = email.header.decode_header(value)
-    if all(isinstance(p, str) for p, _ in parts):
-        return value
-    return str(email.header.make_header(parts))
+PARAM = re.compile(r';\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 
 
-def part_text(part):
-    payload = part.get_payload(decode=True)
-    if payload is None:
-        return None
-    charset = part.get_content_charset() or "utf-8"
-    return payload.decode(charset, errors="replace").replace("\r\n", "\n")
-
-
-def bodies(msg):
-    """The first text/html and text/plain parts (not attachments)."""
-    html = text = None
-    for part in msg.walk():
-        if part.is_multipart() or part.get("Content-Disposition", "").startswith("attachment"):
+def split_part(raw):
+    """A MIME entity's headers (lower-case names, unfolded, first wins) and
+    body. A small parser: the standard library's takes most of the sink's
+    time at a few thousand messages a second."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        head, _, body = raw.partition(b"\n\n")
+    headers = {}
+    name = None
+    for line in head.decode("utf-8", "replace").replace("\r\n", "\n").split("\n"):
+        if line[:1] in (" ", "\t"):
+            if name is not None:
+                headers[name] += line
             continue
-        ctype = part.get_content_type()
-        if ctype == "text/html" and html is None:
-            html = part_text(part)
-        elif ctype == "text/plain" and text is None:
-            text = part_text(part)
-    return html, text
+        key, colon, value = line.partition(":")
+        key = key.strip().lower()
+        if not colon or key in headers:
+            name = None
+            continue
+        name = key
+        headers[name] = value.strip()
+    return headers, body
+
+
+def content_type(headers):
+    value = headers.get("content-type", "text/plain")
+    ctype = value.split(";", 1)[0].strip().lower()
+    params = {k.lower(): v[1:-1] if v.startswith('"') else v for k, v in PARAM.findall(value)}
+    return ctype, params
+
+
+def decoded(value):
+    """A header value with its RFC 2047 encoded words decoded."""
+    if value is None or "=?" not in value:
+        return value
+    return str(email.header.make_header(email.header.decode_header(value)))
+
+
+def leaves(raw):
+    """(content type, params, headers, body) of each non-multipart part."""
+    headers, body = split_part(raw)
+    ctype, params = content_type(headers)
+    boundary = params.get("boundary")
+    if not ctype.startswith("multipart/") or not boundary:
+        yield ctype, params, headers, body
+        return
+    delimiter = b"--" + boundary.encode()
+    for part in body.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break
+        # The line break before a delimiter belongs to the delimiter.
+        part = part[2:] if part.startswith(b"\r\n") else part.lstrip(b"\n")
+        if part.endswith(b"\r\n"):
+            part = part[:-2]
+        yield from leaves(part)
+
+
+def part_text(params, headers, body):
+    encoding = headers.get("content-transfer-encoding", "").lower()
+    if encoding == "quoted-printable":
+        body = binascii.a2b_qp(body)
+    elif encoding == "base64":
+        body = binascii.a2b_base64(body)
+    text = body.decode(params.get("charset", "utf-8"), errors="replace")
+    return text.replace("\r\n", "\n")
 
 
 def record(envelope):
-    msg = email.message_from_bytes(envelope.content, policy=email.policy.compat32)
-    html, text = bodies(msg)
+    headers, _ = split_part(envelope.content)
+    html = text = None
+    for ctype, params, part_headers, body in leaves(envelope.content):
+        if part_headers.get("content-disposition", "").lower().startswith("attachment"):
+            continue
+        if ctype == "text/html" and html is None:
+            html = part_text(params, part_headers, body)
+        elif ctype == "text/plain" and text is None:
+            text = part_text(params, part_headers, body)
     return {
         "mail_from": envelope.mail_from,
         "rcpt_tos": list(envelope.rcpt_tos),
-        "idempotency_key": header_text(msg, "X-Seglab-Idempotency-Key"),
-        "message_id": header_text(msg, "Message-ID"),
-        "from": header_text(msg, "From"),
-        "to": header_text(msg, "To"),
-        "subject": header_text(msg, "Subject"),
-        "content_type": msg.get_content_type(),
-        "list_unsubscribe": header_text(msg, "List-Unsubscribe"),
-        "list_unsubscribe_post": header_text(msg, "List-Unsubscribe-Post"),
+        "idempotency_key": headers.get("x-seglab-idempotency-key"),
+        "message_id": headers.get("message-id"),
+        "from": decoded(headers.get("from")),
+        "to": decoded(headers.get("to")),
+        "subject": decoded(headers.get("subject")),
+        "content_type": content_type(headers)[0],
+        "list_unsubscribe": headers.get("list-unsubscribe"),
+        "list_unsubscribe_post": headers.get("list-unsubscribe-post"),
         "html": html,
         "text": text,
     }

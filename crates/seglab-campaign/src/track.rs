@@ -389,3 +389,256 @@ fn escape_attr(s: &str) -> Cow<'_, str> {
     }
     Cow::Owned(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "https://t.shop.example";
+    const TOKEN: &str = "TOKEN";
+
+    fn click(i: usize, url: &str) -> String {
+        let u: String = form_urlencoded::byte_serialize(url.as_bytes()).collect();
+        format!("{BASE}/t/c/{TOKEN}/{i}?u={u}")
+    }
+
+    fn pixel() -> String {
+        format!(
+            r#"<img src="{BASE}/t/o/{TOKEN}.gif" width="1" height="1" alt="" style="display:none">"#
+        )
+    }
+
+    /// The HTML with its links rewritten, the pixel taken out again.
+    fn rewritten(html: &str) -> String {
+        let out = instrument_html(html, BASE, TOKEN);
+        assert_eq!(out.matches(&pixel()).count(), 1, "one pixel in {out}");
+        out.replacen(&pixel(), "", 1)
+    }
+
+    #[test]
+    fn tokens_round_trip() {
+        let tokens = Tokens::new(b"secret");
+        for id in [0, 1, 42, -1, i64::MAX, i64::MIN, 1_700_000_000_123] {
+            let token = tokens.sign(id);
+            assert_eq!(token.len(), 27);
+            assert!(
+                token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            );
+            assert_eq!(tokens.verify(&token), Some(id), "{token}");
+        }
+        assert_ne!(tokens.sign(1), tokens.sign(2));
+    }
+
+    #[test]
+    fn tokens_reject_tampering_and_other_secrets() {
+        let tokens = Tokens::new(b"secret");
+        let token = tokens.sign(7);
+        assert_eq!(Tokens::new(b"other").verify(&token), None);
+        // Another id with the old MAC.
+        let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        raw[7] ^= 1;
+        assert_eq!(tokens.verify(&URL_SAFE_NO_PAD.encode(&raw)), None);
+        // Every single-character change.
+        for (i, c) in token.char_indices() {
+            let other = if c == 'A' { 'B' } else { 'A' };
+            let mut changed = token.clone();
+            changed.replace_range(i..i + 1, &other.to_string());
+            assert_eq!(tokens.verify(&changed), None, "{changed}");
+        }
+        for bad in [
+            "",
+            "x",
+            &token[..26],
+            &format!("{token}A"),
+            "!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+        ] {
+            assert_eq!(tokens.verify(bad), None, "{bad:?}");
+        }
+        assert_eq!(format!("{tokens:?}"), "Tokens(..)");
+    }
+
+    #[test]
+    fn double_and_single_quotes_and_uppercase_href() {
+        let html = r#"<A HREF="https://shop.example/a">A</A> <a class=x href='http://shop.example/b'>B</a>"#;
+        assert_eq!(
+            rewritten(html),
+            format!(
+                r#"<A HREF="{}">A</A> <a class=x href='{}'>B</a>"#,
+                click(0, "https://shop.example/a"),
+                click(1, "http://shop.example/b")
+            )
+        );
+    }
+
+    #[test]
+    fn existing_query_strings_and_entities_are_kept_in_the_target() {
+        let html = r#"<a href="https://shop.example/p?id=1&amp;utm_source=mail#top">x</a>"#;
+        let out = rewritten(html);
+        let original = "https://shop.example/p?id=1&utm_source=mail#top";
+        assert_eq!(out, format!(r#"<a href="{}">x</a>"#, click(0, original)));
+        let query = out.split_once('?').unwrap().1.split_once('"').unwrap().0;
+        assert_eq!(click_target(query).as_deref(), Some(original));
+        assert_eq!(links(html, BASE), [original]);
+    }
+
+    #[test]
+    fn numeric_entities_and_whitespace_are_decoded() {
+        let html = "<a href=\" https://shop.example/?q=a&#38;b&#x26;c \">x</a>";
+        assert_eq!(links(html, BASE), ["https://shop.example/?q=a&b&c"]);
+    }
+
+    #[test]
+    fn unquoted_values() {
+        let html = "<a href=https://shop.example/a>x</a>";
+        assert_eq!(
+            rewritten(html),
+            format!(r#"<a href="{}">x</a>"#, click(0, "https://shop.example/a"))
+        );
+    }
+
+    #[test]
+    fn mailto_fragments_other_schemes_and_unsubscribe_are_left_alone() {
+        let unsubscribe = unsubscribe_url(BASE, TOKEN);
+        let html = format!(
+            r##"<a href="mailto:help@shop.example">m</a><a href="#top">t</a><a href="tel:+1">p</a>
+<a href="javascript:alert(1)">j</a><a href="/relative">r</a><a href="{unsubscribe}">u</a>
+<a href="{BASE}/t/c/OTHER/0?u=x">already</a><a name="anchor">n</a><a href="">e</a>"##
+        );
+        assert_eq!(rewritten(&html), html);
+        assert!(links(&html, BASE).is_empty());
+    }
+
+    #[test]
+    fn only_link_tags_not_stylesheets_or_text() {
+        let html = r#"<head><link href="https://fonts.example/css" rel="stylesheet"><base href="https://shop.example/"></head>
+<body><p data-href="https://x.example/">href="https://y.example/"</p><area href="https://shop.example/map"></body>"#;
+        let out = rewritten(html);
+        assert!(out.contains(r#"<link href="https://fonts.example/css""#));
+        assert!(out.contains(r#"<base href="https://shop.example/">"#));
+        assert!(out.contains(r#"data-href="https://x.example/""#));
+        assert!(out.contains(r#">href="https://y.example/"</p>"#));
+        assert_eq!(links(html, BASE), ["https://shop.example/map"]);
+    }
+
+    #[test]
+    fn outlook_buttons_in_conditional_comments_are_tracked() {
+        let html = r#"<!--[if mso]><v:roundrect href="https://shop.example/cta" arcsize="10%"><![endif]-->
+<!--[if !mso]><!--><a href="https://shop.example/cta">Shop</a><!--<![endif]-->"#;
+        assert_eq!(
+            links(html, BASE),
+            ["https://shop.example/cta", "https://shop.example/cta"]
+        );
+    }
+
+    #[test]
+    fn scripts_and_styles_are_skipped() {
+        let html = r#"<style>a[href="https://no.example/"] { }</style><script>var a = '<a href="https://no.example/">';</script><a href="https://yes.example/">y</a>"#;
+        assert_eq!(links(html, BASE), ["https://yes.example/"]);
+    }
+
+    #[test]
+    fn quoted_greater_than_and_odd_markup_do_not_confuse_the_scanner() {
+        let html = r#"<a title="a > b" href="https://shop.example/1">1</a> 3 < 4 <a/href="https://shop.example/2"><a href = 'https://shop.example/3' >"#;
+        assert_eq!(
+            links(html, BASE),
+            [
+                "https://shop.example/1",
+                "https://shop.example/2",
+                "https://shop.example/3"
+            ]
+        );
+        // Unterminated tags and quotes end the scan without panicking.
+        for broken in [
+            "<a href=\"https://x.example/",
+            "<a href=",
+            "<a",
+            "<",
+            "<a href='x' ",
+        ] {
+            let _ = instrument_html(broken, BASE, TOKEN);
+        }
+    }
+
+    #[test]
+    fn pixel_goes_before_the_last_body_close_or_at_the_end() {
+        let out = instrument_html("<html><BODY><p>hi</p></BODY></html>", BASE, TOKEN);
+        assert_eq!(
+            out,
+            format!("<html><BODY><p>hi</p>{}</BODY></html>", pixel())
+        );
+        let out = instrument_html("<p>hi</p>", BASE, TOKEN);
+        assert_eq!(out, format!("<p>hi</p>{}", pixel()));
+    }
+
+    #[test]
+    fn base_url_trailing_slash_is_ignored() {
+        assert_eq!(
+            unsubscribe_url("https://t.example/", "T"),
+            "https://t.example/u/T"
+        );
+        let out = instrument_html(
+            r#"<a href="https://x.example/">x</a>"#,
+            "https://t.example/",
+            "T",
+        );
+        assert!(
+            out.starts_with(r#"<a href="https://t.example/t/c/T/0?u=https%3A%2F%2Fx.example%2F">"#),
+            "{out}"
+        );
+        assert!(out.contains(r#"src="https://t.example/t/o/T.gif""#));
+    }
+
+    #[test]
+    fn click_targets_are_http_urls_only() {
+        let target = |u: &str| {
+            let q: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("u", u)
+                .finish();
+            click_target(&q)
+        };
+        for ok in [
+            "https://shop.example/",
+            "http://shop.example/a?b=c&d=e#f",
+            "HTTPS://Shop.Example/",
+            "https://user@shop.example:8443/x",
+        ] {
+            assert_eq!(target(ok).as_deref(), Some(ok), "{ok}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "//evil.example/",
+            "/relative",
+            "ftp://shop.example/",
+            "https://",
+            "https:///path",
+            "https://:443/",
+            "https:\\\\evil.example",
+            "https://\\evil.example/",
+            "java\nscript:alert(1)",
+            "https://shop.example/\n",
+            " https://shop.example/",
+            "",
+        ] {
+            assert_eq!(target(bad), None, "{bad:?}");
+        }
+        assert_eq!(click_target("x=1"), None);
+        assert_eq!(
+            click_target("?u=https%3A%2F%2Fa.example%2F&u=javascript:x").as_deref(),
+            Some("https://a.example/")
+        );
+    }
+
+    #[test]
+    fn attribute_escaping_survives_a_hostile_base_url() {
+        let out = instrument_html(
+            r#"<a href="https://x.example/">x</a>"#,
+            r#"https://t.example/"'<>"#,
+            "T",
+        );
+        assert!(!out.contains(r#""'<>"#), "{out}");
+        assert_eq!(out.matches("<a ").count(), 1);
+    }
+}
