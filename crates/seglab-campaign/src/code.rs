@@ -9,15 +9,14 @@ use serde::Serialize;
 use crate::check::{Checked, check_files};
 use crate::db::{Applied, CampaignDb, Status, StoredCampaign};
 use crate::members::Membership;
-use crate::{Error, Result};
+use crate::Result;
 
 /// Checks campaign files against the saved segments.
 pub fn check(reader: &Reader, files: &[(String, String)]) -> Result<Checked> {
     let segments: Vec<String> = reader.segments()?.into_iter().map(|s| s.name).collect();
-    check_files(files, &|name| segments.iter().any(|s| s == name)).map_err(|e| Error::Invalid {
-        diagnostics: e.diagnostics,
-        rendered: e.rendered,
-    })
+    Ok(check_files(files, &|name| {
+        segments.iter().any(|s| s == name)
+    })?)
 }
 
 /// What applying did, per campaign (and `policy`).

@@ -12,14 +12,19 @@ pub enum Error {
     /// A message that could not be rendered.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// `campaigns.db` failed.
     #[error(transparent)]
     Sql(#[from] rusqlite::Error),
+    /// A file could not be read or written.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The event store failed.
     #[error(transparent)]
     Store(#[from] seglab_store::Error),
+    /// Live membership failed.
     #[error(transparent)]
     Live(#[from] seglab_live::Error),
+    /// The segments (engine, definitions) failed.
     #[error(transparent)]
     Segments(#[from] seglab_segments::Error),
     /// `campaigns.db` is newer than this seglab.

@@ -12,26 +12,23 @@ use seglab_segments::Segments;
 use seglab_store::Reader;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use xxhash_rust::xxh3::xxh3_64;
 
-use crate::bestsellers::BestSellers;
-use crate::context::{
-    BestSellersCtx, CampaignCtx, Context, Links, OfferCtx, PersonCtx,
-};
+use crate::best::Shop;
+use crate::context::{CampaignCtx, Context, Links, PersonCtx};
 use crate::db::{CampaignDb, Decided, Status, StoredCampaign, Tx};
 use crate::def::{CampaignDef, ChannelKind, CodeSource, MessageDef, Policy, Reentry, Trigger};
 use crate::members::Membership;
 use crate::policy::{self, DueSend, Outcome, PastSend, PersonFacts};
 use crate::template::Templates;
 use crate::track::Tokens;
-use crate::{Result, ladder, offer};
+use crate::{Result, ladder, offer, variant};
 
 /// What deciding needs from the rest of seglab.
 pub struct Env<'a> {
     pub reader: &'a Reader,
     pub segments: &'a Segments,
     pub members: &'a dyn Membership,
-    pub best: &'a BestSellers,
+    pub shop: &'a Shop,
     /// Where links in messages point (`http://host:port`).
     pub base_url: &'a str,
     pub tokens: &'a Tokens,
@@ -135,19 +132,7 @@ impl Planned {
 /// The variant a person gets: sticky (a hash of campaign and person) and
 /// spread by weight.
 pub fn variant_of(def: &CampaignDef, person: i64) -> usize {
-    let total: u64 = def.messages.iter().map(|m| u64::from(m.weight)).sum();
-    if total == 0 {
-        return 0;
-    }
-    let mut x = xxh3_64(format!("{}:{person}", def.name).as_bytes()) % total;
-    for (i, m) in def.messages.iter().enumerate() {
-        let w = u64::from(m.weight);
-        if x < w {
-            return i;
-        }
-        x -= w;
-    }
-    0
+    variant::choose_variant(&def.messages, &def.name, &person.to_string())
 }
 
 /// Where coupons come from while deciding: the transaction (the worker) or
@@ -170,7 +155,7 @@ fn history_window(policy: &Policy, due: &[Due<'_>]) -> i64 {
 pub(crate) fn decide_person(
     env: &Env<'_>,
     db: &CampaignDb,
-    templates: &dyn Fn(&StoredCampaign) -> Result<std::sync::Arc<Templates>>,
+    templates: &mut dyn FnMut(&StoredCampaign) -> Result<std::sync::Arc<Templates>>,
     policy: &Policy,
     person: &Person,
     due: &[Due<'_>],
@@ -231,18 +216,15 @@ pub(crate) fn decide_person(
         .collect();
     let suppressions = db.suppressions_of(person.id)?;
     let traits = Value::Object(person.traits.clone());
-    let facts = PersonFacts {
-        traits: &traits,
-        email: person.email().is_some(),
-        unsubscribed: suppressions
-            .iter()
-            .filter(|s| s.reason == "unsubscribed")
-            .filter_map(|s| channel_kind(&s.channel))
-            .collect(),
-        suppressed: suppressions
-            .iter()
-            .any(|s| s.reason != "unsubscribed" || s.channel == "any"),
-    };
+    let mut facts = PersonFacts::from_traits(&traits);
+    facts.unsubscribed = suppressions
+        .iter()
+        .filter(|s| s.reason == "unsubscribed")
+        .filter_map(|s| channel_kind(&s.channel))
+        .collect();
+    facts.suppressed = suppressions
+        .iter()
+        .any(|s| s.reason != "unsubscribed" || s.channel == "any");
     let due_sends: Vec<DueSend<'_>> = candidates
         .iter()
         .map(|d| DueSend {
@@ -304,12 +286,23 @@ pub(crate) fn compose(
     let def = &due.campaign.def;
     let variant = variant_of(def, person.id);
     let message: &MessageDef = &def.messages[variant];
-    let events: Vec<(i64, &str, &Value)> = person
+    let events: Vec<ladder::ViewedEvent<'_>> = person
         .events
         .iter()
-        .map(|(t, n, p)| (*t, n.as_str(), p))
+        .map(|(t, n, p)| ladder::ViewedEvent {
+            time: *t,
+            name: n.as_str(),
+            properties: p,
+        })
         .collect();
-    let (pick, behavior) = ladder::choose(&events, now, def.personalize.as_ref(), env.best);
+    let chosen = ladder::choose(
+        &events,
+        now,
+        def.personalize.as_ref(),
+        &env.shop.best,
+        &env.shop.catalog,
+    );
+    let (pick, behavior) = (chosen.pick, chosen.behavior);
     let mut planned = Planned {
         variant: Some(message.name.clone()),
         step: Some(pick.step.as_str().to_owned()),
@@ -350,24 +343,20 @@ pub(crate) fn compose(
                 ));
             };
             planned.coupon = Some(code.clone());
-            Some(OfferCtx {
-                code,
-                discount: o.discount.clone(),
-                expires_at: expires.map(seglab_event::time::format_timestamp),
-            })
+            Some(offer::offer_context(code, now, o))
         }
     };
     let token = env.tokens.sign(due.row.unwrap_or(0));
     let ctx = Context {
         person: PersonCtx {
-            id: person.id,
+            id: person.id.to_string(),
             user_id: person.user_id.clone(),
             email: person.email().map(str::to_owned),
             traits: Value::Object(person.traits.clone()),
         },
         behavior,
         pick,
-        best_sellers: BestSellersCtx::from(env.best),
+        best_sellers: env.shop.best.clone(),
         offer,
         campaign: CampaignCtx {
             name: def.name.clone(),

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::db::{CampaignDb, SendRow};
 use crate::def::Channel;
-use crate::email::{ErrorKind, Mailer, OutgoingEmail};
+use crate::email::{Mailer, OutgoingEmail, SendErrorKind as ErrorKind};
 use crate::track::Tokens;
 use crate::{Error, Result};
 
@@ -35,6 +35,8 @@ pub fn backoff(attempts: i64) -> i64 {
 pub struct Sender {
     /// `None`: no SMTP server is configured; email waits (owed) until one is.
     pub mailer: Option<Mailer>,
+    /// The sender address of email.
+    pub from: String,
     pub http: reqwest::Client,
     pub base_url: String,
     pub tokens: Tokens,
@@ -74,7 +76,7 @@ impl Sender {
                 let token = self.tokens.sign(row.id);
                 let email = OutgoingEmail {
                     to,
-                    from: mailer.from().to_owned(),
+                    from: self.from.clone(),
                     subject: row.subject.clone().unwrap_or_default(),
                     html: row.html.clone(),
                     text: row.text.clone(),

@@ -3,7 +3,6 @@
 //! instant), the sender (dispatch, on the async runtime), on-site decisions,
 //! and what the API asks (preview, why, tracking).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
@@ -16,15 +15,15 @@ use seglab_segments::Segments;
 use seglab_store::Store;
 use serde::Serialize;
 
-use crate::bestsellers::BestSellers;
-use crate::db::{CampaignDb, Decided, NewSend, Pool, Status, StoredCampaign};
+use crate::best::Shop;
+use crate::db::{CampaignDb, NewSend, Pool, Status, StoredCampaign};
 use crate::def::{ChannelKind, Trigger};
 use crate::email::{Mailer, SmtpConfig};
 use crate::plan::{Codes, Due, Env, Person, Planned, compose, decide_person};
 use crate::send::Sender;
 use crate::track::Tokens;
 use crate::worker::{Round, TemplateCache, Worker};
-use crate::{Error, Result, best, policy};
+use crate::{Error, Result, best};
 
 /// How often best-sellers are computed again.
 const BEST_SELLERS_EVERY: i64 = 10 * 60_000;
@@ -60,7 +59,7 @@ pub struct Campaigns {
     onsite: Mutex<CampaignDb>,
     settings: Settings,
     tokens: Tokens,
-    best: RwLock<(i64, Arc<BestSellers>)>,
+    shop: RwLock<(i64, Arc<Shop>)>,
     templates: Mutex<TemplateCache>,
     stop: AtomicBool,
     rounds: Mutex<Rounds>,
@@ -91,7 +90,7 @@ impl Campaigns {
             onsite: Mutex::new(onsite),
             settings,
             tokens: Tokens::new(secret.as_bytes()),
-            best: RwLock::new((i64::MIN, Arc::new(BestSellers::default()))),
+            shop: RwLock::new((i64::MIN, Arc::new(Shop::default()))),
             templates: Mutex::new(TemplateCache::default()),
             stop: AtomicBool::new(false),
             rounds: Mutex::new(Rounds::default()),
@@ -107,24 +106,24 @@ impl Campaigns {
     }
 
     /// Best-sellers as of at most ten minutes ago.
-    fn best_sellers(&self, now: i64) -> Arc<BestSellers> {
+    fn best_sellers(&self, now: i64) -> Arc<Shop> {
         {
-            let best = self.best.read().unwrap_or_else(|e| e.into_inner());
-            if now - best.0 < BEST_SELLERS_EVERY {
-                return best.1.clone();
+            let shop = self.shop.read().unwrap_or_else(|e| e.into_inner());
+            if now - shop.0 < BEST_SELLERS_EVERY {
+                return shop.1.clone();
             }
         }
         let fresh = Arc::new(best::compute(&self.segments, now));
-        *self.best.write().unwrap_or_else(|e| e.into_inner()) = (now, fresh.clone());
+        *self.shop.write().unwrap_or_else(|e| e.into_inner()) = (now, fresh.clone());
         fresh
     }
 
-    fn env<'a>(&'a self, best: &'a BestSellers) -> Env<'a> {
+    fn env<'a>(&'a self, shop: &'a Shop) -> Env<'a> {
         Env {
             reader: self.store.reader(),
             segments: &self.segments,
             members: &*self.live,
-            best,
+            shop,
             base_url: &self.settings.base_url,
             tokens: &self.tokens,
         }
@@ -133,7 +132,7 @@ impl Campaigns {
     /// Starts the decision thread and, on `runtime`, the sender.
     pub fn start(self: &Arc<Campaigns>, runtime: &tokio::runtime::Handle) -> Result<()> {
         let live = LiveDb::open(&self.dir)?;
-        let mut worker = Worker::open(&self.dir, &live)?;
+        let mut worker = Worker::open(&self.dir, &live, self.store.reader())?;
         let me = self.clone();
         let handle = std::thread::Builder::new()
             .name("seglab-campaigns".into())
@@ -144,6 +143,12 @@ impl Campaigns {
             None => None,
         };
         let sender = Sender {
+            from: self
+                .settings
+                .smtp
+                .as_ref()
+                .map(|c| c.from.clone())
+                .unwrap_or_default(),
             mailer,
             http: Sender::http_client()?,
             base_url: self.settings.base_url.clone(),
@@ -227,7 +232,7 @@ impl Campaigns {
             r.requested += 1;
             r.requested
         };
-        self.live.nudge();
+        self.live.nudge_step();
         let rounds = self.rounds();
         let (rounds, _) = self
             .done
@@ -239,7 +244,7 @@ impl Campaigns {
     /// Stops the decision thread and the sender.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
-        self.live.nudge();
+        self.live.nudge_step();
         self.owed.notify_one();
         let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = handle
@@ -302,13 +307,13 @@ impl Campaigns {
             })
             .collect();
         let mut cache = self.templates.lock().unwrap_or_else(|e| e.into_inner());
-        let templates = |c: &StoredCampaign| cache_get(&mut cache, c);
+        let mut templates = |c: &StoredCampaign| cache_get(&mut cache, c);
         let planned = db.atomically(|tx| {
             let mut rng = rand::rng();
             let planned = decide_person(
                 &env,
                 &db,
-                &templates,
+                &mut templates,
                 &policy,
                 &person,
                 &due,
@@ -430,11 +435,11 @@ pub fn preview(
             coupon: None,
         }
     } else {
-        let templates = |c: &StoredCampaign| cache_get(&mut cache, c);
+        let mut templates = |c: &StoredCampaign| cache_get(&mut cache, c);
         decide_person(
             env,
             db,
-            &templates,
+            &mut templates,
             &policy,
             &p,
             &due,
@@ -461,9 +466,6 @@ pub fn preview(
             Err(_) => decision,
         }
     };
-    let _ = policy::reentry_allows;
-    let _: Option<Decided> = None;
-    let _: BTreeMap<(), ()> = BTreeMap::new();
     Ok(Preview {
         campaign: c.name,
         person,

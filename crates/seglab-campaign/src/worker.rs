@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use seglab_live::LiveDb;
+use seglab_store::Reader;
 
 use crate::Result;
 use crate::db::{CampaignDb, Status, StoredCampaign};
@@ -19,12 +20,18 @@ use crate::trigger;
 
 /// Due rows decided per transaction.
 const DUE_PER_BATCH: usize = 2_000;
+/// The ledger's position in the store's events (coupon redemptions).
+const ORDER_CURSOR: &str = "order_seq";
+/// Events scanned for redemptions per round.
+const EVENTS_PER_ROUND: usize = 100_000;
 
 /// What one round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Round {
     /// Ledger rows written by triggers (entries, broadcasts).
     pub triggered: usize,
+    /// Coupons redeemed by orders since the last round.
+    pub redeemed: usize,
     /// Rows decided, by outcome.
     pub decided: BTreeMap<&'static str, usize>,
     /// The next instant something comes due (a delay, a deferral, a
@@ -41,13 +48,13 @@ impl Round {
 
 /// Compiled templates per campaign version.
 #[derive(Default)]
-pub(crate) struct TemplateCache {
+pub struct TemplateCache {
     compiled: HashMap<String, (i64, Arc<Templates>)>,
 }
 
 impl TemplateCache {
     /// The templates of `c`, compiled once per version.
-    pub(crate) fn get(&mut self, c: &StoredCampaign) -> Result<Arc<Templates>> {
+    pub fn get(&mut self, c: &StoredCampaign) -> Result<Arc<Templates>> {
         if let Some((v, t)) = self.compiled.get(&c.name)
             && *v == c.version
         {
@@ -59,7 +66,7 @@ impl TemplateCache {
                 c.name,
                 errors
                     .iter()
-                    .map(ToString::to_string)
+                    .map(|e| e.message.clone())
                     .collect::<Vec<_>>()
                     .join("; ")
             ))
@@ -90,9 +97,13 @@ pub struct Worker {
 impl Worker {
     /// Opens `campaigns.db` in `dir`; a new ledger starts following `live.db`
     /// after what it recorded already.
-    pub fn open(dir: &Path, live: &LiveDb) -> Result<Worker> {
+    pub fn open(dir: &Path, live: &LiveDb, reader: &Reader) -> Result<Worker> {
         let mut db = CampaignDb::open(dir)?;
         trigger::start_cursor(&mut db, live)?;
+        if db.get_state(ORDER_CURSOR)?.is_none() {
+            let last = reader.last_seq()?;
+            db.atomically(|tx| tx.set_state(ORDER_CURSOR, last))?;
+        }
         Ok(Worker {
             db,
             rng: StdRng::from_os_rng(),
@@ -100,9 +111,33 @@ impl Worker {
         })
     }
 
+    /// Marks the codes that orders after the cursor carried (`coupon`) as
+    /// redeemed; returns how many.
+    fn redemptions(&mut self, reader: &Reader) -> Result<usize> {
+        let after = self.db.get_state(ORDER_CURSOR)?.unwrap_or(0);
+        let mut found = Vec::new();
+        let last = reader.scan_named(after, "Order Completed", EVENTS_PER_ROUND, |seq, _, ts, payload| {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(payload)
+                && let Some(code) = v.pointer("/properties/coupon").and_then(|c| c.as_str())
+            {
+                found.push((code.to_owned(), seq, ts));
+            }
+        })?;
+        let db = &self.db;
+        db.atomically(|tx| {
+            let mut n = 0;
+            for (code, seq, ts) in &found {
+                n += usize::from(db.redeem(code, *seq, *ts)?);
+            }
+            tx.set_state(ORDER_CURSOR, last)?;
+            Ok(n)
+        })
+    }
+
     /// Fires triggers and decides everything due by `now`.
     pub fn round(&mut self, env: &Env<'_>, live: &LiveDb, now: i64) -> Result<Round> {
         let mut out = Round::default();
+        out.redeemed = self.redemptions(env.reader)?;
         let stored = self.db.campaigns()?;
         loop {
             let (n, more) = trigger::ingest_entries(&mut self.db, live, &stored, now)?;
@@ -120,7 +155,7 @@ impl Worker {
             .collect();
         let policy = self.db.policy()?;
         let compiled = self.templates.prepare(&campaigns);
-        let templates = |c: &StoredCampaign| -> Result<Arc<Templates>> {
+        let mut templates = |c: &StoredCampaign| -> Result<Arc<Templates>> {
             compiled
                 .get(&c.name)
                 .cloned()
@@ -159,7 +194,7 @@ impl Worker {
                     let planned = decide_person(
                         env,
                         db,
-                        &templates,
+                        &mut templates,
                         &policy,
                         &person,
                         &now_due,

@@ -134,6 +134,11 @@ impl Runner {
         rounds.completed >= ticket
     }
 
+    /// Wakes the thread for a step now (as a commit would).
+    pub fn nudge_step(&self) {
+        self.store.commits().nudge();
+    }
+
     /// Steps that recorded changes so far.
     pub fn recorded_count(&self) -> u64 {
         self.rounds().recorded

@@ -91,8 +91,8 @@ fn checked_or_report(
             }
             Ok(Some(c))
         }
-        Err(seglab_campaign::Error::Invalid { rendered, .. }) => {
-            eprint!("{rendered}");
+        Err(seglab_campaign::Error::Invalid(invalid)) => {
+            eprint!("{}", invalid.rendered);
             Ok(None)
         }
         Err(e) => Err(e.into()),
@@ -148,14 +148,14 @@ fn with_env<T>(
     let db = CampaignDb::open(data)?;
     let now = now_millis();
     let members = Recorded { db: &live, at: now };
-    let best = seglab_campaign::best::compute(&segments, now);
+    let shop = seglab_campaign::best::compute(&segments, now);
     let secret = db.secret("tracking", || "unset".into())?;
     let tokens = Tokens::new(secret.as_bytes());
     let env = Env {
         reader: &reader,
         segments: &segments,
         members: &members,
-        best: &best,
+        shop: &shop,
         base_url: "http://127.0.0.1:8080",
         tokens: &tokens,
     };

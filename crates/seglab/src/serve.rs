@@ -50,7 +50,11 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
                 .email
                 .smtp
                 .as_ref()
-                .map(|url| seglab_campaign::email::SmtpConfig::new(url, &config.email.from)),
+                .map(|url| seglab_campaign::email::SmtpConfig {
+                    url: url.clone(),
+                    from: config.email.from.clone(),
+                    ..seglab_campaign::email::SmtpConfig::default()
+                }),
         },
     };
     let started = std::time::Instant::now();

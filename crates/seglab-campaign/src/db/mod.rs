@@ -18,6 +18,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub use definitions::{Applied, StoredCampaign};
 pub use ledger::{DueRow, LedgerFilter, NewSend, SendRow, Status};
+pub(crate) use ledger::Decided;
 pub use offers::{Coupon, Suppression};
 
 use crate::{Error, Result};
@@ -138,6 +139,13 @@ impl CampaignDb {
             tx.commit()?;
         }
         Ok(CampaignDb { conn })
+    }
+
+    /// Commits without an fsync each (for rows that may be redone or lost
+    /// to a power cut: delivery marks, on-site impressions).
+    pub(crate) fn relaxed(self) -> Result<CampaignDb> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(self)
     }
 
     /// A state value (cursors).

@@ -52,8 +52,9 @@ fn source_of(body: &Bytes) -> ApiResult<String> {
 /// Turns a campaigns error into an API error, with structured diagnostics.
 fn with_diagnostics(e: seglab_campaign::Error, source: &str) -> ApiError {
     let diagnostics = match &e {
-        seglab_campaign::Error::Invalid { diagnostics, .. } => Some(
-            diagnostics
+        seglab_campaign::Error::Invalid(invalid) => Some(
+            invalid
+                .diagnostics
                 .iter()
                 .map(|(file, d)| {
                     let (line, column) = d.line_col(source);

@@ -115,6 +115,7 @@ async fn import_path_marks_history() {
 async fn overload_answers_429_with_retry_after() {
     let app = App::with_limits(seglab_server::Limits {
         max_pending_events: 1,
+        ..seglab_server::Limits::default()
     });
     let body = json!({"batch": [
         {"type": "track", "userId": "u", "event": "a"},
