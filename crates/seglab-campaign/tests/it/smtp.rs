@@ -51,7 +51,8 @@ pub struct Sink {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir.ancestors().nth(2).unwrap().to_path_buf()
 }
 
 fn required() -> bool {
