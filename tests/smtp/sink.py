@@ -2,7 +2,7 @@
 appends each message as one JSON line to a file.
 
     python sink.py --port 0 --out messages.jsonl [--reject-rcpt ADDR]...
-                   [--fail-first N] [--fail-all]
+                   [--fail-first N] [--fail-all] [--idle-timeout SECONDS]
 
 Prints `PORT <n>` on stdout once it listens. Runs until SIGTERM or SIGINT
 or, when stdin is a pipe, until stdin closes (so it never outlives the test
@@ -205,7 +205,8 @@ async def serve(args):
     handler = Handler(journal, args.reject_rcpt, args.fail_first, args.fail_all)
 
     def factory():
-        return FastSMTP(handler, hostname="seglab-sink", ident="seglab-sink", loop=loop)
+        return FastSMTP(handler, hostname="seglab-sink", ident="seglab-sink",
+                        timeout=args.idle_timeout, loop=loop)
 
     server = await loop.create_server(factory, host=args.host, port=args.port, backlog=1024)
     port = server.sockets[0].getsockname()[1]
@@ -243,6 +244,8 @@ def main():
     parser.add_argument("--fail-first", type=int, default=0, metavar="N",
                         help="answer 451 to the first N messages")
     parser.add_argument("--fail-all", action="store_true", help="answer 554 to every message")
+    parser.add_argument("--idle-timeout", type=float, default=300, metavar="SECONDS",
+                        help="close connections idle for this long")
     args = parser.parse_args()
     if uvloop is not None:
         uvloop.install()

@@ -84,8 +84,9 @@ impl Pool {
             .acquire()
             .await
             .map_err(|_| SendError::new(SendErrorKind::Transient, "mailer closed"))?;
-        // A pooled connection the server has closed fails before `MAIL`
-        // is accepted: then, and only then, a new connection takes over.
+        // A pooled connection the server has closed (silently or with a
+        // `421`) fails at `MAIL`, before anything is accepted: then, and
+        // only then, a new connection takes over.
         let (mut conn, mut reused) = match self.checkout() {
             Some(conn) => (conn, true),
             None => (self.connect().await?, false),
@@ -98,13 +99,13 @@ impl Pool {
                     self.checkin(conn);
                     Ok(())
                 }
-                Ok(Err((Stage::Mail, e))) if reused && e.status().is_none() => {
+                Ok(Err((Stage::Mail, e))) if reused && (e.status().is_none() || is_421(&e)) => {
                     reused = false;
                     conn = self.connect().await?;
                     continue;
                 }
                 Ok(Err((stage, e))) => {
-                    if e.status().is_some_and(|c| c.to_string() != "421") {
+                    if e.status().is_some() && !is_421(&e) {
                         self.reset(conn).await;
                     }
                     Err(classify(stage, &e))
@@ -151,6 +152,11 @@ impl Pool {
             )),
         }
     }
+}
+
+/// `421`: the server is closing the connection.
+fn is_421(e: &SmtpError) -> bool {
+    e.status().is_some_and(|code| code.to_string() == "421")
 }
 
 /// One message: `MAIL`, `RCPT` for each recipient, `DATA` and the content.

@@ -139,6 +139,20 @@ async fn two_temporary_failures_then_success() {
 }
 
 #[tokio::test]
+async fn a_pooled_connection_the_server_closed_is_replaced() {
+    let Some(sink) = Sink::start(&["--idle-timeout", "0.2"]) else {
+        return;
+    };
+    let mailer = mailer(&sink.url(), 1);
+    mailer.send(&email("k1", "ann@example.com")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    mailer.send(&email("k2", "ann@example.com")).await.unwrap();
+    let got = sink.wait_for(2, WAIT).await;
+    let keys: Vec<_> = got.iter().map(|m| m.idempotency_key.as_deref()).collect();
+    assert_eq!(keys, [Some("k1"), Some("k2")]);
+}
+
+#[tokio::test]
 async fn a_rejected_message_is_permanent_not_a_bounce() {
     let Some(sink) = Sink::start(&["--fail-all"]) else {
         return;
