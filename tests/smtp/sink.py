@@ -7,7 +7,7 @@ appends each message as one JSON line to a file.
 Prints `PORT <n>` on stdout once it listens. Runs until SIGTERM or SIGINT
 or, when stdin is a pipe, until stdin closes (so it never outlives the test
 that started it); then it flushes, prints `STATS messages=<n>
-cpu_seconds=<s> wall_seconds=<s>` and exits.
+connections=<n> cpu_seconds=<s> wall_seconds=<s>` and exits.
 
 A message is written before it is acknowledged: the lines of every message
 finished in one turn of the event loop go out in one write, and their `250`
@@ -167,7 +167,14 @@ ANGLE_ADDR = re.compile(r"\s*<([^<>\s]*)>(.*)")
 
 class FastSMTP(SMTP):
     """aiosmtpd's server with a quick path for the common `<addr>` argument
-    of MAIL and RCPT (its general parser builds a class on every call)."""
+    of MAIL and RCPT (its general parser builds a class on every call), and
+    a count of the connections."""
+
+    connections = 0
+
+    def connection_made(self, transport):
+        FastSMTP.connections += 1
+        super().connection_made(transport)
 
     def _getaddr(self, arg):
         m = ANGLE_ADDR.fullmatch(arg)
@@ -231,7 +238,8 @@ async def serve(args):
     server.close()
     journal.close()
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
-    print(f"STATS messages={journal.count} cpu_seconds={cpu:.3f} wall_seconds={wall:.3f}", flush=True)
+    print(f"STATS messages={journal.count} connections={FastSMTP.connections} "
+          f"cpu_seconds={cpu:.3f} wall_seconds={wall:.3f}", flush=True)
 
 
 def main():

@@ -254,12 +254,19 @@ async fn two_thousand_concurrent_sends_arrive_exactly_once() {
     assert!((0..n).all(|i| by_key.contains_key(&format!("bulk-{i}"))));
 
     let stats = sink.stop();
+    assert_eq!(stats.messages as usize, n + 1);
+    assert!(
+        stats.connections as usize <= pool,
+        "{} connections for a pool of {pool}",
+        stats.connections
+    );
     let rate = n as f64 / elapsed.as_secs_f64();
     let sink_rate = stats.messages as f64 / stats.cpu_seconds;
     eprintln!(
-        "smtp: {n} messages in {:.3}s = {rate:.0} msg/s (pool of {pool}); \
+        "smtp: {n} messages in {:.3}s = {rate:.0} msg/s (pool of {pool}, {} connections); \
          the sink used {:.0} µs of CPU a message (at most {sink_rate:.0} msg/s on one core)",
         elapsed.as_secs_f64(),
+        stats.connections,
         stats.cpu_seconds * 1e6 / stats.messages as f64,
     );
 }

@@ -37,6 +37,7 @@ pub struct Received {
 #[derive(Debug, Clone, Copy)]
 pub struct SinkStats {
     pub messages: u64,
+    pub connections: u64,
     pub cpu_seconds: f64,
 }
 
@@ -191,6 +192,7 @@ impl Sink {
                 };
                 return SinkStats {
                     messages: field("messages").parse().unwrap(),
+                    connections: field("connections").parse().unwrap(),
                     cpu_seconds: field("cpu_seconds").parse().unwrap(),
                 };
             }
