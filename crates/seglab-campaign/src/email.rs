@@ -44,7 +44,7 @@ pub struct OutgoingEmail {
 }
 
 /// Where and how to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SmtpConfig {
     /// `smtp://host:port` (plain), `smtp://host:port?tls=required`
     /// (STARTTLS) or `smtps://host:port` (TLS from the start); credentials
@@ -58,6 +58,17 @@ pub struct SmtpConfig {
     /// For connecting (greeting, EHLO, STARTTLS, AUTH included) and for
     /// each message's transaction.
     pub timeout: Duration,
+}
+
+impl fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("url", &smtp::redact(&self.url))
+            .field("from", &self.from)
+            .field("pool_size", &self.pool_size)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl Default for SmtpConfig {
@@ -109,7 +120,8 @@ impl fmt::Display for SendErrorKind {
 #[error("{kind} send failure: {message}")]
 pub struct SendError {
     pub kind: SendErrorKind,
-    /// The server's answer (`550 5.1.1 …`) or what went wrong.
+    /// The command and the server's answer (`RCPT TO: 550 5.1.1 …`), or
+    /// what went wrong.
     pub message: String,
 }
 
@@ -468,6 +480,17 @@ mod tests {
         assert_eq!(message_id("100%"), "<100%25@seglab>");
         assert_ne!(message_id("a:b"), message_id("a%3Ab"));
         assert_eq!(message_id("a\"b(c)"), "<a%22b%28c%29@seglab>");
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let config = SmtpConfig {
+            url: "smtps://u:hunter2@mx.example".into(),
+            ..SmtpConfig::default()
+        };
+        let debug = format!("{config:?}");
+        assert!(debug.contains("smtps://u:***@mx.example"), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
     }
 
     #[test]
