@@ -20,6 +20,12 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "build"
 cargo build --workspace --all-targets --quiet
 
+# --- SMTP sink (tests/smtp): the real SMTP server of the email tests --------
+step "SMTP sink for the email tests"
+bash tests/smtp/setup.sh
+export SEGLAB_SMTP_PYTHON="$PWD/tests/smtp/.venv/bin/python" SEGLAB_REQUIRE_SMTP=1
+# ---------------------------------------------------------------------------
+
 step "unit and integration tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

@@ -2,12 +2,12 @@
 appends each message as one JSON line to a file.
 
     python sink.py --port 0 --out messages.jsonl [--reject-rcpt ADDR]...
-                   [--fail-first N] [--fail-all]
+                   [--fail-first N] [--fail-all] [--idle-timeout SECONDS]
 
 Prints `PORT <n>` on stdout once it listens. Runs until SIGTERM or SIGINT
 or, when stdin is a pipe, until stdin closes (so it never outlives the test
 that started it); then it flushes, prints `STATS messages=<n>
-cpu_seconds=<s> wall_seconds=<s>` and exits.
+connections=<n> cpu_seconds=<s> wall_seconds=<s>` and exits.
 
 A message is written before it is acknowledged: the lines of every message
 finished in one turn of the event loop go out in one write, and their `250`
@@ -167,7 +167,14 @@ ANGLE_ADDR = re.compile(r"\s*<([^<>\s]*)>(.*)")
 
 class FastSMTP(SMTP):
     """aiosmtpd's server with a quick path for the common `<addr>` argument
-    of MAIL and RCPT (its general parser builds a class on every call)."""
+    of MAIL and RCPT (its general parser builds a class on every call), and
+    a count of the connections."""
+
+    connections = 0
+
+    def connection_made(self, transport):
+        FastSMTP.connections += 1
+        super().connection_made(transport)
 
     def _getaddr(self, arg):
         m = ANGLE_ADDR.fullmatch(arg)
@@ -205,7 +212,8 @@ async def serve(args):
     handler = Handler(journal, args.reject_rcpt, args.fail_first, args.fail_all)
 
     def factory():
-        return FastSMTP(handler, hostname="seglab-sink", ident="seglab-sink", loop=loop)
+        return FastSMTP(handler, hostname="seglab-sink", ident="seglab-sink",
+                        timeout=args.idle_timeout, loop=loop)
 
     server = await loop.create_server(factory, host=args.host, port=args.port, backlog=1024)
     port = server.sockets[0].getsockname()[1]
@@ -230,7 +238,8 @@ async def serve(args):
     server.close()
     journal.close()
     cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
-    print(f"STATS messages={journal.count} cpu_seconds={cpu:.3f} wall_seconds={wall:.3f}", flush=True)
+    print(f"STATS messages={journal.count} connections={FastSMTP.connections} "
+          f"cpu_seconds={cpu:.3f} wall_seconds={wall:.3f}", flush=True)
 
 
 def main():
@@ -243,6 +252,8 @@ def main():
     parser.add_argument("--fail-first", type=int, default=0, metavar="N",
                         help="answer 451 to the first N messages")
     parser.add_argument("--fail-all", action="store_true", help="answer 554 to every message")
+    parser.add_argument("--idle-timeout", type=float, default=300, metavar="SECONDS",
+                        help="close connections idle for this long")
     args = parser.parse_args()
     if uvloop is not None:
         uvloop.install()

@@ -33,6 +33,15 @@ fn email(key: &str, to: &str) -> OutgoingEmail {
     }
 }
 
+/// The idempotency keys of the messages received, once there are `n`.
+async fn keys(sink: &Sink, n: usize) -> Vec<String> {
+    let received = sink.wait_for(n, WAIT).await;
+    received
+        .into_iter()
+        .map(|m| m.idempotency_key.unwrap_or_default())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_message_arrives_with_every_header_and_both_bodies() {
     let Some(sink) = Sink::start(&[]) else { return };
@@ -115,9 +124,7 @@ async fn a_rejected_recipient_is_a_bounce() {
     assert!(err.message.starts_with("RCPT TO: 550 5.1.1"), "{err}");
     // The pool recovers: the next message goes through.
     mailer.send(&email("k2", "here@example.com")).await.unwrap();
-    let got = sink.wait_for(1, WAIT).await;
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].idempotency_key.as_deref(), Some("k2"));
+    assert_eq!(keys(&sink, 1).await, ["k2"]);
 }
 
 #[tokio::test]
@@ -133,9 +140,19 @@ async fn two_temporary_failures_then_success() {
         assert!(err.message.starts_with("end of data: 451"), "{err}");
     }
     mailer.send(&message).await.unwrap();
-    let got = sink.wait_for(1, WAIT).await;
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].idempotency_key.as_deref(), Some("retry-1"));
+    assert_eq!(keys(&sink, 1).await, ["retry-1"]);
+}
+
+#[tokio::test]
+async fn a_pooled_connection_the_server_closed_is_replaced() {
+    let Some(sink) = Sink::start(&["--idle-timeout", "0.2"]) else {
+        return;
+    };
+    let mailer = mailer(&sink.url(), 1);
+    mailer.send(&email("k1", "ann@example.com")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    mailer.send(&email("k2", "ann@example.com")).await.unwrap();
+    assert_eq!(keys(&sink, 2).await, ["k1", "k2"]);
 }
 
 #[tokio::test]
@@ -237,12 +254,19 @@ async fn two_thousand_concurrent_sends_arrive_exactly_once() {
     assert!((0..n).all(|i| by_key.contains_key(&format!("bulk-{i}"))));
 
     let stats = sink.stop();
+    assert_eq!(stats.messages as usize, n + 1);
+    assert!(
+        stats.connections as usize <= pool,
+        "{} connections for a pool of {pool}",
+        stats.connections
+    );
     let rate = n as f64 / elapsed.as_secs_f64();
     let sink_rate = stats.messages as f64 / stats.cpu_seconds;
     eprintln!(
-        "smtp: {n} messages in {:.3}s = {rate:.0} msg/s (pool of {pool}); \
+        "smtp: {n} messages in {:.3}s = {rate:.0} msg/s (pool of {pool}, {} connections); \
          the sink used {:.0} µs of CPU a message (at most {sink_rate:.0} msg/s on one core)",
         elapsed.as_secs_f64(),
+        stats.connections,
         stats.cpu_seconds * 1e6 / stats.messages as f64,
     );
 }

@@ -37,6 +37,7 @@ pub struct Received {
 #[derive(Debug, Clone, Copy)]
 pub struct SinkStats {
     pub messages: u64,
+    pub connections: u64,
     pub cpu_seconds: f64,
 }
 
@@ -51,7 +52,8 @@ pub struct Sink {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir.ancestors().nth(2).unwrap().to_path_buf()
 }
 
 fn required() -> bool {
@@ -190,6 +192,7 @@ impl Sink {
                 };
                 return SinkStats {
                     messages: field("messages").parse().unwrap(),
+                    connections: field("connections").parse().unwrap(),
                     cpu_seconds: field("cpu_seconds").parse().unwrap(),
                 };
             }
