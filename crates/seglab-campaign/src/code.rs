@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use seglab_store::Reader;
 use serde::Serialize;
 
+use crate::Result;
 use crate::check::{Checked, check_files};
 use crate::db::{Applied, CampaignDb, Status, StoredCampaign};
 use crate::members::Membership;
-use crate::Result;
 
 /// Checks campaign files against the saved segments.
 pub fn check(reader: &Reader, files: &[(String, String)]) -> Result<Checked> {
@@ -84,9 +84,7 @@ pub fn diff(
         out.push(CampaignDiff {
             name: def.name.clone(),
             status,
-            audience: members
-                .members(&def.segment)
-                .map_or(0, |m| m.len()),
+            audience: members.members(&def.segment).map_or(0, |m| m.len()),
             segment_before: stored
                 .filter(|s| s.def.segment != def.segment)
                 .map(|s| s.def.segment),

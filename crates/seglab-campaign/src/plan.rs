@@ -138,7 +138,10 @@ pub fn variant_of(def: &CampaignDef, person: i64) -> usize {
 /// Where coupons come from while deciding: the transaction (the worker) or
 /// nowhere (a preview shows a placeholder).
 pub(crate) enum Codes<'t, 'c> {
-    Issue { tx: &'t Tx<'c>, rng: &'t mut dyn rand::RngCore },
+    Issue {
+        tx: &'t Tx<'c>,
+        rng: &'t mut dyn rand::RngCore,
+    },
     Preview,
 }
 
@@ -152,6 +155,7 @@ fn history_window(policy: &Policy, due: &[Due<'_>]) -> i64 {
 }
 
 /// Decides every due send of one person at `now`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn decide_person(
     env: &Env<'_>,
     db: &CampaignDb,
@@ -267,9 +271,13 @@ pub(crate) fn decide_person(
 }
 
 fn channel_kind(s: &str) -> Option<ChannelKind> {
-    [ChannelKind::Email, ChannelKind::Webhook, ChannelKind::Onsite]
-        .into_iter()
-        .find(|c| c.as_str() == s)
+    [
+        ChannelKind::Email,
+        ChannelKind::Webhook,
+        ChannelKind::Onsite,
+    ]
+    .into_iter()
+    .find(|c| c.as_str() == s)
 }
 
 /// The message of a send decided to go out: variant, ladder step, offer,
@@ -324,7 +332,9 @@ pub(crate) fn compose(
                 Codes::Issue { tx, rng } => match tx.code_of(&def.name, person.id)? {
                     Some(code) => Some(code),
                     None => match &o.codes {
-                        CodeSource::Pool => tx.take_pool_code(&def.name, person.id, now, expires)?,
+                        CodeSource::Pool => {
+                            tx.take_pool_code(&def.name, person.id, now, expires)?
+                        }
                         CodeSource::Generated { prefix } => loop {
                             let code = offer::generate_code(prefix, &mut **rng);
                             if tx.issue_code(&code, &def.name, person.id, now, expires)? {
@@ -386,12 +396,15 @@ pub(crate) fn compose(
     }
 }
 
+/// Due sends by person, and decisions already made (by row).
+pub(crate) type Grouped<'c> = (Vec<(i64, Vec<Due<'c>>)>, Vec<(i64, Planned)>);
+
 /// Due rows of one person, grouped with their campaigns (rows of campaigns
 /// that are gone are decided `skipped`).
 pub(crate) fn group_due<'c>(
     rows: &[crate::db::DueRow],
     campaigns: &'c BTreeMap<String, StoredCampaign>,
-) -> (Vec<(i64, Vec<Due<'c>>)>, Vec<(i64, Planned)>) {
+) -> Grouped<'c> {
     let mut people: Vec<(i64, Vec<Due<'c>>)> = Vec::new();
     let mut gone = Vec::new();
     for r in rows {

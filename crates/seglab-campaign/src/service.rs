@@ -177,11 +177,8 @@ impl Campaigns {
                     .ok()
                     .flatten();
                 let wait = next.map_or(1_000, |t| (t - now_millis()).clamp(10, 1_000));
-                let _ = tokio::time::timeout(
-                    Duration::from_millis(wait as u64),
-                    wake.notified(),
-                )
-                .await;
+                let _ =
+                    tokio::time::timeout(Duration::from_millis(wait as u64), wake.notified()).await;
             }
         });
         Ok(())
@@ -223,7 +220,12 @@ impl Campaigns {
     /// Waits for a round that started after this call (so triggers recorded
     /// before it are decided); false after `timeout` or without a thread.
     pub fn catch_up(&self, timeout: Duration) -> bool {
-        if self.thread.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+        if self
+            .thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+        {
             return false;
         }
         self.live.catch_up(timeout);
@@ -274,7 +276,10 @@ impl Campaigns {
                 ..Default::default()
             })
         })?;
-        Ok(Why { sends, now: preview })
+        Ok(Why {
+            sends,
+            now: preview,
+        })
     }
 
     /// The best on-site message for `person` at `placement` now: every
@@ -350,7 +355,10 @@ impl Campaigns {
     }
 }
 
-fn cache_get(cache: &mut TemplateCache, c: &StoredCampaign) -> Result<Arc<crate::template::Templates>> {
+fn cache_get(
+    cache: &mut TemplateCache,
+    c: &StoredCampaign,
+) -> Result<Arc<crate::template::Templates>> {
     cache.get(c)
 }
 
@@ -456,7 +464,15 @@ pub fn preview(
     } else {
         match cache_get(&mut cache, &c) {
             Ok(t) => {
-                let mut shown = compose(env, &t, &due[0], &p, &mut Codes::Preview, String::new(), now)?;
+                let mut shown = compose(
+                    env,
+                    &t,
+                    &due[0],
+                    &p,
+                    &mut Codes::Preview,
+                    String::new(),
+                    now,
+                )?;
                 shown.status = decision.status;
                 shown.rule = decision.rule;
                 shown.explanation = decision.explanation;

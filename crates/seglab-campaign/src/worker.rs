@@ -42,7 +42,8 @@ pub struct Round {
 impl Round {
     /// Rows decided to go out.
     pub fn owed(&self) -> usize {
-        self.decided.get("owed").copied().unwrap_or(0) + self.decided.get("sent").copied().unwrap_or(0)
+        self.decided.get("owed").copied().unwrap_or(0)
+            + self.decided.get("sent").copied().unwrap_or(0)
     }
 }
 
@@ -116,13 +117,18 @@ impl Worker {
     fn redemptions(&mut self, reader: &Reader) -> Result<usize> {
         let after = self.db.get_state(ORDER_CURSOR)?.unwrap_or(0);
         let mut found = Vec::new();
-        let last = reader.scan_named(after, "Order Completed", EVENTS_PER_ROUND, |seq, _, ts, payload| {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(payload)
-                && let Some(code) = v.pointer("/properties/coupon").and_then(|c| c.as_str())
-            {
-                found.push((code.to_owned(), seq, ts));
-            }
-        })?;
+        let last = reader.scan_named(
+            after,
+            "Order Completed",
+            EVENTS_PER_ROUND,
+            |seq, _, ts, payload| {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(payload)
+                    && let Some(code) = v.pointer("/properties/coupon").and_then(|c| c.as_str())
+                {
+                    found.push((code.to_owned(), seq, ts));
+                }
+            },
+        )?;
         let db = &self.db;
         db.atomically(|tx| {
             let mut n = 0;
@@ -136,8 +142,10 @@ impl Worker {
 
     /// Fires triggers and decides everything due by `now`.
     pub fn round(&mut self, env: &Env<'_>, live: &LiveDb, now: i64) -> Result<Round> {
-        let mut out = Round::default();
-        out.redeemed = self.redemptions(env.reader)?;
+        let mut out = Round {
+            redeemed: self.redemptions(env.reader)?,
+            ..Round::default()
+        };
         let stored = self.db.campaigns()?;
         loop {
             let (n, more) = trigger::ingest_entries(&mut self.db, live, &stored, now)?;

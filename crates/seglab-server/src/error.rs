@@ -132,7 +132,9 @@ impl From<seglab_campaign::Error> for ApiError {
             E::Store(e) => e.into(),
             E::Live(e) => e.into(),
             E::NotFound(_) | E::NoPerson(_) => ApiError::not_found(e.to_string()),
-            E::Invalid(_) | E::Render(_) | E::Refused(_) => ApiError::bad_request(e.code(), e.to_string()),
+            E::Invalid(_) | E::Render(_) | E::Refused(_) => {
+                ApiError::bad_request(e.code(), e.to_string())
+            }
             _ => {
                 tracing::error!(error = %e, "campaigns error");
                 ApiError::new(ErrorKind::Internal, e.code(), e.to_string())

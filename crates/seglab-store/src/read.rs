@@ -413,7 +413,9 @@ impl Reader {
         }
         self.with_conn(|conn| {
             Ok(conn
-                .prepare_cached("SELECT id FROM identities WHERE person_id = ?1 ORDER BY id LIMIT 1")?
+                .prepare_cached(
+                    "SELECT id FROM identities WHERE person_id = ?1 ORDER BY id LIMIT 1",
+                )?
                 .query_row([person], |r| r.get(0))
                 .optional()?
                 .map(|id| (id, false)))

@@ -218,11 +218,31 @@ pub fn run(data: &Path, cmd: CampaignsCommand) -> anyhow::Result<ExitCode> {
             with_env(data, |env, db, reader, segments| {
                 let person = person_of(reader, segments, &person)?;
                 let templates = Mutex::new(Default::default());
-                let p = seglab_campaign::service::preview(env, db, &templates, &name, person, now_millis())?;
+                let p = seglab_campaign::service::preview(
+                    env,
+                    db,
+                    &templates,
+                    &name,
+                    person,
+                    now_millis(),
+                )?;
                 let d = &p.decision;
                 println!("campaign  {}", p.campaign);
-                println!("person    {} ({})", p.person, if p.member { "in the segment" } else { "not in the segment" });
-                println!("decision  {} — {} ({})", d.status.as_str(), d.explanation, d.rule);
+                println!(
+                    "person    {} ({})",
+                    p.person,
+                    if p.member {
+                        "in the segment"
+                    } else {
+                        "not in the segment"
+                    }
+                );
+                println!(
+                    "decision  {} — {} ({})",
+                    d.status.as_str(),
+                    d.explanation,
+                    d.rule
+                );
                 if let Some(v) = &d.variant {
                     println!("variant   {v}");
                 }
@@ -270,7 +290,14 @@ pub fn run(data: &Path, cmd: CampaignsCommand) -> anyhow::Result<ExitCode> {
                     );
                 }
                 let templates = Mutex::new(Default::default());
-                let p = seglab_campaign::service::preview(env, db, &templates, &name, person, now_millis())?;
+                let p = seglab_campaign::service::preview(
+                    env,
+                    db,
+                    &templates,
+                    &name,
+                    person,
+                    now_millis(),
+                )?;
                 println!(
                     "now: {} — {} ({})",
                     p.decision.status.as_str(),

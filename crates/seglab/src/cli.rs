@@ -345,7 +345,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     for (name, applied) in
                         crate::campaigns_cmd::install_starter(store.reader(), &mut db)?
                     {
-                        println!("campaign {name:<24} {}", crate::campaigns_cmd::applied(applied));
+                        println!(
+                            "campaign {name:<24} {}",
+                            crate::campaigns_cmd::applied(applied)
+                        );
                     }
                     let now = seglab_event::time::now_millis();
                     let evals = segments.evaluate(store.reader(), &[], now)?;

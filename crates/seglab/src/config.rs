@@ -173,7 +173,11 @@ impl Config {
             },
             email: EmailConfig {
                 smtp: o.smtp.clone().or(file.email.smtp).filter(|s| !s.is_empty()),
-                from: o.email_from.clone().or(file.email.from).unwrap_or(d.email.from),
+                from: o
+                    .email_from
+                    .clone()
+                    .or(file.email.from)
+                    .unwrap_or(d.email.from),
             },
             ingest: IngestConfig {
                 max_pending_events: o

@@ -69,9 +69,8 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     if demo && store.reader().segments()?.is_empty() {
         crate::segments_cmd::install_starter(store.reader(), &state.segments)?;
         state.campaigns.pool.with(|db| {
-            crate::campaigns_cmd::install_starter(store.reader(), db).map_err(|e| {
-                seglab_campaign::Error::Refused(format!("starter campaigns: {e:#}"))
-            })
+            crate::campaigns_cmd::install_starter(store.reader(), db)
+                .map_err(|e| seglab_campaign::Error::Refused(format!("starter campaigns: {e:#}")))
         })?;
         let now = seglab_event::time::now_millis();
         let evals = state.segments.evaluate(store.reader(), &[], now)?;

@@ -124,7 +124,8 @@ impl CampaignDb {
             "SELECT name, version, def, source, updated_at, secret, next_run
              FROM campaigns WHERE deleted = 0 ORDER BY name",
         )?;
-        let rows: Vec<(String, i64, String, String, i64, String, Option<i64>)> = stmt
+        type Row = (String, i64, String, String, i64, String, Option<i64>);
+        let rows: Vec<Row> = stmt
             .query_map([], |r| {
                 Ok((
                     r.get(0)?,

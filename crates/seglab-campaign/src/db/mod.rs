@@ -17,8 +17,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub use definitions::{Applied, StoredCampaign};
-pub use ledger::{DueRow, LedgerFilter, NewSend, SendRow, Status};
 pub(crate) use ledger::Decided;
+pub use ledger::{DueRow, LedgerFilter, NewSend, SendRow, Status};
 pub use offers::{Coupon, Suppression};
 
 use crate::{Error, Result};

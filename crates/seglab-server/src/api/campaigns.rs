@@ -46,7 +46,12 @@ struct Source {
 fn source_of(body: &Bytes) -> ApiResult<String> {
     serde_json::from_slice::<Source>(body)
         .map(|s| s.source)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("expected {{\"source\": \"…\"}}: {e}")))
+        .map_err(|e| {
+            ApiError::bad_request(
+                "invalid_json",
+                format!("expected {{\"source\": \"…\"}}: {e}"),
+            )
+        })
 }
 
 /// Turns a campaigns error into an API error, with structured diagnostics.
@@ -99,8 +104,7 @@ async fn list(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
 /// Checks and saves every campaign (and the policy) of the source.
 fn apply_source(s: &AppState, source: &str, only: Option<&str>) -> ApiResult<Value> {
     let files = [("request.toml".to_owned(), source.to_owned())];
-    let checked =
-        code::check(s.store.reader(), &files).map_err(|e| with_diagnostics(e, source))?;
+    let checked = code::check(s.store.reader(), &files).map_err(|e| with_diagnostics(e, source))?;
     if let Some(name) = only
         && !checked.definitions.campaigns.iter().all(|c| c.name == name)
     {
@@ -164,13 +168,16 @@ async fn show(
 ) -> ApiResult<Json<Value>> {
     super::blocking(&state, move |s| {
         let (summary, versions) = s.campaigns.pool.with(|db| {
-            let summary = code::list(db)?.into_iter().find(|c| c.campaign.name == name);
+            let summary = code::list(db)?
+                .into_iter()
+                .find(|c| c.campaign.name == name);
             Ok((summary, db.campaign_versions(&name)?))
         })?;
         let summary =
             summary.ok_or_else(|| ApiError::not_found(format!("no campaign named {name:?}")))?;
         let mut v = campaign_json(&summary);
-        v["versions"] = json!(versions
+        v["versions"] =
+            json!(versions
             .iter()
             .map(|(version, at)| json!({"version": version, "created_at": format_timestamp(*at)}))
             .collect::<Vec<_>>());
@@ -267,8 +274,12 @@ async fn sends(
                 limit,
             })
         })?;
-        let next = (rows.len() == limit).then(|| rows.last().map(|r| r.id)).flatten();
-        Ok(Json(json!({"campaign": name, "sends": rows, "next_after": next})))
+        let next = (rows.len() == limit)
+            .then(|| rows.last().map(|r| r.id))
+            .flatten();
+        Ok(Json(
+            json!({"campaign": name, "sends": rows, "next_after": next}),
+        ))
     })
     .await
 }
@@ -285,7 +296,10 @@ async fn coupons(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let codes: Codes = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request("invalid_json", format!("expected {{\"codes\": [\"…\"]}}: {e}"))
+        ApiError::bad_request(
+            "invalid_json",
+            format!("expected {{\"codes\": [\"…\"]}}: {e}"),
+        )
     })?;
     if let Some(bad) = codes
         .codes
@@ -304,7 +318,9 @@ async fn coupons(
             }
             db.add_pool_codes(&name, &codes.codes)
         })?;
-        Ok(Json(json!({"campaign": name, "added": added, "received": codes.codes.len()})))
+        Ok(Json(
+            json!({"campaign": name, "added": added, "received": codes.codes.len()}),
+        ))
     })
     .await
 }

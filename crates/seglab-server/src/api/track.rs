@@ -41,9 +41,9 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 /// A transparent 1×1 GIF.
 const PIXEL: &[u8] = &[
-    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00,
-    0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
 /// The send a token names.
@@ -87,7 +87,11 @@ async fn record(
         "properties": properties,
     });
     msg[if is_user { "userId" } else { "anonymousId" }] = json!(id);
-    let batch = segment_spec::parse(msg.to_string().as_bytes(), Endpoint::Single(seglab_event::EventType::Track), now_millis())?;
+    let batch = segment_spec::parse(
+        msg.to_string().as_bytes(),
+        Endpoint::Single(seglab_event::EventType::Track),
+        now_millis(),
+    )?;
     super::store_events(state, batch.events, false, "campaign").await
 }
 
@@ -162,8 +166,8 @@ async fn unsubscribe(
 ) -> ApiResult<Html<&'static str>> {
     // RFC 8058: the body is `List-Unsubscribe=One-Click`; the page's form
     // sends the same.
-    let one_click = form_urlencoded::parse(&body)
-        .any(|(k, v)| k == "List-Unsubscribe" && v == "One-Click");
+    let one_click =
+        form_urlencoded::parse(&body).any(|(k, v)| k == "List-Unsubscribe" && v == "One-Click");
     if !one_click {
         return Err(ApiError::bad_request(
             "invalid_unsubscribe",
@@ -207,10 +211,14 @@ async fn decide(
         let person = super::live::person_of(s, &q.person)?;
         let decision = s.campaigns.decide(person, &q.placement, now_millis())?;
         Ok(match decision {
-            Some(d) => axum::Json(json!({"person_id": person, "placement": q.placement, "decision": d}))
-                .into_response(),
-            None => axum::Json(json!({"person_id": person, "placement": q.placement, "decision": null}))
-                .into_response(),
+            Some(d) => {
+                axum::Json(json!({"person_id": person, "placement": q.placement, "decision": d}))
+                    .into_response()
+            }
+            None => {
+                axum::Json(json!({"person_id": person, "placement": q.placement, "decision": null}))
+                    .into_response()
+            }
         })
     })
     .await
