@@ -1,25 +1,34 @@
 //! The server in-process, over a real SQLite store in a temporary folder.
 
+mod campaigns;
 mod ingest;
 mod live;
 mod management;
 mod posthog;
 mod robustness;
 mod segments;
+// Shared with the other crates' tests; these use part of it.
+#[allow(dead_code)]
+#[path = "../../../../tests/smtp/harness.rs"]
+mod smtp;
 
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
 use base64::Engine;
+use seglab_campaign::{Settings, SmtpConfig};
 use seglab_server::{AppState, Limits, router};
 use seglab_store::{Durability, Store};
 use serde_json::Value;
 use tower::ServiceExt;
 
 pub const ADMIN: &str = "test-admin";
+/// What links in campaign messages start with.
+pub const BASE_URL: &str = "https://t.shop.example";
 
 pub struct App {
     pub router: Router,
@@ -54,6 +63,27 @@ impl App {
         }
     }
 
+    /// With campaigns running: email over the SMTP server at `smtp` (none:
+    /// email waits), links under [`BASE_URL`]. Needs a tokio runtime.
+    pub fn with_campaigns(smtp: Option<&str>) -> App {
+        let app = App::with_limits(Limits {
+            campaigns: Settings {
+                base_url: BASE_URL.into(),
+                smtp: smtp.map(|url| SmtpConfig {
+                    url: url.into(),
+                    from: "Shop <news@shop.example>".into(),
+                    pool_size: 2,
+                    timeout: Duration::from_secs(5),
+                }),
+            },
+            ..Limits::default()
+        });
+        app.state
+            .start_campaigns(&tokio::runtime::Handle::current())
+            .unwrap();
+        app
+    }
+
     pub fn basic(&self) -> String {
         format!(
             "Basic {}",
@@ -79,6 +109,22 @@ impl App {
             .header("authorization", self.basic())
             .header("content-type", "application/json")
             .body(body.into())
+            .unwrap();
+        let (s, b) = self.send(req).await;
+        (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
+    }
+
+    /// `method path` with the admin token and `body` as JSON (none when null).
+    pub async fn admin(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .body(if body.is_null() {
+                Body::empty()
+            } else {
+                Body::from(body.to_string())
+            })
             .unwrap();
         let (s, b) = self.send(req).await;
         (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
