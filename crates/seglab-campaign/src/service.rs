@@ -109,7 +109,8 @@ impl Campaigns {
     fn best_sellers(&self, now: i64) -> Arc<Shop> {
         {
             let shop = self.shop.read().unwrap_or_else(|e| e.into_inner());
-            if now - shop.0 < BEST_SELLERS_EVERY {
+            // Never computed: `i64::MIN`, which `now - ` would overflow.
+            if now.saturating_sub(shop.0) < BEST_SELLERS_EVERY {
                 return shop.1.clone();
             }
         }
