@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -118,20 +118,17 @@ async fn opened(
         .into_response())
 }
 
-#[derive(Deserialize)]
-struct Click {
-    u: String,
-}
-
 async fn clicked(
     State(state): State<Arc<AppState>>,
     Path((token, link)): Path<(String, u32)>,
-    Query(q): Query<Click>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    let target = seglab_campaign::track::click_target(&q.u).ok_or_else(|| {
-        ApiError::bad_request("invalid_link", "only http and https links are followed")
-    })?;
     let send = super::blocking(&state, move |s| send_of(s, &token)).await?;
+    // The target as the link wrote it: `click_target` reads the query string.
+    let target = seglab_campaign::track::click_target(query.as_deref().unwrap_or_default())
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_link", "only http and https links are followed")
+        })?;
     record(
         &state,
         &send,

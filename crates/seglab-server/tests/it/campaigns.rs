@@ -133,3 +133,9 @@ pub async fn row_of(app: &App, campaign: &str, person: i64, statuses: &[&str]) -
     let rows = sends_until(app, campaign, &what, |rows| rows.iter().any(is)).await;
     rows.into_iter().find(is).unwrap()
 }
+
+/// The path (and query) of a URL under [`crate::BASE_URL`].
+pub fn local(url: &str) -> &str {
+    url.strip_prefix(crate::BASE_URL)
+        .unwrap_or_else(|| panic!("{url} is not under {}", crate::BASE_URL))
+}

@@ -1,10 +1,13 @@
 //! An entry into a segment sends one email over SMTP; its links come back
 //! as events; preview and why explain without writing.
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use super::{
-    WAIT, apply, batch, catch_up, entry_email, identify, person, row_of, segments, sends, track,
+    WAIT, apply, batch, catch_up, entry_email, identify, local, person, row_of, segments, sends,
+    track,
 };
 use crate::smtp::{Received, Sink};
 use crate::{App, BASE_URL};
@@ -86,4 +89,142 @@ async fn an_entry_sends_one_email_with_one_click_unsubscribe() {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["person"], ann);
     assert_eq!(sink.received().len(), 1);
+}
+
+/// The value of `attr="…"` that starts with `prefix` in `html`.
+fn attr_starting(html: &str, attr: &str, prefix: &str) -> String {
+    let needle = format!("{attr}=\"{prefix}");
+    let at = html
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {needle} in {html}"));
+    let value = &html[at + attr.len() + 2..];
+    value[..value.find('"').unwrap()].replace("&amp;", "&")
+}
+
+async fn get(app: &App, path: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let res = tower::ServiceExt::oneshot(
+        app.router.clone(),
+        Request::get(path).body(Body::empty()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let (parts, body) = res.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    (parts.status, parts.headers, body.to_vec())
+}
+
+/// The events of `user` named `name`, newest first.
+async fn events_named(app: &App, user: &str, name: &str) -> Vec<Value> {
+    let (s, b) = app
+        .get_admin(&format!("/api/v1/people/{user}?events=100"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == name)
+        .cloned()
+        .collect()
+}
+
+async fn unsubscribe(app: &App, path: &str) -> (StatusCode, Vec<u8>) {
+    let req = Request::post(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("List-Unsubscribe=One-Click"))
+        .unwrap();
+    app.send(req).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opens_clicks_and_unsubscribes_come_back_as_events() {
+    let Some(sink) = Sink::start(&[]) else { return };
+    let app = App::with_campaigns(Some(&sink.url()));
+    let (ann, row, got) = ann_is_thanked(&app, &sink).await;
+    let html = got.html.unwrap();
+
+    // The open pixel, fetched twice: one event.
+    let pixel = attr_starting(&html, "src", &format!("{BASE_URL}/t/o/"));
+    for _ in 0..2 {
+        let (s, headers, body) = get(&app, local(&pixel)).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(headers["content-type"], "image/gif");
+        assert!(body.starts_with(b"GIF89a"));
+    }
+    let opened = events_named(&app, "ann", "Email Opened").await;
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert_eq!(opened[0]["person_id"], ann);
+    assert_eq!(opened[0]["properties"]["campaign_id"], "thanks");
+    assert_eq!(
+        opened[0]["properties"]["email_id"],
+        format!("send-{}", row["id"])
+    );
+
+    // A click: the event, then the original link.
+    let click = attr_starting(&html, "href", &format!("{BASE_URL}/t/c/"));
+    let (s, headers, _) = get(&app, local(&click)).await;
+    assert_eq!(s, StatusCode::FOUND);
+    assert_eq!(headers["location"], "https://shop.example.com/p/1");
+    let clicked = events_named(&app, "ann", "Email Link Clicked").await;
+    assert_eq!(clicked.len(), 1, "{clicked:?}");
+    assert_eq!(
+        clicked[0]["properties"]["url"],
+        "https://shop.example.com/p/1"
+    );
+    assert_eq!(clicked[0]["properties"]["link_id"], 0);
+
+    // One-click unsubscribe (RFC 8058), from the header's link.
+    let header = got.list_unsubscribe.unwrap();
+    let link = header.trim_start_matches('<').trim_end_matches('>');
+    let (s, body) = unsubscribe(&app, local(link)).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let unsubscribed = events_named(&app, "ann", "Unsubscribed").await;
+    assert_eq!(unsubscribed.len(), 1, "{unsubscribed:?}");
+    assert_eq!(unsubscribed[0]["properties"]["channel"], "email");
+
+    // Another campaign to Ann is skipped.
+    apply(
+        &app,
+        &entry_email("news", "viewers", 10, "News for you", ""),
+    )
+    .await;
+    batch(
+        &app,
+        vec![track("ann", "Product Viewed", json!({"product_id": "p1"}))],
+    )
+    .await;
+    catch_up(&app).await;
+    let news = row_of(&app, "news", ann, &["skipped"]).await;
+    assert_eq!(news["rule"], "unsubscribed.email", "{news}");
+    assert_eq!(sink.received().len(), 1);
+}
+
+#[tokio::test]
+async fn forged_links_are_not_found() {
+    let app = App::with_campaigns(None);
+    // The right length, the wrong signature.
+    let forged = "AAAAAAAAAAEAAAAAAAAAAAAAAAA";
+    for path in [
+        "/t/o/garbage.gif".to_owned(),
+        format!("/t/o/{forged}.gif"),
+        format!("/t/o/{forged}"),
+        format!("/t/c/{forged}/0?u=https%3A%2F%2Fshop.example.com%2F"),
+        "/t/c/garbage/0?u=https%3A%2F%2Fshop.example.com%2F".to_owned(),
+        format!("/u/{forged}"),
+    ] {
+        let (s, _, body) = get(&app, &path).await;
+        let b: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{path}: {b}"
+        );
+    }
+    let (s, body) = unsubscribe(&app, &format!("/u/{forged}")).await;
+    let b: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found")),
+        "{b}"
+    );
 }
