@@ -184,22 +184,25 @@ pub(crate) fn decide_person(
             ));
             continue;
         }
-        if let Trigger::Entry {
-            reentry: Reentry::AtMostEvery(every),
-            ..
-        } = def.trigger
+        // The ledger's key already allows one `once` send per person; a
+        // preview has no row and asks the ledger.
+        if let Trigger::Entry { reentry, .. } = def.trigger
             && let Some(last) = db.last_send(&def.name, person.id)?
-            && !policy::reentry_allows(Reentry::AtMostEvery(every), Some(last), now)
+            && !policy::reentry_allows(reentry, Some(last), now)
         {
+            let ago = crate::duration::format_duration(now - last);
+            let rule = match reentry {
+                Reentry::AtMostEvery(every) => format!(
+                    "at most once per {}",
+                    crate::duration::format_duration(every)
+                ),
+                _ => "once per person".to_owned(),
+            };
             out.push(Planned::outcome(
                 &def.name,
                 Status::Skipped,
                 "reentry",
-                format!(
-                    "sent {} ago; at most once per {}",
-                    crate::duration::format_duration(now - last),
-                    crate::duration::format_duration(every)
-                ),
+                format!("sent {ago} ago; {rule}"),
             ));
             continue;
         }

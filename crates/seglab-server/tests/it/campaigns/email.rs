@@ -228,3 +228,82 @@ async fn forged_links_are_not_found() {
         "{b}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_and_why_explain_without_writing() {
+    let Some(sink) = Sink::start(&[]) else { return };
+    let app = App::with_campaigns(Some(&sink.url()));
+    let (ann, row, _) = ann_is_thanked(&app, &sink).await;
+    batch(
+        &app,
+        vec![
+            identify("bo", json!({"email": "bo@example.com", "name": "Bo"})),
+            track("bo", "Product Viewed", json!({"product_id": "p1"})),
+        ],
+    )
+    .await;
+    catch_up(&app).await;
+    let before = sends(&app, "thanks").await;
+
+    // Ann was thanked: `reentry = "once"` holds her back.
+    let (s, b) = app
+        .get_admin("/api/v1/campaigns/thanks/preview?person=ann")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["person"], ann);
+    assert_eq!(b["member"], true);
+    let d = &b["decision"];
+    assert_eq!(d["status"], "skipped", "{b}");
+    assert_eq!(d["rule"], "reentry", "{b}");
+    // What the message would carry anyway.
+    assert_eq!(d["subject"], "Thanks, Ann", "{b}");
+    assert_eq!(d["step"], "best_sellers", "{b}");
+
+    // Bo is not a buyer: a preview of what he would get.
+    let (s, b) = app
+        .get_admin("/api/v1/campaigns/thanks/preview?person=bo")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["member"], false, "{b}");
+    assert_eq!(b["decision"]["subject"], "Thanks, Bo", "{b}");
+    assert!(
+        b["decision"]["html"].as_str().unwrap().contains("Hi Bo,"),
+        "{b}"
+    );
+
+    let (s, b) = app
+        .get_admin("/api/v1/campaigns/thanks/why?person=ann")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["sends"].as_array().unwrap().len(), 1, "{b}");
+    assert_eq!(b["sends"][0]["id"], row["id"], "{b}");
+    assert_eq!(b["sends"][0]["status"], "sent", "{b}");
+    assert_eq!(b["now"]["decision"]["rule"], "reentry", "{b}");
+
+    for path in [
+        "/api/v1/campaigns/thanks/preview?person=nobody",
+        "/api/v1/campaigns/nope/preview?person=ann",
+        "/api/v1/campaigns/nope/why?person=ann",
+    ] {
+        let (s, b) = app.get_admin(path).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{path}: {b}"
+        );
+    }
+    let (s, b) = app.get_admin("/api/v1/campaigns/thanks/preview").await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_query")),
+        "{b}"
+    );
+
+    catch_up(&app).await;
+    assert_eq!(
+        sends(&app, "thanks").await,
+        before,
+        "previews write nothing"
+    );
+    assert_eq!(sink.received().len(), 1);
+}
