@@ -5,6 +5,7 @@
 
 mod code;
 mod email;
+mod offers;
 mod policy;
 
 use std::time::{Duration, Instant};
