@@ -3,7 +3,8 @@
 //! `…/{name}/preview?person=`, `…/{name}/why?person=`, `…/{name}/sends`,
 //! `POST …/{name}/coupons`. Definitions are sent as TOML source
 //! (`{"source": "[[campaign]] …"}`); errors carry `diagnostics` with line,
-//! column and hint.
+//! column and hint. `GET …/{name}` of a webhook campaign shows the
+//! `webhook_secret` its requests are signed with.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use seglab_campaign::code;
 use seglab_campaign::db::{LedgerFilter, Status};
+use seglab_campaign::def::Channel;
 use seglab_event::time::{format_timestamp, now_millis};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -176,6 +178,10 @@ async fn show(
         let summary =
             summary.ok_or_else(|| ApiError::not_found(format!("no campaign named {name:?}")))?;
         let mut v = campaign_json(&summary);
+        // What a receiver verifies `Seglab-Signature` with.
+        if let Channel::Webhook { .. } = summary.campaign.def.channel {
+            v["webhook_secret"] = json!(summary.campaign.secret);
+        }
         v["versions"] =
             json!(versions
             .iter()

@@ -6,6 +6,7 @@
 mod code;
 mod email;
 mod offers;
+mod onsite;
 mod policy;
 
 use std::time::{Duration, Instant};
