@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::db::{CampaignDb, SendRow};
-use crate::def::Channel;
+use crate::def::{Channel, ChannelKind};
 use crate::email::{Mailer, OutgoingEmail, SendErrorKind as ErrorKind};
 use crate::track::Tokens;
 use crate::{Error, Result};
@@ -40,6 +40,9 @@ pub struct Sender {
     pub http: reqwest::Client,
     pub base_url: String,
     pub tokens: Tokens,
+    /// The user id a person was identified with, for webhook bodies (called
+    /// off the async threads).
+    pub user_id: Arc<dyn Fn(i64) -> Option<String> + Send + Sync>,
 }
 
 /// What one attempt came to.
@@ -64,7 +67,13 @@ impl Sender {
             .map_err(|e| Error::Refused(e.to_string()))
     }
 
-    async fn attempt(&self, row: &SendRow, channel: &Channel, secret: &str) -> Attempt {
+    async fn attempt(
+        &self,
+        row: &SendRow,
+        channel: &Channel,
+        secret: &str,
+        user_id: Option<&str>,
+    ) -> Attempt {
         match channel {
             Channel::Email => {
                 let Some(mailer) = &self.mailer else {
@@ -100,7 +109,7 @@ impl Sender {
                     "campaign": row.campaign,
                     "variant": row.variant,
                     "step": row.step,
-                    "person": row.person,
+                    "person": {"id": row.person, "user_id": user_id},
                     "subject": row.subject,
                     "html": row.html,
                     "text": row.text,
@@ -137,8 +146,9 @@ impl Sender {
     /// Attempts what is owed by `now`; returns the number of rows attempted
     /// and whether a full batch was taken (more may be owed).
     pub async fn round(&self, db: &Arc<Mutex<CampaignDb>>, now: i64) -> Result<(usize, bool)> {
-        let (rows, campaigns) = {
+        let (rows, campaigns, user_ids) = {
             let db = db.clone();
+            let user_id = self.user_id.clone();
             tokio::task::spawn_blocking(move || -> Result<_> {
                 let db = db.lock().unwrap_or_else(|e| e.into_inner());
                 let rows = db.owed(now, BATCH)?;
@@ -147,7 +157,12 @@ impl Sender {
                     .into_iter()
                     .map(|c| (c.name, (c.def.channel, c.secret)))
                     .collect();
-                Ok((rows, campaigns))
+                let user_ids: HashMap<i64, String> = rows
+                    .iter()
+                    .filter(|r| r.channel == ChannelKind::Webhook)
+                    .filter_map(|r| Some((r.person, user_id(r.person)?)))
+                    .collect();
+                Ok((rows, campaigns, user_ids))
             })
             .await
             .map_err(|e| Error::Refused(e.to_string()))??
@@ -155,10 +170,13 @@ impl Sender {
         let full = rows.len() == BATCH;
         let attempted: Vec<(SendRow, Attempt)> = futures_util::stream::iter(rows)
             .map(|row| {
-                let campaigns = &campaigns;
+                let (campaigns, user_ids) = (&campaigns, &user_ids);
                 async move {
+                    let user_id = user_ids.get(&row.person).map(String::as_str);
                     let attempt = match campaigns.get(&row.campaign) {
-                        Some((channel, secret)) => self.attempt(&row, channel, secret).await,
+                        Some((channel, secret)) => {
+                            self.attempt(&row, channel, secret, user_id).await
+                        }
                         None => Attempt::Failed("the campaign was deleted".into()),
                     };
                     (row, attempt)

@@ -154,6 +154,10 @@ impl Campaigns {
             http: Sender::http_client()?,
             base_url: self.settings.base_url.clone(),
             tokens: self.tokens.clone(),
+            user_id: {
+                let store = self.store.clone();
+                Arc::new(move |person| store.reader().user_id(person).ok().flatten())
+            },
         };
         let db = Arc::new(Mutex::new(CampaignDb::open(&self.dir)?.relaxed()?));
         let wake = self.owed.clone();

@@ -195,7 +195,11 @@ text = "Order number {{{{ person.user_id }}}}"
     assert_eq!(message["id"], key.as_str(), "{message}");
     assert_eq!(message["type"], "campaign.message", "{message}");
     assert_eq!(message["campaign"], "to_crm", "{message}");
-    assert_eq!(message["person"], ann, "{message}");
+    assert_eq!(
+        message["person"],
+        json!({"id": ann, "user_id": "ann"}),
+        "{message}"
+    );
     assert_eq!(message["subject"], "Thanks, Ann", "{message}");
     assert_eq!(message["text"], "Order number ann", "{message}");
     assert_eq!(message["variant"], "a", "{message}");
