@@ -4,6 +4,7 @@
 //! links, on-site decisions. One module per area.
 
 mod code;
+mod delivery;
 mod email;
 mod offers;
 mod onsite;
