@@ -347,7 +347,8 @@ impl CampaignDb {
                                 status = CASE WHEN ?3 IS NULL THEN 'failed' ELSE 'owed' END,
                                 rule = CASE WHEN ?3 IS NULL THEN 'delivery' ELSE rule END,
                                 explanation = CASE WHEN ?3 IS NULL
-                                    THEN 'failed after ' || (attempts + 1) || ' attempts: ' || ?2
+                                    THEN 'failed after ' || (attempts + 1)
+                                         || iif(attempts = 0, ' attempt: ', ' attempts: ') || ?2
                                     ELSE explanation END
                          WHERE id = ?1 AND status = 'owed'",
                     )?

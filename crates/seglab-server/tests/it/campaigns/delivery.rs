@@ -98,7 +98,7 @@ async fn a_refused_message_fails_without_retries() {
         row["explanation"]
             .as_str()
             .unwrap()
-            .starts_with("failed after 1 attempt"),
+            .starts_with("failed after 1 attempt: "),
         "{row}"
     );
     // Not a bounce: Ann can still be sent to.
