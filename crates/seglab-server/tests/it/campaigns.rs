@@ -9,6 +9,7 @@ mod email;
 mod offers;
 mod onsite;
 mod policy;
+mod triggers;
 
 use std::time::{Duration, Instant};
 
