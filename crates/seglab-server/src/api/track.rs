@@ -200,10 +200,13 @@ struct DecideQuery {
 
 async fn decide(
     State(state): State<Arc<AppState>>,
-    Query(q): Query<DecideQuery>,
+    query: Result<Query<DecideQuery>, ApiError>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    // Who asks comes first: a caller without a key learns nothing, not even
+    // which parameters are expected.
     crate::auth::require_writer_or_admin(&state, &headers)?;
+    let Query(q) = query?;
     super::blocking(&state, move |s| {
         let person = super::live::person_of(s, &q.person)?;
         let decision = s.campaigns.decide(person, &q.placement, now_millis())?;

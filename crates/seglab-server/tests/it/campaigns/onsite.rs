@@ -86,8 +86,14 @@ async fn a_member_gets_the_onsite_message_once_a_day() {
     }
     assert_eq!(sends(&app, "banner").await.len(), 1);
 
-    let (s, b) = decide(&app, query, None).await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
+    for query in [query, "", "person=ann"] {
+        let (s, b) = decide(&app, query, None).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("missing_write_key")),
+            "{query}: {b}"
+        );
+    }
     let wrong = format!("Bearer {}", "not-a-key");
     let (s, b) = decide(&app, query, Some(wrong)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{b}");
