@@ -308,7 +308,7 @@ impl Campaigns {
         }
         let person = Person::load(&env, person)?;
         let policy = db.policy()?;
-        let due: Vec<Due<'_>> = campaigns
+        let mut due: Vec<Due<'_>> = campaigns
             .iter()
             .map(|c| Due {
                 row: None,
@@ -316,36 +316,46 @@ impl Campaigns {
                 due_at: now,
             })
             .collect();
+        due.sort_by(|a, b| {
+            let (a, b) = (&a.campaign.def, &b.campaign.def);
+            b.priority
+                .cmp(&a.priority)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         let mut cache = self.templates.lock().unwrap_or_else(|e| e.into_inner());
         let mut templates = |c: &StoredCampaign| cache_get(&mut cache, c);
         let planned = db.atomically(|tx| {
             let mut rng = rand::rng();
-            let planned = decide_person(
-                &env,
-                &db,
-                &mut templates,
-                &policy,
-                &person,
-                &due,
-                &mut Codes::Issue { tx, rng: &mut rng },
-                now,
-            )?;
-            let Some(win) = planned.into_iter().find(|p| p.status == Status::Owed) else {
-                return Ok(None);
-            };
-            let Some(c) = campaigns.iter().find(|c| c.name == win.campaign) else {
-                return Ok(None);
-            };
-            let send = NewSend {
-                campaign: c.name.clone(),
-                version: c.version,
-                person: person.id,
-                instance: format!("view:{now}:{:016x}", rand::random::<u64>()),
-                channel: ChannelKind::Onsite,
-                due_at: now,
-            };
-            let id = tx.insert_decided(&send, Status::Sent, &win.decided(), now)?;
-            Ok(Some((id, win)))
+            // One campaign at a time, in the policies' order: a campaign is
+            // composed (and gives out a coupon) only when none before it can
+            // be shown.
+            for d in &due {
+                let planned = decide_person(
+                    &env,
+                    &db,
+                    &mut templates,
+                    &policy,
+                    &person,
+                    std::slice::from_ref(d),
+                    &mut Codes::Issue { tx, rng: &mut rng },
+                    now,
+                )?;
+                let Some(win) = planned.into_iter().find(|p| p.status == Status::Owed) else {
+                    continue;
+                };
+                let c = d.campaign;
+                let send = NewSend {
+                    campaign: c.name.clone(),
+                    version: c.version,
+                    person: person.id,
+                    instance: format!("view:{now}:{:016x}", rand::random::<u64>()),
+                    channel: ChannelKind::Onsite,
+                    due_at: now,
+                };
+                let id = tx.insert_decided(&send, Status::Sent, &win.decided(), now)?;
+                return Ok(Some((id, win)));
+            }
+            Ok(None)
         })?;
         Ok(planned.map(|(id, p)| Decision {
             send_id: id,

@@ -211,3 +211,69 @@ text = "Order number {{{{ person.user_id }}}}"
     assert_eq!(message["variant"], "a", "{message}");
     assert_eq!(message["step"], "best_sellers", "{message}");
 }
+
+/// An on-site campaign at `home_banner` with a generated offer.
+fn banner_with_offer(name: &str, priority: i32) -> String {
+    format!(
+        r#"
+[[campaign]]
+name = "{name}"
+segment = "carted"
+channel = "onsite"
+priority = {priority}
+[campaign.trigger]
+on = "decision"
+placement = "home_banner"
+[campaign.offer]
+code_prefix = "{prefix}"
+[[campaign.message]]
+subject = "{{{{ offer.code }}}}"
+"#,
+        prefix = name.to_uppercase()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_shown_onsite_message_gives_out_a_code() {
+    let app = App::with_campaigns(None);
+    segments(&app, "segment carted = did \"Product Added\"").await;
+    let source = format!(
+        "{}\n{}",
+        banner_with_offer("first", 20),
+        banner_with_offer("second", 10)
+    );
+    apply(&app, &source).await;
+    batch(&app, vec![track("ann", "Product Added", json!({}))]).await;
+    catch_up(&app).await;
+    let query = "person=ann&placement=home_banner";
+    let (s, b) = decide(&app, query, Some(app.basic())).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["decision"]["campaign"], "first", "{b}");
+    let code = b["decision"]["coupon"].as_str().unwrap().to_owned();
+    assert!(code.starts_with("FIRST-"), "{b}");
+    assert_eq!(b["decision"]["subject"], code.as_str(), "{b}");
+    // Shown again: the same code.
+    let (_, b) = decide(&app, query, Some(app.basic())).await;
+    assert_eq!(b["decision"]["coupon"], code.as_str(), "{b}");
+
+    let (_, b) = app.get_admin("/api/v1/campaigns").await;
+    let given: Vec<(String, Value)> = b["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["coupons"]["given"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        given,
+        [
+            ("first".to_owned(), json!(1)),
+            ("second".to_owned(), json!(0))
+        ],
+        "{b}"
+    );
+}
