@@ -148,10 +148,11 @@ impl Sender {
     pub async fn round(&self, db: &Arc<Mutex<CampaignDb>>, now: i64) -> Result<(usize, bool)> {
         let (rows, campaigns, user_ids) = {
             let db = db.clone();
+            let email = self.mailer.is_some();
             let user_id = self.user_id.clone();
             tokio::task::spawn_blocking(move || -> Result<_> {
                 let db = db.lock().unwrap_or_else(|e| e.into_inner());
-                let rows = db.owed(now, BATCH)?;
+                let rows = db.owed(now, BATCH, email)?;
                 let campaigns: HashMap<String, (Channel, String)> = db
                     .campaigns()?
                     .into_iter()

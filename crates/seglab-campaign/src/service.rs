@@ -178,7 +178,7 @@ impl Campaigns {
                 let next = db
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .next_owed()
+                    .next_owed(sender.mailer.is_some())
                     .ok()
                     .flatten();
                 let wait = next.map_or(1_000, |t| (t - now_millis()).clamp(10, 1_000));

@@ -272,23 +272,27 @@ impl CampaignDb {
         )?)
     }
 
-    /// Rows to dispatch by `now` (at most `limit`).
-    pub(crate) fn owed(&self, now: i64, limit: usize) -> Result<Vec<SendRow>> {
+    /// Rows to dispatch by `now` (at most `limit`); email only when `email`
+    /// (an SMTP server is set: without one, email waits and must not hold
+    /// up the other channels).
+    pub(crate) fn owed(&self, now: i64, limit: usize, email: bool) -> Result<Vec<SendRow>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {SEND_COLUMNS} FROM sends
-             WHERE status = 'owed' AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2"
+             WHERE status = 'owed' AND next_at <= ?1 AND (?3 OR channel != 'email')
+             ORDER BY next_at, id LIMIT ?2"
         ))?;
         let rows = stmt
-            .query_map(params![now, limit as i64], send_row)?
+            .query_map(params![now, limit as i64, email], send_row)?
             .collect::<Result<_, _>>()?;
         Ok(rows)
     }
 
-    /// When the next owed row may be attempted.
-    pub fn next_owed(&self) -> Result<Option<i64>> {
+    /// When the next owed row may be attempted (email only when `email`, as
+    /// for [`CampaignDb::owed`]).
+    pub fn next_owed(&self, email: bool) -> Result<Option<i64>> {
         Ok(self.conn.query_row(
-            "SELECT min(next_at) FROM sends WHERE status = 'owed'",
-            [],
+            "SELECT min(next_at) FROM sends WHERE status = 'owed' AND (?1 OR channel != 'email')",
+            [email],
             |r| r.get(0),
         )?)
     }
@@ -440,5 +444,77 @@ impl Tx<'_> {
                 due_again
             ])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `campaigns.db` in a temporary folder with the email campaign `mail`
+    /// and the webhook campaign `hook`.
+    fn db() -> (tempfile::TempDir, CampaignDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = CampaignDb::open(dir.path()).unwrap();
+        let source = r#"
+[[campaign]]
+name = "mail"
+segment = "s"
+channel = "email"
+[campaign.trigger]
+on = "entry"
+[[campaign.message]]
+subject = "Hi"
+text = "Hi"
+
+[[campaign]]
+name = "hook"
+segment = "s"
+channel = "webhook"
+webhook_url = "http://127.0.0.1:9/hook"
+[campaign.trigger]
+on = "entry"
+[[campaign.message]]
+text = "Hi"
+"#;
+        let files = [("c.toml".to_owned(), source.to_owned())];
+        let checked = crate::check_files(&files, &|_| true).unwrap();
+        crate::code::apply(&mut db, &checked, 0).unwrap();
+        (dir, db)
+    }
+
+    /// Writes a row of `campaign` for `person`, decided `owed` at `at`.
+    fn owe(db: &CampaignDb, campaign: &str, channel: ChannelKind, person: i64, at: i64) {
+        db.atomically(|tx| {
+            let send = NewSend {
+                campaign: campaign.into(),
+                version: 1,
+                person,
+                instance: "once".into(),
+                channel,
+                due_at: at,
+            };
+            tx.insert_decided(&send, Status::Owed, &Decided::default(), at)
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn email_waiting_for_an_smtp_server_holds_up_nothing() {
+        let (_dir, db) = db();
+        for person in 1..=3 {
+            owe(&db, "mail", ChannelKind::Email, person, 10);
+        }
+        assert_eq!(db.next_owed(false).unwrap(), None, "nothing to wake for");
+        owe(&db, "hook", ChannelKind::Webhook, 1, 20);
+        // A batch of one: the webhook, not the older email.
+        let rows = db.owed(100, 1, false).unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.campaign.as_str()).collect::<Vec<_>>(),
+            ["hook"]
+        );
+        assert_eq!(db.next_owed(false).unwrap(), Some(20));
+        assert_eq!(db.owed(100, 10, true).unwrap().len(), 4);
+        assert_eq!(db.next_owed(true).unwrap(), Some(10));
     }
 }
