@@ -79,7 +79,7 @@ impl Campaigns {
     ) -> Result<Arc<Campaigns>> {
         let dir = store.dir().to_owned();
         let pool = Pool::open(&dir)?;
-        let secret = pool.with(|db| db.secret("tracking", random_secret))?;
+        let secret = pool.with(|db| db.tracking_secret())?;
         let onsite = CampaignDb::open(&dir)?.relaxed()?;
         Ok(Arc::new(Campaigns {
             dir,
@@ -375,11 +375,6 @@ fn cache_get(
     c: &StoredCampaign,
 ) -> Result<Arc<crate::template::Templates>> {
     cache.get(c)
-}
-
-fn random_secret() -> String {
-    let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn record_metrics(r: &Round) {

@@ -149,7 +149,7 @@ fn with_env<T>(
     let now = now_millis();
     let members = Recorded { db: &live, at: now };
     let shop = seglab_campaign::best::compute(&segments, now);
-    let secret = db.secret("tracking", || "unset".into())?;
+    let secret = db.tracking_secret()?;
     let tokens = Tokens::new(secret.as_bytes());
     let env = Env {
         reader: &reader,

@@ -158,8 +158,17 @@ impl CampaignDb {
             .optional()?)
     }
 
+    /// The secret that signs tracking and unsubscribe links (256 random
+    /// bits, made the first time anyone asks: the server or the CLI).
+    pub fn tracking_secret(&self) -> Result<String> {
+        self.secret("tracking", || {
+            let bytes: [u8; 32] = rand::random();
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        })
+    }
+
     /// A secret by name, made (by `make`) and kept the first time it is asked for.
-    pub fn secret(&self, name: &str, make: impl FnOnce() -> String) -> Result<String> {
+    fn secret(&self, name: &str, make: impl FnOnce() -> String) -> Result<String> {
         let found: Option<String> = self
             .conn
             .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
@@ -243,5 +252,21 @@ impl Pool {
             idle.push(db);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tracking_secret_is_random_and_kept() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let secret_in = |dir: &Path| CampaignDb::open(dir).unwrap().tracking_secret().unwrap();
+        let secret = secret_in(a.path());
+        assert_eq!(secret.len(), 64);
+        assert!(secret.bytes().all(|c| c.is_ascii_hexdigit()), "{secret}");
+        assert_eq!(secret_in(a.path()), secret);
+        assert_ne!(secret_in(b.path()), secret);
     }
 }
