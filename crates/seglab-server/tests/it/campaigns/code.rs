@@ -181,3 +181,63 @@ async fn malformed_bodies_are_json_errors() {
         .unwrap();
     assert_eq!(app.send(req).await.0, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn diff_says_what_applying_would_change_and_writes_nothing() {
+    let app = App::new();
+    segments(
+        &app,
+        "segment buyers = did \"Order Completed\"\nsegment viewers = did \"Product Viewed\"",
+    )
+    .await;
+    let order = json!({"batch": [{"type": "track", "userId": "ann", "event": "Order Completed"}]});
+    assert_eq!(
+        app.post("/v1/batch", order.to_string()).await.0,
+        StatusCode::OK
+    );
+    app.state.live.catch_up(std::time::Duration::from_secs(10));
+    apply(&app, &entry_email("same", "buyers", 10, "Same", "")).await;
+    apply(&app, &entry_email("moved", "buyers", 10, "Moved", "")).await;
+    let source = [
+        entry_email("same", "buyers", 10, "Same", ""),
+        entry_email("moved", "viewers", 10, "Moved", ""),
+        entry_email("fresh", "buyers", 10, "Fresh", ""),
+    ]
+    .concat();
+    let (s, b) = app
+        .admin(
+            "POST",
+            "/api/v1/campaigns/diff",
+            json!({ "source": source }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["campaigns"],
+        json!([
+            {"name": "same", "status": "unchanged", "audience": 1, "segment_before": null},
+            {"name": "moved", "status": "changed", "audience": 0, "segment_before": "buyers"},
+            {"name": "fresh", "status": "new", "audience": 1, "segment_before": null},
+        ])
+    );
+    let (_, b) = app.get_admin("/api/v1/campaigns").await;
+    let names: Vec<&str> = b["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["moved", "same"]);
+    let (s, b) = app
+        .admin(
+            "POST",
+            "/api/v1/campaigns/diff",
+            json!({ "source": entry_email("x", "nope", 1, "X", "") }),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("campaign.unknown_segment")),
+        "{b}"
+    );
+}
