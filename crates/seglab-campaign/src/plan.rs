@@ -61,10 +61,7 @@ impl Person {
     }
 
     pub(crate) fn email(&self) -> Option<&str> {
-        self.traits
-            .get("email")
-            .and_then(Value::as_str)
-            .filter(|e| e.contains('@'))
+        policy::email_address(self.traits.get(policy::EMAIL_TRAIT))
     }
 }
 

@@ -83,15 +83,11 @@ pub struct PersonFacts<'a> {
 
 impl<'a> PersonFacts<'a> {
     /// Facts from traits alone: reachable by email when the `email` trait is
-    /// a non-empty string, by webhook and on-site always; not unsubscribed,
-    /// not suppressed.
+    /// an address ([`email_address`]), by webhook and on-site always; not
+    /// unsubscribed, not suppressed.
     pub fn from_traits(traits: &'a Value) -> PersonFacts<'a> {
         let mut has_address = BTreeSet::from([ChannelKind::Webhook, ChannelKind::Onsite]);
-        if traits
-            .get(EMAIL_TRAIT)
-            .and_then(Value::as_str)
-            .is_some_and(|e| !e.trim().is_empty())
-        {
+        if email_address(traits.get(EMAIL_TRAIT)).is_some() {
             has_address.insert(ChannelKind::Email);
         }
         PersonFacts {
@@ -101,6 +97,12 @@ impl<'a> PersonFacts<'a> {
             suppressed: false,
         }
     }
+}
+
+/// The email address in an `email` trait: the trait, trimmed, when it has
+/// an `@` (what email is sent to; without one, email is skipped).
+pub fn email_address(email: Option<&Value>) -> Option<&str> {
+    email?.as_str().map(str::trim).filter(|e| e.contains('@'))
 }
 
 /// A campaign due for the person.
@@ -360,7 +362,9 @@ fn decide_one(
     }
     if !person.has_address.contains(&channel) {
         let reason = match channel {
-            ChannelKind::Email => "the person has no email address (no `email` trait)".into(),
+            ChannelKind::Email => {
+                "the person has no email address (no `email` trait with an @)".into()
+            }
             other => format!("the person has no {} address", other.as_str()),
         };
         return skip(rules::NO_ADDRESS, reason);

@@ -133,11 +133,15 @@ fn suppression_unsubscribe_address_and_consent() {
     let cases = [
         (
             json!({ "accepts_marketing": true }),
-            "c skipped no_address: skipped: the person has no email address (no `email` trait)",
+            "c skipped no_address: skipped: the person has no email address (no `email` trait with an @)",
         ),
         (
             json!({ "email": "", "accepts_marketing": true }),
-            "c skipped no_address: skipped: the person has no email address (no `email` trait)",
+            "c skipped no_address: skipped: the person has no email address (no `email` trait with an @)",
+        ),
+        (
+            json!({ "email": "not an address", "accepts_marketing": true }),
+            "c skipped no_address: skipped: the person has no email address (no `email` trait with an @)",
         ),
         (
             json!({ "email": "a@x.io" }),
@@ -207,7 +211,7 @@ fn transactional_is_exempt_from_consent_caps_and_quiet_hours_only() {
     );
     assert_eq!(
         one(&p, &json!({}), &receipt, &[], night),
-        "receipt skipped no_address: skipped: the person has no email address (no `email` trait)"
+        "receipt skipped no_address: skipped: the person has no email address (no `email` trait with an @)"
     );
 }
 

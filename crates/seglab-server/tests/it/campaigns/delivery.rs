@@ -134,3 +134,25 @@ async fn a_bounce_fails_the_send_and_suppresses_the_person() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].rcpt_tos, ["bo@example.com"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_without_a_usable_address_is_skipped_not_failed() {
+    let Some(sink) = Sink::start(&[]) else { return };
+    let app = App::with_campaigns(Some(&sink.url()));
+    campaigns(&app).await;
+    batch(
+        &app,
+        vec![
+            identify("ann", json!({"email": "not an address"})),
+            track("ann", "Order Completed", json!({})),
+            track("bo", "Order Completed", json!({})),
+        ],
+    )
+    .await;
+    catch_up(&app).await;
+    for user in ["ann", "bo"] {
+        let row = row_of(&app, "thanks", person(&app, user).await, &["skipped"]).await;
+        assert_eq!(row["rule"], "no_address", "{user}: {row}");
+    }
+    assert!(sink.received().is_empty());
+}
