@@ -293,6 +293,18 @@ async fn remove(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     super::blocking(&state, move |s| {
+        // Campaigns stop reaching anyone without their segment.
+        let campaigns: Vec<String> = s
+            .campaigns
+            .pool
+            .with(|db| db.campaigns())?
+            .into_iter()
+            .filter(|c| c.def.segment == name)
+            .map(|c| format!("campaign {}", c.name))
+            .collect();
+        if !campaigns.is_empty() {
+            return Err(seglab_segments::Error::InUse(name, campaigns.join(", ")).into());
+        }
         s.segments.delete(s.store.reader(), &name)?;
         Ok(StatusCode::NO_CONTENT)
     })

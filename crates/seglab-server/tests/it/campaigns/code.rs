@@ -241,3 +241,30 @@ async fn diff_says_what_applying_would_change_and_writes_nothing() {
         "{b}"
     );
 }
+
+#[tokio::test]
+async fn a_segment_a_campaign_targets_cannot_be_deleted() {
+    let app = App::new();
+    segments(&app, "segment buyers = did \"Order Completed\"").await;
+    apply(&app, &entry_email("welcome", "buyers", 10, "Welcome", "")).await;
+    let (s, b) = app
+        .admin("DELETE", "/api/v1/segments/buyers", Value::Null)
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::CONFLICT, Some("segment_in_use")),
+        "{b}"
+    );
+    assert!(
+        b["message"].as_str().unwrap().contains("campaign welcome"),
+        "{b}"
+    );
+    let (s, _) = app
+        .admin("DELETE", "/api/v1/campaigns/welcome", Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = app
+        .admin("DELETE", "/api/v1/segments/buyers", Value::Null)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+}
