@@ -8,24 +8,8 @@ use tower::ServiceExt;
 
 use crate::{ADMIN, App};
 
-async fn admin(app: &App, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {ADMIN}"))
-        .body(if body.is_null() {
-            Body::empty()
-        } else {
-            Body::from(body.to_string())
-        })
-        .unwrap();
-    let (s, b) = app.send(req).await;
-    (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
-}
-
 async fn define(app: &App) {
-    let (s, b) = admin(
-        app,
+    let (s, b) = app.admin(
         "POST",
         "/api/v1/segments",
         json!({"source": "segment buyers = did \"Order Completed\" in last 30d\nsegment viewers = did \"Product Viewed\""}),
@@ -138,7 +122,7 @@ async fn bad_requests_get_codes() {
             "invalid_json",
         ),
     ] {
-        let (s, b) = admin(&app, "POST", "/api/v1/webhooks", body.clone()).await;
+        let (s, b) = app.admin("POST", "/api/v1/webhooks", body.clone()).await;
         assert_eq!(
             (s, b["code"].as_str()),
             (StatusCode::BAD_REQUEST, Some(code)),
@@ -159,7 +143,7 @@ async fn bad_requests_get_codes() {
         ),
         ("GET", "/api/v1/people/ann?events=x", "invalid_query"),
     ] {
-        let (s, b) = admin(&app, method, path, Value::Null).await;
+        let (s, b) = app.admin(method, path, Value::Null).await;
         assert_eq!(
             (s, b["code"].as_str()),
             (StatusCode::BAD_REQUEST, Some(code)),
@@ -167,7 +151,9 @@ async fn bad_requests_get_codes() {
         );
         assert!(b["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
-    let (s, b) = admin(&app, "DELETE", "/api/v1/webhooks/42", Value::Null).await;
+    let (s, b) = app
+        .admin("DELETE", "/api/v1/webhooks/42", Value::Null)
+        .await;
     assert_eq!(
         (s, b["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
@@ -182,8 +168,7 @@ async fn bad_requests_get_codes() {
 async fn webhooks_are_listed_and_removed() {
     let app = App::new();
     define(&app).await;
-    let (s, b) = admin(
-        &app,
+    let (s, b) = app.admin(
         "POST",
         "/api/v1/webhooks",
         json!({"url": "http://127.0.0.1:9/hook", "segments": ["buyers"], "events": ["entered"]}),
@@ -208,13 +193,9 @@ async fn webhooks_are_listed_and_removed() {
         1,
         "{d}"
     );
-    let (s, _) = admin(
-        &app,
-        "DELETE",
-        &format!("/api/v1/webhooks/{id}"),
-        Value::Null,
-    )
-    .await;
+    let (s, _) = app
+        .admin("DELETE", &format!("/api/v1/webhooks/{id}"), Value::Null)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (_, b) = app.get_admin("/api/v1/webhooks").await;
     assert!(b["webhooks"].as_array().unwrap().is_empty());
@@ -268,15 +249,16 @@ async fn the_stream_sends_changes_as_they_happen() {
 async fn a_segment_in_use_is_a_conflict() {
     let app = App::new();
     define(&app).await;
-    let (s, _) = admin(
-        &app,
+    let (s, _) = app.admin(
         "POST",
         "/api/v1/segments",
         json!({"source": "segment loyal = in segment buyers and count(\"Order Completed\") >= 2"}),
     )
     .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, b) = admin(&app, "DELETE", "/api/v1/segments/buyers", Value::Null).await;
+    let (s, b) = app
+        .admin("DELETE", "/api/v1/segments/buyers", Value::Null)
+        .await;
     assert_eq!(
         (s, b["code"].as_str()),
         (StatusCode::CONFLICT, Some("segment_in_use")),

@@ -1,19 +1,7 @@
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{ADMIN, App};
-
-async fn admin(app: &App, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {ADMIN}"))
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let (s, b) = app.send(req).await;
-    (s, serde_json::from_slice(&b).unwrap_or(Value::Null))
-}
+use crate::App;
 
 async fn seed(app: &App) {
     let batch = json!({"batch": [
@@ -32,25 +20,25 @@ async fn seed(app: &App) {
 async fn crud_members_count_and_versions() {
     let app = App::new();
     seed(&app).await;
-    let (status, body) = admin(
-        &app,
-        "POST",
-        "/api/v1/segments",
-        json!({"source": "segment buyers \"Buyers\" = did \"Order Completed\" in last 30d"}),
-    )
-    .await;
+    let (status, body) = app
+        .admin(
+            "POST",
+            "/api/v1/segments",
+            json!({"source": "segment buyers \"Buyers\" = did \"Order Completed\" in last 30d"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(
         body["segments"][0],
         json!({"name": "buyers", "status": "created", "version": 1})
     );
-    let (status, body) = admin(
-        &app,
-        "POST",
-        "/api/v1/segments",
-        json!({"source": "segment buyers = did \"Order Completed\""}),
-    )
-    .await;
+    let (status, body) = app
+        .admin(
+            "POST",
+            "/api/v1/segments",
+            json!({"source": "segment buyers = did \"Order Completed\""}),
+        )
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::CONFLICT, Some("already_exists"))
@@ -58,16 +46,16 @@ async fn crud_members_count_and_versions() {
 
     // The JSON form of the tree works too.
     let condition = json!({"kind": "count", "query": {"event": {"text": "Order Completed"}}, "test": {"kind": "cmp", "op": ">=", "value": 2.0}});
-    let (status, body) = admin(
-        &app,
-        "POST",
-        "/api/v1/segments",
-        json!({"name": "repeat", "title": "Repeat", "condition": condition}),
-    )
-    .await;
+    let (status, body) = app
+        .admin(
+            "POST",
+            "/api/v1/segments",
+            json!({"name": "repeat", "title": "Repeat", "condition": condition}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
-    let (status, list) = admin(&app, "GET", "/api/v1/segments", Value::Null).await;
+    let (status, list) = app.admin("GET", "/api/v1/segments", Value::Null).await;
     assert_eq!(status, StatusCode::OK);
     let sizes: Vec<(String, u64)> = list["segments"]
         .as_array()
@@ -91,15 +79,17 @@ async fn crud_members_count_and_versions() {
         app.post("/v1/batch", more.to_string()).await.0,
         StatusCode::OK
     );
-    let (_, c) = admin(&app, "GET", "/api/v1/segments/buyers/count", Value::Null).await;
+    let (_, c) = app
+        .admin("GET", "/api/v1/segments/buyers/count", Value::Null)
+        .await;
     assert_eq!(c["count"], 2);
-    let (_, m) = admin(
-        &app,
-        "GET",
-        "/api/v1/segments/buyers/members?limit=1",
-        Value::Null,
-    )
-    .await;
+    let (_, m) = app
+        .admin(
+            "GET",
+            "/api/v1/segments/buyers/members?limit=1",
+            Value::Null,
+        )
+        .await;
     assert_eq!(
         (
             m["total"].as_u64(),
@@ -109,41 +99,43 @@ async fn crud_members_count_and_versions() {
         (Some(2), Some(1), Some(1))
     );
 
-    let (status, body) = admin(
-        &app,
-        "PUT",
-        "/api/v1/segments/buyers",
-        json!({"source": "segment buyers \"Buyers\" = did \"Order Completed\" in last 1d"}),
-    )
-    .await;
+    let (status, body) = app
+        .admin(
+            "PUT",
+            "/api/v1/segments/buyers",
+            json!({"source": "segment buyers \"Buyers\" = did \"Order Completed\" in last 1d"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["segments"][0]["version"], 2);
-    let (status, one) = admin(&app, "GET", "/api/v1/segments/buyers", Value::Null).await;
+    let (status, one) = app
+        .admin("GET", "/api/v1/segments/buyers", Value::Null)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one["versions"].as_array().unwrap().len(), 2);
     assert_eq!(one["condition"]["kind"], "did");
-    let (status, _) = admin(
-        &app,
-        "PUT",
-        "/api/v1/segments/buyers",
-        json!({"source": "segment other = did \"Order Completed\""}),
-    )
-    .await;
+    let (status, _) = app
+        .admin(
+            "PUT",
+            "/api/v1/segments/buyers",
+            json!({"source": "segment other = did \"Order Completed\""}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
-        admin(&app, "DELETE", "/api/v1/segments/buyers", Value::Null)
+        app.admin("DELETE", "/api/v1/segments/buyers", Value::Null)
             .await
             .0,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        admin(&app, "GET", "/api/v1/segments/buyers", Value::Null)
+        app.admin("GET", "/api/v1/segments/buyers", Value::Null)
             .await
             .0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        admin(&app, "DELETE", "/api/v1/segments/buyers", Value::Null)
+        app.admin("DELETE", "/api/v1/segments/buyers", Value::Null)
             .await
             .0,
         StatusCode::NOT_FOUND
@@ -154,13 +146,13 @@ async fn crud_members_count_and_versions() {
 async fn errors_carry_diagnostics_with_positions() {
     let app = App::new();
     seed(&app).await;
-    let (status, body) = admin(
-        &app,
-        "POST",
-        "/api/v1/segments",
-        json!({"source": "segment x =\n  did \"Order Complete\" in last 30d"}),
-    )
-    .await;
+    let (status, body) = app
+        .admin(
+            "POST",
+            "/api/v1/segments",
+            json!({"source": "segment x =\n  did \"Order Complete\" in last 30d"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["code"], "unknown_event");
     let d = &body["diagnostics"][0];
@@ -172,18 +164,20 @@ async fn errors_carry_diagnostics_with_positions() {
         d["hint"].as_str().unwrap().contains("Order Completed"),
         "{d}"
     );
-    let (status, body) = admin(
-        &app,
-        "POST",
-        "/api/v1/segments",
-        json!({"source": "segment a = in segment b\nsegment b = in segment a"}),
-    )
-    .await;
+    let (status, body) = app
+        .admin(
+            "POST",
+            "/api/v1/segments",
+            json!({"source": "segment a = in segment b\nsegment b = in segment a"}),
+        )
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("segment_cycle"))
     );
-    let (status, body) = admin(&app, "POST", "/api/v1/segments", json!({"sauce": "x"})).await;
+    let (status, body) = app
+        .admin("POST", "/api/v1/segments", json!({"sauce": "x"}))
+        .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_json"))
@@ -194,35 +188,35 @@ async fn errors_carry_diagnostics_with_positions() {
 async fn preview_of_an_unsaved_definition() {
     let app = App::new();
     seed(&app).await;
-    let (status, body) = admin(
-        &app,
-        "POST",
-        "/api/v1/segments/preview",
-        json!({"source": "did \"Product Viewed\" where category = \"shoes\""}),
-    )
-    .await;
+    let (status, body) = app
+        .admin(
+            "POST",
+            "/api/v1/segments/preview",
+            json!({"source": "did \"Product Viewed\" where category = \"shoes\""}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         (body["size"].as_u64(), body["people"].as_u64()),
         (Some(1), Some(3))
     );
     assert!(body["elapsed_ms"].as_f64().is_some());
-    let (status, body) = admin(
-        &app,
-        "POST",
-        "/api/v1/segments/preview",
-        json!({"source": "did \"Prodcut Viewed\""}),
-    )
-    .await;
+    let (status, body) = app
+        .admin(
+            "POST",
+            "/api/v1/segments/preview",
+            json!({"source": "did \"Prodcut Viewed\""}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // Positions refer to the condition as sent.
     assert_eq!(body["diagnostics"][0]["column"], 5, "{body}");
-    let (status, _) = admin(
-        &app,
-        "POST",
-        "/api/v1/segments/preview",
-        json!({"source": "did \"Order Completed\"", "at": "yesterday"}),
-    )
-    .await;
+    let (status, _) = app
+        .admin(
+            "POST",
+            "/api/v1/segments/preview",
+            json!({"source": "did \"Order Completed\"", "at": "yesterday"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
