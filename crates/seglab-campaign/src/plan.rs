@@ -94,7 +94,13 @@ pub struct Planned {
 }
 
 impl Planned {
-    fn outcome(campaign: &str, status: Status, rule: &str, explanation: String) -> Planned {
+    /// A decision that sends nothing.
+    pub(crate) fn outcome(
+        campaign: &str,
+        status: Status,
+        rule: &str,
+        explanation: String,
+    ) -> Planned {
         Planned {
             campaign: campaign.to_owned(),
             status,

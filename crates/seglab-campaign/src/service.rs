@@ -438,20 +438,12 @@ pub fn preview(
     }];
     let mut cache = templates.lock().unwrap_or_else(|e| e.into_inner());
     let decision = if !member && !matches!(c.def.trigger, Trigger::Entry { .. }) {
-        Planned {
-            campaign: c.name.clone(),
-            status: Status::Skipped,
-            rule: "not_in_segment".into(),
-            explanation: format!("not in {} now", c.def.segment),
-            due_again: None,
-            variant: None,
-            step: None,
-            address: None,
-            subject: None,
-            html: None,
-            text: None,
-            coupon: None,
-        }
+        Planned::outcome(
+            &c.name,
+            Status::Skipped,
+            "not_in_segment",
+            format!("not in {} now", c.def.segment),
+        )
     } else {
         let mut templates = |c: &StoredCampaign| cache_get(&mut cache, c);
         decide_person(
