@@ -21,6 +21,10 @@ use crate::App;
 /// The longest any test waits for something to happen.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Who bought and who viewed a product.
+pub const BUYERS_AND_VIEWERS: &str =
+    "segment buyers = did \"Order Completed\"\nsegment viewers = did \"Product Viewed\"";
+
 /// Saves segments (`segment name = …`, one or more).
 pub async fn segments(app: &App, source: &str) {
     let (s, b) = app

@@ -4,25 +4,18 @@
 use serde_json::{Value, json};
 
 use super::{
-    WAIT, apply, batch, catch_up, entry_email, identify, person, row_of, segments, sends_until,
-    track,
+    BUYERS_AND_VIEWERS, WAIT, apply, batch, catch_up, entry_email, identify, person, row_of,
+    segments, sends_until, track,
 };
 use crate::App;
 use crate::smtp::Sink;
 
 /// `thanks` on entry into `buyers`, `news` on entry into `viewers`.
 async fn campaigns(app: &App) {
-    segments(
-        app,
-        "segment buyers = did \"Order Completed\"\nsegment viewers = did \"Product Viewed\"",
-    )
-    .await;
-    let source = format!(
-        "{}\n{}",
-        entry_email("thanks", "buyers", 10, "Thanks", ""),
-        entry_email("news", "viewers", 10, "News", "")
-    );
-    apply(app, &source).await;
+    segments(app, BUYERS_AND_VIEWERS).await;
+    let thanks = entry_email("thanks", "buyers", 10, "Thanks", "");
+    let news = entry_email("news", "viewers", 10, "News", "");
+    apply(app, &[thanks, news].concat()).await;
 }
 
 /// `user`, with an email, does `event`; returns their id.

@@ -6,20 +6,17 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use super::{
-    WAIT, apply, batch, catch_up, entry_email, identify, local, person, row_of, segments, sends,
-    track,
+    BUYERS_AND_VIEWERS, WAIT, apply, batch, catch_up, entry_email, identify, local, person, row_of,
+    segments, sends, track,
 };
 use crate::smtp::{Received, Sink};
 use crate::{App, BASE_URL};
-
-const SEGMENTS: &str =
-    "segment buyers = did \"Order Completed\"\nsegment viewers = did \"Product Viewed\"";
 
 /// Ann, identified with an email and a name, buys once and gets the
 /// `thanks` campaign's message; returns her id, her ledger row and the
 /// message.
 async fn ann_is_thanked(app: &App, sink: &Sink) -> (i64, Value, Received) {
-    segments(app, SEGMENTS).await;
+    segments(app, BUYERS_AND_VIEWERS).await;
     let subject = "Thanks, {{ person.traits.name }}";
     apply(app, &entry_email("thanks", "buyers", 10, subject, "")).await;
     batch(

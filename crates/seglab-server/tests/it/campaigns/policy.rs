@@ -14,30 +14,16 @@ const DAY: i64 = 86_400_000;
 
 /// `high` (priority 20) and `low` (10), both on entry into `buyers`, under
 /// `policy`; Ann (with `traits`) buys. Returns her id.
-async fn two_campaigns(app: &App, policy: &str, traits: Value) -> i64 {
-    segments_and_campaigns(app, policy).await;
-    let mut traits = traits;
+async fn two_campaigns(app: &App, policy: &str, mut traits: Value) -> i64 {
+    segments(app, "segment buyers = did \"Order Completed\"").await;
+    let high = entry_email("high", "buyers", 20, "High", "");
+    let low = entry_email("low", "buyers", 10, "Low", "");
+    apply(app, &[policy, &high, &low].join("\n")).await;
     traits["email"] = json!("ann@example.com");
-    batch(
-        app,
-        vec![
-            identify("ann", traits),
-            track("ann", "Order Completed", json!({})),
-        ],
-    )
-    .await;
+    let buys = track("ann", "Order Completed", json!({}));
+    batch(app, vec![identify("ann", traits), buys]).await;
     catch_up(app).await;
     person(app, "ann").await
-}
-
-async fn segments_and_campaigns(app: &App, policy: &str) {
-    segments(app, "segment buyers = did \"Order Completed\"").await;
-    let source = format!(
-        "{policy}\n{}\n{}",
-        entry_email("high", "buyers", 20, "High", ""),
-        entry_email("low", "buyers", 10, "Low", "")
-    );
-    apply(app, &source).await;
 }
 
 async fn why(app: &App, campaign: &str, user: &str) -> Value {
