@@ -362,7 +362,7 @@ pub(crate) fn compose(
             Some(offer::offer_context(code, now, o))
         }
     };
-    let token = env.tokens.sign(due.row.unwrap_or(0));
+    let send_id = due.row.unwrap_or(0);
     let ctx = Context {
         person: PersonCtx {
             id: person.id.to_string(),
@@ -380,14 +380,16 @@ pub(crate) fn compose(
             variant: message.name.clone(),
         },
         links: Links {
-            unsubscribe: crate::track::unsubscribe_url(env.base_url, &token),
+            unsubscribe: crate::track::unsubscribe_url(env.base_url, &env.tokens.sign(send_id)),
         },
     };
     match templates.render(variant, &ctx) {
         Ok(r) => {
             planned.subject = Some(r.subject);
             planned.html = r.html.map(|h| match def.channel.kind() {
-                ChannelKind::Email => crate::track::instrument_html(&h, env.base_url, &token),
+                ChannelKind::Email => {
+                    crate::track::instrument_html(&h, env.base_url, env.tokens, send_id)
+                }
                 _ => h,
             });
             planned.text = r.text;

@@ -3,8 +3,9 @@
 //! no IO. The server answers the links:
 //!
 //! - `{base}/t/o/{token}.gif`: the open pixel;
-//! - `{base}/t/c/{token}/{i}?u={url}`: a click on link `i`, redirected to `url`
-//!   when [`click_target`] accepts it;
+//! - `{base}/t/c/{token}/{i}?u={url}&s={sig}`: a click on link `i`,
+//!   redirected to `url` when [`Tokens::click_target`] accepts it (`sig`
+//!   signs `url` for that send, so the link cannot be pointed elsewhere);
 //! - `{base}/u/{token}`: unsubscribe, one click (RFC 8058: `POST`) or a page.
 
 use std::borrow::Cow;
@@ -19,6 +20,8 @@ use sha2::Sha256;
 const MAC_LEN: usize = 12;
 /// Keeps these MACs apart from anything else signed with the same secret.
 const DOMAIN: &[u8] = b"seglab-track-v1\0";
+/// Keeps the MACs of link targets apart from those of send ids.
+const LINK_DOMAIN: &[u8] = b"seglab-link-v1\0";
 
 /// Signs and checks send tokens: base64url of the send id (8 bytes, big
 /// endian) and a truncated HMAC-SHA256 of it, 27 characters.
@@ -56,6 +59,38 @@ impl Tokens {
         URL_SAFE_NO_PAD.encode(raw)
     }
 
+    fn link_mac(&self, send_id: i64, url: &str) -> Hmac<Sha256> {
+        let mut mac = self.mac.clone();
+        mac.update(LINK_DOMAIN);
+        mac.update(&send_id.to_be_bytes());
+        mac.update(url.as_bytes());
+        mac
+    }
+
+    /// Signs the target of a tracked link of send `send_id` (base64url of
+    /// 96 bits, 16 characters).
+    pub fn sign_link(&self, send_id: i64, url: &str) -> String {
+        URL_SAFE_NO_PAD.encode(&self.link_mac(send_id, url).finalize().into_bytes()[..MAC_LEN])
+    }
+
+    /// The redirect target of a click on a link of send `send_id`, from the
+    /// link's query string (`u=…&s=…`): the target [`click_target`] reads,
+    /// when `s` signs it for that send; `None` for a link this secret did
+    /// not make.
+    pub fn click_target(&self, send_id: i64, query: &str) -> Option<String> {
+        let url = click_target(query)?;
+        let query = query.strip_prefix('?').unwrap_or(query);
+        let (_, sig) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "s")?;
+        let tag = URL_SAFE_NO_PAD.decode(sig.as_bytes()).ok()?;
+        if tag.len() != MAC_LEN {
+            return None;
+        }
+        self.link_mac(send_id, &url)
+            .verify_truncated_left(&tag)
+            .ok()?;
+        Some(url)
+    }
+
     /// The send id of a token this secret signed; `None` for anything else.
     pub fn verify(&self, token: &str) -> Option<i64> {
         if token.len() != 27 {
@@ -77,24 +112,27 @@ pub fn unsubscribe_url(base_url: &str, token: &str) -> String {
     format!("{}/u/{token}", base(base_url))
 }
 
-/// Rewrites the message's links for click tracking and appends the open
-/// pixel (before `</body>`, else at the end).
+/// Rewrites the links of send `send_id`'s message for click tracking and
+/// appends the open pixel (before `</body>`, else at the end).
 ///
 /// Rewritten: the `href` of `<a>`, `<area>` and Outlook's VML shapes
 /// (`<v:roundrect>`, also inside conditional comments) when it is an http(s)
 /// URL, in document order, link `i` becoming
-/// `{base}/t/c/{token}/{i}?u={url}`. Left alone: `mailto:`, `tel:`, `#…` and
-/// other schemes, the unsubscribe link and links already under `{base}/t/`,
-/// and `href`s of other tags (`<link>`, `<base>`).
-pub fn instrument_html(html: &str, base_url: &str, token: &str) -> String {
+/// `{base}/t/c/{token}/{i}?u={url}&s={sig}` ([`Tokens::sign_link`]). Left
+/// alone: `mailto:`, `tel:`, `#…` and other schemes, the unsubscribe link
+/// and links already under `{base}/t/`, and `href`s of other tags (`<link>`,
+/// `<base>`).
+pub fn instrument_html(html: &str, base_url: &str, tokens: &Tokens, send_id: i64) -> String {
     let base = base(base_url);
+    let token = tokens.sign(send_id);
     let mut out = String::with_capacity(html.len() + 128);
     let mut copied = 0;
     for (i, link) in tracked_hrefs(html, base).enumerate() {
         out.push_str(&html[copied..link.attr.start]);
         let target = format!(
-            "{base}/t/c/{token}/{i}?u={}",
-            form_urlencoded::byte_serialize(link.url.as_bytes()).collect::<String>()
+            "{base}/t/c/{token}/{i}?u={}&s={}",
+            form_urlencoded::byte_serialize(link.url.as_bytes()).collect::<String>(),
+            tokens.sign_link(send_id, &link.url)
         );
         let quote = link.quote.unwrap_or('"');
         out.push(quote);
@@ -107,7 +145,7 @@ pub fn instrument_html(html: &str, base_url: &str, token: &str) -> String {
     let pixel = format!(
         r#"<img src="{}/t/o/{}.gif" width="1" height="1" alt="" style="display:none">"#,
         escape_attr(base),
-        escape_attr(token)
+        escape_attr(&token)
     );
     match out.to_ascii_lowercase().rfind("</body") {
         Some(at) => out.insert_str(at, &pixel),
@@ -395,22 +433,34 @@ mod tests {
     use super::*;
 
     const BASE: &str = "https://t.shop.example";
-    const TOKEN: &str = "TOKEN";
+    /// The send the messages of these tests belong to.
+    const ID: i64 = 7;
 
+    fn tokens() -> Tokens {
+        Tokens::new(b"secret")
+    }
+
+    fn token() -> String {
+        tokens().sign(ID)
+    }
+
+    /// Link `i` to `url`, rewritten, as it stands in an attribute.
     fn click(i: usize, url: &str) -> String {
         let u: String = form_urlencoded::byte_serialize(url.as_bytes()).collect();
-        format!("{BASE}/t/c/{TOKEN}/{i}?u={u}")
+        let sig = tokens().sign_link(ID, url);
+        format!("{BASE}/t/c/{}/{i}?u={u}&amp;s={sig}", token())
     }
 
     fn pixel() -> String {
         format!(
-            r#"<img src="{BASE}/t/o/{TOKEN}.gif" width="1" height="1" alt="" style="display:none">"#
+            r#"<img src="{BASE}/t/o/{}.gif" width="1" height="1" alt="" style="display:none">"#,
+            token()
         )
     }
 
     /// The HTML with its links rewritten, the pixel taken out again.
     fn rewritten(html: &str) -> String {
-        let out = instrument_html(html, BASE, TOKEN);
+        let out = instrument_html(html, BASE, &tokens(), ID);
         assert_eq!(out.matches(&pixel()).count(), 1, "one pixel in {out}");
         out.replacen(&pixel(), "", 1)
     }
@@ -479,7 +529,9 @@ mod tests {
         let original = "https://shop.example/p?id=1&utm_source=mail#top";
         assert_eq!(out, format!(r#"<a href="{}">x</a>"#, click(0, original)));
         let query = out.split_once('?').unwrap().1.split_once('"').unwrap().0;
-        assert_eq!(click_target(query).as_deref(), Some(original));
+        let query = query.replace("&amp;", "&");
+        assert_eq!(click_target(&query).as_deref(), Some(original));
+        assert_eq!(tokens().click_target(ID, &query).as_deref(), Some(original));
         assert_eq!(links(html, BASE), [original]);
     }
 
@@ -500,7 +552,7 @@ mod tests {
 
     #[test]
     fn mailto_fragments_other_schemes_and_unsubscribe_are_left_alone() {
-        let unsubscribe = unsubscribe_url(BASE, TOKEN);
+        let unsubscribe = unsubscribe_url(BASE, &token());
         let html = format!(
             r##"<a href="mailto:help@shop.example">m</a><a href="#top">t</a><a href="tel:+1">p</a>
 <a href="javascript:alert(1)">j</a><a href="/relative">r</a><a href="{unsubscribe}">u</a>
@@ -557,18 +609,18 @@ mod tests {
             "<",
             "<a href='x' ",
         ] {
-            let _ = instrument_html(broken, BASE, TOKEN);
+            let _ = instrument_html(broken, BASE, &tokens(), ID);
         }
     }
 
     #[test]
     fn pixel_goes_before_the_last_body_close_or_at_the_end() {
-        let out = instrument_html("<html><BODY><p>hi</p></BODY></html>", BASE, TOKEN);
+        let out = instrument_html("<html><BODY><p>hi</p></BODY></html>", BASE, &tokens(), ID);
         assert_eq!(
             out,
             format!("<html><BODY><p>hi</p>{}</BODY></html>", pixel())
         );
-        let out = instrument_html("<p>hi</p>", BASE, TOKEN);
+        let out = instrument_html("<p>hi</p>", BASE, &tokens(), ID);
         assert_eq!(out, format!("<p>hi</p>{}", pixel()));
     }
 
@@ -581,13 +633,17 @@ mod tests {
         let out = instrument_html(
             r#"<a href="https://x.example/">x</a>"#,
             "https://t.example/",
-            "T",
+            &tokens(),
+            ID,
         );
+        let t = token();
         assert!(
-            out.starts_with(r#"<a href="https://t.example/t/c/T/0?u=https%3A%2F%2Fx.example%2F">"#),
+            out.starts_with(&format!(
+                r#"<a href="https://t.example/t/c/{t}/0?u=https%3A%2F%2Fx.example%2F&amp;s="#
+            )),
             "{out}"
         );
-        assert!(out.contains(r#"src="https://t.example/t/o/T.gif""#));
+        assert!(out.contains(&format!(r#"src="https://t.example/t/o/{t}.gif""#)));
     }
 
     #[test]
@@ -636,9 +692,47 @@ mod tests {
         let out = instrument_html(
             r#"<a href="https://x.example/">x</a>"#,
             r#"https://t.example/"'<>"#,
-            "T",
+            &tokens(),
+            ID,
         );
         assert!(!out.contains(r#""'<>"#), "{out}");
         assert_eq!(out.matches("<a ").count(), 1);
+    }
+
+    #[test]
+    fn a_click_follows_only_the_target_signed_for_its_send() {
+        let tokens = tokens();
+        let query = |u: &str, s: &str| {
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("u", u)
+                .append_pair("s", s)
+                .finish()
+        };
+        let url = "https://shop.example/p/1";
+        let sig = tokens.sign_link(ID, url);
+        assert_eq!(sig.len(), 16);
+        assert_eq!(
+            tokens.click_target(ID, &query(url, &sig)).as_deref(),
+            Some(url)
+        );
+        let script = tokens.sign_link(ID, "javascript:alert(1)");
+        for (id, u, s) in [
+            (ID, "https://evil.example/", sig.as_str()),
+            (ID + 1, url, sig.as_str()),
+            (ID, url, &sig[..8]),
+            (ID, url, ""),
+            (ID, "javascript:alert(1)", script.as_str()),
+        ] {
+            assert_eq!(tokens.click_target(id, &query(u, s)), None, "{id} {u} {s}");
+        }
+        assert_eq!(
+            tokens.click_target(ID, &format!("u={url}")),
+            None,
+            "unsigned"
+        );
+        assert_eq!(
+            Tokens::new(b"other").click_target(ID, &query(url, &sig)),
+            None
+        );
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! - `GET /t/o/{token}` (the open pixel, `{token}.gif`): an `Email Opened`
 //!   event of the person;
-//! - `GET /t/c/{token}/{link}?u=URL`: an `Email Link Clicked` event, then a
-//!   redirect to `URL` (http and https only);
+//! - `GET /t/c/{token}/{link}?u=URL&s=SIG`: an `Email Link Clicked` event,
+//!   then a redirect to `URL` (http and https only, signed for the send by
+//!   `SIG`: no one can point a message's link elsewhere);
 //! - `GET /u/{token}`: a page that confirms; `POST /u/{token}` (RFC 8058
 //!   one-click, body `List-Unsubscribe=One-Click`, or the page's form):
 //!   unsubscribes the person from email and stores an `Unsubscribed` event;
@@ -124,11 +125,12 @@ async fn clicked(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let send = super::blocking(&state, move |s| send_of(s, &token)).await?;
-    // The target as the link wrote it: `click_target` reads the query string.
-    let target = seglab_campaign::track::click_target(query.as_deref().unwrap_or_default())
-        .ok_or_else(|| {
-            ApiError::bad_request("invalid_link", "only http and https links are followed")
-        })?;
+    // Only a target the message had: the link signs it for the send.
+    let target = state
+        .campaigns
+        .tokens()
+        .click_target(send.id, query.as_deref().unwrap_or_default())
+        .ok_or_else(|| ApiError::not_found("no such link"))?;
     record(
         &state,
         &send,

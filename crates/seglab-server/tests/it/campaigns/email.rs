@@ -162,6 +162,15 @@ async fn opens_clicks_and_unsubscribes_come_back_as_events() {
     let (s, headers, _) = get(&app, local(&click)).await;
     assert_eq!(s, StatusCode::FOUND);
     assert_eq!(headers["location"], "https://shop.example.com/p/1");
+    // The same link sending elsewhere is not one the message had.
+    let (path, _) = click.split_once('?').unwrap();
+    let elsewhere = format!("{}?u=https%3A%2F%2Fevil.example%2F", local(path));
+    let (s, headers, _) = get(&app, &elsewhere).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{elsewhere}");
+    assert!(headers.get("location").is_none());
+    let forged = click.replace("%2Fp%2F1", "%2Fp%2F2");
+    let (s, _, _) = get(&app, local(&forged)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{forged}");
     let clicked = events_named(&app, "ann", "Email Link Clicked").await;
     assert_eq!(clicked.len(), 1, "{clicked:?}");
     assert_eq!(
