@@ -107,12 +107,14 @@ async fn list(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
 fn apply_source(s: &AppState, source: &str, only: Option<&str>) -> ApiResult<Value> {
     let files = [("request.toml".to_owned(), source.to_owned())];
     let checked = code::check(s.store.reader(), &files).map_err(|e| with_diagnostics(e, source))?;
+    // `PUT …/{name}` saves that campaign and nothing else (no policy).
     if let Some(name) = only
-        && !checked.definitions.campaigns.iter().all(|c| c.name == name)
+        && !(checked.definitions.policy.is_none()
+            && matches!(&checked.definitions.campaigns[..], [c] if c.name == name))
     {
         return Err(ApiError::bad_request(
             "name_mismatch",
-            format!("the source must define only the campaign {name:?}"),
+            format!("the source must define the campaign {name:?} and nothing else"),
         ));
     }
     let applied = s

@@ -46,20 +46,30 @@ async fn applying_the_same_source_keeps_the_version_and_a_change_makes_a_new_one
     let (_, b) = app.get_admin("/api/v1/campaigns").await;
     assert_eq!(b["campaigns"].as_array().unwrap().len(), 1, "{b}");
 
-    // PUT names one campaign: a source defining another is refused.
+    // PUT names one campaign: a source defining another, more, or none is
+    // refused.
     let other = entry_email("other", "buyers", 10, "Other", "");
-    let (s, b) = app
-        .admin(
-            "PUT",
-            "/api/v1/campaigns/welcome",
-            json!({ "source": other }),
-        )
-        .await;
-    assert_eq!(
-        (s, b["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("name_mismatch")),
-        "{b}"
-    );
+    for source in [
+        other.clone(),
+        [v1.as_str(), &other].concat(),
+        "[policy]\ncaps = [{ max = 1, per = \"1d\" }]".to_owned(),
+        String::new(),
+    ] {
+        let (s, b) = app
+            .admin(
+                "PUT",
+                "/api/v1/campaigns/welcome",
+                json!({ "source": source }),
+            )
+            .await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("name_mismatch")),
+            "{source}: {b}"
+        );
+    }
+    let (_, b) = app.get_admin("/api/v1/campaigns").await;
+    assert_eq!(b["campaigns"].as_array().unwrap().len(), 1, "{b}");
 
     let (s, _) = app
         .admin("DELETE", "/api/v1/campaigns/welcome", Value::Null)
