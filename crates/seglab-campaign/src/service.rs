@@ -109,7 +109,7 @@ impl Campaigns {
     fn best_sellers(&self, now: i64) -> Arc<Shop> {
         {
             let shop = self.shop.read().unwrap_or_else(|e| e.into_inner());
-            if now - shop.0 < BEST_SELLERS_EVERY {
+            if now.saturating_sub(shop.0) < BEST_SELLERS_EVERY {
                 return shop.1.clone();
             }
         }
