@@ -8,7 +8,6 @@
 //! returns early; when `CI=true` or `SEGLAB_REQUIRE_SMTP=1`, it panics
 //! instead: a test must not pass without its server.
 
-
 // Shared by the tests of several crates; each uses a part of it.
 #![allow(dead_code)]
 
