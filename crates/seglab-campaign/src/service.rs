@@ -421,28 +421,21 @@ pub fn preview(
     let member = env.members.is_member(&c.def.segment, person);
     let p = Person::load(env, person)?;
     let policy = db.policy()?;
+    // As if its trigger fired now: membership is reported beside, not decided.
+    let mut fired = c.clone();
+    if let Trigger::Entry {
+        still_in_segment, ..
+    } = &mut fired.def.trigger
+    {
+        *still_in_segment = false;
+    }
     let due = [Due {
         row: None,
-        campaign: &c,
+        campaign: &fired,
         due_at: now,
     }];
     let mut cache = templates.lock().unwrap_or_else(|e| e.into_inner());
-    let decision = if !member && !matches!(c.def.trigger, Trigger::Entry { .. }) {
-        Planned {
-            campaign: c.name.clone(),
-            status: Status::Skipped,
-            rule: "not_in_segment".into(),
-            explanation: format!("not in {} now", c.def.segment),
-            due_again: None,
-            variant: None,
-            step: None,
-            address: None,
-            subject: None,
-            html: None,
-            text: None,
-            coupon: None,
-        }
-    } else {
+    let decision = {
         let mut templates = |c: &StoredCampaign| cache_get(&mut cache, c);
         decide_person(
             env,
@@ -462,7 +455,7 @@ pub fn preview(
     let decision = if decision.status == Status::Owed || decision.subject.is_some() {
         decision
     } else {
-        match cache_get(&mut cache, &c) {
+        match cache_get(&mut cache, &fired) {
             Ok(t) => {
                 let mut shown = compose(
                     env,

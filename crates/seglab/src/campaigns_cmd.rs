@@ -57,6 +57,20 @@ pub enum CampaignsCommand {
     Coupons { name: String, file: PathBuf },
     /// Apply the starter campaigns.
     InstallStarter,
+    /// Put a person on the suppression list (no campaign reaches them on that channel).
+    Suppress {
+        /// Any of the person's ids.
+        person: String,
+        /// `email`, `webhook`, `onsite` or `any`.
+        #[arg(long, default_value = "any")]
+        channel: String,
+    },
+    /// Take a person off the suppression list (unsubscribes and bounces too).
+    Unsuppress {
+        person: String,
+        #[arg(long, default_value = "any")]
+        channel: String,
+    },
 }
 
 /// How an apply went, for people.
@@ -321,6 +335,42 @@ pub fn run(data: &Path, cmd: CampaignsCommand) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(db.campaign(&name)?.is_some(), "no campaign named {name:?}");
             let added = db.add_pool_codes(&name, &codes)?;
             println!("{added} new codes of {} in the pool of {name}", codes.len());
+        }
+        CampaignsCommand::Suppress { person, channel }
+        | CampaignsCommand::Unsuppress { person, channel }
+            if !["email", "webhook", "onsite", "any"].contains(&channel.as_str()) =>
+        {
+            anyhow::bail!("--channel {channel:?}: expected email, webhook, onsite or any");
+        }
+        CampaignsCommand::Suppress { person, channel } => {
+            let reader = Reader::open(data)?;
+            let id = reader
+                .person(&person, 0)?
+                .with_context(|| format!("no person with id {person:?}"))?
+                .person_id;
+            let db = CampaignDb::open(data)?;
+            db.suppress(id, &channel, "listed", now_millis())?;
+            for s in db.suppressions_of(id)? {
+                println!(
+                    "person {id}: suppressed on {} ({}, since {})",
+                    s.channel,
+                    s.reason,
+                    format_timestamp(s.at)
+                );
+            }
+        }
+        CampaignsCommand::Unsuppress { person, channel } => {
+            let reader = Reader::open(data)?;
+            let id = reader
+                .person(&person, 0)?
+                .with_context(|| format!("no person with id {person:?}"))?
+                .person_id;
+            let db = CampaignDb::open(data)?;
+            anyhow::ensure!(
+                db.unsuppress(id, &channel)?,
+                "person {id} is not suppressed on {channel}"
+            );
+            println!("person {id}: no longer suppressed on {channel}");
         }
         CampaignsCommand::InstallStarter => {
             let reader = Reader::create(data)?;

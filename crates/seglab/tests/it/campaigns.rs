@@ -280,6 +280,35 @@ fn campaigns_as_code_from_the_command_line() {
         &["campaigns", "why", "win_back", "--person", "u1"],
     ));
     assert!(out.contains("nothing recorded for person"), "{out}");
+    // The suppression list.
+    let out = ok(&seglab(
+        &data,
+        &["campaigns", "suppress", "u1", "--channel", "email"],
+    ));
+    assert!(out.contains("suppressed on email (listed"), "{out}");
+    let out = ok(&seglab(
+        &data,
+        &["campaigns", "preview", "win_back", "--person", "u1"],
+    ));
+    assert!(out.contains("suppressed"), "{out}");
+    let out = ok(&seglab(
+        &data,
+        &["campaigns", "unsuppress", "u1", "--channel", "email"],
+    ));
+    assert!(out.contains("no longer suppressed"), "{out}");
+    assert!(
+        !seglab(
+            &data,
+            &["campaigns", "unsuppress", "u1", "--channel", "email"]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        !seglab(&data, &["campaigns", "suppress", "u1", "--channel", "fax"])
+            .status
+            .success()
+    );
     // A diff of what is applied changes nothing.
     let out = ok(&seglab(
         &data,
