@@ -336,8 +336,8 @@ pub fn run(data: &Path, cmd: CampaignsCommand) -> anyhow::Result<ExitCode> {
             let added = db.add_pool_codes(&name, &codes)?;
             println!("{added} new codes of {} in the pool of {name}", codes.len());
         }
-        CampaignsCommand::Suppress { person, channel }
-        | CampaignsCommand::Unsuppress { person, channel }
+        CampaignsCommand::Suppress { channel, .. }
+        | CampaignsCommand::Unsuppress { channel, .. }
             if !["email", "webhook", "onsite", "any"].contains(&channel.as_str()) =>
         {
             anyhow::bail!("--channel {channel:?}: expected email, webhook, onsite or any");
