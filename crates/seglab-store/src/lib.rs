@@ -9,6 +9,7 @@
 
 pub mod bench;
 mod dedup;
+mod handles;
 mod identity;
 mod keys;
 mod read;
@@ -28,6 +29,7 @@ use rusqlite::Connection;
 use seglab_event::Event;
 use tokio::sync::oneshot;
 
+pub use handles::Handles;
 pub use identity::PersonId;
 pub use keys::WriteKey;
 pub use read::{PersonView, ScanRow, StoredEvent, TraitValue};

@@ -11,8 +11,7 @@ mod definitions;
 mod ledger;
 mod offers;
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -213,35 +212,19 @@ impl Tx<'_> {
 
 /// Handles on `campaigns.db` for the API and the CLI, opened and migrated
 /// once, then reused.
-pub struct Pool {
-    dir: PathBuf,
-    idle: Mutex<Vec<CampaignDb>>,
-}
-
-/// Idle handles kept for reuse.
-const IDLE_HANDLES: usize = 4;
+pub struct Pool(seglab_store::Handles<CampaignDb>);
 
 impl Pool {
+    /// Opens (and migrates) the file in `dir` once.
     pub fn open(dir: &Path) -> Result<Pool> {
-        let first = CampaignDb::open(dir)?;
-        Ok(Pool {
-            dir: dir.to_owned(),
-            idle: Mutex::new(vec![first]),
-        })
+        Ok(Pool(seglab_store::Handles::new(
+            dir,
+            CampaignDb::open(dir)?,
+        )))
     }
 
     /// Runs `f` with a handle of its own.
     pub fn with<T>(&self, f: impl FnOnce(&mut CampaignDb) -> Result<T>) -> Result<T> {
-        let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut db = match taken {
-            Some(db) => db,
-            None => CampaignDb::open(&self.dir)?,
-        };
-        let out = f(&mut db);
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < IDLE_HANDLES {
-            idle.push(db);
-        }
-        out
+        self.0.with(CampaignDb::open, |db| f(db))
     }
 }

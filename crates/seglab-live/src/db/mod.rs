@@ -11,8 +11,7 @@ mod history;
 mod state;
 mod webhooks;
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -164,36 +163,16 @@ fn cause(text: &str) -> rusqlite::Result<Cause> {
 
 /// Handles on `live.db` beside the live engine (history queries and
 /// subscriptions of the API, the CLI), opened and migrated once, then reused.
-pub struct Pool {
-    dir: PathBuf,
-    idle: Mutex<Vec<LiveDb>>,
-}
-
-/// Idle handles kept for reuse.
-const IDLE_HANDLES: usize = 4;
+pub struct Pool(seglab_store::Handles<LiveDb>);
 
 impl Pool {
-    /// Opens (and migrates) `live.db` in `dir` once.
+    /// Opens (and migrates) the file in `dir` once.
     pub fn open(dir: &Path) -> Result<Pool> {
-        let first = LiveDb::open(dir)?;
-        Ok(Pool {
-            dir: dir.to_owned(),
-            idle: Mutex::new(vec![first]),
-        })
+        Ok(Pool(seglab_store::Handles::new(dir, LiveDb::open(dir)?)))
     }
 
     /// Runs `f` with a handle of its own.
     pub fn with<T>(&self, f: impl FnOnce(&LiveDb) -> Result<T>) -> Result<T> {
-        let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let db = match taken {
-            Some(db) => db,
-            None => LiveDb::open(&self.dir)?,
-        };
-        let out = f(&db);
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < IDLE_HANDLES {
-            idle.push(db);
-        }
-        out
+        self.0.with(LiveDb::open, |db| f(db))
     }
 }
