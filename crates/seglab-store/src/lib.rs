@@ -33,6 +33,7 @@ pub use handles::Handles;
 pub use identity::PersonId;
 pub use keys::WriteKey;
 pub use read::{PersonView, ScanRow, StoredEvent, TraitValue};
+pub use schema::open_beside;
 pub use segments::{SaveOutcome, SegmentRecord};
 
 /// The database file inside the data folder.

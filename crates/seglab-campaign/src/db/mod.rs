@@ -20,7 +20,7 @@ pub(crate) use ledger::Decided;
 pub use ledger::{DueRow, LedgerFilter, NewSend, SendRow, Status};
 pub use offers::{Coupon, Suppression};
 
-use crate::{Error, Result};
+use crate::Result;
 
 /// The database file inside the data folder.
 pub const CAMPAIGNS_DB_FILE: &str = "campaigns.db";
@@ -123,20 +123,7 @@ impl CampaignDb {
     /// Opens (creating and migrating) `campaigns.db` in `dir`.
     pub fn open(dir: &Path) -> Result<CampaignDb> {
         std::fs::create_dir_all(dir)?;
-        let mut conn = Connection::open(dir.join(CAMPAIGNS_DB_FILE))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "busy_timeout", 10_000)?;
-        let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > MIGRATIONS.len() {
-            return Err(Error::Schema(version));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i + 1)?;
-            tx.commit()?;
-        }
+        let conn = seglab_store::open_beside(&dir.join(CAMPAIGNS_DB_FILE), MIGRATIONS)?;
         Ok(CampaignDb { conn })
     }
 

@@ -20,7 +20,7 @@ pub(crate) use state::{NewChange, Position};
 pub(crate) use webhooks::{Attempt, KIND_ENTERED, KIND_EXITED};
 pub use webhooks::{DeliveryStats, Subscription};
 
-use crate::{Cause, Error, Result};
+use crate::{Cause, Result};
 
 /// The database file inside the data folder.
 pub const LIVE_DB_FILE: &str = "live.db";
@@ -110,21 +110,7 @@ impl LiveDb {
     /// Opens (creating and migrating) `live.db` in `dir`.
     pub fn open(dir: &Path) -> Result<LiveDb> {
         std::fs::create_dir_all(dir)?;
-        let mut conn = Connection::open(dir.join(LIVE_DB_FILE))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "busy_timeout", 10_000)?;
-        conn.pragma_update(None, "foreign_keys", "OFF")?;
-        let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > MIGRATIONS.len() {
-            return Err(Error::Schema(version));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i + 1)?;
-            tx.commit()?;
-        }
+        let conn = seglab_store::open_beside(&dir.join(LIVE_DB_FILE), MIGRATIONS)?;
         Ok(LiveDb { conn })
     }
 
