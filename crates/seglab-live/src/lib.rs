@@ -12,6 +12,7 @@ mod change;
 pub mod db;
 mod eval;
 mod live;
+pub mod rounds;
 mod runner;
 pub mod webhook;
 

@@ -117,8 +117,8 @@ const UNMARKED: usize = 2 * 64;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_killed_midway_sends_every_owed_message_after_restart_and_decides_none_twice() {
     const PEOPLE: usize = 1_500;
-    // A slow SMTP server (20 ms a message), so the kill lands mid-broadcast.
-    let Some(sink) = Sink::start(&["--delay-ms", "20"]) else {
+    // A slow SMTP server (60 ms a message), so the kill lands mid-broadcast.
+    let Some(sink) = Sink::start(&["--delay-ms", "60"]) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
