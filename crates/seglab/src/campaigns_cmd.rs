@@ -151,6 +151,16 @@ fn person_of(reader: &Reader, segments: &Segments, id: &str) -> anyhow::Result<i
     Ok(segments.resolve(view.person_id))
 }
 
+/// `campaigns.db` and the person behind any of their ids.
+fn db_and_person(data: &Path, id: &str) -> anyhow::Result<(CampaignDb, i64)> {
+    let reader = Reader::open(data)?;
+    let person = reader
+        .person(id, 0)?
+        .with_context(|| format!("no person with id {id:?}"))?
+        .person_id;
+    Ok((CampaignDb::open(data)?, person))
+}
+
 /// Decides as the server would, from what is recorded.
 fn with_env<T>(
     data: &Path,
@@ -343,12 +353,7 @@ pub fn run(data: &Path, cmd: CampaignsCommand) -> anyhow::Result<ExitCode> {
             anyhow::bail!("--channel {channel:?}: expected email, webhook, onsite or any");
         }
         CampaignsCommand::Suppress { person, channel } => {
-            let reader = Reader::open(data)?;
-            let id = reader
-                .person(&person, 0)?
-                .with_context(|| format!("no person with id {person:?}"))?
-                .person_id;
-            let db = CampaignDb::open(data)?;
+            let (db, id) = db_and_person(data, &person)?;
             db.suppress(id, &channel, "listed", now_millis())?;
             for s in db.suppressions_of(id)? {
                 println!(
@@ -360,12 +365,7 @@ pub fn run(data: &Path, cmd: CampaignsCommand) -> anyhow::Result<ExitCode> {
             }
         }
         CampaignsCommand::Unsuppress { person, channel } => {
-            let reader = Reader::open(data)?;
-            let id = reader
-                .person(&person, 0)?
-                .with_context(|| format!("no person with id {person:?}"))?
-                .person_id;
-            let db = CampaignDb::open(data)?;
+            let (db, id) = db_and_person(data, &person)?;
             anyhow::ensure!(
                 db.unsuppress(id, &channel)?,
                 "person {id} is not suppressed on {channel}"
