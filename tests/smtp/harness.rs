@@ -8,6 +8,9 @@
 //! returns early; when `CI=true` or `SEGLAB_REQUIRE_SMTP=1`, it panics
 //! instead: a test must not pass without its server.
 
+// Shared by the tests of several crates; each uses a part of it.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};

@@ -184,11 +184,12 @@ class FastSMTP(SMTP):
 
 
 class Handler:
-    def __init__(self, journal, reject, fail_first, fail_all):
+    def __init__(self, journal, reject, fail_first, fail_all, delay):
         self.journal = journal
         self.reject = {a.lower() for a in reject}
         self.fail_left = fail_first
         self.fail_all = fail_all
+        self.delay = delay
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.reject:
@@ -202,6 +203,8 @@ class Handler:
         if self.fail_left > 0:
             self.fail_left -= 1
             return "451 4.3.0 try again later"
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
         await self.journal.append(record(envelope))
         return "250 2.0.0 OK queued"
 
@@ -209,7 +212,8 @@ class Handler:
 async def serve(args):
     loop = asyncio.get_running_loop()
     journal = Journal(loop, args.out)
-    handler = Handler(journal, args.reject_rcpt, args.fail_first, args.fail_all)
+    handler = Handler(journal, args.reject_rcpt, args.fail_first, args.fail_all,
+                      args.delay_ms / 1000.0)
 
     def factory():
         return FastSMTP(handler, hostname="seglab-sink", ident="seglab-sink",
@@ -252,6 +256,8 @@ def main():
     parser.add_argument("--fail-first", type=int, default=0, metavar="N",
                         help="answer 451 to the first N messages")
     parser.add_argument("--fail-all", action="store_true", help="answer 554 to every message")
+    parser.add_argument("--delay-ms", type=float, default=0, metavar="MS",
+                        help="wait this long before accepting each message (a slow server)")
     parser.add_argument("--idle-timeout", type=float, default=300, metavar="SECONDS",
                         help="close connections idle for this long")
     args = parser.parse_args()

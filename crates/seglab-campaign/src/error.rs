@@ -27,9 +27,6 @@ pub enum Error {
     /// The segments (engine, definitions) failed.
     #[error(transparent)]
     Segments(#[from] seglab_segments::Error),
-    /// `campaigns.db` is newer than this seglab.
-    #[error("campaigns.db has schema version {0}, newer than this seglab knows")]
-    Schema(usize),
     /// Stored state that does not read back.
     #[error("campaign state is damaged: {0}")]
     Corrupt(String),
@@ -64,7 +61,7 @@ impl Error {
             Error::Store(e) => e.code(),
             Error::Refused(_) => "invalid_request",
             Error::NotFound(_) | Error::NoPerson(_) => "not_found",
-            Error::Sql(_) | Error::Io(_) | Error::Schema(_) | Error::Corrupt(_) => "storage",
+            Error::Sql(_) | Error::Io(_) | Error::Corrupt(_) => "storage",
         }
     }
 }

@@ -169,7 +169,10 @@ impl Sender {
             .map_err(|e| Error::Refused(e.to_string()))??
         };
         let full = rows.len() == BATCH;
-        let attempted: Vec<(SendRow, Attempt)> = futures_util::stream::iter(rows)
+        // Marks are written as attempts finish (whatever is ready, up to
+        // IN_FLIGHT at a time), so a crash repeats at most the messages in
+        // flight and the ones being marked.
+        let mut done = futures_util::stream::iter(rows)
             .map(|row| {
                 let (campaigns, user_ids) = (&campaigns, &user_ids);
                 async move {
@@ -184,36 +187,41 @@ impl Sender {
                 }
             })
             .buffer_unordered(IN_FLIGHT)
-            .collect()
-            .await;
-        let n = attempted.len();
-        let db = db.clone();
-        tokio::task::spawn_blocking(move || -> Result<()> {
-            let mut db = db.lock().unwrap_or_else(|e| e.into_inner());
-            let finished = seglab_event::time::now_millis();
-            let mut results = Vec::with_capacity(attempted.len());
-            for (row, attempt) in attempted {
-                let (label, result) = match attempt {
-                    Attempt::Waiting => continue,
-                    Attempt::Sent => ("sent", (row.id, Ok(()), None)),
-                    Attempt::Retry(e) if row.attempts + 1 < MAX_ATTEMPTS => (
-                        "retry",
-                        (row.id, Err(e), Some(finished + backoff(row.attempts))),
-                    ),
-                    Attempt::Retry(e) | Attempt::Failed(e) => ("failed", (row.id, Err(e), None)),
-                    Attempt::Bounced(e) => {
-                        db.suppress(row.person, "email", "bounced", finished)?;
-                        ("bounced", (row.id, Err(format!("bounced: {e}")), None))
-                    }
-                };
-                metrics::counter!("seglab_campaign_attempts_total", "outcome" => label)
-                    .increment(1);
-                results.push(result);
-            }
-            db.record_attempts(&results, finished)
-        })
-        .await
-        .map_err(|e| Error::Refused(e.to_string()))??;
-        Ok((n, full))
+            .ready_chunks(IN_FLIGHT);
+        let mut recorded = 0;
+        while let Some(chunk) = done.next().await {
+            let db = db.clone();
+            recorded += tokio::task::spawn_blocking(move || record(&db, chunk))
+                .await
+                .map_err(|e| Error::Refused(e.to_string()))??;
+        }
+        Ok((recorded, full))
     }
+}
+
+/// Records what attempts came to; returns how many were attempted (not
+/// waiting for a server).
+fn record(db: &Mutex<CampaignDb>, attempted: Vec<(SendRow, Attempt)>) -> Result<usize> {
+    let mut db = db.lock().unwrap_or_else(|e| e.into_inner());
+    let finished = seglab_event::time::now_millis();
+    let mut results = Vec::with_capacity(attempted.len());
+    for (row, attempt) in attempted {
+        let (label, result) = match attempt {
+            Attempt::Waiting => continue,
+            Attempt::Sent => ("sent", (row.id, Ok(()), None)),
+            Attempt::Retry(e) if row.attempts + 1 < MAX_ATTEMPTS => (
+                "retry",
+                (row.id, Err(e), Some(finished + backoff(row.attempts))),
+            ),
+            Attempt::Retry(e) | Attempt::Failed(e) => ("failed", (row.id, Err(e), None)),
+            Attempt::Bounced(e) => {
+                db.suppress(row.person, "email", "bounced", finished)?;
+                ("bounced", (row.id, Err(format!("bounced: {e}")), None))
+            }
+        };
+        metrics::counter!("seglab_campaign_attempts_total", "outcome" => label).increment(1);
+        results.push(result);
+    }
+    db.record_attempts(&results, finished)?;
+    Ok(results.len())
 }

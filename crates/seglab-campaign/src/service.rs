@@ -5,11 +5,12 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use seglab_event::time::now_millis;
+use seglab_live::rounds::Rounds;
 use seglab_live::{LiveDb, Runner};
 use seglab_segments::Segments;
 use seglab_store::Store;
@@ -39,13 +40,6 @@ pub struct Settings {
     pub smtp: Option<SmtpConfig>,
 }
 
-/// Rounds asked for and done, for [`Campaigns::catch_up`].
-#[derive(Default)]
-struct Rounds {
-    requested: u64,
-    completed: u64,
-}
-
 /// Campaigns of a running server.
 pub struct Campaigns {
     dir: PathBuf,
@@ -62,8 +56,8 @@ pub struct Campaigns {
     shop: RwLock<(i64, Arc<Shop>)>,
     templates: Mutex<TemplateCache>,
     stop: AtomicBool,
-    rounds: Mutex<Rounds>,
-    done: Condvar,
+    /// Rounds asked for and done, for [`Campaigns::catch_up`].
+    rounds: Rounds,
     /// Wakes the sender when rows were decided `owed`.
     owed: Arc<tokio::sync::Notify>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -93,8 +87,7 @@ impl Campaigns {
             shop: RwLock::new((i64::MIN, Arc::new(Shop::default()))),
             templates: Mutex::new(TemplateCache::default()),
             stop: AtomicBool::new(false),
-            rounds: Mutex::new(Rounds::default()),
-            done: Condvar::new(),
+            rounds: Rounds::default(),
             owed: Arc::new(tokio::sync::Notify::new()),
             thread: Mutex::new(None),
         }))
@@ -189,14 +182,10 @@ impl Campaigns {
         Ok(())
     }
 
-    fn rounds(&self) -> MutexGuard<'_, Rounds> {
-        self.rounds.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn run(&self, worker: &mut Worker, live: &LiveDb) {
         let mut seen = self.live.recorded_count();
         while !self.stop.load(Ordering::Acquire) {
-            let round = self.rounds().requested;
+            let round = self.rounds.begin();
             let now = now_millis();
             let best = self.best_sellers(now);
             let next = match worker.round(&self.env(&best), live, now) {
@@ -212,14 +201,12 @@ impl Campaigns {
                     None
                 }
             };
-            self.rounds().completed = round;
-            self.done.notify_all();
+            self.rounds.finish(round, false);
             let wait = next.map_or(IDLE.as_millis() as i64, |t| t - now_millis());
             let wait = Duration::from_millis(wait.clamp(1, IDLE.as_millis() as i64) as u64);
             seen = self.live.wait_recorded(seen, wait);
         }
-        self.rounds().completed = u64::MAX;
-        self.done.notify_all();
+        self.rounds.close();
     }
 
     /// Waits for a round that started after this call (so triggers recorded
@@ -234,24 +221,16 @@ impl Campaigns {
             return false;
         }
         self.live.catch_up(timeout);
-        let ticket = {
-            let mut r = self.rounds();
-            r.requested += 1;
-            r.requested
-        };
-        self.live.nudge_step();
-        let rounds = self.rounds();
-        let (rounds, _) = self
-            .done
-            .wait_timeout_while(rounds, timeout, |r| r.completed < ticket)
-            .unwrap_or_else(|e| e.into_inner());
-        rounds.completed >= ticket
+        let ticket = self.rounds.request();
+        // The decision thread waits for recorded membership changes: wake it.
+        self.live.wake_followers();
+        self.rounds.wait(ticket, timeout)
     }
 
     /// Stops the decision thread and the sender.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
-        self.live.nudge_step();
+        self.live.wake_followers();
         self.owed.notify_one();
         let handle = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(h) = handle
@@ -431,20 +410,21 @@ pub fn preview(
     let member = env.members.is_member(&c.def.segment, person);
     let p = Person::load(env, person)?;
     let policy = db.policy()?;
+    // As if its trigger fired now: membership is reported beside, not decided.
+    let mut fired = c.clone();
+    if let Trigger::Entry {
+        still_in_segment, ..
+    } = &mut fired.def.trigger
+    {
+        *still_in_segment = false;
+    }
     let due = [Due {
         row: None,
-        campaign: &c,
+        campaign: &fired,
         due_at: now,
     }];
     let mut cache = templates.lock().unwrap_or_else(|e| e.into_inner());
-    let decision = if !member && !matches!(c.def.trigger, Trigger::Entry { .. }) {
-        Planned::outcome(
-            &c.name,
-            Status::Skipped,
-            "not_in_segment",
-            format!("not in {} now", c.def.segment),
-        )
-    } else {
+    let decision = {
         let mut templates = |c: &StoredCampaign| cache_get(&mut cache, c);
         decide_person(
             env,
@@ -464,7 +444,7 @@ pub fn preview(
     let decision = if decision.status == Status::Owed || decision.subject.is_some() {
         decision
     } else {
-        match cache_get(&mut cache, &c) {
+        match cache_get(&mut cache, &fired) {
             Ok(t) => {
                 let mut shown = compose(
                     env,

@@ -47,6 +47,14 @@ impl Default for DemoSpec {
 }
 
 const PLANS: [&str; 3] = ["free", "plus", "pro"];
+/// Where customers live (the `timezone` trait quiet hours use).
+const TIMEZONES: [&str; 5] = [
+    "America/New_York",
+    "Europe/Paris",
+    "Europe/London",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+];
 
 /// The names categories take, in order (more categories than names get a
 /// numeric suffix).
@@ -242,7 +250,7 @@ pub fn generate(spec: &DemoSpec, mut sink: impl FnMut(&str)) -> u64 {
             if !identified && (checking_out || (first && rng.random_bool(0.35))) {
                 identified = true;
                 t += 20_000;
-                let traits = json!({"email": email, "name": format!("Customer {person}"), "plan": PLANS[person % 3]});
+                let traits = json!({"email": email, "name": format!("Customer {person}"), "plan": PLANS[person % 3], "timezone": TIMEZONES[person % TIMEZONES.len()]});
                 out.emit(json!({"type": "identify", "userId": user_id, "anonymousId": anon_id, "traits": traits}), t);
             }
             if checking_out {

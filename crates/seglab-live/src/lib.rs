@@ -12,6 +12,7 @@ mod change;
 pub mod db;
 mod eval;
 mod live;
+pub mod rounds;
 mod runner;
 pub mod webhook;
 
@@ -32,8 +33,6 @@ pub enum Error {
     Engine(#[from] seglab_engine::EngineError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
-    #[error("live.db has schema version {0}, newer than this seglab knows")]
-    Schema(usize),
     #[error("live state is damaged: {0}")]
     Corrupt(String),
     #[error("no segment named {0:?}")]

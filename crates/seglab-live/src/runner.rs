@@ -5,7 +5,7 @@
 //! step and wait for it, instead of stepping themselves.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -13,16 +13,8 @@ use seglab_event::time::now_millis;
 use seglab_segments::Segments;
 use seglab_store::Store;
 
+use crate::rounds::Rounds;
 use crate::{Change, Live, Result, Stepped};
-
-/// Steps asked for and steps done, for [`Runner::catch_up`], and steps that
-/// recorded changes, for [`Runner::wait_recorded`].
-#[derive(Default)]
-struct Rounds {
-    requested: u64,
-    completed: u64,
-    recorded: u64,
-}
 
 /// Live memberships of a store, kept current by a thread of their own.
 pub struct Runner {
@@ -33,8 +25,9 @@ pub struct Runner {
     /// Notified when a step recorded changes (the webhook deliverer waits on it).
     recorded: Arc<tokio::sync::Notify>,
     stop: AtomicBool,
-    rounds: Mutex<Rounds>,
-    done: Condvar,
+    /// Steps asked for and done ([`Runner::catch_up`]), and steps that
+    /// recorded changes ([`Runner::wait_recorded`]).
+    rounds: Rounds,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -50,8 +43,7 @@ impl Runner {
             segments,
             recorded: Arc::new(tokio::sync::Notify::new()),
             stop: AtomicBool::new(false),
-            rounds: Mutex::new(Rounds::default()),
-            done: Condvar::new(),
+            rounds: Rounds::default(),
             thread: Mutex::new(None),
         }))
     }
@@ -70,7 +62,8 @@ impl Runner {
         let commits = self.store.commits();
         let mut seen = commits.count();
         while !self.stop.load(Ordering::Acquire) {
-            let round = self.rounds().requested;
+            let round = self.rounds.begin();
+            let mut recorded = false;
             let now = now_millis();
             let next = {
                 let mut live = self.live();
@@ -79,7 +72,7 @@ impl Runner {
                     Ok(stepped) => {
                         if stepped.changes > 0 {
                             self.recorded.notify_one();
-                            self.rounds().recorded += 1;
+                            recorded = true;
                         }
                         let committed = self.store.reader().last_seq().unwrap_or(0);
                         record_metrics(started, &stepped, committed - live.last_seq(), &live);
@@ -88,19 +81,13 @@ impl Runner {
                 }
                 live.next_timer()
             };
-            self.rounds().completed = round;
-            self.done.notify_all();
+            self.rounds.finish(round, recorded);
             let wait = next.map_or(idle.as_millis() as i64, |t| t - now_millis());
             let wait = Duration::from_millis(wait.clamp(1, idle.as_millis() as i64) as u64);
             seen = commits.wait(seen, wait);
         }
         // Whoever still waits is let go.
-        self.rounds().completed = u64::MAX;
-        self.done.notify_all();
-    }
-
-    fn rounds(&self) -> MutexGuard<'_, Rounds> {
-        self.rounds.lock().unwrap_or_else(|e| e.into_inner())
+        self.rounds.close();
     }
 
     fn live(&self) -> MutexGuard<'_, Live> {
@@ -120,40 +107,27 @@ impl Runner {
         {
             return false;
         }
-        let ticket = {
-            let mut rounds = self.rounds();
-            rounds.requested += 1;
-            rounds.requested
-        };
+        let ticket = self.rounds.request();
         self.store.commits().nudge();
-        let rounds = self.rounds();
-        let (rounds, _) = self
-            .done
-            .wait_timeout_while(rounds, timeout, |r| r.completed < ticket)
-            .unwrap_or_else(|e| e.into_inner());
-        rounds.completed >= ticket
+        self.rounds.wait(ticket, timeout)
     }
 
-    /// Wakes the thread for a step now (as a commit would).
-    pub fn nudge_step(&self) {
-        self.store.commits().nudge();
+    /// Wakes whoever waits in [`Runner::wait_recorded`], as a step that
+    /// recorded changes would (a follower asked to look again).
+    pub fn wake_followers(&self) {
+        self.rounds.finish(0, true);
     }
 
     /// Steps that recorded changes so far.
     pub fn recorded_count(&self) -> u64 {
-        self.rounds().recorded
+        self.rounds.recorded()
     }
 
     /// Waits until a step records changes after the count `seen` (see
     /// [`Runner::recorded_count`]), or `timeout` passes; returns the count
     /// then. For followers of `live.db` on threads of their own.
     pub fn wait_recorded(&self, seen: u64, timeout: Duration) -> u64 {
-        let rounds = self.rounds();
-        let (rounds, _) = self
-            .done
-            .wait_timeout_while(rounds, timeout, |r| r.recorded <= seen)
-            .unwrap_or_else(|e| e.into_inner());
-        rounds.recorded
+        self.rounds.wait_recorded(seen, timeout)
     }
 
     /// Runs `f` with the membership state (for reads: members, timers,

@@ -9,6 +9,7 @@
 
 pub mod bench;
 mod dedup;
+mod handles;
 mod identity;
 mod keys;
 mod read;
@@ -28,9 +29,11 @@ use rusqlite::Connection;
 use seglab_event::Event;
 use tokio::sync::oneshot;
 
+pub use handles::Handles;
 pub use identity::PersonId;
 pub use keys::WriteKey;
 pub use read::{PersonView, ScanRow, StoredEvent, TraitValue};
+pub use schema::open_beside;
 pub use segments::{SaveOutcome, SegmentRecord};
 
 /// The database file inside the data folder.

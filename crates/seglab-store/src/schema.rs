@@ -90,17 +90,35 @@ const MIGRATIONS: &[&str] = &[
 /// Brings the database to the newest schema. Fails on a database written by a
 /// newer seglab.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    apply(conn, MIGRATIONS)
+}
+
+/// Opens a SQLite file of its own beside the store (`live.db`,
+/// `campaigns.db`): WAL, `synchronous=FULL`, a busy timeout; then brings it
+/// to the newest of `migrations` (entry `i` moves `user_version` from `i` to
+/// `i + 1`), failing on a file written by a newer seglab.
+pub fn open_beside(path: &std::path::Path, migrations: &[&str]) -> rusqlite::Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "busy_timeout", 10_000)?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    apply(&mut conn, migrations)?;
+    Ok(conn)
+}
+
+fn apply(conn: &mut Connection, migrations: &[&str]) -> rusqlite::Result<()> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version > MIGRATIONS.len() {
+    if version > migrations.len() {
         return Err(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
             Some(format!(
                 "the database has schema version {version}; this seglab knows up to {}",
-                MIGRATIONS.len()
+                migrations.len()
             )),
         ));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (i, sql) in migrations.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i + 1)?;

@@ -57,6 +57,20 @@ pub enum CampaignsCommand {
     Coupons { name: String, file: PathBuf },
     /// Apply the starter campaigns.
     InstallStarter,
+    /// Put a person on the suppression list (no campaign reaches them on that channel).
+    Suppress {
+        /// Any of the person's ids.
+        person: String,
+        /// `email`, `webhook`, `onsite` or `any`.
+        #[arg(long, default_value = "any")]
+        channel: String,
+    },
+    /// Take a person off the suppression list (unsubscribes and bounces too).
+    Unsuppress {
+        person: String,
+        #[arg(long, default_value = "any")]
+        channel: String,
+    },
 }
 
 /// How an apply went, for people.
@@ -135,6 +149,16 @@ fn person_of(reader: &Reader, segments: &Segments, id: &str) -> anyhow::Result<i
         .person(id, 0)?
         .with_context(|| format!("no person with id {id:?}"))?;
     Ok(segments.resolve(view.person_id))
+}
+
+/// `campaigns.db` and the person behind any of their ids.
+fn db_and_person(data: &Path, id: &str) -> anyhow::Result<(CampaignDb, i64)> {
+    let reader = Reader::open(data)?;
+    let person = reader
+        .person(id, 0)?
+        .with_context(|| format!("no person with id {id:?}"))?
+        .person_id;
+    Ok((CampaignDb::open(data)?, person))
 }
 
 /// Decides as the server would, from what is recorded.
@@ -321,6 +345,32 @@ pub fn run(data: &Path, cmd: CampaignsCommand) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(db.campaign(&name)?.is_some(), "no campaign named {name:?}");
             let added = db.add_pool_codes(&name, &codes)?;
             println!("{added} new codes of {} in the pool of {name}", codes.len());
+        }
+        CampaignsCommand::Suppress { channel, .. }
+        | CampaignsCommand::Unsuppress { channel, .. }
+            if !["email", "webhook", "onsite", "any"].contains(&channel.as_str()) =>
+        {
+            anyhow::bail!("--channel {channel:?}: expected email, webhook, onsite or any");
+        }
+        CampaignsCommand::Suppress { person, channel } => {
+            let (db, id) = db_and_person(data, &person)?;
+            db.suppress(id, &channel, "listed", now_millis())?;
+            for s in db.suppressions_of(id)? {
+                println!(
+                    "person {id}: suppressed on {} ({}, since {})",
+                    s.channel,
+                    s.reason,
+                    format_timestamp(s.at)
+                );
+            }
+        }
+        CampaignsCommand::Unsuppress { person, channel } => {
+            let (db, id) = db_and_person(data, &person)?;
+            anyhow::ensure!(
+                db.unsuppress(id, &channel)?,
+                "person {id} is not suppressed on {channel}"
+            );
+            println!("person {id}: no longer suppressed on {channel}");
         }
         CampaignsCommand::InstallStarter => {
             let reader = Reader::create(data)?;

@@ -38,6 +38,11 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
         None => store.reader().admin_token()?,
     };
     let write_key = default_write_key(store.reader())?;
+    // Bound before the engine loads, so links in messages name the real port.
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
     let limits = Limits {
         max_pending_events: config.ingest.max_pending_events,
         campaigns: seglab_campaign::Settings {
@@ -45,7 +50,7 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
                 .server
                 .public_url
                 .clone()
-                .unwrap_or_else(|| format!("http://{}", config.server.listen)),
+                .unwrap_or_else(|| format!("http://{addr}")),
             smtp: config
                 .email
                 .smtp
@@ -77,10 +82,6 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
         crate::segments_cmd::print_table(&evals, state.segments.people(), now);
         println!();
     }
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
-        .await
-        .with_context(|| format!("listening on {}", config.server.listen))?;
-    let addr = listener.local_addr()?;
     print_banner(
         addr,
         &config.data,

@@ -11,8 +11,7 @@ mod definitions;
 mod ledger;
 mod offers;
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -21,7 +20,7 @@ pub(crate) use ledger::Decided;
 pub use ledger::{DueRow, LedgerFilter, NewSend, SendRow, Status};
 pub use offers::{Coupon, Suppression};
 
-use crate::{Error, Result};
+use crate::Result;
 
 /// The database file inside the data folder.
 pub const CAMPAIGNS_DB_FILE: &str = "campaigns.db";
@@ -124,20 +123,7 @@ impl CampaignDb {
     /// Opens (creating and migrating) `campaigns.db` in `dir`.
     pub fn open(dir: &Path) -> Result<CampaignDb> {
         std::fs::create_dir_all(dir)?;
-        let mut conn = Connection::open(dir.join(CAMPAIGNS_DB_FILE))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "busy_timeout", 10_000)?;
-        let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > MIGRATIONS.len() {
-            return Err(Error::Schema(version));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i + 1)?;
-            tx.commit()?;
-        }
+        let conn = seglab_store::open_beside(&dir.join(CAMPAIGNS_DB_FILE), MIGRATIONS)?;
         Ok(CampaignDb { conn })
     }
 
@@ -222,36 +208,20 @@ impl Tx<'_> {
 
 /// Handles on `campaigns.db` for the API and the CLI, opened and migrated
 /// once, then reused.
-pub struct Pool {
-    dir: PathBuf,
-    idle: Mutex<Vec<CampaignDb>>,
-}
-
-/// Idle handles kept for reuse.
-const IDLE_HANDLES: usize = 4;
+pub struct Pool(seglab_store::Handles<CampaignDb>);
 
 impl Pool {
+    /// Opens (and migrates) the file in `dir` once.
     pub fn open(dir: &Path) -> Result<Pool> {
-        let first = CampaignDb::open(dir)?;
-        Ok(Pool {
-            dir: dir.to_owned(),
-            idle: Mutex::new(vec![first]),
-        })
+        Ok(Pool(seglab_store::Handles::new(
+            dir,
+            CampaignDb::open(dir)?,
+        )))
     }
 
     /// Runs `f` with a handle of its own.
     pub fn with<T>(&self, f: impl FnOnce(&mut CampaignDb) -> Result<T>) -> Result<T> {
-        let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut db = match taken {
-            Some(db) => db,
-            None => CampaignDb::open(&self.dir)?,
-        };
-        let out = f(&mut db);
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < IDLE_HANDLES {
-            idle.push(db);
-        }
-        out
+        self.0.with(CampaignDb::open, |db| f(db))
     }
 }
 

@@ -11,8 +11,7 @@ mod history;
 mod state;
 mod webhooks;
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -21,7 +20,7 @@ pub(crate) use state::{NewChange, Position};
 pub(crate) use webhooks::{Attempt, KIND_ENTERED, KIND_EXITED};
 pub use webhooks::{DeliveryStats, Subscription};
 
-use crate::{Cause, Error, Result};
+use crate::{Cause, Result};
 
 /// The database file inside the data folder.
 pub const LIVE_DB_FILE: &str = "live.db";
@@ -111,21 +110,7 @@ impl LiveDb {
     /// Opens (creating and migrating) `live.db` in `dir`.
     pub fn open(dir: &Path) -> Result<LiveDb> {
         std::fs::create_dir_all(dir)?;
-        let mut conn = Connection::open(dir.join(LIVE_DB_FILE))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "busy_timeout", 10_000)?;
-        conn.pragma_update(None, "foreign_keys", "OFF")?;
-        let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > MIGRATIONS.len() {
-            return Err(Error::Schema(version));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i + 1)?;
-            tx.commit()?;
-        }
+        let conn = seglab_store::open_beside(&dir.join(LIVE_DB_FILE), MIGRATIONS)?;
         Ok(LiveDb { conn })
     }
 
@@ -164,36 +149,16 @@ fn cause(text: &str) -> rusqlite::Result<Cause> {
 
 /// Handles on `live.db` beside the live engine (history queries and
 /// subscriptions of the API, the CLI), opened and migrated once, then reused.
-pub struct Pool {
-    dir: PathBuf,
-    idle: Mutex<Vec<LiveDb>>,
-}
-
-/// Idle handles kept for reuse.
-const IDLE_HANDLES: usize = 4;
+pub struct Pool(seglab_store::Handles<LiveDb>);
 
 impl Pool {
-    /// Opens (and migrates) `live.db` in `dir` once.
+    /// Opens (and migrates) the file in `dir` once.
     pub fn open(dir: &Path) -> Result<Pool> {
-        let first = LiveDb::open(dir)?;
-        Ok(Pool {
-            dir: dir.to_owned(),
-            idle: Mutex::new(vec![first]),
-        })
+        Ok(Pool(seglab_store::Handles::new(dir, LiveDb::open(dir)?)))
     }
 
     /// Runs `f` with a handle of its own.
     pub fn with<T>(&self, f: impl FnOnce(&LiveDb) -> Result<T>) -> Result<T> {
-        let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let db = match taken {
-            Some(db) => db,
-            None => LiveDb::open(&self.dir)?,
-        };
-        let out = f(&db);
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < IDLE_HANDLES {
-            idle.push(db);
-        }
-        out
+        self.0.with(LiveDb::open, |db| f(db))
     }
 }

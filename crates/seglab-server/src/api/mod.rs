@@ -9,6 +9,7 @@ pub mod live;
 pub mod people;
 pub mod posthog;
 pub mod segments;
+pub mod suppressions;
 pub mod track;
 
 use std::sync::Arc;

@@ -51,6 +51,19 @@ const MANAGEMENT: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/webhooks/1"),
     ("GET", "/api/v1/stream"),
     ("GET", "/api/v1/live"),
+    ("GET", "/api/v1/campaigns"),
+    ("POST", "/api/v1/campaigns"),
+    ("POST", "/api/v1/campaigns/diff"),
+    ("GET", "/api/v1/campaigns/c"),
+    ("PUT", "/api/v1/campaigns/c"),
+    ("DELETE", "/api/v1/campaigns/c"),
+    ("GET", "/api/v1/campaigns/c/preview?person=u"),
+    ("GET", "/api/v1/campaigns/c/why?person=u"),
+    ("GET", "/api/v1/campaigns/c/sends"),
+    ("POST", "/api/v1/campaigns/c/coupons"),
+    ("GET", "/api/v1/people/u/suppressions"),
+    ("POST", "/api/v1/people/u/suppressions"),
+    ("DELETE", "/api/v1/people/u/suppressions/email"),
 ];
 
 #[tokio::test]
@@ -189,4 +202,67 @@ async fn health_and_metrics() {
         text.contains("seglab_ingest_commit_seconds_bucket"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn the_suppression_list_adds_lists_and_lifts() {
+    let app = App::new();
+    let (status, _) = app
+        .post(
+            "/v1/identify",
+            json!({"userId": "ann", "traits": {"email": "ann@example.com"}}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let send = |method: &str, path: &str, body: &str| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .body(Body::from(body.to_owned()))
+            .unwrap()
+    };
+    let (status, body) = app
+        .send(send(
+            "POST",
+            "/api/v1/people/ann/suppressions",
+            r#"{"channel": "any"}"#,
+        ))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["suppressions"][0]["channel"], "any");
+    assert_eq!(v["suppressions"][0]["reason"], "listed");
+    let (status, body) = app
+        .send(send(
+            "POST",
+            "/api/v1/people/ann/suppressions",
+            r#"{"channel": "fax"}"#,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&body).contains("invalid_channel"));
+    let (status, _) = app
+        .send(send(
+            "POST",
+            "/api/v1/people/nobody/suppressions",
+            r#"{"channel": "any"}"#,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .send(send("DELETE", "/api/v1/people/ann/suppressions/any", ""))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app
+        .send(send("DELETE", "/api/v1/people/ann/suppressions/any", ""))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, v) = app.get_admin("/api/v1/people/ann/suppressions").await;
+    assert_eq!(v["suppressions"], json!([]));
 }

@@ -1,10 +1,13 @@
 //! The real binary: processes, signals, files.
 
+mod campaigns;
 mod cli;
 mod durability;
 mod import;
 mod live;
 mod segments;
+#[path = "../../../../tests/smtp/harness.rs"]
+mod smtp;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -42,6 +45,11 @@ pub const ADMIN: &str = "it-admin";
 
 impl Server {
     pub fn start(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    /// Starts with more flags (`--smtp URL`, …).
+    pub fn start_with(data: &Path, flags: &[&str]) -> Server {
         let mut child = Command::new(bin())
             .args([
                 "serve",
@@ -54,6 +62,7 @@ impl Server {
                 "--data",
             ])
             .arg(data)
+            .args(flags)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
