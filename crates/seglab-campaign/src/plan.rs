@@ -232,9 +232,20 @@ pub(crate) fn decide_person(
         .filter(|s| s.reason == "unsubscribed")
         .filter_map(|s| channel_kind(&s.channel))
         .collect();
+    // A bounce holds only while the address that bounced is theirs.
+    let holds = |s: &&crate::db::Suppression| {
+        s.reason != "unsubscribed"
+            && (s.reason != "bounced" || s.address.as_deref() == person.email())
+    };
     facts.suppressed = suppressions
         .iter()
-        .any(|s| s.reason != "unsubscribed" || s.channel == "any");
+        .filter(holds)
+        .any(|s| s.channel == "any");
+    facts.suppressed_on = suppressions
+        .iter()
+        .filter(holds)
+        .filter_map(|s| channel_kind(&s.channel))
+        .collect();
     let due_sends: Vec<DueSend<'_>> = candidates
         .iter()
         .map(|d| DueSend {

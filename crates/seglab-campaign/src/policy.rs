@@ -7,7 +7,7 @@
 //!
 //! | rule | applies to | outcome |
 //! |---|---|---|
-//! | `suppressed` | every send | skip |
+//! | `suppressed` | every send (the list for every channel, or for this one; an address that bounced while it is theirs) | skip |
 //! | `unsubscribed.<channel>` | every send | skip |
 //! | `no_address` | every send | skip |
 //! | `consent` | marketing email | skip |
@@ -77,8 +77,11 @@ pub struct PersonFacts<'a> {
     pub has_address: BTreeSet<ChannelKind>,
     /// The channels they unsubscribed from.
     pub unsubscribed: BTreeSet<ChannelKind>,
-    /// On the suppression list or bounced: no channel may reach them.
+    /// On the suppression list for every channel: nothing may reach them.
     pub suppressed: bool,
+    /// Suppressed on these channels (listed for one channel, or their email
+    /// address bounced).
+    pub suppressed_on: BTreeSet<ChannelKind>,
 }
 
 impl<'a> PersonFacts<'a> {
@@ -95,6 +98,7 @@ impl<'a> PersonFacts<'a> {
             has_address,
             unsubscribed: BTreeSet::new(),
             suppressed: false,
+            suppressed_on: BTreeSet::new(),
         }
     }
 }
@@ -353,8 +357,15 @@ fn decide_one(
     if person.suppressed {
         return skip(
             rules::SUPPRESSED,
-            "the person is suppressed (suppression list or bounce)".into(),
+            "the person is on the suppression list".into(),
         );
+    }
+    if person.suppressed_on.contains(&channel) {
+        let reason = format!(
+            "the person is suppressed on {} (the suppression list, or a bounce)",
+            channel.as_str()
+        );
+        return skip(rules::SUPPRESSED, reason);
     }
     if person.unsubscribed.contains(&channel) {
         let reason = format!("the person unsubscribed from {}", channel.as_str());

@@ -215,7 +215,7 @@ fn record(db: &Mutex<CampaignDb>, attempted: Vec<(SendRow, Attempt)>) -> Result<
             ),
             Attempt::Retry(e) | Attempt::Failed(e) => ("failed", (row.id, Err(e), None)),
             Attempt::Bounced(e) => {
-                db.suppress(row.person, "email", "bounced", finished)?;
+                db.bounced(row.person, row.address.as_deref().unwrap_or(""), finished)?;
                 ("bounced", (row.id, Err(format!("bounced: {e}")), None))
             }
         };

@@ -25,7 +25,8 @@ use crate::Result;
 /// The database file inside the data folder.
 pub const CAMPAIGNS_DB_FILE: &str = "campaigns.db";
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE state (
         key   TEXT PRIMARY KEY,
         value INTEGER NOT NULL
@@ -112,7 +113,24 @@ const MIGRATIONS: &[&str] = &["
         at      INTEGER NOT NULL,
         PRIMARY KEY (person, channel)
     ) WITHOUT ROWID;
-"];
+",
+    "
+    -- One row per reason (a bounce and an unsubscribe can both hold), and
+    -- the address a bounce was for: a new address is not suppressed.
+    CREATE TABLE suppressions_by_reason (
+        person  INTEGER NOT NULL,
+        channel TEXT    NOT NULL,
+        reason  TEXT    NOT NULL,
+        at      INTEGER NOT NULL,
+        address TEXT,
+        PRIMARY KEY (person, channel, reason)
+    ) WITHOUT ROWID;
+    INSERT INTO suppressions_by_reason (person, channel, reason, at)
+        SELECT person, channel, reason, at FROM suppressions;
+    DROP TABLE suppressions;
+    ALTER TABLE suppressions_by_reason RENAME TO suppressions;
+",
+];
 
 /// An open `campaigns.db`: one connection, migrated when opened.
 pub struct CampaignDb {

@@ -40,6 +40,8 @@ pub struct Suppression {
     /// `unsubscribed`, `bounced` or `listed`.
     pub reason: String,
     pub at: i64,
+    /// For a bounce: the address that bounced.
+    pub address: Option<String>,
 }
 
 impl CampaignDb {
@@ -106,7 +108,8 @@ impl CampaignDb {
     /// A person's suppressions.
     pub fn suppressions_of(&self, person: i64) -> Result<Vec<Suppression>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT person, channel, reason, at FROM suppressions WHERE person = ?1 ORDER BY channel",
+            "SELECT person, channel, reason, at, address FROM suppressions
+             WHERE person = ?1 ORDER BY channel, reason",
         )?;
         let rows = stmt
             .query_map([person], |r| {
@@ -115,24 +118,39 @@ impl CampaignDb {
                     channel: r.get(1)?,
                     reason: r.get(2)?,
                     at: r.get(3)?,
+                    address: r.get(4)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
         Ok(rows)
     }
 
-    /// Suppresses a person on a channel (`any`: every channel); the first
-    /// reason stays.
+    /// Suppresses a person on a channel (`any`: every channel) for a reason;
+    /// the first time stays.
     pub fn suppress(&self, person: i64, channel: &str, reason: &str, now: i64) -> Result<()> {
         self.conn.execute(
             "INSERT INTO suppressions (person, channel, reason, at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (person, channel) DO NOTHING",
+             ON CONFLICT (person, channel, reason) DO NOTHING",
             params![person, channel, reason, now],
         )?;
         Ok(())
     }
 
-    /// Lifts a suppression; false when there was none.
+    /// Records that email to `address` bounced: the person is not emailed
+    /// while that is their address.
+    pub fn bounced(&self, person: i64, address: &str, now: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO suppressions (person, channel, reason, at, address)
+             VALUES (?1, 'email', 'bounced', ?2, ?3)
+             ON CONFLICT (person, channel, reason)
+             DO UPDATE SET at = excluded.at, address = excluded.address",
+            params![person, now, address],
+        )?;
+        Ok(())
+    }
+
+    /// Lifts every suppression of a person on a channel (unsubscribes and
+    /// bounces too); false when there was none.
     pub fn unsuppress(&self, person: i64, channel: &str) -> Result<bool> {
         Ok(self.conn.execute(
             "DELETE FROM suppressions WHERE person = ?1 AND channel = ?2",

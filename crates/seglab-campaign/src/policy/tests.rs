@@ -110,9 +110,17 @@ fn suppression_unsubscribe_address_and_consent() {
     person.unsubscribed.insert(ChannelKind::Email);
     assert_eq!(
         run(&p, &person, &[&c], &[], now),
-        ["c skipped suppressed: skipped: the person is suppressed (suppression list or bounce)"]
+        ["c skipped suppressed: skipped: the person is on the suppression list"]
     );
     person.suppressed = false;
+    person.suppressed_on.insert(ChannelKind::Email);
+    assert_eq!(
+        run(&p, &person, &[&c], &[], now),
+        [
+            "c skipped suppressed: skipped: the person is suppressed on email (the suppression list, or a bounce)"
+        ]
+    );
+    person.suppressed_on.clear();
     assert_eq!(
         run(&p, &person, &[&c], &[], now),
         ["c skipped unsubscribed.email: skipped: the person unsubscribed from email"]

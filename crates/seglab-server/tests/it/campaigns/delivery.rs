@@ -126,6 +126,23 @@ async fn a_bounce_fails_the_send_and_suppresses_the_person() {
     let got = sink.received();
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].rcpt_tos, ["bo@example.com"]);
+    // A new address is not the one that bounced: email reaches it again.
+    batch(
+        &app,
+        vec![identify("ann", json!({"email": "ann@new.example.com"}))],
+    )
+    .await;
+    catch_up(&app).await;
+    let (status, preview) = app
+        .admin(
+            "GET",
+            "/api/v1/campaigns/news/preview?person=ann",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["decision"]["status"], "owed", "{preview}");
+    assert_eq!(preview["decision"]["address"], "ann@new.example.com");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
