@@ -7,8 +7,6 @@ mod management;
 mod posthog;
 mod robustness;
 mod segments;
-// Shared with the other crates' tests; these use part of it.
-#[allow(dead_code)]
 #[path = "../../../../tests/smtp/harness.rs"]
 mod smtp;
 
