@@ -188,7 +188,13 @@ impl Campaigns {
             let round = self.rounds.begin();
             let now = now_millis();
             let best = self.best_sellers(now);
-            let next = match worker.round(&self.env(&best), live, now) {
+            // A bug in one round must not stop campaigns for good: the
+            // round's transaction rolls back and the next one starts over.
+            let round_result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                worker.round(&self.env(&best), live, now)
+            }))
+            .unwrap_or_else(|_| Err(Error::Corrupt("a campaign round panicked".into())));
+            let next = match round_result {
                 Ok(r) => {
                     record_metrics(&r);
                     if r.owed() > 0 {
