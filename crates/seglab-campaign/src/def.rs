@@ -27,6 +27,10 @@ pub struct CampaignDef {
     pub offer: Option<OfferDef>,
     /// At most `max` sends of this campaign to one person per `per_ms`.
     pub cap: Option<Cap>,
+    /// Percent of the audience that gets nothing (the experiment's control
+    /// for the campaign as a whole).
+    #[serde(default)]
+    pub holdout: u32,
 }
 
 /// How a campaign reaches people.
@@ -111,7 +115,7 @@ pub enum Reentry {
 pub struct MessageDef {
     /// Unique within the campaign (default `a`, `b`, … by position).
     pub name: String,
-    /// Share of the audience, relative to the other variants' weights.
+    /// Percent of the audience (with the campaign's holdout, 100 in all).
     pub weight: u32,
     /// minijinja templates. Email needs `subject` and `html` or `text`.
     pub subject: String,
@@ -185,6 +189,10 @@ pub struct Policy {
     pub default_timezone: String,
     /// When set, marketing email needs this trait to be `true`.
     pub consent_trait: Option<String>,
+    /// Percent of everyone that no marketing campaign reaches (measures what
+    /// all campaigns together earn).
+    #[serde(default)]
+    pub global_holdout: u32,
 }
 
 impl Default for Policy {
@@ -195,6 +203,7 @@ impl Default for Policy {
             quiet_hours: None,
             default_timezone: "UTC".into(),
             consent_trait: None,
+            global_holdout: 0,
         }
     }
 }

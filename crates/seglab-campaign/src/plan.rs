@@ -72,6 +72,8 @@ pub(crate) struct Due<'a> {
     pub(crate) row: Option<i64>,
     pub(crate) campaign: &'a StoredCampaign,
     pub(crate) due_at: i64,
+    /// The message, once the person's arm is known.
+    pub(crate) variant: Option<usize>,
 }
 
 /// What was decided for one due send.
@@ -138,6 +140,80 @@ pub fn variant_of(def: &CampaignDef, person: i64) -> usize {
     variant::choose_variant(&def.messages, &def.name, &person.to_string())
 }
 
+/// Which arm of a campaign's experiment a person is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arm {
+    /// Gets message `i`.
+    Variant(usize),
+    /// The campaign's holdout: gets nothing.
+    Holdout,
+    /// The global holdout: no marketing campaign reaches them.
+    GlobalHoldout,
+}
+
+/// The ledger's name of the holdout arm.
+pub const HOLDOUT: &str = "holdout";
+/// The ledger's name of the global holdout arm.
+pub const GLOBAL_HOLDOUT: &str = "global_holdout";
+
+impl Arm {
+    /// The name recorded as the send's variant.
+    pub fn name(self, def: &CampaignDef) -> String {
+        match self {
+            Arm::Variant(i) => def.messages[i].name.clone(),
+            Arm::Holdout => HOLDOUT.to_owned(),
+            Arm::GlobalHoldout => GLOBAL_HOLDOUT.to_owned(),
+        }
+    }
+}
+
+/// Where `person` falls in `[0, 100)` for `key`: an xxh3 hash, so the same
+/// person gets the same place on every machine and after every restart.
+fn bucket(key: &str, person: i64) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(format!("{key}:{person}").as_bytes()) % 10_000
+}
+
+/// The arm of `person` in campaign `def`: the one recorded with their first
+/// send of it when there is one (assignment is sticky: edits of weights and
+/// identity merges do not move anyone; a merged person keeps the kept
+/// person's arm), else the global holdout (marketing only), the campaign's
+/// holdout, or a variant, by hash and weight.
+pub fn arm_of(def: &CampaignDef, policy: &Policy, person: i64, recorded: Option<&str>) -> Arm {
+    match recorded {
+        Some(HOLDOUT) => return Arm::Holdout,
+        Some(GLOBAL_HOLDOUT) => return Arm::GlobalHoldout,
+        Some(name) => {
+            if let Some(i) = def.messages.iter().position(|m| m.name == name) {
+                return Arm::Variant(i);
+            }
+        }
+        None => {}
+    }
+    if !def.transactional
+        && bucket("seglab.global_holdout", person) < u64::from(policy.global_holdout) * 100
+    {
+        return Arm::GlobalHoldout;
+    }
+    let b = bucket(&def.name, person);
+    if b < u64::from(def.holdout) * 100 {
+        return Arm::Holdout;
+    }
+    let total: u64 = def.messages.iter().map(|m| u64::from(m.weight)).sum();
+    if total == 0 {
+        return Arm::Variant(0);
+    }
+    // The rest of the range, spread over the variants by weight.
+    let mut x =
+        (b - u64::from(def.holdout) * 100) * total / (10_000 - u64::from(def.holdout) * 100).max(1);
+    for (i, m) in def.messages.iter().enumerate() {
+        if x < u64::from(m.weight) {
+            return Arm::Variant(i);
+        }
+        x -= u64::from(m.weight);
+    }
+    Arm::Variant(def.messages.len().saturating_sub(1))
+}
+
 /// Where coupons come from while deciding: the transaction (the worker) or
 /// nowhere (a preview shows a placeholder).
 pub(crate) enum Codes<'t, 'c> {
@@ -170,7 +246,7 @@ pub(crate) fn decide_person(
     now: i64,
 ) -> Result<Vec<Planned>> {
     let mut out = Vec::with_capacity(due.len());
-    let mut candidates: Vec<&Due<'_>> = Vec::new();
+    let mut candidates: Vec<Due<'_>> = Vec::new();
     for d in due {
         let def = &d.campaign.def;
         if let Trigger::Entry {
@@ -209,7 +285,35 @@ pub(crate) fn decide_person(
             ));
             continue;
         }
-        candidates.push(d);
+        let recorded = db.recorded_arm(&def.name, person.id)?;
+        match arm_of(def, policy, person.id, recorded.as_deref()) {
+            Arm::Variant(i) => candidates.push(Due {
+                variant: Some(i),
+                ..d.clone()
+            }),
+            arm => {
+                let (rule, explanation) = match arm {
+                    Arm::GlobalHoldout => (
+                        GLOBAL_HOLDOUT,
+                        format!(
+                            "in the global holdout ({} % of everyone gets no marketing campaign)",
+                            policy.global_holdout
+                        ),
+                    ),
+                    _ => (
+                        HOLDOUT,
+                        format!(
+                            "in the holdout of {} ({} % get nothing)",
+                            def.name, def.holdout
+                        ),
+                    ),
+                };
+                out.push(Planned {
+                    variant: Some(arm.name(def)),
+                    ..Planned::outcome(&def.name, Status::Skipped, rule, explanation)
+                });
+            }
+        }
     }
     if candidates.is_empty() {
         return Ok(out);
@@ -309,7 +413,7 @@ pub(crate) fn compose(
     now: i64,
 ) -> Result<Planned> {
     let def = &due.campaign.def;
-    let variant = variant_of(def, person.id);
+    let variant = due.variant.unwrap_or_else(|| variant_of(def, person.id));
     let message: &MessageDef = &def.messages[variant];
     let events: Vec<ladder::ViewedEvent<'_>> = person
         .events
@@ -443,6 +547,7 @@ pub(crate) fn group_due<'c>(
             row: Some(r.id),
             campaign: c,
             due_at: r.due_at,
+            variant: None,
         };
         match people.last_mut() {
             Some((p, list)) if *p == r.person => list.push(due),

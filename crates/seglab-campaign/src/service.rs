@@ -194,6 +194,9 @@ impl Campaigns {
                 worker.round(&self.env(&best), live, now)
             }))
             .unwrap_or_else(|_| Err(Error::Corrupt("a campaign round panicked".into())));
+            if let Err(e) = worker.exposures(&self.store) {
+                tracing::warn!(error = %e, "storing experiment exposures");
+            }
             let next = match round_result {
                 Ok(r) => {
                     record_metrics(&r);
@@ -299,6 +302,7 @@ impl Campaigns {
                 row: None,
                 campaign: c,
                 due_at: now,
+                variant: None,
             })
             .collect();
         due.sort_by(|a, b| {
@@ -428,6 +432,7 @@ pub fn preview(
         row: None,
         campaign: &fired,
         due_at: now,
+        variant: None,
     }];
     let mut cache = templates.lock().unwrap_or_else(|e| e.into_inner());
     let decision = {

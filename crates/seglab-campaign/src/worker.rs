@@ -238,6 +238,71 @@ impl Worker {
     }
 }
 
+/// Exposures stored per call.
+const EXPOSURES_PER_ROUND: usize = 5_000;
+
+impl Worker {
+    /// Stores an `Experiment Viewed` event for every decided send with an
+    /// arm (a variant sent, or a holdout) whose event is not stored yet;
+    /// returns how many. The event's `messageId` is the send's, so storing
+    /// one twice (after a crash) keeps one.
+    pub fn exposures(&mut self, store: &seglab_store::Store) -> Result<usize> {
+        let rows = self.db.unexposed(EXPOSURES_PER_ROUND)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        // Only experiments log exposures: more than one message, a holdout,
+        // or the global holdout.
+        let experiments: std::collections::HashSet<String> = self
+            .db
+            .campaigns()?
+            .into_iter()
+            .filter(|c| c.def.messages.len() > 1 || c.def.holdout > 0)
+            .map(|c| c.name)
+            .collect();
+        let mut batch = Vec::with_capacity(rows.len());
+        let mut ids = Vec::with_capacity(rows.len());
+        for (id, campaign, person, arm, at) in rows {
+            ids.push(id);
+            if !experiments.contains(&campaign) && arm != crate::plan::GLOBAL_HOLDOUT {
+                continue;
+            }
+            let Some((who, is_user)) = store.reader().an_id_of(person)? else {
+                continue;
+            };
+            let mut e = serde_json::json!({
+                "type": "track",
+                "event": EXPOSURE_EVENT,
+                "messageId": format!("exposure-{id}"),
+                "timestamp": seglab_event::time::format_timestamp(at),
+                "properties": {
+                    "experiment_id": campaign,
+                    "experiment_name": campaign,
+                    "variation_id": arm,
+                    "variation_name": arm,
+                },
+            });
+            e[if is_user { "userId" } else { "anonymousId" }] = serde_json::json!(who);
+            batch.push(e);
+        }
+        if !batch.is_empty() {
+            let body = serde_json::json!({ "batch": batch }).to_string();
+            let parsed = seglab_event::wire::segment_spec::parse(
+                body.as_bytes(),
+                seglab_event::wire::segment_spec::Endpoint::Batch,
+                seglab_event::time::now_millis(),
+            )
+            .map_err(|e| crate::Error::Corrupt(format!("an exposure event: {e}")))?;
+            store.append_blocking(parsed.events, false)?;
+        }
+        self.db.mark_exposed(&ids)?;
+        Ok(ids.len())
+    }
+}
+
+/// The event an exposure is stored as (the Segment spec's A/B testing event).
+pub const EXPOSURE_EVENT: &str = "Experiment Viewed";
+
 /// Pairs due sends with what was decided for them (by campaign name: the
 /// policy decides in priority order, not in the order given).
 trait ZipPlanned<'a, 'p> {

@@ -25,6 +25,7 @@ const FIELDS: &[&str] = &[
     "personalize",
     "offer",
     "message",
+    "holdout",
 ];
 const ENTRY: &[&str] = &["on", "delay", "still_in_segment", "reentry"];
 const SCHEDULE: &[&str] = &["on", "at", "every"];
@@ -133,6 +134,10 @@ pub(crate) fn read<'a>(
             message_spans.push(spans);
         }
     }
+    let holdout = t.int(report, "holdout", 0, 99).unwrap_or(0) as u32;
+    if messages.len() == message_tables.len() {
+        shares(t, report, &mut messages, holdout);
+    }
     let def = match (name.as_ref(), segment, channel, trigger) {
         (Some(name), Some(segment), Some(channel), Some(trigger))
             if report.errors() == errors_before && messages.len() == message_tables.len() =>
@@ -150,6 +155,7 @@ pub(crate) fn read<'a>(
                 personalize,
                 offer: offer.clone(),
                 cap,
+                holdout,
             })
         }
         _ => None,
@@ -161,6 +167,55 @@ pub(crate) fn read<'a>(
         message_spans,
         offer,
         offer_span: offer_table.map(|o| o.span),
+    }
+}
+
+/// Message weights are percentages of the audience: with the holdout they add
+/// up to 100. Without any weight the messages share what the holdout leaves
+/// equally (the first ones take the remainder).
+fn shares(t: &Table<'_, '_>, report: &mut Report, messages: &mut [MessageDef], holdout: u32) {
+    if messages.is_empty() {
+        return;
+    }
+    let given = messages.iter().filter(|m| m.weight > 0).count();
+    if given == 0 {
+        let n = messages.len() as u32;
+        let left = 100 - holdout;
+        for (i, m) in messages.iter_mut().enumerate() {
+            m.weight = left / n + u32::from((i as u32) < left % n);
+        }
+        if messages.iter().any(|m| m.weight == 0) {
+            report.error(
+                codes::INVALID,
+                format!("{n} messages cannot share {left} %"),
+                &t.span,
+                Some("lower the holdout or send fewer messages".into()),
+            );
+        }
+        return;
+    }
+    if given < messages.len() {
+        report.error(
+            codes::INVALID,
+            format!(
+                "{given} of {} messages have a `weight`: give every message one, or none",
+                messages.len()
+            ),
+            &t.span,
+            Some("weights are percentages of the audience (with the holdout, 100 in all)".into()),
+        );
+        return;
+    }
+    let sum: u64 = messages.iter().map(|m| u64::from(m.weight)).sum::<u64>() + u64::from(holdout);
+    if sum != 100 {
+        report.error(
+            codes::INVALID,
+            format!("the message weights and the holdout add up to {sum}, not 100"),
+            &t.span,
+            Some(format!(
+                "weights are percentages of the audience; the holdout is {holdout}"
+            )),
+        );
     }
 }
 
@@ -581,7 +636,8 @@ fn message(
     };
     let message = MessageDef {
         name: name.map_or_else(|| default_message_name(index), |n| n.text.to_owned()),
-        weight: weight.unwrap_or(1) as u32,
+        // 0: not given (shares are filled in by the campaign).
+        weight: weight.unwrap_or(0) as u32,
         subject: subject.map(|s| s.text.to_owned()).unwrap_or_default(),
         html: html.map(|s| s.text.to_owned()),
         text: text.map(|s| s.text.to_owned()),

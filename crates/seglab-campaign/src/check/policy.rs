@@ -13,6 +13,7 @@ const FIELDS: &[&str] = &[
     "quiet_hours",
     "default_timezone",
     "consent_trait",
+    "global_holdout",
 ];
 
 /// Reads a policy (reporting every error in it); `None` when it has one.
@@ -61,12 +62,14 @@ pub(crate) fn read(t: &Table<'_, '_>, report: &mut Report) -> Option<Policy> {
         None => Policy::default().default_timezone,
     };
     let consent_trait = t.str(report, "consent_trait").map(|c| c.text.to_owned());
+    let global_holdout = t.int(report, "global_holdout", 0, 50).unwrap_or(0) as u32;
     (report.errors() == errors_before).then_some(Policy {
         caps,
         when_capped,
         quiet_hours,
         default_timezone,
         consent_trait,
+        global_holdout,
     })
 }
 

@@ -62,6 +62,7 @@ priority = 50
 transactional = false
 goal = { event = "Order Completed", within = "7d" }
 cap = { max = 1, per = "7d" }
+holdout = 10
 [campaign.trigger]
 on = "entry"
 delay = "2h"
@@ -76,12 +77,13 @@ code_prefix = "BACK"
 discount = "10%"
 valid_for = "72h"
 [[campaign.message]]
-weight = 3
+weight = 60
 subject = "Still thinking about {{ pick.product.name }}?"
 html = """<p>Hi {{ person.traits.name }}, {{ offer.code }}</p>"""
 text = """Hi {{ person.traits.name }}"""
 [[campaign.message]]
 name = "short"
+weight = 30
 subject = "{{ offer.discount }} off"
 text = 'Code {{ offer.code }}'
 
@@ -175,7 +177,8 @@ fn a_full_file_checks() {
         .iter()
         .map(|m| (m.name.as_str(), m.weight))
         .collect();
-    assert_eq!(names, [("a", 3), ("short", 1)]);
+    assert_eq!(names, [("a", 60), ("short", 30)]);
+    assert_eq!(browse.holdout, 10);
     assert_eq!(
         browse.messages[1].text.as_deref(),
         Some("Code {{ offer.code }}")
@@ -705,4 +708,41 @@ mod never_panics {
             let _ = super::check_files(&files, &|s| s == "buyers");
         }
     }
+}
+
+#[test]
+fn weights_are_percentages_with_the_holdout() {
+    let campaign = |more: &str, messages: &str| {
+        format!(
+            "[[campaign]]\nname = \"c\"\nsegment = \"vips\"\nchannel = \"onsite\"\n{more}\
+             [campaign.trigger]\non = \"decision\"\nplacement = \"p\"\n{messages}"
+        )
+    };
+    let three = "[[campaign.message]]\ntext = \"a\"\n[[campaign.message]]\ntext = \"b\"\n\
+                 [[campaign.message]]\ntext = \"c\"\n";
+    let weights = |src: &str| -> Vec<u32> {
+        let checked = check(&[("c.toml", src)]).unwrap();
+        checked.definitions.campaigns[0]
+            .messages
+            .iter()
+            .map(|m| m.weight)
+            .collect()
+    };
+    // No weights: what the holdout leaves, shared (the first take the rest).
+    assert_eq!(weights(&campaign("holdout = 10\n", three)), [30, 30, 30]);
+    assert_eq!(weights(&campaign("", three)), [34, 33, 33]);
+    let err = |src: &str| check(&[("c.toml", src)]).unwrap_err().rendered;
+    let some =
+        "[[campaign.message]]\nweight = 50\ntext = \"a\"\n[[campaign.message]]\ntext = \"b\"\n";
+    assert!(
+        err(&campaign("", some)).contains("1 of 2 messages have a `weight`"),
+        "{}",
+        err(&campaign("", some))
+    );
+    let off = "[[campaign.message]]\nweight = 50\ntext = \"a\"\n[[campaign.message]]\nweight = 45\ntext = \"b\"\n";
+    let e = err(&campaign("holdout = 10\n", off));
+    assert!(e.contains("add up to 105, not 100"), "{e}");
+    assert!(e.contains("c.toml:1:1"), "{e}");
+    let e = err(&campaign("holdout = 100\n", three));
+    assert!(e.contains("holdout"), "{e}");
 }

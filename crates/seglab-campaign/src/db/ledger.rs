@@ -317,6 +317,46 @@ impl CampaignDb {
         Ok(rows)
     }
 
+    /// The arm recorded with `person`'s first decided send of `campaign` (a
+    /// variant's name, `holdout` or `global_holdout`).
+    pub(crate) fn recorded_arm(&self, campaign: &str, person: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT variant FROM sends WHERE campaign = ?1 AND person = ?2
+                 AND variant IS NOT NULL ORDER BY id LIMIT 1",
+            )?
+            .query_row(params![campaign, person], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Decided rows with an arm whose exposure is not in the store yet, as
+    /// (id, campaign, person, arm, decided at).
+    pub(crate) fn unexposed(&self, limit: usize) -> Result<Vec<(i64, String, i64, String, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, campaign, person, variant, decided_at FROM sends
+             WHERE exposed = 0 AND variant IS NOT NULL AND decided_at IS NOT NULL
+             ORDER BY id LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Marks rows whose exposure is in the store.
+    pub(crate) fn mark_exposed(&self, ids: &[i64]) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        for id in ids {
+            tx.prepare_cached("UPDATE sends SET exposed = 1 WHERE id = ?1")?
+                .execute([id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// When `campaign` last decided to send to `person`.
     pub(crate) fn last_send(&self, campaign: &str, person: i64) -> Result<Option<i64>> {
         Ok(self.conn.query_row(

@@ -130,6 +130,11 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE suppressions;
     ALTER TABLE suppressions_by_reason RENAME TO suppressions;
 ",
+    "
+    -- Whether the send's `Experiment Viewed` event is in the store.
+    ALTER TABLE sends ADD COLUMN exposed INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX sends_unexposed ON sends (id) WHERE exposed = 0 AND variant IS NOT NULL;
+",
 ];
 
 /// An open `campaigns.db`: one connection, migrated when opened.

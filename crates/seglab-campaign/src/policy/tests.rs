@@ -33,6 +33,7 @@ fn campaign(name: &str, priority: i32, channel: Channel) -> CampaignDef {
         personalize: None,
         offer: None,
         cap: None,
+        holdout: 0,
     }
 }
 
