@@ -180,6 +180,9 @@ pub struct DueRow {
     pub due_at: i64,
 }
 
+/// A decided send with an arm, as (id, campaign, person, arm, decided at).
+pub(crate) type Exposure = (i64, String, i64, String, i64);
+
 /// What a decision writes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Decided {
@@ -330,9 +333,8 @@ impl CampaignDb {
             .optional()?)
     }
 
-    /// Decided rows with an arm whose exposure is not in the store yet, as
-    /// (id, campaign, person, arm, decided at).
-    pub(crate) fn unexposed(&self, limit: usize) -> Result<Vec<(i64, String, i64, String, i64)>> {
+    /// Decided rows with an arm whose exposure is not in the store yet.
+    pub(crate) fn unexposed(&self, limit: usize) -> Result<Vec<Exposure>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, campaign, person, variant, decided_at FROM sends
              WHERE exposed = 0 AND variant IS NOT NULL AND decided_at IS NOT NULL
