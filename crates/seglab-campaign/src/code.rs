@@ -93,6 +93,29 @@ pub fn diff(
     Ok(out)
 }
 
+/// Makes `variant` the campaign's only message (all of the audience, no
+/// holdout): a new version, as if the file had been edited so.
+pub fn ship(db: &mut CampaignDb, name: &str, variant: &str, now: i64) -> Result<Applied> {
+    let c = db
+        .campaign(name)?
+        .ok_or_else(|| crate::Error::NotFound(name.to_owned()))?;
+    let Some(m) = c.def.messages.iter().find(|m| m.name == variant) else {
+        let names: Vec<&str> = c.def.messages.iter().map(|m| m.name.as_str()).collect();
+        return Err(crate::Error::Refused(format!(
+            "{name} has no message {variant:?}; its messages: {}",
+            names.join(", ")
+        )));
+    };
+    let mut def = c.def.clone();
+    def.messages = vec![crate::def::MessageDef {
+        weight: 100,
+        ..m.clone()
+    }];
+    def.holdout = 0;
+    let source = crate::print::to_toml(&def);
+    db.save_campaign(&def, &source, random_secret, now)
+}
+
 /// A campaign with its ledger counts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {

@@ -44,6 +44,8 @@ pub mod duration;
 #[allow(missing_docs)]
 pub mod email;
 pub mod error;
+#[allow(missing_docs)]
+pub mod experiment;
 pub mod ladder;
 #[allow(missing_docs)]
 pub mod members;
@@ -51,6 +53,7 @@ pub mod offer;
 #[allow(missing_docs)]
 pub mod plan;
 pub mod policy;
+pub mod print;
 #[allow(missing_docs)]
 pub mod send;
 #[allow(missing_docs)]

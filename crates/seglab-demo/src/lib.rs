@@ -56,6 +56,15 @@ const TIMEZONES: [&str; 5] = [
     "Asia/Tokyo",
 ];
 
+/// The demo's experiment: an on-site banner test (`spring_offer` in
+/// `campaigns/starter.toml`) shown to people when they first sign in: 10 %
+/// holdout, 45 % message `a`, 45 % message `b`. Within a week, `b` brings
+/// more extra orders than `a`, and `a` more than nothing: a real lift for
+/// `seglab experiments results spring_offer` to find.
+pub const EXPERIMENT: &str = "spring_offer";
+/// The chance of an extra order within a week, per arm (holdout, a, b).
+const EXPERIMENT_LIFT: [(&str, f64); 3] = [("holdout", 0.03), ("a", 0.08), ("b", 0.20)];
+
 /// The names categories take, in order (more categories than names get a
 /// numeric suffix).
 pub const CATEGORY_NAMES: [&str; 16] = [
@@ -252,6 +261,7 @@ pub fn generate(spec: &DemoSpec, mut sink: impl FnMut(&str)) -> u64 {
                 t += 20_000;
                 let traits = json!({"email": email, "name": format!("Customer {person}"), "plan": PLANS[person % 3], "timezone": TIMEZONES[person % TIMEZONES.len()]});
                 out.emit(json!({"type": "identify", "userId": user_id, "anonymousId": anon_id, "traits": traits}), t);
+                experiment(spec, &mut out, person, &user_id, &products, t);
             }
             if checking_out {
                 t += rng.random_range(30_000..300_000);
@@ -273,6 +283,59 @@ pub fn generate(spec: &DemoSpec, mut sink: impl FnMut(&str)) -> u64 {
         }
     }
     out.count
+}
+
+/// The demo experiment for a person who just signed in at `at`: their
+/// exposure and, by their arm's chance, an extra order within a week. Its own
+/// random stream, so the rest of the history is the same with or without it.
+fn experiment<F: FnMut(&str)>(
+    spec: &DemoSpec,
+    out: &mut Emitter<'_, F>,
+    person: usize,
+    user_id: &str,
+    products: &[Product],
+    at: Millis,
+) {
+    let mut rng = StdRng::seed_from_u64(
+        spec.seed ^ 0x5eed_e4be ^ (person as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    let u: f64 = rng.random();
+    let (arm, chance) = if u < 0.10 {
+        EXPERIMENT_LIFT[0]
+    } else if u < 0.55 {
+        EXPERIMENT_LIFT[1]
+    } else {
+        EXPERIMENT_LIFT[2]
+    };
+    // The day after they signed in (their first order, often right at sign-in,
+    // is before it).
+    let seen = at + DAY;
+    if seen >= spec.end {
+        return;
+    }
+    out.emit(
+        json!({"type": "track", "userId": user_id, "event": "Experiment Viewed", "properties": {
+            "experiment_id": EXPERIMENT, "experiment_name": EXPERIMENT,
+            "variation_id": arm, "variation_name": arm,
+        }}),
+        seen,
+    );
+    if rng.random_bool(chance) {
+        let when = seen + rng.random_range(3_600_000..6 * DAY);
+        if when >= spec.end {
+            return;
+        }
+        let p = &products[rng.random_range(0..products.len())];
+        let items =
+            json!([{"product_id": p.id, "category": p.category, "price": p.price, "quantity": 1}]);
+        out.emit(
+            json!({"type": "track", "userId": user_id, "event": "Order Completed", "properties": {
+                "order_id": format!("order-{person}-{EXPERIMENT}"),
+                "revenue": p.price, "currency": "USD", "products": items,
+            }}),
+            when,
+        );
+    }
 }
 
 /// Writes the history to `out` as NDJSON, one message a line, through a 1 MiB

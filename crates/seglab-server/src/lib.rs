@@ -137,6 +137,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::live::routes())
         .merge(api::campaigns::routes())
         .merge(api::suppressions::routes())
+        .merge(api::experiments::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::admin_only,

@@ -97,6 +97,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::campaigns_cmd::CampaignsCommand,
     },
+    /// Experiments: results of campaigns with several messages or a holdout, and shipping the winner.
+    Experiments {
+        #[command(subcommand)]
+        command: crate::experiments_cmd::ExperimentsCommand,
+    },
     /// Webhooks on segment entries and exits.
     Webhooks {
         #[command(subcommand)]
@@ -357,6 +362,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Segments { command } => return crate::segments_cmd::run(&config.data, command),
+        Command::Experiments { command } => crate::experiments_cmd::run(&config.data, command)?,
         Command::Campaigns { command } => {
             return crate::campaigns_cmd::run(&config.data, command);
         }

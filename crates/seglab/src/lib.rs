@@ -4,6 +4,7 @@ pub mod campaigns_cmd;
 pub mod cli;
 pub mod config;
 pub mod demo_cmd;
+pub mod experiments_cmd;
 pub mod import;
 pub mod live_cmd;
 pub mod segments_cmd;

@@ -2,6 +2,7 @@
 
 pub mod campaigns;
 pub mod events;
+pub mod experiments;
 pub mod health;
 pub mod ingest;
 pub mod keys;

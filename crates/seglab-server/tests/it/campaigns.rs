@@ -6,6 +6,7 @@
 mod code;
 mod delivery;
 mod email;
+mod experiments;
 mod offers;
 mod onsite;
 mod policy;

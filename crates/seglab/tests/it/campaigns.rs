@@ -348,3 +348,60 @@ fn the_demo_installs_the_starter_campaigns() {
     let out = ok(&seglab(&data, &["campaigns", "list"]));
     assert!(out.contains("cart_banner"), "{out}");
 }
+
+#[test]
+fn the_demo_experiment_shows_its_lift_and_ships() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&seglab(
+        &data,
+        &[
+            "demo",
+            "--people",
+            "4000",
+            "--days",
+            "60",
+            "--products",
+            "50",
+        ],
+    ));
+    let out = ok(&seglab(&data, &["experiments", "list"]));
+    assert!(
+        out.contains("spring_offer") && out.contains("holdout 10 %"),
+        "{out}"
+    );
+    let out = ok(&seglab(
+        &data,
+        &["experiments", "results", "spring_offer", "--json"],
+    ));
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["srm_alert"], false, "{r}");
+    let b = r["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["arm"] == "b" && c["metric"] == "conversion")
+        .cloned()
+        .unwrap();
+    assert!(b["lift"].as_f64().unwrap() > 0.1, "{b}");
+    assert!(b["chance_to_win"].as_f64().unwrap() > 0.95, "{b}");
+    assert!(r["hint"].as_str().unwrap().contains('b'), "{r}");
+    // The table a person reads.
+    let out = ok(&seglab(&data, &["experiments", "results", "spring_offer"]));
+    assert!(
+        out.contains("b vs holdout") && out.contains("sample ratio ok"),
+        "{out}"
+    );
+    let out = ok(&seglab(
+        &data,
+        &["experiments", "ship", "spring_offer", "b"],
+    ));
+    assert!(out.contains("updated (version 2)"), "{out}");
+    let out = ok(&seglab(&data, &["experiments", "list"]));
+    assert!(!out.contains("spring_offer"), "{out}");
+    assert!(
+        !seglab(&data, &["experiments", "results", "nope"])
+            .status
+            .success()
+    );
+}
