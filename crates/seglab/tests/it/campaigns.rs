@@ -250,7 +250,7 @@ fn campaigns_as_code_from_the_command_line() {
         &data,
         &["campaigns", "check", starter.to_str().unwrap()],
     ));
-    assert!(out.contains("6 campaigns and a policy"), "{out}");
+    assert!(out.contains("7 campaigns and a policy"), "{out}");
     let out = ok(&seglab(
         &data,
         &["campaigns", "apply", starter.to_str().unwrap()],
