@@ -35,6 +35,15 @@ async fn arms_holdouts_exposures_results_and_shipping() {
     let app = App::with_campaigns(Some(&sink.url()));
     segments(&app, "segment buyers = did \"Order Completed\"").await;
     apply(&app, EXPERIMENT).await;
+    // Nothing to compare yet: a clear answer, no NaN.
+    let (status, r) = app
+        .admin("GET", "/api/v1/experiments/welcome", Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["hint"], "no exposures yet", "{r}");
+    assert_eq!(r["comparisons"], json!([]), "{r}");
+    assert!(r["notes"].as_array().is_some_and(|n| !n.is_empty()), "{r}");
+    assert!(!r.to_string().contains("NaN"), "{r}");
     let people: Vec<String> = (0..60).map(|i| format!("p{i}")).collect();
     let mut events = Vec::new();
     for p in &people {
