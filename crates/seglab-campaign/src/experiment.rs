@@ -469,3 +469,102 @@ fn hint(comparisons: &[Comparison], srm: bool, arms: &[ArmResult]) -> String {
     }
     "no arm is ahead yet with confidence: keep it running".into()
 }
+
+/// What all marketing campaigns together earn: everyone in the global holdout
+/// against everyone else, on orders (`Order Completed`) and their revenue
+/// over the last `days` days.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GlobalResults {
+    pub share: u32,
+    pub days: u32,
+    pub holdout: ArmResult,
+    pub reached: ArmResult,
+    /// Reached against the holdout, on conversion and on revenue per person.
+    pub comparisons: Vec<Comparison>,
+    /// (revenue per reached person − per held-out person) × reached people.
+    pub incremental_revenue: Option<f64>,
+    pub notes: Vec<String>,
+}
+
+/// See [`GlobalResults`].
+pub fn global(segments: &Segments, share: u32, days: u32, now: i64) -> GlobalResults {
+    let since = now.saturating_sub(i64::from(days) * 86_400_000);
+    let mut revenue: HashMap<i64, f64> = HashMap::new();
+    let mut people: Vec<i64> = Vec::new();
+    segments.with_engine(|e| {
+        let t = e.timelines();
+        t.for_each_named("Order Completed", since, |person, time, props| {
+            if time <= now {
+                let v = props
+                    .get("revenue")
+                    .and_then(Value::as_f64)
+                    .filter(|v| v.is_finite())
+                    .unwrap_or(0.0);
+                *revenue.entry(person).or_default() += v;
+            }
+        });
+        people = t.people().map(|(_, id)| id).collect();
+    });
+    let mut arms: [(Vec<f64>, Vec<f64>); 2] = Default::default();
+    for p in people {
+        let held = crate::plan::in_global_holdout(share, p);
+        let r = revenue.get(&p).copied();
+        let arm = &mut arms[usize::from(!held)];
+        arm.0.push(if r.is_some() { 1.0 } else { 0.0 });
+        arm.1.push(r.unwrap_or(0.0));
+    }
+    let result = |name: &str, (conv, rev): &(Vec<f64>, Vec<f64>)| {
+        let n = conv.len() as u64;
+        let conversions = conv.iter().filter(|c| **c > 0.0).count() as u64;
+        let total: f64 = rev.iter().sum();
+        ArmResult {
+            arm: name.to_owned(),
+            exposed: n,
+            conversions,
+            conversion_rate: if n > 0 {
+                conversions as f64 / n as f64
+            } else {
+                0.0
+            },
+            revenue: total,
+            revenue_per_person: if n > 0 { total / n as f64 } else { 0.0 },
+        }
+    };
+    let holdout = result(GLOBAL_HOLDOUT, &arms[0]);
+    let reached = result("reached", &arms[1]);
+    let mut notes = Vec::new();
+    if share == 0 {
+        notes.push("the policy has no global holdout (`global_holdout` in [policy])".into());
+    }
+    let mut comparisons = Vec::new();
+    comparisons.extend(compare(
+        "conversion",
+        "reached",
+        GLOBAL_HOLDOUT,
+        &arms[1].0,
+        &arms[0].0,
+        None,
+        &mut notes,
+    ));
+    comparisons.extend(compare(
+        "revenue",
+        "reached",
+        GLOBAL_HOLDOUT,
+        &arms[1].1,
+        &arms[0].1,
+        None,
+        &mut notes,
+    ));
+    let incremental_revenue = (holdout.exposed > 0 && reached.exposed > 0).then(|| {
+        (reached.revenue_per_person - holdout.revenue_per_person) * reached.exposed as f64
+    });
+    GlobalResults {
+        share,
+        days,
+        holdout,
+        reached,
+        comparisons,
+        incremental_revenue,
+        notes,
+    }
+}

@@ -169,8 +169,13 @@ impl Arm {
 
 /// Where `person` falls in `[0, 100)` for `key`: an xxh3 hash, so the same
 /// person gets the same place on every machine and after every restart.
-fn bucket(key: &str, person: i64) -> u64 {
+pub(crate) fn bucket(key: &str, person: i64) -> u64 {
     xxhash_rust::xxh3::xxh3_64(format!("{key}:{person}").as_bytes()) % 10_000
+}
+
+/// Whether `person` is in the global holdout of `share` percent.
+pub fn in_global_holdout(share: u32, person: i64) -> bool {
+    bucket("seglab.global_holdout", person) < u64::from(share) * 100
 }
 
 /// The arm of `person` in campaign `def`: the one recorded with their first

@@ -28,6 +28,12 @@ pub enum ExperimentsCommand {
     },
     /// Make a message the campaign's only one (a new version, no holdout).
     Ship { name: String, variant: String },
+    /// What all marketing campaigns together earn: the global holdout against everyone else.
+    Global {
+        /// Over the last this many days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
 }
 
 fn pct(x: f64) -> String {
@@ -183,6 +189,45 @@ pub fn run(data: &Path, cmd: ExperimentsCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
                 print(&r);
+            }
+        }
+        ExperimentsCommand::Global { days } => {
+            let reader = Reader::open(data)?;
+            let db = CampaignDb::open(data)?;
+            let share = db.policy()?.global_holdout;
+            let segments = Segments::open(&reader, Some(data))?;
+            let g = experiment::global(&segments, share, days, now_millis());
+            println!("global holdout: {share} % of everyone, orders of the last {days} days\n");
+            println!(
+                "{:<16} {:>9} {:>11} {:>10} {:>12} {:>14}",
+                "group", "people", "buyers", "rate", "revenue", "per person"
+            );
+            for a in [&g.holdout, &g.reached] {
+                println!(
+                    "{:<16} {:>9} {:>11} {:>10} {:>12.2} {:>14.2}",
+                    a.arm,
+                    a.exposed,
+                    a.conversions,
+                    pct(a.conversion_rate),
+                    a.revenue,
+                    a.revenue_per_person
+                );
+            }
+            for c in &g.comparisons {
+                println!(
+                    "{} lift {:+.1} % [{:+.1} %, {:+.1} %], p = {:.4}",
+                    c.metric,
+                    c.lift * 100.0,
+                    c.lift_interval[0] * 100.0,
+                    c.lift_interval[1] * 100.0,
+                    c.p_value
+                );
+            }
+            if let Some(inc) = g.incremental_revenue {
+                println!("\nincremental revenue of campaigns: {inc:+.2}");
+            }
+            for n in &g.notes {
+                println!("note: {n}");
             }
         }
         ExperimentsCommand::Ship { name, variant } => {

@@ -28,6 +28,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/experiments", get(list))
         .route("/api/v1/experiments/{name}", get(results))
         .route("/api/v1/experiments/{name}/ship", post(ship))
+        .route("/api/v1/global-holdout", get(global))
 }
 
 async fn list(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
@@ -82,6 +83,26 @@ async fn results(
         s.live.catch_up(std::time::Duration::from_secs(10));
         let r = experiment::results(&s.segments, &*s.live, &c.def, q.segment.as_deref(), &names);
         Ok(Json(serde_json::to_value(r).unwrap_or(Value::Null)))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct Days {
+    days: Option<u32>,
+}
+
+/// `GET /api/v1/global-holdout?days=30`: the global holdout against everyone
+/// else.
+async fn global(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<Days>,
+) -> ApiResult<Json<Value>> {
+    let days = q.days.unwrap_or(30).clamp(1, 3660);
+    super::blocking(&state, move |s| {
+        let share = s.campaigns.pool.with(|db| db.policy())?.global_holdout;
+        let g = experiment::global(&s.segments, share, days, now_millis());
+        Ok(Json(serde_json::to_value(g).unwrap_or(Value::Null)))
     })
     .await
 }

@@ -404,4 +404,24 @@ fn the_demo_experiment_shows_its_lift_and_ships() {
             .status
             .success()
     );
+    // The global holdout: none in the starter policy, then a fifth of everyone.
+    let out = ok(&seglab(&data, &["experiments", "global"]));
+    assert!(out.contains("no global holdout"), "{out}");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[policy]\nglobal_holdout = 20\n").unwrap();
+    ok(&seglab(
+        &data,
+        &["campaigns", "apply", policy.to_str().unwrap()],
+    ));
+    let out = ok(&seglab(&data, &["experiments", "global", "--days", "60"]));
+    let people = |group: &str| -> f64 {
+        out.lines()
+            .find(|l| l.starts_with(group))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{out}"))
+    };
+    let share = people("global_holdout") / (people("global_holdout") + people("reached"));
+    assert!((0.17..0.23).contains(&share), "{share}: {out}");
+    assert!(out.contains("incremental revenue of campaigns"), "{out}");
 }
