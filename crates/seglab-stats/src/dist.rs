@@ -52,6 +52,10 @@ fn t_upper_tail(t: f64, df: f64) -> f64 {
         let a = df - 0.5;
         let b = 48.0 * a * a;
         let y = a * (t * t / df).ln_1p();
+        if !y.is_finite() {
+            // t² overflowed: the tail is far below the smallest f64.
+            return 0.0;
+        }
         let z =
             (((((-0.4 * y - 3.3) * y - 24.0) * y - 85.5) / (0.8 * y * y + 100.0 + b) + y + 3.0)
                 / b
@@ -191,6 +195,16 @@ mod tests {
             let below = t_two_sided_p(t, LARGE_DF * (1.0 - 1e-12));
             let above = t_two_sided_p(t, LARGE_DF);
             assert!(close(below, above, 1e-9), "t {t}: {below} vs {above}");
+        }
+    }
+
+    #[test]
+    fn enormous_statistics_have_a_zero_tail_not_a_nan() {
+        for df in [1.0, 30.0, 1e4, 1e12] {
+            for t in [1e160, f64::MAX] {
+                let p = t_two_sided_p(t, df);
+                assert!(p.is_finite() && p < 1e-150, "df {df} t {t}: {p}");
+            }
         }
     }
 

@@ -146,6 +146,15 @@ mod tests {
     }
 
     #[test]
+    fn a_t_statistic_past_1e154_has_p_zero() {
+        let c = Summary::new(1_000_000, 0.0, 1e-300).unwrap();
+        let t = Summary::new(1_000_000, 1e3, 1e-300).unwrap();
+        let test = welch_t_test(&c, &t, 0.05).unwrap();
+        assert!(test.t > 1e154);
+        assert_eq!(test.p_value, 0.0);
+    }
+
+    #[test]
     fn a_single_observation_is_too_few() {
         let c = Summary::new(1, 1.0, 0.0).unwrap();
         let t = Summary::new(21, 2.0, 4.0).unwrap();

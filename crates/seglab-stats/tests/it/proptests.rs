@@ -52,6 +52,10 @@ fn summary() -> impl Strategy<Value = Option<Summary>> {
     prop_oneof![
         3 => (2..100_000u64, -1e3..1e3f64, 0.0..1e3f64)
             .prop_map(|(n, m, v)| Summary::new(n, m, v).ok()),
+        // Large arms with vanishing variances (log-uniform from 1e-320 to
+        // 1e-250): t statistics past 1e154.
+        1 => (10_000..1_000_000_000u64, -1e3..1e3f64, -320.0..-250.0f64)
+            .prop_map(|(n, m, e)| Summary::new(n, m, 10f64.powf(e)).ok()),
         3 => (0..1_000u64, 2..2_000u64)
             .prop_map(|(c, n)| Summary::from_conversions(c.min(n), n).ok()),
         1 => (count(), anything(), anything()).prop_map(|(n, m, v)| Summary::new(n, m, v).ok()),
@@ -72,6 +76,15 @@ fn ordered(i: Interval) -> bool {
     ok(i.low) && ok(i.high) && i.low <= i.high
 }
 
+/// The test and its interval agree: p < α exactly when the interval
+/// excludes 0 (away from the boundary, where rounding may decide).
+fn agree(p: f64, alpha: f64, interval: Interval) -> bool {
+    let near = (p - alpha).abs() <= 1e-6 * alpha
+        || interval.low.abs() <= 1e-9 * interval.high.abs()
+        || interval.high.abs() <= 1e-9 * interval.low.abs();
+    near || (p < alpha) == !interval.contains(0.0)
+}
+
 proptest! {
     // Cheap enough to run four times the default number of cases.
     #![proptest_config(ProptestConfig::with_cases(1024))]
@@ -90,10 +103,12 @@ proptest! {
         if let Ok(r) = welch_t_test(&c, &t, alpha) {
             prop_assert!(ok(r.difference) && ok(r.standard_error) && ok(r.t) && ok(r.df));
             prop_assert!(probability(r.p_value) && ordered(r.interval), "{r:?}");
+            prop_assert!(agree(r.p_value, alpha, r.interval), "{r:?}");
         }
         if let Ok(r) = relative_lift(&c, &t, alpha) {
             prop_assert!(ok(r.lift) && ok(r.standard_error));
             prop_assert!(probability(r.p_value) && ordered(r.interval), "{r:?}");
+            prop_assert!(agree(r.p_value, alpha, r.interval), "{r:?}");
         }
         if let Ok(r) = bayes_compare(&c, &t) {
             prop_assert!(ok(r.difference) && ok(r.standard_error));
