@@ -240,7 +240,7 @@ pub use cuped::{Cuped, CupedArm, CupedSummary, cuped};
 pub use error::{ErrorCode, Result, StatsError};
 pub use multiple::{benjamini_hochberg, holm};
 pub use power::{
-    Duration, PowerSpec, SampleSize, achieved_power, minimum_detectable_effect, sample_size,
+    PowerSpec, SampleSize, TestDuration, achieved_power, minimum_detectable_effect, sample_size,
     weeks_needed,
 };
 pub use sequential::{

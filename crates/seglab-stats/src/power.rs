@@ -67,7 +67,7 @@ pub fn sample_size(spec: &PowerSpec) -> Result<SampleSize> {
 
 /// The result of [`weeks_needed`].
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Duration {
+pub struct TestDuration {
     /// The sample size per arm, rounded up.
     pub per_arm: u64,
     /// `per_arm × arms`.
@@ -80,7 +80,7 @@ pub struct Duration {
 
 /// How many weeks a segment that brings `weekly_size` new people a week
 /// must run, split evenly over `arms` arms, to reach `spec.power`.
-pub fn weeks_needed(spec: &PowerSpec, weekly_size: u64, arms: u32) -> Result<Duration> {
+pub fn weeks_needed(spec: &PowerSpec, weekly_size: u64, arms: u32) -> Result<TestDuration> {
     if arms < 2 {
         return Err(StatsError::OutOfRange {
             what: "the number of arms".into(),
@@ -101,7 +101,7 @@ pub fn weeks_needed(spec: &PowerSpec, weekly_size: u64, arms: u32) -> Result<Dur
             what: "the total sample size",
         })?;
     let weeks = total as f64 / weekly_size as f64;
-    Ok(Duration {
+    Ok(TestDuration {
         per_arm: size.per_arm,
         total,
         weeks,
