@@ -82,7 +82,9 @@ fn agree(p: f64, alpha: f64, interval: Interval) -> bool {
     let near = (p - alpha).abs() <= 1e-6 * alpha
         || interval.low.abs() <= 1e-9 * interval.high.abs()
         || interval.high.abs() <= 1e-9 * interval.low.abs();
-    near || (p < alpha) == !interval.contains(0.0)
+    let significant = p < alpha;
+    let excludes_zero = !interval.contains(0.0);
+    near || significant == excludes_zero
 }
 
 proptest! {
