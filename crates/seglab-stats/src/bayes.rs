@@ -40,13 +40,17 @@ pub fn bayes_compare(control: &Summary, treatment: &Summary) -> Result<BayesComp
     let d = finite_output(treatment.mean() - control.mean(), "the difference")?;
     let z = finite_output(d / sd, "the standardized difference")?;
     // For X ~ N(m, s²): E[max(X, 0)] = m·Φ(m/s) + s·φ(m/s).
-    let positive_part = |m: f64, z: f64| (m * normal_cdf(z) + sd * normal_pdf(z)).max(0.0);
+    // Rounding can take a vanishing loss a hair below zero.
+    let positive_part = |m: f64, z: f64| {
+        finite_output(m * normal_cdf(z) + sd * normal_pdf(z), "the expected loss")
+            .map(|loss| loss.max(0.0))
+    };
     Ok(BayesComparison {
         difference: d,
         standard_error: sd,
         chance_to_beat_control: normal_cdf(z),
-        expected_loss: finite_output(positive_part(-d, -z), "the expected loss")?,
-        expected_loss_control: finite_output(positive_part(d, z), "the expected loss")?,
+        expected_loss: positive_part(-d, -z)?,
+        expected_loss_control: positive_part(d, z)?,
     })
 }
 

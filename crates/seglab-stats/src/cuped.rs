@@ -114,13 +114,17 @@ fn adjust(arm: &CupedArm<'_>, theta: f64, x_bar: f64) -> Result<CupedSummary> {
     let (sxy, sxx) = co_moments(arm.y, arm.x, raw.mean(), arm_x);
     let syy = raw.variance() * (n - 1) as f64;
     // Var(y − θx) = var(y) − 2θ·cov(y, x) + θ²·var(x), within the arm.
-    let adjusted_variance =
-        ((syy - 2.0 * theta * sxy + theta * theta * sxx) / (n - 1) as f64).max(0.0);
+    let adjusted_variance = finite_output(
+        (syy - 2.0 * theta * sxy + theta * theta * sxx) / (n - 1) as f64,
+        "the adjusted variance",
+    )?
+    // Rounding can take a perfect fit a hair below zero.
+    .max(0.0);
     let adjusted_mean = raw.mean() - theta * (arm_x - x_bar);
     let adjusted = Summary::new(
         n as u64,
         finite_output(adjusted_mean, "the adjusted mean")?,
-        finite_output(adjusted_variance, "the adjusted variance")?,
+        adjusted_variance,
     )?;
     let variance_reduction = if raw.variance() > 0.0 {
         1.0 - adjusted.variance() / raw.variance()

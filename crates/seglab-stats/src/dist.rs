@@ -33,19 +33,14 @@ pub(crate) fn normal_pdf(x: f64) -> f64 {
     (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }
 
-/// Φ⁻¹(p) for p in (0, 1).
-pub(crate) fn normal_quantile(p: f64) -> f64 {
-    debug_assert!(p > 0.0 && p < 1.0);
-    standard_normal().inverse_cdf(p)
-}
-
-/// The upper normal quantile z with 1 − Φ(z) = q, for q in (0, 1); exact
-/// for tiny q where 1 − q would round to 1.
+/// The upper normal quantile z with 1 − Φ(z) = q, for q in [0, 1]; exact
+/// for tiny q where 1 − q would round to 1, and +∞ for q = 0 (which callers
+/// turn into an overflow error).
 pub(crate) fn normal_upper_quantile(q: f64) -> f64 {
-    -normal_quantile(q)
+    -standard_normal().inverse_cdf(q.clamp(0.0, 1.0))
 }
 
-/// P(|T| ≥ |t|) for T ~ Student t with `df` degrees of freedom (df ≥ 1).
+/// P(|T| ≥ |t|) for T ~ Student t with `df` > 0 degrees of freedom.
 pub(crate) fn t_two_sided_p(t: f64, df: f64) -> f64 {
     (2.0 * t_upper_tail(t.abs(), df)).min(1.0)
 }
@@ -57,6 +52,10 @@ fn t_upper_tail(t: f64, df: f64) -> f64 {
         let a = df - 0.5;
         let b = 48.0 * a * a;
         let y = a * (t * t / df).ln_1p();
+        if !y.is_finite() {
+            // t² overflowed: the tail is far below the smallest f64.
+            return 0.0;
+        }
         let z =
             (((((-0.4 * y - 3.3) * y - 24.0) * y - 85.5) / (0.8 * y * y + 100.0 + b) + y + 3.0)
                 / b
@@ -77,7 +76,10 @@ fn students_t(df: f64) -> StudentsT {
 /// `None` if it exceeds √f64::MAX ≈ 1.3e154 (q below about 1e-154 at one
 /// degree of freedom).
 pub(crate) fn t_upper_quantile(q: f64, df: f64) -> Option<f64> {
-    debug_assert!(q > 0.0 && q < 0.5 && df >= 1.0);
+    // q = α/2 underflows to 0 for a subnormal α: the quantile is infinite.
+    if !(q > 0.0 && q < 0.5 && df > 0.0) {
+        return None;
+    }
     let z = normal_upper_quantile(q);
     if df >= LARGE_DF {
         // Cornish–Fisher expansion (Abramowitz & Stegun 26.7.5).
@@ -86,7 +88,8 @@ pub(crate) fn t_upper_quantile(q: f64, df: f64) -> Option<f64> {
         let g2 = ((5.0 * x2 + 16.0) * x2 + 3.0) * z / 96.0;
         let g3 = (((3.0 * x2 + 19.0) * x2 + 17.0) * x2 - 15.0) * z / 384.0;
         let g4 = ((((79.0 * x2 + 776.0) * x2 + 1482.0) * x2 - 1920.0) * x2 - 945.0) * z / 92160.0;
-        return Some(z + (g1 + (g2 + (g3 + g4 / df) / df) / df) / df);
+        let t = z + (g1 + (g2 + (g3 + g4 / df) / df) / df) / df;
+        return t.is_finite().then_some(t);
     }
     let dist = students_t(df);
     // Newton's method on u = ln t for g(u) = ln P(T ≥ e^u) − ln q, kept
@@ -192,6 +195,16 @@ mod tests {
             let below = t_two_sided_p(t, LARGE_DF * (1.0 - 1e-12));
             let above = t_two_sided_p(t, LARGE_DF);
             assert!(close(below, above, 1e-9), "t {t}: {below} vs {above}");
+        }
+    }
+
+    #[test]
+    fn enormous_statistics_have_a_zero_tail_not_a_nan() {
+        for df in [1.0, 30.0, 1e4, 1e12] {
+            for t in [1e160, f64::MAX] {
+                let p = t_two_sided_p(t, df);
+                assert!(p.is_finite() && p < 1e-150, "df {df} t {t}: {p}");
+            }
         }
     }
 

@@ -131,6 +131,15 @@ pub(crate) fn open_unit(value: f64, what: &str) -> Result<f64> {
     }
 }
 
+/// z_{1−α/2} for a two-sided level `alpha` already checked to be in
+/// (0, 1); an overflow error when α/2 underflows.
+pub(crate) fn two_sided_z(alpha: f64) -> Result<f64> {
+    finite_output(
+        crate::dist::normal_upper_quantile(alpha / 2.0),
+        "the normal quantile",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

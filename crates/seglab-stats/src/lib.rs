@@ -14,6 +14,20 @@
 //! the sample variance of the 0/1 data, so proportions go through the same
 //! tests as any other mean.
 //!
+//! ```
+//! use seglab_stats::{Summary, sample_ratio_mismatch, sequential_test, welch_t_test};
+//!
+//! let control = Summary::from_conversions(1_000, 10_000)?;
+//! let treatment = Summary::from_conversions(1_100, 10_050)?;
+//! assert!(!sample_ratio_mismatch(&[10_000, 10_050], &[50.0, 50.0])?.mismatch);
+//! let fixed = welch_t_test(&control, &treatment, 0.05)?;
+//! let peeking = sequential_test(&control, &treatment, 0.05, 40_000)?;
+//! assert!(fixed.p_value < 0.05);
+//! // Wider than the fixed-horizon interval: the price of being valid at every look.
+//! assert!(peeking.interval.low < fixed.interval.low);
+//! # Ok::<(), seglab_stats::StatsError>(())
+//! ```
+//!
 //! # Welch's t-test — [`welch_t_test`]
 //!
 //! ```text
@@ -192,6 +206,19 @@
 //! share in order. The same keys always give the same arm; different
 //! experiments hash independently. Weights are percentages and must sum to
 //! 100 ([`Allocation::new`]).
+//!
+//! # Verification
+//!
+//! `tests/vectors/generate.py` computes expected values with scipy
+//! (`ttest_ind(equal_var=False)`, `chisquare`, quadrature), statsmodels
+//! (`multipletests`, `NormalIndPower`, `combine_effects`), numpy (CUPED,
+//! shrinkage, the delta method, the confidence sequence in the paper's own
+//! form) and the Python xxhash binding, and writes `vectors.json`; the
+//! integration test reproduces every value to 1e-6 relative. An A/A
+//! simulation (2,000 experiments, 28 daily looks) checks that the confidence
+//! sequence keeps its false-positive rate at or below α + 1 point while a
+//! t-test repeated at every look does not, and property tests check that no
+//! input yields a NaN, an infinity or a panic.
 
 mod assign;
 mod bayes;
@@ -213,7 +240,7 @@ pub use cuped::{Cuped, CupedArm, CupedSummary, cuped};
 pub use error::{ErrorCode, Result, StatsError};
 pub use multiple::{benjamini_hochberg, holm};
 pub use power::{
-    Duration, PowerSpec, SampleSize, achieved_power, minimum_detectable_effect, sample_size,
+    PowerSpec, SampleSize, TestDuration, achieved_power, minimum_detectable_effect, sample_size,
     weeks_needed,
 };
 pub use sequential::{

@@ -3,7 +3,7 @@
 //! `NormalIndPower` with `proportion_effectsize`.
 
 use crate::dist::{normal_cdf, normal_sf, normal_upper_quantile};
-use crate::error::{Result, StatsError, finite_input, finite_output, open_unit};
+use crate::error::{Result, StatsError, finite_input, finite_output, open_unit, two_sided_z};
 
 /// What to plan for: a baseline conversion rate and the relative lift to
 /// detect, at significance `alpha` with probability `power`.
@@ -46,9 +46,9 @@ pub struct SampleSize {
 /// The sample size per arm (two equal arms) at which the two-sided
 /// two-proportion test reaches `spec.power`.
 pub fn sample_size(spec: &PowerSpec) -> Result<SampleSize> {
-    let (alpha, power) = check_levels(spec.alpha, spec.power)?;
+    let (z, power) = check_levels(spec.alpha, spec.power)?;
     let h = effect_size(spec.baseline, spec.relative_lift)?;
-    let s = solve_shift(alpha, power);
+    let s = solve_shift(z, power);
     // s = |h|·√(n/2)  ⇒  n = 2·(s/h)².
     let ratio = s / h.abs();
     let per_arm_exact = finite_output(2.0 * ratio * ratio, "the sample size")?;
@@ -67,7 +67,7 @@ pub fn sample_size(spec: &PowerSpec) -> Result<SampleSize> {
 
 /// The result of [`weeks_needed`].
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Duration {
+pub struct TestDuration {
     /// The sample size per arm, rounded up.
     pub per_arm: u64,
     /// `per_arm × arms`.
@@ -80,7 +80,7 @@ pub struct Duration {
 
 /// How many weeks a segment that brings `weekly_size` new people a week
 /// must run, split evenly over `arms` arms, to reach `spec.power`.
-pub fn weeks_needed(spec: &PowerSpec, weekly_size: u64, arms: u32) -> Result<Duration> {
+pub fn weeks_needed(spec: &PowerSpec, weekly_size: u64, arms: u32) -> Result<TestDuration> {
     if arms < 2 {
         return Err(StatsError::OutOfRange {
             what: "the number of arms".into(),
@@ -101,7 +101,7 @@ pub fn weeks_needed(spec: &PowerSpec, weekly_size: u64, arms: u32) -> Result<Dur
             what: "the total sample size",
         })?;
     let weeks = total as f64 / weekly_size as f64;
-    Ok(Duration {
+    Ok(TestDuration {
         per_arm: size.per_arm,
         total,
         weeks,
@@ -117,14 +117,14 @@ pub fn minimum_detectable_effect(
     alpha: f64,
     power: f64,
 ) -> Result<f64> {
-    let (alpha, power) = check_levels(alpha, power)?;
+    let (z, power) = check_levels(alpha, power)?;
     check_baseline(baseline)?;
     if n_per_arm == 0 {
         return Err(StatsError::NoExposures {
             what: "the arm".into(),
         });
     }
-    let h = solve_shift(alpha, power) / (n_per_arm as f64 / 2.0).sqrt();
+    let h = solve_shift(z, power) / (n_per_arm as f64 / 2.0).sqrt();
     let angle = baseline.sqrt().asin() + h / 2.0;
     if angle >= std::f64::consts::FRAC_PI_2 {
         return Err(StatsError::Undetectable {
@@ -139,9 +139,10 @@ pub fn minimum_detectable_effect(
 /// the true lift is `spec.relative_lift` (`spec.power` is not used).
 pub fn achieved_power(n_per_arm: u64, spec: &PowerSpec) -> Result<f64> {
     open_unit(spec.alpha, "alpha")?;
+    let z = two_sided_z(spec.alpha)?;
     let h = effect_size(spec.baseline, spec.relative_lift)?;
     let s = h.abs() * (n_per_arm as f64 / 2.0).sqrt();
-    Ok(power_at(s, normal_upper_quantile(spec.alpha / 2.0)))
+    Ok(power_at(s, z))
 }
 
 /// Cohen's h for p₁ = baseline and p₂ = baseline·(1 + lift).
@@ -169,6 +170,7 @@ fn check_baseline(baseline: f64) -> Result<()> {
     open_unit(baseline, "the baseline rate").map(drop)
 }
 
+/// Checks α and the power and returns z_{1−α/2} and the power.
 fn check_levels(alpha: f64, power: f64) -> Result<(f64, f64)> {
     open_unit(alpha, "alpha")?;
     open_unit(power, "power")?;
@@ -179,7 +181,7 @@ fn check_levels(alpha: f64, power: f64) -> Result<(f64, f64)> {
             range: "(alpha, 1)",
         });
     }
-    Ok((alpha, power))
+    Ok((two_sided_z(alpha)?, power))
 }
 
 /// Power of the two-sided z-test when the statistic's mean is shifted by s:
@@ -188,10 +190,9 @@ fn power_at(s: f64, z: f64) -> f64 {
     (normal_sf(z - s) + normal_cdf(-z - s)).min(1.0)
 }
 
-/// The shift s ≥ 0 with power_at(s) = power, by bisection (power_at is
+/// The shift s ≥ 0 with power_at(s, z) = power, by bisection (power_at is
 /// increasing in s, equal to α at 0 and above `power` at z + z_power).
-fn solve_shift(alpha: f64, power: f64) -> f64 {
-    let z = normal_upper_quantile(alpha / 2.0);
+fn solve_shift(z: f64, power: f64) -> f64 {
     let (mut lo, mut hi) = (0.0, z + normal_upper_quantile(1.0 - power));
     hi = hi.max(0.0);
     while power_at(hi, z) < power {

@@ -2,8 +2,7 @@
 //! effect, in the normal–normal model with the DerSimonian–Laird moment
 //! estimate of the between-segment variance.
 
-use crate::dist::normal_upper_quantile;
-use crate::error::{Result, StatsError, finite_input, finite_output, open_unit};
+use crate::error::{Result, StatsError, finite_input, finite_output, open_unit, two_sided_z};
 use crate::summary::Interval;
 
 /// A raw per-segment estimate: an effect (a difference or a lift) and its
@@ -84,7 +83,7 @@ pub fn shrink(estimates: &[Estimate], alpha: f64) -> Result<Shrinkage> {
     // c = Σw − Σw²/Σw, the last term summed as Σ (w/Σw)·w to stay in range.
     let c = sum_w - weights.iter().map(|w| (w / sum_w) * w).sum::<f64>();
     let tau_squared = if c > 0.0 {
-        finite_output(((q - (k - 1) as f64) / c).max(0.0), "tau squared")?
+        finite_output((q - (k - 1) as f64) / c, "tau squared")?.max(0.0)
     } else {
         0.0
     };
@@ -95,7 +94,7 @@ pub fn shrink(estimates: &[Estimate], alpha: f64) -> Result<Shrinkage> {
     let sum_random = finite_output(random.iter().sum(), "the sum of the weights")?;
     let overall = weighted_mean(estimates, &random, sum_random)?;
     let overall_variance = 1.0 / sum_random;
-    let z = normal_upper_quantile(alpha / 2.0);
+    let z = two_sided_z(alpha)?;
     let mut segments = Vec::with_capacity(k);
     for estimate in estimates {
         let s2 = estimate.standard_error * estimate.standard_error;

@@ -2,7 +2,7 @@
 //! delta-method interval.
 
 use crate::dist;
-use crate::error::{Result, StatsError, finite_output, open_unit};
+use crate::error::{Result, StatsError, finite_output, open_unit, two_sided_z};
 use crate::summary::{Interval, Summary};
 
 /// The result of [`welch_t_test`]: treatment minus control.
@@ -100,8 +100,10 @@ pub fn relative_lift(control: &Summary, treatment: &Summary, alpha: f64) -> Resu
             what: "the lift".into(),
         });
     }
-    let z = dist::normal_upper_quantile(alpha / 2.0);
-    let half = finite_output(z * standard_error, "the confidence interval")?;
+    let half = finite_output(
+        two_sided_z(alpha)? * standard_error,
+        "the confidence interval",
+    )?;
     let statistic = finite_output(lift / standard_error, "the z statistic")?;
     let p_value = (2.0 * dist::normal_sf(statistic.abs())).min(1.0);
     Ok(RelativeLift {
@@ -141,6 +143,15 @@ mod tests {
         let t = Summary::new(21, 2.0, 4.0).unwrap();
         let test = welch_t_test(&c, &t, 0.05).unwrap();
         assert!((test.df - 20.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_t_statistic_past_1e154_has_p_zero() {
+        let c = Summary::new(1_000_000, 0.0, 1e-300).unwrap();
+        let t = Summary::new(1_000_000, 1e3, 1e-300).unwrap();
+        let test = welch_t_test(&c, &t, 0.05).unwrap();
+        assert!(test.t > 1e154);
+        assert_eq!(test.p_value, 0.0);
     }
 
     #[test]

@@ -456,6 +456,21 @@ vectors = {
     "assignment": assignment,
 }
 
+
+
+def dump(sections):
+    """One case per line: short enough to read, and a regenerated case shows
+    up as one changed line."""
+    parts = []
+    for key, value in sections.items():
+        if isinstance(value, list):
+            body = ",\n".join("  " + json.dumps(case) for case in value)
+            parts.append(f" {json.dumps(key)}: [\n{body}\n ]")
+        else:
+            parts.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
 out = Path(__file__).with_name("vectors.json")
-out.write_text(json.dumps(vectors, indent=1) + "\n")
+out.write_text(dump(vectors))
 print(f"wrote {out}")
