@@ -555,9 +555,9 @@ pub fn global(segments: &Segments, share: u32, days: u32, now: i64) -> GlobalRes
         None,
         &mut notes,
     ));
-    let incremental_revenue = (holdout.exposed > 0 && reached.exposed > 0).then(|| {
-        (reached.revenue_per_person - holdout.revenue_per_person) * reached.exposed as f64
-    });
+    let incremental_revenue = (holdout.exposed > 0 && reached.exposed > 0).then_some(
+        (reached.revenue_per_person - holdout.revenue_per_person) * reached.exposed as f64,
+    );
     GlobalResults {
         share,
         days,
