@@ -267,26 +267,20 @@ pub fn run(data: &Path, cmd: CampaignsCommand) -> anyhow::Result<ExitCode> {
                     d.explanation,
                     d.rule
                 );
-                if let Some(v) = &d.variant {
-                    println!("variant   {v}");
+                let fields = [
+                    ("variant", &d.variant),
+                    ("ladder", &d.step),
+                    ("to", &d.address),
+                    ("coupon", &d.coupon),
+                    ("subject", &d.subject),
+                ];
+                for (label, value) in fields {
+                    if let Some(v) = value {
+                        println!("{label:<9} {v}");
+                    }
                 }
-                if let Some(step) = &d.step {
-                    println!("ladder    {step}");
-                }
-                if let Some(a) = &d.address {
-                    println!("to        {a}");
-                }
-                if let Some(c) = &d.coupon {
-                    println!("coupon    {c}");
-                }
-                if let Some(s) = &d.subject {
-                    println!("subject   {s}");
-                }
-                if let Some(t) = &d.text {
-                    println!("\n{t}");
-                }
-                if let Some(h) = &d.html {
-                    println!("\n{h}");
+                for body in [&d.text, &d.html].into_iter().flatten() {
+                    println!("\n{body}");
                 }
                 Ok(())
             })?;
