@@ -24,7 +24,10 @@ fn trigger(t: &Trigger) -> String {
             format!("on entry, after {}", duration(*delay_ms))
         }
         Trigger::Entry { .. } => "on entry".into(),
-        Trigger::Schedule { at, every_ms: Some(every) } => {
+        Trigger::Schedule {
+            at,
+            every_ms: Some(every),
+        } => {
             format!("from {}, every {}", instant(*at), duration(*every))
         }
         Trigger::Schedule { at, every_ms: None } => format!("at {}", instant(*at)),
@@ -87,7 +90,9 @@ pub async fn page(
     Extension(session): Extension<Session>,
 ) -> PageResult<Markup> {
     let list = blocking(&state, |s| {
-        Ok(s.campaigns.pool.with(|db| seglab_campaign::code::list(db))?)
+        Ok(s.campaigns
+            .pool
+            .with(|db| seglab_campaign::code::list(db))?)
     })
     .await?;
     let body = html! {

@@ -1,7 +1,7 @@
 //! `/ui/editor`: write a segment and see, as you type, what is wrong with it
 //! (line, column, message and hint, did-you-mean included) or how many people
 //! it holds now, with a sample. `POST /ui/editor/preview` answers that as a
-//! fragment (htmx posts the form 300 ms after the last key); `POST
+//! fragment (htmx posts the form 300 ms after the last change); `POST
 //! /ui/editor/save` checks and applies the definition (a new version) and
 //! goes to the segment's page.
 //!
@@ -28,7 +28,8 @@ use super::session::Session;
 use super::{blocking, segment_record};
 use crate::AppState;
 
-const STARTER: &str = "segment my_segment \"My segment\" =\n    did \"Order Completed\" in last 30d\n";
+const STARTER: &str =
+    "segment my_segment \"My segment\" =\n    did \"Order Completed\" in last 30d\n";
 
 /// What a bare condition is wrapped in to be checked.
 const WRAPPER: &str = "segment preview = ";
@@ -215,7 +216,7 @@ fn editor(session: &Session, source: &str, preview: &Preview, editing: Option<&s
             (layout::csrf_field(session))
             label for="source" { "Definition" }
             textarea #source name="source" rows="10" spellcheck="false" autocomplete="off"
-                hx-post="/ui/editor/preview" hx-trigger="keyup changed delay:300ms, change"
+                hx-post="/ui/editor/preview" hx-trigger="input changed delay:300ms"
                 hx-target="#preview" hx-include="closest form" hx-sync="this:replace" { (source) }
             div #preview.preview aria-live="polite" { (render_preview(preview)) }
             div.actions {

@@ -12,12 +12,12 @@ use maud::{Markup, html};
 use seglab_campaign::experiment::{self, Comparison, Results};
 use serde::Deserialize;
 
+use super::blocking;
 use super::campaigns::is_experiment;
 use super::error::{PageError, PageResult, Path, Query};
 use super::layout::{self, Nav, money, percent, signed_percent, thousands};
 use super::session::Session;
 use super::svg::{self, IntervalRow};
-use super::blocking;
 use crate::AppState;
 
 /// `GET /ui/experiments`.
@@ -25,7 +25,10 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     Extension(session): Extension<Session>,
 ) -> PageResult<Markup> {
-    let campaigns = blocking(&state, |s| Ok(s.campaigns.pool.with(|db| db.campaigns())?)).await?;
+    let campaigns = blocking(&state, |s| {
+        Ok(s.campaigns.pool.with(|db| db.campaigns())?)
+    })
+    .await?;
     let experiments: Vec<_> = campaigns.iter().filter(|c| is_experiment(&c.def)).collect();
     let body = html! {
         h1 { "Experiments" }
@@ -55,7 +58,12 @@ pub async fn list(
             }
         }
     };
-    Ok(layout::page(&session, Nav::Experiments, "Experiments", body))
+    Ok(layout::page(
+        &session,
+        Nav::Experiments,
+        "Experiments",
+        body,
+    ))
 }
 
 #[derive(Deserialize)]

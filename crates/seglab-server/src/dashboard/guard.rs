@@ -130,10 +130,7 @@ pub fn secure(state: &AppState, headers: &HeaderMap) -> bool {
 /// Sends a browser without a valid session to the login page, with where it
 /// was going.
 fn to_login(state: &AppState, request: &Request, expired: bool) -> Response {
-    let next = request
-        .uri()
-        .path_and_query()
-        .map_or("/ui", |p| p.as_str());
+    let next = request.uri().path_and_query().map_or("/ui", |p| p.as_str());
     // A form's target is not a page to come back to.
     let next = if request.method() == Method::GET {
         next
@@ -144,7 +141,12 @@ fn to_login(state: &AppState, request: &Request, expired: bool) -> Response {
     if expired {
         location.push_str("expired=1&");
     }
-    location.extend(form_urlencoded::Serializer::new(String::new()).append_pair("next", next).finish().chars());
+    location.extend(
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", next)
+            .finish()
+            .chars(),
+    );
     let mut res = if request.headers().contains_key("hx-request") {
         let mut res = StatusCode::OK.into_response();
         if let Ok(v) = HeaderValue::from_str(&location) {
@@ -159,8 +161,10 @@ fn to_login(state: &AppState, request: &Request, expired: bool) -> Response {
         res
     };
     if expired {
-        res.headers_mut()
-            .insert(SET_COOKIE, session::clear_cookie(secure(state, request.headers())));
+        res.headers_mut().insert(
+            SET_COOKIE,
+            session::clear_cookie(secure(state, request.headers())),
+        );
     }
     res
 }
@@ -191,11 +195,11 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 pub(crate) async fn headers(request: Request, next: Next) -> Response {
     let mut res = next.run(request).await;
     let h = res.headers_mut();
+    h.insert("content-security-policy", HeaderValue::from_static(CSP));
     h.insert(
-        "content-security-policy",
-        HeaderValue::from_static(CSP),
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
     );
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     if !h.contains_key(CACHE_CONTROL) {

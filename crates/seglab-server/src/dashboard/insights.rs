@@ -1,13 +1,17 @@
-//! What the pages show about segments beyond their definitions: pairwise
-//! overlap, the RFM grid, revenue of a segment's members, and guardrails.
+//! What the pages show about segments beyond their definitions: sizes per
+//! day, pairwise overlap, the RFM grid, revenue of a segment's members, and
+//! guardrails.
 //!
-//! Computed here from what the server already holds (live member bitmaps,
-//! the engine's RFM scores, order events in the timelines). Each is one
+//! Computed here from what the server already holds (recorded history and
+//! the engine for days before a segment existed, live member bitmaps, the
+//! engine's RFM scores, order events in the timelines). Each is one
 //! function with its own plain result type, so the pages do not change when
 //! these answers come from a dedicated insights crate instead. Guardrails
 //! have no source yet: [`guardrails`] answers none.
 
-use seglab_event::time::now_millis;
+use std::time::{Duration, Instant};
+
+use seglab_event::time::{format_timestamp, now_millis};
 use seglab_lang::ast::Condition;
 
 use super::error::{PageError, PageResult};
@@ -80,6 +84,112 @@ pub fn overlap(state: &AppState, limit: usize) -> PageResult<Overlap> {
     }))
 }
 
+/// A segment's size on one UTC day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayPoint {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Members at the end of the day; `None` when unknown (before the
+    /// segment existed and beyond the time allowed for evaluating it).
+    pub size: Option<u64>,
+    pub entered: u64,
+    pub exited: u64,
+    /// Not recorded but evaluated now on the events stored, at the end of
+    /// that day (a day before the segment was defined).
+    pub estimated: bool,
+}
+
+/// The daily sizes of `segments` (name, created at) over the days from
+/// `from` to `now`: what live membership recorded, and for the days before a
+/// segment was defined, its definition evaluated at the end of each day on
+/// the events stored now. Those evaluations run latest day first and stop
+/// once `budget` is spent (older days stay unknown), so a large store
+/// answers in bounded time.
+pub fn daily_sizes(
+    state: &AppState,
+    segments: &[(String, i64)],
+    from: i64,
+    now: i64,
+    budget: Duration,
+) -> Vec<Vec<DayPoint>> {
+    let first_day = from.div_euclid(DAY);
+    let last_day = now.div_euclid(DAY);
+    // A segment live membership has not recorded yet (defined a moment
+    // ago): its days, all unknown.
+    let unknown = || -> Vec<DayPoint> {
+        (first_day..=last_day)
+            .map(|d| DayPoint {
+                day: format_timestamp(d * DAY).chars().take(10).collect(),
+                size: None,
+                entered: 0,
+                exited: 0,
+                estimated: false,
+            })
+            .collect()
+    };
+    let mut out: Vec<Vec<DayPoint>> = segments
+        .iter()
+        .map(
+            |(name, _)| match state.live_db.with(|db| db.daily(name, from, now)) {
+                Ok(days) => days
+                    .into_iter()
+                    .map(|d| DayPoint {
+                        day: d.day,
+                        size: Some(d.size),
+                        entered: d.entered,
+                        exited: d.exited,
+                        estimated: false,
+                    })
+                    .collect(),
+                Err(_) => unknown(),
+            },
+        )
+        .collect();
+    let days = out.iter().map(Vec::len).max().unwrap_or(0);
+    let started = Instant::now();
+    for i in (0..days).rev() {
+        if started.elapsed() > budget {
+            break;
+        }
+        let end = ((first_day + i as i64 + 1) * DAY - 1).min(now);
+        let wanted: Vec<usize> = (0..segments.len())
+            .filter(|&k| segments[k].1 > end && i < out[k].len())
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let list: Vec<(String, Condition)> = state.segments.with_engine(|e| {
+            wanted
+                .iter()
+                .filter_map(|&k| {
+                    let name = &segments[k].0;
+                    e.definitions().get(name).map(|c| (name.clone(), c.clone()))
+                })
+                .collect()
+        });
+        let Ok(sizes) = state.segments.with_engine(|e| e.evaluate_all(&list, end)) else {
+            continue;
+        };
+        for (name, members) in sizes {
+            if let Some(&k) = wanted.iter().find(|&&k| segments[k].0 == name) {
+                let point = &mut out[k][i];
+                point.size = Some(members.len());
+                point.estimated = true;
+            }
+        }
+    }
+    // Days before the segment existed that were not evaluated are unknown.
+    for (k, points) in out.iter_mut().enumerate() {
+        for (i, p) in points.iter_mut().enumerate() {
+            let end = ((first_day + i as i64 + 1) * DAY - 1).min(now);
+            if !p.estimated && segments[k].1 > end {
+                p.size = None;
+            }
+        }
+    }
+    out
+}
+
 /// Buyers by recency and frequency score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RfmGrid {
@@ -106,7 +216,10 @@ pub fn rfm(state: &AppState) -> PageResult<RfmGrid> {
     }
     let evaluated = state
         .segments
-        .with_engine(|e| e.evaluate_all(&list, now).map(|v| v.into_iter().map(|(_, b)| b.len()).collect::<Vec<u64>>()))
+        .with_engine(|e| {
+            e.evaluate_all(&list, now)
+                .map(|v| v.into_iter().map(|(_, b)| b.len()).collect::<Vec<u64>>())
+        })
         .map_err(|e| PageError::from(seglab_segments::Error::Engine("rfm".into(), e)))?;
     let mut counts = [[0u64; 5]; 5];
     for (i, n) in evaluated.into_iter().enumerate().take(25) {

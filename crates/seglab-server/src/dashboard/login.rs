@@ -148,7 +148,10 @@ mod tests {
 
     #[test]
     fn only_dashboard_paths_are_followed_after_login() {
-        assert_eq!(safe_next(Some("/ui/segments/a?page=2")), "/ui/segments/a?page=2");
+        assert_eq!(
+            safe_next(Some("/ui/segments/a?page=2")),
+            "/ui/segments/a?page=2"
+        );
         assert_eq!(safe_next(Some("/ui")), "/ui");
         assert_eq!(safe_next(Some("/ui?x=1")), "/ui?x=1");
         assert_eq!(safe_next(Some("https://evil.example/ui")), "/ui");

@@ -1,10 +1,13 @@
 //! `/ui`: every segment with its size and share now, its last 30 days as a
-//! sparkline, the change over them, and its guardrail badges. `dashboard.js`
+//! sparkline (dashed where the days come before the segment was defined and
+//! were evaluated rather than recorded), the change over them, and its
+//! guardrail badges. `dashboard.js`
 //! keeps the sizes current from `/api/v1/stream` (each entry adds one, each
 //! exit takes one away) and lists the latest changes; after a reconnect it
 //! reloads the rows from `/ui/overview/rows`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::State;
@@ -21,12 +24,15 @@ use crate::AppState;
 const DAY: i64 = 86_400_000;
 /// Days in the sparkline.
 pub const TREND_DAYS: i64 = 30;
+/// The most time spent evaluating sizes of days before a segment existed.
+pub const BACKFILL_BUDGET: Duration = Duration::from_millis(1500);
 
 struct Row {
     name: String,
     title: Option<String>,
     size: u64,
-    trend: Vec<u64>,
+    /// Size per day, and whether it was evaluated rather than recorded.
+    trend: Vec<(Option<u64>, bool)>,
     badges: Vec<Guardrail>,
 }
 
@@ -54,14 +60,27 @@ fn load(s: &AppState) -> PageResult<Overview> {
     let now = now_millis();
     let records = s.store.reader().segments()?;
     let mut badges = insights::guardrails(s);
+    let created: Vec<(String, i64)> = records
+        .iter()
+        .map(|r| (r.name.clone(), r.created_at))
+        .collect();
+    let mut trends = insights::daily_sizes(
+        s,
+        &created,
+        now - (TREND_DAYS - 1) * DAY,
+        now,
+        BACKFILL_BUDGET,
+    )
+    .into_iter();
     let rows = records
         .into_iter()
         .map(|r| {
-            let trend = s
-                .live_db
-                .with(|db| db.daily(&r.name, now - (TREND_DAYS - 1) * DAY, now))
-                .map(|days| days.iter().map(|d| d.size).collect())
-                .unwrap_or_default();
+            let trend = trends
+                .next()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| (p.size, p.estimated))
+                .collect();
             let (mine, rest) = badges.drain(..).partition(|g| g.segment == r.name);
             badges = rest;
             Row {
@@ -91,7 +110,8 @@ fn rows(o: &Overview) -> Markup {
             }
             @for r in &o.rows {
                 @let share = if o.people == 0 { 0.0 } else { r.size as f64 / o.people as f64 };
-                @let change = match (r.trend.first(), r.trend.last()) {
+                @let known: Vec<u64> = r.trend.iter().filter_map(|t| t.0).collect();
+                @let change = match (known.first(), known.last()) {
                     (Some(&a), Some(&b)) => Some(b as i64 - a as i64),
                     _ => None,
                 };

@@ -1,6 +1,7 @@
 //! `/ui/segments/{name}`: one segment. Its size now and its revenue, the size
-//! over time (a line) and the entries and exits per day (bars) for the last
-//! `days` days, its definition, its members page by page (`page`), and why
+//! over time (a line; days before the segment was defined are evaluated and
+//! drawn dashed) and the entries and exits per day (bars) for the last `days`
+//! days, its definition, its members page by page (`page`), and why
 //! one person is in it or not (`person`: any of their ids).
 
 use std::sync::Arc;
@@ -10,13 +11,12 @@ use axum::extract::State;
 use maud::{Markup, html};
 use seglab_engine::Explanation;
 use seglab_event::time::now_millis;
-use seglab_live::Day;
 use serde::Deserialize;
 
 use super::error::{PageResult, Path, Query};
-use super::insights::{self, Revenue};
+use super::insights::{self, DayPoint, Revenue};
 use super::layout::{self, Nav, instant, money, percent, thousands};
-use super::overview::size_now;
+use super::overview::{BACKFILL_BUDGET, size_now};
 use super::session::Session;
 use super::{blocking, segment_record, svg};
 use crate::AppState;
@@ -47,7 +47,7 @@ struct SegmentPage {
     record: seglab_store::SegmentRecord,
     size: u64,
     people: u64,
-    days: Vec<Day>,
+    days: Vec<DayPoint>,
     revenue: Option<Revenue>,
     members: Vec<Member>,
     page: usize,
@@ -58,10 +58,15 @@ fn load(s: &AppState, name: &str, q: &SegmentQuery, span: i64) -> PageResult<Seg
     let record = segment_record(s, name)?;
     let now = now_millis();
     let size = size_now(s, name, now);
-    let days = s
-        .live_db
-        .with(|db| db.daily(name, now - (span - 1) * DAY, now))
-        .unwrap_or_default();
+    let days = insights::daily_sizes(
+        s,
+        &[(record.name.clone(), record.created_at)],
+        now - (span - 1) * DAY,
+        now,
+        BACKFILL_BUDGET,
+    )
+    .pop()
+    .unwrap_or_default();
     let page = q.page.unwrap_or(0);
     let offset = page.saturating_mul(PAGE);
     let ids: Vec<u64> = match s.live.with_live(|l| {
@@ -164,13 +169,21 @@ fn tree(e: &Explanation) -> Markup {
 fn body(p: &SegmentPage, span: i64) -> Markup {
     let name = &p.record.name;
     let title = p.record.title.as_deref().unwrap_or(name);
-    let line: Vec<(String, u64)> = p.days.iter().map(|d| (d.day.clone(), d.size)).collect();
+    let line: Vec<(String, Option<u64>, bool)> = p
+        .days
+        .iter()
+        .map(|d| (d.day.clone(), d.size, d.estimated))
+        .collect();
     let bars: Vec<(String, u64, u64)> = p
         .days
         .iter()
         .map(|d| (d.day.clone(), d.entered, d.exited))
         .collect();
-    let share = if p.people == 0 { 0.0 } else { p.size as f64 / p.people as f64 };
+    let share = if p.people == 0 {
+        0.0
+    } else {
+        p.size as f64 / p.people as f64
+    };
     let base = format!("/ui/segments/{name}");
     html! {
         div.heading {
@@ -197,15 +210,17 @@ fn body(p: &SegmentPage, span: i64) -> Markup {
         }
         section.charts {
             figure {
-                figcaption { "Members at the end of each day" }
+                figcaption {
+                    "Members at the end of each day"
+                    @if p.days.iter().any(|d| d.estimated) {
+                        span.muted { " (dashed: before the segment was defined, evaluated on the events stored now)" }
+                    }
+                }
                 (svg::line_chart(&line, &format!("{title}: members per day over the last {span} days")))
             }
             figure {
                 figcaption { "Entered and exited per day" }
                 (svg::entered_exited(&bars, &format!("{title}: people who entered and exited per day over the last {span} days")))
-            }
-            @if p.days.is_empty() {
-                p.muted { "No recorded history yet." }
             }
         }
         details.definition {
@@ -274,6 +289,15 @@ pub async fn page(
 ) -> PageResult<Markup> {
     let span = q.days.unwrap_or(90).clamp(7, 365);
     let p = blocking(&state, move |s| load(s, &name, &q, span)).await?;
-    let title = p.record.title.clone().unwrap_or_else(|| p.record.name.clone());
-    Ok(layout::page(&session, Nav::Overview, &title, body(&p, span)))
+    let title = p
+        .record
+        .title
+        .clone()
+        .unwrap_or_else(|| p.record.name.clone());
+    Ok(layout::page(
+        &session,
+        Nav::Overview,
+        &title,
+        body(&p, span),
+    ))
 }

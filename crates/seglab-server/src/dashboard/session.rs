@@ -248,7 +248,12 @@ mod tests {
             c.to_str().unwrap(),
             "seglab_session=abc; HttpOnly; SameSite=Strict; Path=/"
         );
-        assert!(set_cookie("abc", true).to_str().unwrap().ends_with("; Secure"));
+        assert!(
+            set_cookie("abc", true)
+                .to_str()
+                .unwrap()
+                .ends_with("; Secure")
+        );
         assert!(clear_cookie(false).to_str().unwrap().contains("Max-Age=0"));
     }
 }

@@ -78,32 +78,61 @@ fn f(x: f64) -> String {
     }
 }
 
-/// A 30-day trend in a table cell.
-pub fn sparkline(values: &[u64], label: &str) -> Markup {
+/// Polylines through `(x, y, estimated)` points: one per run of points of
+/// the same kind (joined to the next run), broken where `y` is unknown.
+fn runs(points: &[(f64, Option<f64>, bool)]) -> Vec<(bool, String)> {
+    let mut out: Vec<(bool, Vec<String>)> = Vec::new();
+    let mut prev: Option<bool> = None;
+    for &(x, y, estimated) in points {
+        let Some(y) = y else {
+            prev = None;
+            continue;
+        };
+        let p = format!("{},{}", f(x), f(y));
+        match (prev, out.last_mut()) {
+            (Some(kind), Some(run)) if kind == estimated => run.1.push(p),
+            (Some(_), Some(run)) => {
+                run.1.push(p.clone());
+                out.push((estimated, vec![p]));
+            }
+            _ => out.push((estimated, vec![p])),
+        }
+        prev = Some(estimated);
+    }
+    out.into_iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|(e, v)| (e, v.join(" ")))
+        .collect()
+}
+
+/// A trend in a table cell: `(size, estimated)` per day, unknown days left
+/// out; estimated days dashed.
+pub fn sparkline(values: &[(Option<u64>, bool)], label: &str) -> Markup {
     let (w, h, pad) = (120.0, 28.0, 2.0);
-    let max = values.iter().copied().max().unwrap_or(0) as f64;
-    let min = values.iter().copied().min().unwrap_or(0) as f64;
+    let known: Vec<u64> = values.iter().filter_map(|v| v.0).collect();
+    let max = known.iter().copied().max().unwrap_or(0) as f64;
+    let min = known.iter().copied().min().unwrap_or(0) as f64;
     let span = (max - min).max(1.0);
     let n = values.len();
     let x = |i: usize| pad + (w - 2.0 * pad) * i as f64 / (n.saturating_sub(1).max(1)) as f64;
     let y = |v: u64| h - pad - (h - 2.0 * pad) * (v as f64 - min) / span;
-    let points: Vec<String> = values
+    let points: Vec<(f64, Option<f64>, bool)> = values
         .iter()
         .enumerate()
-        .map(|(i, &v)| format!("{},{}", f(x(i)), f(y(v))))
+        .map(|(i, v)| (x(i), v.0.map(y), v.1))
         .collect();
-    let title = match (values.first(), values.last()) {
+    let title = match (known.first(), known.last()) {
         (Some(a), Some(b)) => format!("{label}: {a} to {b} members over {n} days"),
         _ => format!("{label}: no history yet"),
     };
     html! {
         svg.spark width=(w) height=(h) viewBox={"0 0 " (w) " " (h)} role="img" aria-label=(title) {
             title { (title) }
-            @if n > 1 {
-                polyline.line points=(points.join(" ")) {}
+            @for (estimated, line) in runs(&points) {
+                polyline.line.estimated[estimated] points=(line) {}
             }
-            @if let Some(&last) = values.last() {
-                circle.dot cx=(f(x(n - 1))) cy=(f(y(last))) r="2" {}
+            @if let Some((i, Some(last))) = values.iter().enumerate().rev().map(|(i, v)| (i, v.0)).find(|v| v.1.is_some()) {
+                circle.dot cx=(f(x(i))) cy=(f(y(last))) r="2" {}
             }
         }
     }
@@ -159,8 +188,9 @@ fn x_labels(frame: &Frame, labels: &[String], x: impl Fn(usize) -> f64) -> Marku
     }
 }
 
-/// Members per day.
-pub fn line_chart(days: &[(String, u64)], title: &str) -> Markup {
+/// Members per day: `(day, size, estimated)`; estimated days dashed,
+/// unknown ones left out.
+pub fn line_chart(days: &[(String, Option<u64>, bool)], title: &str) -> Markup {
     let frame = Frame {
         w: 640.0,
         h: 220.0,
@@ -169,29 +199,15 @@ pub fn line_chart(days: &[(String, u64)], title: &str) -> Markup {
         top: 12.0,
         bottom: 40.0,
     };
-    let max = nice_max(days.iter().map(|d| d.1).max().unwrap_or(0) as f64);
+    let max = nice_max(days.iter().filter_map(|d| d.1).max().unwrap_or(0) as f64);
     let n = days.len();
-    let x = |i: usize| {
-        frame.x0() + frame.plot_w() * i as f64 / (n.saturating_sub(1).max(1)) as f64
-    };
+    let x = |i: usize| frame.x0() + frame.plot_w() * i as f64 / (n.saturating_sub(1).max(1)) as f64;
     let y = |v: f64| frame.y0() - frame.plot_h() * v / max;
-    let points: Vec<String> = days
+    let points: Vec<(f64, Option<f64>, bool)> = days
         .iter()
         .enumerate()
-        .map(|(i, d)| format!("{},{}", f(x(i)), f(y(d.1 as f64))))
+        .map(|(i, d)| (x(i), d.1.map(|v| y(v as f64)), d.2))
         .collect();
-    let area = if n > 1 {
-        format!(
-            "{},{} {} {},{}",
-            f(x(0)),
-            f(frame.y0()),
-            points.join(" "),
-            f(x(n - 1)),
-            f(frame.y0())
-        )
-    } else {
-        String::new()
-    };
     let labels: Vec<String> = days.iter().map(|d| d.0.clone()).collect();
     html! {
         svg.chart viewBox={"0 0 " (frame.w) " " (frame.h)} role="img" aria-label=(title) {
@@ -201,13 +217,14 @@ pub fn line_chart(days: &[(String, u64)], title: &str) -> Markup {
                 text.tick x=(f(frame.x0() - 6.0)) y=(f(y(t) + 4.0)) text-anchor="end" { (short(t)) }
             }
             line.axis x1=(f(frame.x0())) x2=(f(frame.x1())) y1=(f(frame.y0())) y2=(f(frame.y0())) {}
-            @if n > 1 {
-                polygon.area points=(area) {}
-                polyline.line points=(points.join(" ")) {}
+            @for (estimated, line) in runs(&points) {
+                polyline.line.estimated[estimated] points=(line) {}
             }
             @for (i, d) in days.iter().enumerate() {
-                circle.point cx=(f(x(i))) cy=(f(y(d.1 as f64))) r=(if n > 60 { "1.5" } else { "2.5" }) {
-                    title { (d.0) ": " (d.1) " members" }
+                @if let Some(v) = d.1 {
+                    circle.point.estimated[d.2] cx=(f(x(i))) cy=(f(y(v as f64))) r=(if n > 60 { "1.5" } else { "2.5" }) {
+                        title { (d.0) ": " (v) " members" @if d.2 { " (evaluated now on the events stored, before the segment existed)" } }
+                    }
                 }
             }
             (x_labels(&frame, &labels, x))
@@ -273,7 +290,12 @@ pub fn entered_exited(days: &[(String, u64, u64)], title: &str) -> Markup {
 
 /// Pairwise overlap: `jaccard[i][j]` in `[0, 1]` shades the cell,
 /// `shared[i][j]` people are in both.
-pub fn heatmap(labels: &[String], jaccard: &[Vec<f64>], shared: &[Vec<u64>], title: &str) -> Markup {
+pub fn heatmap(
+    labels: &[String],
+    jaccard: &[Vec<f64>],
+    shared: &[Vec<u64>],
+    title: &str,
+) -> Markup {
     let n = labels.len();
     let cell = 30.0;
     let left = 170.0;
@@ -368,7 +390,7 @@ pub fn interval_bars(rows: &[IntervalRow], title: &str, axis: &str) -> Markup {
     let frame = Frame {
         w: 640.0,
         h: 44.0 + row_h * rows.len().max(1) as f64,
-        left: 150.0,
+        left: 190.0,
         right: 24.0,
         top: 8.0,
         bottom: 36.0,
@@ -387,7 +409,11 @@ pub fn interval_bars(rows: &[IntervalRow], title: &str, axis: &str) -> Markup {
         .fold(0.05f64, |m, v| m.max(v.abs()));
     let extent = extent * 1.08;
     let x = |v: f64| {
-        let v = if v.is_finite() { v.clamp(-extent, extent) } else { 0.0 };
+        let v = if v.is_finite() {
+            v.clamp(-extent, extent)
+        } else {
+            0.0
+        };
         frame.x0() + frame.plot_w() * (v + extent) / (2.0 * extent)
     };
     let pct = |v: f64| {
@@ -461,9 +487,15 @@ mod tests {
 
     #[test]
     fn ticks_are_round() {
-        assert_eq!(ticks(0.0, 100.0, 4), vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        assert_eq!(
+            ticks(0.0, 100.0, 4),
+            vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+        );
         assert_eq!(ticks(0.0, 7.0, 4), vec![0.0, 2.0, 4.0, 6.0]);
-        assert_eq!(ticks(-0.3, 0.3, 6), vec![-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3]);
+        assert_eq!(
+            ticks(-0.3, 0.3, 6),
+            vec![-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3]
+        );
         assert_eq!(ticks(5.0, 5.0, 4), vec![5.0]);
         assert_eq!(ticks(f64::NAN, 1.0, 4), vec![0.0]);
         assert_eq!(nice_max(0.0), 1.0);
@@ -483,13 +515,42 @@ mod tests {
     #[test]
     fn charts_draw_empty_flat_and_real_data() {
         for values in [vec![], vec![7], vec![3, 3, 3], vec![1, 5, 2, 9]] {
+            let values: Vec<(Option<u64>, bool)> =
+                values.into_iter().map(|v| (Some(v), false)).collect();
             let s = sparkline(&values, "recent_buyers").into_string();
             well_formed(&s);
         }
-        let days: Vec<(String, u64)> = (0..30).map(|i| (format!("2026-06-{:02}", i + 1), i * 3)).collect();
+        let s = sparkline(
+            &[
+                (None, false),
+                (Some(2), true),
+                (Some(3), true),
+                (Some(5), false),
+                (Some(4), false),
+            ],
+            "x",
+        )
+        .into_string();
+        well_formed(&s);
+        assert_eq!(s.matches("line estimated").count(), 1, "{s}");
+        assert_eq!(s.matches("<polyline").count(), 2, "{s}");
+        let days: Vec<(String, Option<u64>, bool)> = (0..30)
+            .map(|i| {
+                (
+                    format!("2026-06-{:02}", i + 1),
+                    (i > 2).then_some(i * 3),
+                    i < 10,
+                )
+            })
+            .collect();
         let s = line_chart(&days, "size").into_string();
         well_formed(&s);
         assert!(s.contains("2026-06-01") && s.contains("2026-06-30") && s.contains("members"));
+        assert!(s.contains("2026-06-04: 9 members (evaluated now"), "{s}");
+        assert!(
+            !s.contains("2026-06-02: "),
+            "unknown days are left out: {s}"
+        );
         well_formed(&line_chart(&[], "size").into_string());
         let bars: Vec<(String, u64, u64)> = (0..10).map(|i| (format!("d{i}"), i, 10 - i)).collect();
         let s = entered_exited(&bars, "changes").into_string();
@@ -501,7 +562,13 @@ mod tests {
     #[test]
     fn heatmap_and_grid_label_every_cell() {
         let labels = vec!["a".to_string(), "b".to_string()];
-        let s = heatmap(&labels, &[vec![1.0, 0.25], vec![0.25, 1.0]], &[vec![4, 1], vec![1, 2]], "overlap").into_string();
+        let s = heatmap(
+            &labels,
+            &[vec![1.0, 0.25], vec![0.25, 1.0]],
+            &[vec![4, 1], vec![1, 2]],
+            "overlap",
+        )
+        .into_string();
         well_formed(&s);
         assert!(s.contains("a and b: 1 people in both, Jaccard 0.25"), "{s}");
         well_formed(&heatmap(&[], &[], &[], "overlap").into_string());
@@ -516,9 +583,24 @@ mod tests {
     #[test]
     fn intervals_mark_what_excludes_zero() {
         let rows = vec![
-            IntervalRow { label: "b vs a".into(), point: 0.2, interval: [0.05, 0.35], outer: Some([-0.02, 0.42]) },
-            IntervalRow { label: "c vs a".into(), point: 0.01, interval: [-0.1, 0.12], outer: None },
-            IntervalRow { label: "d vs a".into(), point: f64::NAN, interval: [f64::NEG_INFINITY, f64::INFINITY], outer: None },
+            IntervalRow {
+                label: "b vs a".into(),
+                point: 0.2,
+                interval: [0.05, 0.35],
+                outer: Some([-0.02, 0.42]),
+            },
+            IntervalRow {
+                label: "c vs a".into(),
+                point: 0.01,
+                interval: [-0.1, 0.12],
+                outer: None,
+            },
+            IntervalRow {
+                label: "d vs a".into(),
+                point: f64::NAN,
+                interval: [f64::NEG_INFINITY, f64::INFINITY],
+                outer: None,
+            },
         ];
         let s = interval_bars(&rows, "lift", "relative lift").into_string();
         well_formed(&s);

@@ -143,10 +143,23 @@ async fn login_is_required_for_every_page() {
     ] {
         let a = send(&app, Request::get(path).body(Body::empty()).unwrap()).await;
         assert_eq!(a.status, StatusCode::FOUND, "{path}");
-        assert!(a.location().starts_with("/ui/login?next="), "{path}: {}", a.location());
+        assert!(
+            a.location().starts_with("/ui/login?next="),
+            "{path}: {}",
+            a.location()
+        );
     }
-    let a = send(&app, Request::get("/ui/segments/buyers?page=2").body(Body::empty()).unwrap()).await;
-    assert_eq!(a.location(), "/ui/login?next=%2Fui%2Fsegments%2Fbuyers%3Fpage%3D2");
+    let a = send(
+        &app,
+        Request::get("/ui/segments/buyers?page=2")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        a.location(),
+        "/ui/login?next=%2Fui%2Fsegments%2Fbuyers%3Fpage%3D2"
+    );
     let a = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
     assert_eq!((a.status, a.location()), (StatusCode::FOUND, "/ui/login"));
     // htmx is told where to go instead.
@@ -162,13 +175,33 @@ async fn login_is_required_for_every_page() {
     let a = send(&app, Request::get("/ui/login").body(Body::empty()).unwrap()).await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.body.contains(r#"name="token""#), "{}", a.body);
-    assert!(a.headers["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    assert!(
+        a.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
     assert_eq!(a.headers["x-frame-options"], "DENY");
-    let a = send(&app, Request::get("/ui/assets/dashboard.css").body(Body::empty()).unwrap()).await;
+    let a = send(
+        &app,
+        Request::get("/ui/assets/dashboard.css")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK);
-    assert!(a.headers["cache-control"].to_str().unwrap().contains("max-age=31536000"));
+    assert!(
+        a.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=31536000")
+    );
     // The stream needs the admin token or a session.
-    let a = send(&app, Request::get("/api/v1/stream").body(Body::empty()).unwrap()).await;
+    let a = send(
+        &app,
+        Request::get("/api/v1/stream").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -200,7 +233,10 @@ async fn a_wrong_token_is_refused_and_a_malformed_login_is_a_400_page() {
     // Logging in never leads to another site.
     let req = Request::post("/ui/login")
         .header("content-type", FORM)
-        .body(Body::from(form(&[("token", ADMIN), ("next", "https://evil.example/")])))
+        .body(Body::from(form(&[
+            ("token", ADMIN),
+            ("next", "https://evil.example/"),
+        ])))
         .unwrap();
     assert_eq!(send(&app, req).await.location(), "/ui");
 }
@@ -239,12 +275,18 @@ async fn forms_need_the_csrf_token_and_logout_ends_the_session() {
     let app = App::new();
     let b = login(&app).await;
     let source = "segment loyal = did \"Order Completed\"";
-    let a = b.post(&app, "/ui/editor/save", form(&[("source", source)])).await;
+    let a = b
+        .post(&app, "/ui/editor/save", form(&[("source", source)]))
+        .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
     assert!(a.body.contains("stale"), "{}", a.body);
     assert!(a.body.contains("Log out"), "the error is in the layout");
     let a = b
-        .post(&app, "/ui/editor/save", form(&[("csrf", &"f".repeat(64)), ("source", source)]))
+        .post(
+            &app,
+            "/ui/editor/save",
+            form(&[("csrf", &"f".repeat(64)), ("source", source)]),
+        )
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     // The right token, from another site.
@@ -272,10 +314,21 @@ async fn forms_need_the_csrf_token_and_logout_ends_the_session() {
     let a = b.post(&app, "/ui/logout", String::new()).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     let a = b.post(&app, "/ui/logout", form(&[("csrf", &b.csrf)])).await;
-    assert_eq!((a.status, a.location()), (StatusCode::SEE_OTHER, "/ui/login"));
-    assert!(a.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        (a.status, a.location()),
+        (StatusCode::SEE_OTHER, "/ui/login")
+    );
+    assert!(
+        a.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
     assert_eq!(b.get(&app, "/ui").await.status, StatusCode::FOUND);
-    assert_eq!(b.get(&app, "/api/v1/segments").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        b.get(&app, "/api/v1/segments").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -289,8 +342,17 @@ async fn an_idle_session_expires() {
     let a = b.get(&app, "/ui/rfm").await;
     assert_eq!(a.status, StatusCode::FOUND);
     assert_eq!(a.location(), "/ui/login?expired=1&next=%2Fui%2Frfm");
-    assert!(a.headers["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
-    let a = send(&app, Request::get(a.location()).body(Body::empty()).unwrap()).await;
+    assert!(
+        a.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let a = send(
+        &app,
+        Request::get(a.location()).body(Body::empty()).unwrap(),
+    )
+    .await;
     assert!(a.body.contains("Your session expired"), "{}", a.body);
 }
 
@@ -312,9 +374,16 @@ async fn every_page_shows_its_content() {
     ] {
         assert!(a.body.contains(want), "overview lacks {want}: {}", a.body);
     }
-    assert!(!a.body.contains("https://") && !a.body.contains("http://"), "no external links");
+    assert!(
+        !a.body.contains("https://") && !a.body.contains("http://"),
+        "no external links"
+    );
     let a = b.get(&app, "/ui/overview/rows").await;
-    assert!(a.body.starts_with("<tbody id=\"segment-rows\">"), "{}", a.body);
+    assert!(
+        a.body.starts_with("<tbody id=\"segment-rows\">"),
+        "{}",
+        a.body
+    );
 
     let a = b.get(&app, "/ui/segments/buyers").await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
@@ -327,7 +396,11 @@ async fn every_page_shows_its_content() {
         "/ui/editor?segment=buyers",
         "did &quot;Order Completed&quot; in last 30d",
     ] {
-        assert!(a.body.contains(want), "segment page lacks {want}: {}", a.body);
+        assert!(
+            a.body.contains(want),
+            "segment page lacks {want}: {}",
+            a.body
+        );
     }
     let a = b.get(&app, "/ui/segments/buyers?person=ann").await;
     assert!(a.body.contains("is in Buyers now"), "{}", a.body);
@@ -342,20 +415,51 @@ async fn every_page_shows_its_content() {
     assert!(a.body.contains("<textarea"), "{}", a.body);
     assert!(a.body.contains(r#"data-count="3""#), "{}", a.body);
     let typo = b
-        .post(&app, "/ui/editor/preview", form(&[("csrf", &b.csrf), ("source", "did \"Ordr Completed\" in last 30d")]))
+        .post(
+            &app,
+            "/ui/editor/preview",
+            form(&[
+                ("csrf", &b.csrf),
+                ("source", "did \"Ordr Completed\" in last 30d"),
+            ]),
+        )
         .await;
     assert_eq!(typo.status, StatusCode::OK);
-    assert!(typo.body.contains("did you mean &quot;Order Completed&quot;?"), "{}", typo.body);
-    assert!(typo.body.contains("1:5"), "the column of the name as typed: {}", typo.body);
+    assert!(
+        typo.body
+            .contains("did you mean &quot;Order Completed&quot;?"),
+        "{}",
+        typo.body
+    );
+    assert!(
+        typo.body.contains("1:5"),
+        "the column of the name as typed: {}",
+        typo.body
+    );
     let count = b
-        .post(&app, "/ui/editor/preview", form(&[("csrf", &b.csrf), ("source", "segment x = did \"Product Viewed\"")]))
+        .post(
+            &app,
+            "/ui/editor/preview",
+            form(&[
+                ("csrf", &b.csrf),
+                ("source", "segment x = did \"Product Viewed\""),
+            ]),
+        )
         .await;
     assert!(count.body.contains(r#"data-count="2""#), "{}", count.body);
 
     let a = b.get(&app, "/ui/overlap").await;
-    assert!(a.body.contains("buyers and viewers: 1 people in both"), "{}", a.body);
+    assert!(
+        a.body.contains("buyers and viewers: 1 people in both"),
+        "{}",
+        a.body
+    );
     let a = b.get(&app, "/ui/rfm").await;
-    assert!(a.body.contains("Champions") && a.body.contains("3</strong> buyers"), "{}", a.body);
+    assert!(
+        a.body.contains("Champions") && a.body.contains("3</strong> buyers"),
+        "{}",
+        a.body
+    );
 
     let a = b.get(&app, "/ui/campaigns").await;
     assert!(a.body.contains("No campaigns yet"), "{}", a.body);
@@ -364,7 +468,11 @@ async fn every_page_shows_its_content() {
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     let a = b.get(&app, "/ui/campaigns").await;
-    assert!(a.body.contains("thanks") && a.body.contains("/ui/experiments/thanks"), "{}", a.body);
+    assert!(
+        a.body.contains("thanks") && a.body.contains("/ui/experiments/thanks"),
+        "{}",
+        a.body
+    );
     let a = b.get(&app, "/ui/experiments").await;
     assert!(a.body.contains("holdout 20 %"), "{}", a.body);
     let a = b.get(&app, "/ui/experiments/thanks").await;
@@ -398,13 +506,37 @@ async fn bad_input_gets_an_error_page() {
     shop(&app).await;
     let b = login(&app).await;
     for (path, status, text) in [
-        ("/ui/segments/nope", StatusCode::NOT_FOUND, "no segment named &quot;nope&quot;"),
-        ("/ui/editor?segment=nope", StatusCode::NOT_FOUND, "no segment named"),
-        ("/ui/experiments/nope", StatusCode::NOT_FOUND, "no campaign named"),
-        ("/ui/experiments/thanks?segment=nope", StatusCode::NOT_FOUND, "no campaign named"),
+        (
+            "/ui/segments/nope",
+            StatusCode::NOT_FOUND,
+            "no segment named &quot;nope&quot;",
+        ),
+        (
+            "/ui/editor?segment=nope",
+            StatusCode::NOT_FOUND,
+            "no segment named",
+        ),
+        (
+            "/ui/experiments/nope",
+            StatusCode::NOT_FOUND,
+            "no campaign named",
+        ),
+        (
+            "/ui/experiments/thanks?segment=nope",
+            StatusCode::NOT_FOUND,
+            "no campaign named",
+        ),
         ("/ui/nowhere/at/all", StatusCode::NOT_FOUND, "no such page"),
-        ("/ui/segments/buyers?page=abc", StatusCode::BAD_REQUEST, "page"),
-        ("/ui/segments/buyers?days=x", StatusCode::BAD_REQUEST, "days"),
+        (
+            "/ui/segments/buyers?page=abc",
+            StatusCode::BAD_REQUEST,
+            "page",
+        ),
+        (
+            "/ui/segments/buyers?days=x",
+            StatusCode::BAD_REQUEST,
+            "days",
+        ),
     ] {
         let a = b.get(&app, path).await;
         assert_eq!(a.status, status, "{path}: {}", a.body);
@@ -413,16 +545,33 @@ async fn bad_input_gets_an_error_page() {
         assert!(a.body.contains("Log out"), "{path}: in the layout");
     }
     // A form without its field, a definition with errors, nothing to save.
-    let a = b.post(&app, "/ui/editor/save", form(&[("csrf", &b.csrf)])).await;
+    let a = b
+        .post(&app, "/ui/editor/save", form(&[("csrf", &b.csrf)]))
+        .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
     assert!(a.body.contains("missing field `source`"), "{}", a.body);
     let a = b
-        .post(&app, "/ui/editor/save", form(&[("csrf", &b.csrf), ("source", "segment x = did \"Ordr Completed\" and")]))
+        .post(
+            &app,
+            "/ui/editor/save",
+            form(&[
+                ("csrf", &b.csrf),
+                ("source", "segment x = did \"Ordr Completed\" and"),
+            ]),
+        )
         .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
-    assert!(a.body.contains("<textarea") && a.body.contains("class=\"diagnostics\""), "{}", a.body);
+    assert!(
+        a.body.contains("<textarea") && a.body.contains("class=\"diagnostics\""),
+        "{}",
+        a.body
+    );
     let a = b
-        .post(&app, "/ui/editor/save", form(&[("csrf", &b.csrf), ("source", "# nothing")]))
+        .post(
+            &app,
+            "/ui/editor/save",
+            form(&[("csrf", &b.csrf), ("source", "# nothing")]),
+        )
         .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
     // A fragment's error is a fragment.
@@ -440,4 +589,37 @@ async fn bad_input_gets_an_error_page() {
     let a = b.get(&app, "/ui/editor/save").await;
     assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED, "{}", a.body);
     assert!(a.body.starts_with("<!DOCTYPE html>"), "{}", a.body);
+}
+
+#[tokio::test]
+async fn days_before_a_segment_existed_are_evaluated() {
+    let app = App::new();
+    let three_days_ago =
+        seglab_event::time::format_timestamp(seglab_event::time::now_millis() - 3 * 86_400_000);
+    let batch = json!({"batch": [
+        {"type": "track", "userId": "eve", "event": "Order Completed", "timestamp": three_days_ago},
+    ]});
+    assert_eq!(
+        app.post("/v1/batch", batch.to_string()).await.0,
+        StatusCode::OK
+    );
+    shop(&app).await;
+    let b = login(&app).await;
+    let a = b.get(&app, "/ui/segments/buyers?days=30").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(
+        a.body
+            .matches("1 members (evaluated now on the events stored")
+            .count(),
+        3,
+        "three days before today: {}",
+        a.body
+    );
+    assert!(
+        a.body.contains(": 4 members</title>"),
+        "today, as recorded: {}",
+        a.body
+    );
+    let a = b.get(&app, "/ui").await;
+    assert!(a.body.contains("line estimated"), "{}", a.body);
 }
