@@ -254,14 +254,14 @@ def test_editor_diagnoses_a_typo_and_counts_a_valid_segment(session: BrowserCont
     expect(diagnostic).to_contain_text('did you mean "Order Completed"?')
     expect(diagnostic.locator(".at")).to_have_text("1:26")
     screenshot(page, "editor-typo")
-    source.fill('segment browser_buyers "Buyers (browser test)" =\n    did "Order Completed" in last 30d')
+    source.fill('segment big_spenders "Big spenders" =\n    sum("Order Completed".revenue in last 90d) >= 300')
     count = page.locator("#preview .preview-count")
     expect(count).to_be_visible()
     assert int(count.get_attribute("data-count")) > 0
     screenshot(page, "editor-count")
     page.click("form#editor button[type=submit]")
-    expect(page).to_have_url(f"{server.url}/ui/segments/browser_buyers")
-    expect(page.locator("h1")).to_contain_text("Buyers (browser test)")
+    expect(page).to_have_url(f"{server.url}/ui/segments/big_spenders")
+    expect(page.locator("h1")).to_contain_text("Big spenders")
     console.assert_clean("editor")
     page.close()
 

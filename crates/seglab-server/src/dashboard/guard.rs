@@ -141,11 +141,10 @@ fn to_login(state: &AppState, request: &Request, expired: bool) -> Response {
     if expired {
         location.push_str("expired=1&");
     }
-    location.extend(
-        form_urlencoded::Serializer::new(String::new())
+    location.push_str(
+        &form_urlencoded::Serializer::new(String::new())
             .append_pair("next", next)
-            .finish()
-            .chars(),
+            .finish(),
     );
     let mut res = if request.headers().contains_key("hx-request") {
         let mut res = StatusCode::OK.into_response();

@@ -453,20 +453,21 @@ pub fn interval_bars(rows: &[IntervalRow], title: &str, axis: &str) -> Markup {
 pub fn stacked_bar(parts: &[(&str, u64, &str)], title: &str) -> Markup {
     let (w, h) = (200.0, 14.0);
     let total: u64 = parts.iter().map(|p| p.1).sum();
+    // (part, left edge, width)
     let mut x = 0.0;
+    let mut placed = Vec::new();
+    for part in parts.iter().filter(|p| p.1 > 0) {
+        let width = w * part.1 as f64 / total.max(1) as f64;
+        placed.push((part, x, width));
+        x += width;
+    }
     html! {
         svg.stacked width=(w) height=(h) viewBox={"0 0 " (w) " " (h)} role="img" aria-label=(title) {
             title { (title) }
             rect.track x="0" y="0" width=(w) height=(h) {}
-            @if total > 0 {
-                @for (label, n, class) in parts {
-                    @if *n > 0 {
-                        @let width = w * *n as f64 / total as f64;
-                        rect class=(class) x=(f(x)) y="0" width=(f(width)) height=(h) {
-                            title { (label) ": " (n) }
-                        }
-                        @let _ = { x += width; };
-                    }
+            @for ((label, n, class), x, width) in placed {
+                rect class=(class) x=(f(x)) y="0" width=(f(width)) height=(h) {
+                    title { (label) ": " (n) }
                 }
             }
         }
