@@ -101,16 +101,7 @@ pub async fn page(
             p.muted { "No campaigns yet: " code { "seglab campaigns install-starter" } " or " code { "seglab campaigns apply campaigns/" } "." }
         } @else {
             table.data.campaigns {
-                thead { tr {
-                    th scope="col" { "Campaign" }
-                    th scope="col" { "Segment" }
-                    th scope="col" { "Channel" }
-                    th scope="col" { "Trigger" }
-                    th.num scope="col" { "Priority" }
-                    th scope="col" { "Sends by outcome" }
-                    th.num scope="col" { "Coupons" }
-                    th scope="col" { "Experiment" }
-                } }
+                (layout::thead(&[("Campaign", false), ("Segment", false), ("Channel", false), ("Trigger", false), ("Priority", true), ("Sends by outcome", false), ("Coupons", true), ("Experiment", false)]))
                 tbody { @for c in &list { (row(c)) } }
             }
         }

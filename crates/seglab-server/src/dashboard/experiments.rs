@@ -12,12 +12,12 @@ use maud::{Markup, html};
 use seglab_campaign::experiment::{self, Comparison, Results};
 use serde::Deserialize;
 
-use super::blocking;
 use super::campaigns::is_experiment;
 use super::error::{PageError, PageResult, Path, Query};
 use super::layout::{self, Nav, money, percent, signed_percent, thousands};
 use super::session::Session;
 use super::svg::{self, IntervalRow};
+use super::{blocking, segment_names};
 use crate::AppState;
 
 /// `GET /ui/experiments`.
@@ -36,12 +36,7 @@ pub async fn list(
             p.muted { "No experiments: a campaign with more than one message, or a holdout, is one." }
         } @else {
             table.data {
-                thead { tr {
-                    th scope="col" { "Experiment" }
-                    th scope="col" { "Segment" }
-                    th scope="col" { "Goal" }
-                    th scope="col" { "Arms (share of the audience)" }
-                } }
+                (layout::thead(&[("Experiment", false), ("Segment", false), ("Goal", false), ("Arms (share of the audience)", false)]))
                 tbody {
                     @for c in &experiments {
                         tr {
@@ -84,16 +79,7 @@ fn comparisons(list: &[&Comparison], metric: &str) -> Markup {
     html! {
         (svg::interval_bars(&rows, &format!("Relative lift in {metric} over the control, with 95 % intervals"), &format!("relative lift in {metric}")))
         table.data {
-            thead { tr {
-                th scope="col" { "Arm" }
-                th.num scope="col" { "Control" }
-                th.num scope="col" { "Arm" }
-                th.num scope="col" { "Lift" }
-                th.num scope="col" { "95 % interval" }
-                th.num scope="col" { "Always-valid interval (difference)" }
-                th.num scope="col" { "p (Holm)" }
-                th.num scope="col" { "Chance to win" }
-            } }
+            (layout::thead(&[("Arm", false), ("Control", true), ("Arm", true), ("Lift", true), ("95 % interval", true), ("Always-valid interval (difference)", true), ("p (Holm)", true), ("Chance to win", true)]))
             tbody {
                 @for c in list {
                     @let fmt = |x: f64| if metric == "revenue" { money(x) } else { percent(x) };
@@ -158,14 +144,7 @@ fn results(r: &Results, segments: &[String]) -> Markup {
         p.hint { (r.hint) }
         h2 { "Arms" }
         table.data {
-            thead { tr {
-                th scope="col" { "Arm" }
-                th.num scope="col" { "Exposed" }
-                th.num scope="col" { "Conversions" }
-                th.num scope="col" { "Conversion rate" }
-                th.num scope="col" { "Revenue" }
-                th.num scope="col" { "Revenue per person" }
-            } }
+            (layout::thead(&[("Arm", false), ("Exposed", true), ("Conversions", true), ("Conversion rate", true), ("Revenue", true), ("Revenue per person", true)]))
             tbody {
                 @for a in &r.arms {
                     tr {
@@ -214,13 +193,7 @@ pub async fn page(
                 "campaign {name:?} has one message and no holdout: it is not an experiment"
             )));
         }
-        let names: Vec<String> = s
-            .store
-            .reader()
-            .segments()?
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
+        let names = segment_names(s)?;
         if let Some(seg) = &segment
             && !names.contains(seg)
         {

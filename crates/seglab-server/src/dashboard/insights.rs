@@ -39,13 +39,7 @@ pub struct Overlap {
 
 /// The overlap of the `limit` largest segments (by live members now).
 pub fn overlap(state: &AppState, limit: usize) -> PageResult<Overlap> {
-    let names: Vec<String> = state
-        .store
-        .reader()
-        .segments()?
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let names = super::segment_names(state)?;
     Ok(state.live.with_live(|live| {
         let mut sets: Vec<(String, &roaring::RoaringTreemap)> = names
             .iter()

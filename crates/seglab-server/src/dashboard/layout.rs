@@ -121,6 +121,20 @@ pub fn error_fragment(e: &PageError) -> Markup {
     }
 }
 
+/// A table's header row: `(label, numeric)` per column (numeric ones are
+/// right-aligned).
+pub fn thead(columns: &[(&str, bool)]) -> Markup {
+    html! {
+        thead {
+            tr {
+                @for (label, numeric) in columns {
+                    th.num[*numeric] scope="col" { (label) }
+                }
+            }
+        }
+    }
+}
+
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();

@@ -102,17 +102,18 @@ async fn blocking<T: Send + 'static>(
     state: &Arc<AppState>,
     f: impl FnOnce(&AppState) -> PageResult<T> + Send + 'static,
 ) -> PageResult<T> {
-    let state = state.clone();
-    tokio::task::spawn_blocking(move || f(&state))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "dashboard task failed");
-            PageError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "the page could not be built; the server log says why",
-            )
-        })?
+    crate::api::blocking(state, move |s| Ok(f(s))).await?
+}
+
+/// The names of every saved segment, in order.
+fn segment_names(state: &AppState) -> PageResult<Vec<String>> {
+    Ok(state
+        .store
+        .reader()
+        .segments()?
+        .into_iter()
+        .map(|r| r.name)
+        .collect())
 }
 
 /// A saved segment's record, or a 404 page.

@@ -46,13 +46,7 @@ pub async fn page(
             div.scroll { (svg::heatmap(&o.segments, &o.jaccard, &o.shared, "Overlap between segments (Jaccard index, %)")) }
             h2 { "Largest overlaps" }
             table.data {
-                thead { tr {
-                    th scope="col" { "Segments" }
-                    th.num scope="col" { "In both" }
-                    th.num scope="col" { "Jaccard" }
-                    th.num scope="col" { "Of the first" }
-                    th.num scope="col" { "Of the second" }
-                } }
+                (layout::thead(&[("Segments", false), ("In both", true), ("Jaccard", true), ("Of the first", true), ("Of the second", true)]))
                 tbody {
                     @for (i, j) in &pairs {
                         @let both = o.shared[*i][*j];

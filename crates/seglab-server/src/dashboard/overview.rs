@@ -167,16 +167,14 @@ pub async fn page(
             span #live.live data-state="connecting" role="status" { "connecting…" }
         }
         table #segments.data {
-            thead {
-                tr {
-                    th scope="col" { "Segment" }
-                    th.num scope="col" { "Members" }
-                    th.num scope="col" { "Share" }
-                    th scope="col" { "Last " (TREND_DAYS) " days" }
-                    th.num scope="col" { "Change" }
-                    th scope="col" { "Guardrails" }
-                }
-            }
+            (layout::thead(&[
+                ("Segment", false),
+                ("Members", true),
+                ("Share", true),
+                (&format!("Last {TREND_DAYS} days"), false),
+                ("Change", true),
+                ("Guardrails", false),
+            ]))
             (rows(&o))
         }
         section.recent {

@@ -34,11 +34,7 @@ pub async fn page(
         div.scroll { (svg::rfm_grid(&g.counts, &seglab_lang::RFM_GRID, "Buyers by recency and frequency score")) }
         h2 { "Cells" }
         table.data {
-            thead { tr {
-                th scope="col" { "Cell" }
-                th.num scope="col" { "Buyers" }
-                th.num scope="col" { "Share of buyers" }
-            } }
+            (layout::thead(&[("Cell", false), ("Buyers", true), ("Share of buyers", true)]))
             tbody {
                 @for (cell, n) in &g.cells {
                     tr {

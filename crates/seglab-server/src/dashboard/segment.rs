@@ -255,7 +255,7 @@ fn body(p: &SegmentPage, span: i64) -> Markup {
                 p.muted { "No members on this page." }
             } @else {
                 table.data {
-                    thead { tr { th scope="col" { "Person" } th scope="col" { "User id" } th scope="col" {} } }
+                    (layout::thead(&[("Person", true), ("User id", false), ("", false)]))
                     tbody {
                         @for m in &p.members {
                             tr {

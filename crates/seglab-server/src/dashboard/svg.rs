@@ -169,6 +169,26 @@ impl Frame {
     }
 }
 
+/// The frame of the charts over days.
+const TIME_FRAME: Frame = Frame {
+    w: 640.0,
+    h: 220.0,
+    left: 52.0,
+    right: 16.0,
+    top: 12.0,
+    bottom: 40.0,
+};
+
+/// The axis titles: `x` under the plot, `y` turned along its left side at
+/// height `y_at`.
+fn axis_titles(frame: &Frame, x: &str, y: &str, y_at: f64) -> Markup {
+    html! {
+        text.axis-label x=(f(frame.x0() + frame.plot_w() / 2.0)) y=(f(frame.h - 4.0)) text-anchor="middle" { (x) }
+        text.axis-label x="12" y=(f(y_at)) text-anchor="middle"
+            transform={"rotate(-90 12 " (f(y_at)) ")"} { (y) }
+    }
+}
+
 /// X-axis labels: the first, middle and last of `labels`, at their slots.
 fn x_labels(frame: &Frame, labels: &[String], x: impl Fn(usize) -> f64) -> Markup {
     let n = labels.len();
@@ -191,14 +211,7 @@ fn x_labels(frame: &Frame, labels: &[String], x: impl Fn(usize) -> f64) -> Marku
 /// Members per day: `(day, size, estimated)`; estimated days dashed,
 /// unknown ones left out.
 pub fn line_chart(days: &[(String, Option<u64>, bool)], title: &str) -> Markup {
-    let frame = Frame {
-        w: 640.0,
-        h: 220.0,
-        left: 52.0,
-        right: 16.0,
-        top: 12.0,
-        bottom: 40.0,
-    };
+    let frame = TIME_FRAME;
     let max = nice_max(days.iter().filter_map(|d| d.1).max().unwrap_or(0) as f64);
     let n = days.len();
     let x = |i: usize| frame.x0() + frame.plot_w() * i as f64 / (n.saturating_sub(1).max(1)) as f64;
@@ -228,23 +241,14 @@ pub fn line_chart(days: &[(String, Option<u64>, bool)], title: &str) -> Markup {
                 }
             }
             (x_labels(&frame, &labels, x))
-            text.axis-label x=(f(frame.x0() + frame.plot_w() / 2.0)) y=(f(frame.h - 4.0)) text-anchor="middle" { "day (UTC)" }
-            text.axis-label x="12" y=(f(frame.y1() + frame.plot_h() / 2.0)) text-anchor="middle"
-                transform={"rotate(-90 12 " (f(frame.y1() + frame.plot_h() / 2.0)) ")"} { "members" }
+            (axis_titles(&frame, "day (UTC)", "members", frame.y1() + frame.plot_h() / 2.0))
         }
     }
 }
 
 /// Entered (above the axis) and exited (below) per day.
 pub fn entered_exited(days: &[(String, u64, u64)], title: &str) -> Markup {
-    let frame = Frame {
-        w: 640.0,
-        h: 220.0,
-        left: 52.0,
-        right: 16.0,
-        top: 12.0,
-        bottom: 40.0,
-    };
+    let frame = TIME_FRAME;
     let max = nice_max(days.iter().map(|d| d.1.max(d.2)).max().unwrap_or(0) as f64);
     let n = days.len().max(1);
     let slot = frame.plot_w() / n as f64;
@@ -281,9 +285,7 @@ pub fn entered_exited(days: &[(String, u64, u64)], title: &str) -> Markup {
             }
             line.axis x1=(f(frame.x0())) x2=(f(frame.x1())) y1=(f(mid)) y2=(f(mid)) {}
             (x_labels(&frame, &labels, |i| frame.x0() + slot * (i as f64 + 0.5)))
-            text.axis-label x=(f(frame.x0() + frame.plot_w() / 2.0)) y=(f(frame.h - 4.0)) text-anchor="middle" { "day (UTC)" }
-            text.axis-label x="12" y=(f(mid)) text-anchor="middle"
-                transform={"rotate(-90 12 " (f(mid)) ")"} { "entered ▲ / exited ▼" }
+            (axis_titles(&frame, "day (UTC)", "entered ▲ / exited ▼", mid))
         }
     }
 }

@@ -27,8 +27,24 @@ impl Answer {
     }
 }
 
-async fn send(app: &App, req: Request<Body>) -> Answer {
-    let res = app.router.clone().oneshot(req).await.unwrap();
+/// `method path` with `headers` and `body`, as a browser (or htmx) sends it.
+async fn call(
+    app: &App,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Body>,
+) -> Answer {
+    let mut req = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = app
+        .router
+        .clone()
+        .oneshot(req.body(body.into()).unwrap())
+        .await
+        .unwrap();
     let status = res.status();
     let headers = res.headers().clone();
     let body = to_bytes(res.into_body(), usize::MAX).await.unwrap();
@@ -37,6 +53,17 @@ async fn send(app: &App, req: Request<Body>) -> Answer {
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     }
+}
+
+async fn get(app: &App, path: &str) -> Answer {
+    call(app, "GET", path, &[], Body::empty()).await
+}
+
+/// POSTs a form, with `headers` besides its content type.
+async fn post_form(app: &App, path: &str, headers: &[(&str, &str)], body: String) -> Answer {
+    let mut all = vec![("content-type", FORM)];
+    all.extend_from_slice(headers);
+    call(app, "POST", path, &all, body).await
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -55,29 +82,41 @@ struct Browser {
 
 impl Browser {
     async fn get(&self, app: &App, path: &str) -> Answer {
-        let req = Request::get(path)
-            .header("cookie", &self.cookie)
-            .body(Body::empty())
-            .unwrap();
-        send(app, req).await
+        call(app, "GET", path, &[("cookie", &self.cookie)], Body::empty()).await
     }
 
     async fn post(&self, app: &App, path: &str, body: String) -> Answer {
-        let req = Request::post(path)
-            .header("cookie", &self.cookie)
-            .header("content-type", FORM)
-            .body(Body::from(body))
-            .unwrap();
-        send(app, req).await
+        self.post_with(app, path, &[], body).await
+    }
+
+    /// POSTs a segment source to the editor's `path`, with the CSRF token.
+    async fn source(&self, app: &App, path: &str, source: &str) -> Answer {
+        self.post(app, path, form(&[("csrf", &self.csrf), ("source", source)]))
+            .await
+    }
+
+    /// POSTs a form with more headers.
+    async fn post_with(
+        &self,
+        app: &App,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> Answer {
+        let mut all = vec![("cookie", self.cookie.as_str())];
+        all.extend_from_slice(headers);
+        post_form(app, path, &all, body).await
     }
 }
 
 async fn login(app: &App) -> Browser {
-    let req = Request::post("/ui/login")
-        .header("content-type", FORM)
-        .body(Body::from(form(&[("token", ADMIN), ("next", "/ui")])))
-        .unwrap();
-    let a = send(app, req).await;
+    let a = post_form(
+        app,
+        "/ui/login",
+        &[],
+        form(&[("token", ADMIN), ("next", "/ui")]),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     assert_eq!(a.location(), "/ui");
     let set = a.headers["set-cookie"].to_str().unwrap().to_owned();
@@ -141,7 +180,7 @@ async fn login_is_required_for_every_page() {
         "/ui/assets/htmx-2.0.11.min.js",
         "/ui/assets/dashboard.js",
     ] {
-        let a = send(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+        let a = get(&app, path).await;
         assert_eq!(a.status, StatusCode::FOUND, "{path}");
         assert!(
             a.location().starts_with("/ui/login?next="),
@@ -149,30 +188,25 @@ async fn login_is_required_for_every_page() {
             a.location()
         );
     }
-    let a = send(
-        &app,
-        Request::get("/ui/segments/buyers?page=2")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let a = get(&app, "/ui/segments/buyers?page=2").await;
     assert_eq!(
         a.location(),
         "/ui/login?next=%2Fui%2Fsegments%2Fbuyers%3Fpage%3D2"
     );
-    let a = send(&app, Request::get("/").body(Body::empty()).unwrap()).await;
+    let a = get(&app, "/").await;
     assert_eq!((a.status, a.location()), (StatusCode::FOUND, "/ui/login"));
     // htmx is told where to go instead.
-    let req = Request::post("/ui/editor/preview")
-        .header("hx-request", "true")
-        .header("content-type", FORM)
-        .body(Body::from("source=x"))
-        .unwrap();
-    let a = send(&app, req).await;
+    let a = post_form(
+        &app,
+        "/ui/editor/preview",
+        &[("hx-request", "true")],
+        "source=x".into(),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.headers["hx-redirect"], "/ui/login?next=%2Fui");
     // The login page and its stylesheet need nothing.
-    let a = send(&app, Request::get("/ui/login").body(Body::empty()).unwrap()).await;
+    let a = get(&app, "/ui/login").await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.body.contains(r#"name="token""#), "{}", a.body);
     assert!(
@@ -182,13 +216,7 @@ async fn login_is_required_for_every_page() {
             .contains("script-src 'self'")
     );
     assert_eq!(a.headers["x-frame-options"], "DENY");
-    let a = send(
-        &app,
-        Request::get("/ui/assets/dashboard.css")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let a = get(&app, "/ui/assets/dashboard.css").await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(
         a.headers["cache-control"]
@@ -197,48 +225,38 @@ async fn login_is_required_for_every_page() {
             .contains("max-age=31536000")
     );
     // The stream needs the admin token or a session.
-    let a = send(
-        &app,
-        Request::get("/api/v1/stream").body(Body::empty()).unwrap(),
-    )
-    .await;
+    let a = get(&app, "/api/v1/stream").await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn a_wrong_token_is_refused_and_a_malformed_login_is_a_400_page() {
     let app = App::new();
-    let req = Request::post("/ui/login")
-        .header("content-type", FORM)
-        .body(Body::from(form(&[("token", "adm_wrong")])))
-        .unwrap();
-    let a = send(&app, req).await;
+    let a = post_form(&app, "/ui/login", &[], form(&[("token", "adm_wrong")])).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert!(!a.headers.contains_key("set-cookie"));
     assert!(a.body.contains("not the admin token"), "{}", a.body);
-    let req = Request::post("/ui/login")
-        .header("content-type", FORM)
-        .body(Body::from("next=%2Fui"))
-        .unwrap();
-    let a = send(&app, req).await;
+    let a = post_form(&app, "/ui/login", &[], "next=%2Fui".into()).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.body.starts_with("<!DOCTYPE html>"), "{}", a.body);
     assert!(a.body.contains("missing field `token`"), "{}", a.body);
     // A JSON body is not a form.
-    let req = Request::post("/ui/login")
-        .header("content-type", "application/json")
-        .body(Body::from(r#"{"token": "test-admin"}"#))
-        .unwrap();
-    assert_eq!(send(&app, req).await.status, StatusCode::BAD_REQUEST);
+    let headers = [("content-type", "application/json")];
+    let a = call(
+        &app,
+        "POST",
+        "/ui/login",
+        &headers,
+        r#"{"token": "test-admin"}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
     // Logging in never leads to another site.
-    let req = Request::post("/ui/login")
-        .header("content-type", FORM)
-        .body(Body::from(form(&[
-            ("token", ADMIN),
-            ("next", "https://evil.example/"),
-        ])))
-        .unwrap();
-    assert_eq!(send(&app, req).await.location(), "/ui");
+    let body = form(&[("token", ADMIN), ("next", "https://evil.example/")]);
+    assert_eq!(
+        post_form(&app, "/ui/login", &[], body).await.location(),
+        "/ui"
+    );
 }
 
 #[tokio::test]
@@ -256,18 +274,16 @@ async fn the_cookie_opens_pages_and_reads_of_the_api_only() {
     let a = b.post(&app, "/api/v1/segments", "x".into()).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
     // With an Authorization header the token decides, cookie or not.
-    let req = Request::get("/api/v1/segments")
-        .header("cookie", &b.cookie)
-        .header("authorization", "Bearer nope")
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(send(&app, req).await.status, StatusCode::FORBIDDEN);
+    let headers = [
+        ("cookie", b.cookie.as_str()),
+        ("authorization", "Bearer nope"),
+    ];
+    let a = call(&app, "GET", "/api/v1/segments", &headers, Body::empty()).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
     // A made-up cookie is nothing.
-    let req = Request::get("/ui")
-        .header("cookie", format!("seglab_session={}", "0".repeat(64)))
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(send(&app, req).await.status, StatusCode::FOUND);
+    let made_up = format!("seglab_session={}", "0".repeat(64));
+    let a = call(&app, "GET", "/ui", &[("cookie", &made_up)], Body::empty()).await;
+    assert_eq!(a.status, StatusCode::FOUND);
 }
 
 #[tokio::test]
@@ -290,23 +306,19 @@ async fn forms_need_the_csrf_token_and_logout_ends_the_session() {
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     // The right token, from another site.
-    let req = Request::post("/ui/editor/save")
-        .header("cookie", &b.cookie)
-        .header("content-type", FORM)
-        .header("host", "127.0.0.1:8080")
-        .header("origin", "http://evil.example")
-        .body(Body::from(form(&[("csrf", &b.csrf), ("source", source)])))
-        .unwrap();
-    assert_eq!(send(&app, req).await.status, StatusCode::FORBIDDEN);
+    let elsewhere = [
+        ("host", "127.0.0.1:8080"),
+        ("origin", "http://evil.example"),
+    ];
+    let body = form(&[("csrf", &b.csrf), ("source", source)]);
+    let a = b.post_with(&app, "/ui/editor/save", &elsewhere, body).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert!(app.store.reader().segment("loyal").unwrap().is_none());
     // The token in the header, as htmx sends it.
-    let req = Request::post("/ui/editor/save")
-        .header("cookie", &b.cookie)
-        .header("content-type", FORM)
-        .header("x-csrf-token", &b.csrf)
-        .body(Body::from(form(&[("source", source)])))
-        .unwrap();
-    let a = send(&app, req).await;
+    let body = form(&[("source", source)]);
+    let a = b
+        .post_with(&app, "/ui/editor/save", &[("x-csrf-token", &b.csrf)], body)
+        .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     assert_eq!(a.location(), "/ui/segments/loyal");
     assert!(app.store.reader().segment("loyal").unwrap().is_some());
@@ -348,11 +360,7 @@ async fn an_idle_session_expires() {
             .unwrap()
             .contains("Max-Age=0")
     );
-    let a = send(
-        &app,
-        Request::get(a.location()).body(Body::empty()).unwrap(),
-    )
-    .await;
+    let a = get(&app, a.location()).await;
     assert!(a.body.contains("Your session expired"), "{}", a.body);
 }
 
@@ -415,13 +423,10 @@ async fn every_page_shows_its_content() {
     assert!(a.body.contains("<textarea"), "{}", a.body);
     assert!(a.body.contains(r#"data-count="3""#), "{}", a.body);
     let typo = b
-        .post(
+        .source(
             &app,
             "/ui/editor/preview",
-            form(&[
-                ("csrf", &b.csrf),
-                ("source", "did \"Ordr Completed\" in last 30d"),
-            ]),
+            "did \"Ordr Completed\" in last 30d",
         )
         .await;
     assert_eq!(typo.status, StatusCode::OK);
@@ -437,13 +442,10 @@ async fn every_page_shows_its_content() {
         typo.body
     );
     let count = b
-        .post(
+        .source(
             &app,
             "/ui/editor/preview",
-            form(&[
-                ("csrf", &b.csrf),
-                ("source", "segment x = did \"Product Viewed\""),
-            ]),
+            "segment x = did \"Product Viewed\"",
         )
         .await;
     assert!(count.body.contains(r#"data-count="2""#), "{}", count.body);
@@ -551,13 +553,10 @@ async fn bad_input_gets_an_error_page() {
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
     assert!(a.body.contains("missing field `source`"), "{}", a.body);
     let a = b
-        .post(
+        .source(
             &app,
             "/ui/editor/save",
-            form(&[
-                ("csrf", &b.csrf),
-                ("source", "segment x = did \"Ordr Completed\" and"),
-            ]),
+            "segment x = did \"Ordr Completed\" and",
         )
         .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
@@ -566,23 +565,13 @@ async fn bad_input_gets_an_error_page() {
         "{}",
         a.body
     );
-    let a = b
-        .post(
-            &app,
-            "/ui/editor/save",
-            form(&[("csrf", &b.csrf), ("source", "# nothing")]),
-        )
-        .await;
+    let a = b.source(&app, "/ui/editor/save", "# nothing").await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
     // A fragment's error is a fragment.
-    let req = Request::post("/ui/editor/preview")
-        .header("cookie", &b.cookie)
-        .header("hx-request", "true")
-        .header("x-csrf-token", &b.csrf)
-        .header("content-type", FORM)
-        .body(Body::from("nothing=here"))
-        .unwrap();
-    let a = send(&app, req).await;
+    let htmx = [("hx-request", "true"), ("x-csrf-token", b.csrf.as_str())];
+    let a = b
+        .post_with(&app, "/ui/editor/preview", &htmx, "nothing=here".into())
+        .await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.body.starts_with("<div class=\"error\""), "{}", a.body);
     // Wrong method: an HTML page too.
@@ -622,4 +611,28 @@ async fn days_before_a_segment_existed_are_evaluated() {
     );
     let a = b.get(&app, "/ui").await;
     assert!(a.body.contains("line estimated"), "{}", a.body);
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_behind_https() {
+    let body = || form(&[("token", ADMIN)]);
+    let app = App::new();
+    let proxied = [("x-forwarded-proto", "https")];
+    let a = post_form(&app, "/ui/login", &proxied, body()).await;
+    assert!(
+        a.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .ends_with("; Secure")
+    );
+    let mut limits = seglab_server::Limits::default();
+    limits.campaigns.base_url = "https://shop.example/seglab".into();
+    let app = App::with_limits(limits);
+    let a = post_form(&app, "/ui/login", &[], body()).await;
+    assert!(
+        a.headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .ends_with("; Secure")
+    );
 }
