@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit and integration tests, the real
-# SDKs against the real binary, and a smoke run of the benchmarks.
+# SDKs against the real binary, the dashboard in a real browser, and a smoke
+# run of the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,9 @@ cargo test --workspace --doc --quiet
 
 step "SDK end-to-end tests"
 bash tests/sdk/run.sh
+
+step "dashboard in a browser (Playwright, Debian's Chromium)"
+bash tests/browser/run.sh
 
 step "benchmark smoke run (small sizes; real figures: see README)"
 ./target/debug/seglab bench ingest --events 20000 --batch 100 --connections 4

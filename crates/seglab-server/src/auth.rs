@@ -1,11 +1,12 @@
-//! Write keys for ingestion, the admin token for everything else.
+//! Write keys for ingestion, the admin token for everything else (or, for
+//! reads, a dashboard session).
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -93,16 +94,35 @@ pub fn basic_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 }
 
 /// The layer in front of every management route: the request goes on only
-/// with `Authorization: Bearer <admin token>`.
+/// with `Authorization: Bearer <admin token>`, or, for reads (GET and HEAD)
+/// sent without an `Authorization` header, with a valid dashboard session
+/// cookie (the dashboard's event stream). A session cannot change anything
+/// through the API: the API's writes take no CSRF token.
 pub(crate) async fn admin_only(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
+    if session_may_read(&state, &request) {
+        return next.run(request).await;
+    }
     match require_admin(request.headers(), &state.admin_token) {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     }
+}
+
+/// Whether `request` is a read with no `Authorization` header from a browser
+/// logged in to the dashboard.
+fn session_may_read(state: &AppState, request: &Request) -> bool {
+    matches!(*request.method(), Method::GET | Method::HEAD)
+        && !request.headers().contains_key(AUTHORIZATION)
+        && matches!(
+            state
+                .sessions
+                .from_headers(request.headers(), std::time::Instant::now()),
+            crate::dashboard::session::Lookup::Valid(_)
+        )
 }
 
 /// Requires a write key (Basic auth, as the SDKs send it, or `Bearer`) or the
@@ -151,7 +171,7 @@ fn require_admin(headers: &HeaderMap, token: &str) -> ApiResult<()> {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -6,11 +6,14 @@
 //! * ingestion: the Segment HTTP Tracking API (`/v1/*`) and PostHog capture paths,
 //!   authenticated by write keys;
 //! * management: JSON under `/api/v1/*`, authenticated by the admin token;
-//! * operations: `/healthz` and `/metrics` (Prometheus).
+//! * operations: `/healthz` and `/metrics` (Prometheus);
+//! * the web dashboard under `/ui` (HTML; a session cookie from the admin
+//!   token), and `/`, which leads to it.
 
 mod api;
 mod auth;
 mod body;
+pub mod dashboard;
 mod error;
 mod extract;
 pub mod metrics;
@@ -36,8 +39,11 @@ pub use error::{ApiError, ErrorKind};
 pub struct Limits {
     /// Events waiting for a commit beyond which ingestion answers 429.
     pub max_pending_events: usize,
-    /// Campaigns: where links point and the SMTP server.
+    /// Campaigns: where links point and the SMTP server. An https
+    /// `base_url` also makes the dashboard's cookie `Secure`.
     pub campaigns: seglab_campaign::Settings,
+    /// A dashboard session ends after this long without a request.
+    pub session_idle: Duration,
 }
 
 impl Default for Limits {
@@ -48,6 +54,7 @@ impl Default for Limits {
                 base_url: "http://127.0.0.1:8080".into(),
                 smtp: None,
             },
+            session_idle: dashboard::session::DEFAULT_IDLE,
         }
     }
 }
@@ -67,6 +74,8 @@ pub struct AppState {
     /// Campaigns: their worker and sender run once [`AppState::start`] is
     /// called on a runtime.
     pub campaigns: Arc<Campaigns>,
+    /// Dashboard sessions (in memory).
+    pub sessions: dashboard::Sessions,
     /// Becomes true when the server starts shutting down (open streams end).
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -97,6 +106,7 @@ impl AppState {
             store,
             keys,
             admin_token,
+            sessions: dashboard::Sessions::new(limits.session_idle),
             limits,
             segments,
             live,
@@ -147,6 +157,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::posthog::routes())
         .merge(api::track::routes())
         .merge(admin)
+        .merge(dashboard::routes(state.clone()))
         .route("/healthz", get(api::health::healthz))
         .route("/metrics", get(api::health::metrics))
         .fallback(not_found)

@@ -61,6 +61,7 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
                     ..seglab_campaign::email::SmtpConfig::default()
                 }),
         },
+        ..Limits::default()
     };
     let started = std::time::Instant::now();
     let state = AppState::new(store.clone(), admin_token.clone(), limits)?;
@@ -122,6 +123,7 @@ fn print_banner(addr: SocketAddr, data: &Path, write_key: &str, admin_token: &st
 
   Segment / RudderStack SDKs   host=\"{url}\"  the write key above   (POST {url}/v1/batch)
   PostHog SDKs                 host=\"{url}\"  api_key = the write key (POST {url}/batch/)
+  dashboard                    {url}/ui         log in with the admin token
   management API               {url}/api/v1/…   with 'Authorization: Bearer <admin token>'
   a person                     curl -H 'Authorization: Bearer {admin_token}' {url}/api/v1/people/ID
   health, metrics              {url}/healthz  {url}/metrics

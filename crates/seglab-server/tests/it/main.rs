@@ -1,6 +1,7 @@
 //! The server in-process, over a real SQLite store in a temporary folder.
 
 mod campaigns;
+mod dashboard;
 mod ingest;
 mod live;
 mod management;
