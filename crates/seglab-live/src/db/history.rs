@@ -95,6 +95,20 @@ impl LiveDb {
         Ok(out)
     }
 
+    /// How many entries into `segment` were recorded from `from` to `to`
+    /// (inclusive) because of what people did or time passing (events, time,
+    /// merges, RFM, start), leaving out the population a created or edited
+    /// definition brought in: the rate at which new people arrive.
+    pub fn behavioral_entries(&self, segment: &str, from: i64, to: i64) -> Result<u64> {
+        let id = self.segment_id(segment)?;
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM changes
+             WHERE segment = ?1 AND at >= ?2 AND at <= ?3 AND entered AND cause != 'definition'",
+            params![id, from, to],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Recorded changes, oldest first.
     pub fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>> {
         let segment = filter
