@@ -2,6 +2,7 @@
 
 mod campaigns;
 mod ingest;
+mod insights;
 mod live;
 mod management;
 mod posthog;
