@@ -4,6 +4,7 @@ mod campaigns;
 mod cli;
 mod durability;
 mod import;
+mod insights;
 mod live;
 mod segments;
 #[path = "../../../../tests/smtp/harness.rs"]
