@@ -41,24 +41,7 @@ pub fn jaccard(a: u64, b: u64, both: u64) -> f64 {
 pub fn overlap(sets: &[(String, RoaringTreemap)]) -> Overlap {
     let n = sets.len();
     let sizes: Vec<u64> = sets.iter().map(|(_, s)| s.len()).collect();
-    // Upper triangle by rows, in parallel; the matrix is symmetric.
-    let upper: Vec<Vec<u64>> = (0..n)
-        .into_par_iter()
-        .map(|i| {
-            (i + 1..n)
-                .map(|j| sets[i].1.intersection_len(&sets[j].1))
-                .collect()
-        })
-        .collect();
-    let mut intersections = vec![vec![0u64; n]; n];
-    for i in 0..n {
-        intersections[i][i] = sizes[i];
-        for (k, &both) in upper[i].iter().enumerate() {
-            let j = i + 1 + k;
-            intersections[i][j] = both;
-            intersections[j][i] = both;
-        }
-    }
+    let intersections = pairwise(&sizes, |i, j| sets[i].1.intersection_len(&sets[j].1));
     let jaccard = (0..n)
         .map(|i| {
             (0..n)
@@ -80,32 +63,46 @@ pub fn overlap(sets: &[(String, RoaringTreemap)]) -> Overlap {
     }
 }
 
-/// The same intersections the slow way, for the benchmark's baseline: a
-/// merge of sorted member lists per pair.
-pub fn intersections_by_merge(sorted: &[Vec<i64>]) -> Vec<Vec<u64>> {
-    let n = sorted.len();
+/// The symmetric matrix of `both(i, j)` for every pair `i < j` (rows in
+/// parallel), with `sizes` on the diagonal.
+fn pairwise(sizes: &[u64], both: impl Fn(usize, usize) -> u64 + Sync) -> Vec<Vec<u64>> {
+    let n = sizes.len();
+    let upper: Vec<Vec<u64>> = (0..n)
+        .into_par_iter()
+        .map(|i| (i + 1..n).map(|j| both(i, j)).collect())
+        .collect();
     let mut out = vec![vec![0u64; n]; n];
     for i in 0..n {
-        out[i][i] = sorted[i].len() as u64;
-        for j in i + 1..n {
-            let (a, b) = (&sorted[i], &sorted[j]);
-            let (mut x, mut y, mut both) = (0, 0, 0u64);
-            while x < a.len() && y < b.len() {
-                match a[x].cmp(&b[y]) {
-                    std::cmp::Ordering::Less => x += 1,
-                    std::cmp::Ordering::Greater => y += 1,
-                    std::cmp::Ordering::Equal => {
-                        both += 1;
-                        x += 1;
-                        y += 1;
-                    }
-                }
-            }
-            out[i][j] = both;
-            out[j][i] = both;
+        out[i][i] = sizes[i];
+        for (k, &v) in upper[i].iter().enumerate() {
+            out[i][i + 1 + k] = v;
+            out[i + 1 + k][i] = v;
         }
     }
     out
+}
+
+/// The same intersections the slow way, for the benchmark's baseline: a
+/// merge of sorted member lists per pair (rows in parallel, as
+/// [`overlap`]).
+pub fn intersections_by_merge(sorted: &[Vec<i64>]) -> Vec<Vec<u64>> {
+    let sizes: Vec<u64> = sorted.iter().map(|s| s.len() as u64).collect();
+    pairwise(&sizes, |i, j| {
+        let (a, b) = (&sorted[i], &sorted[j]);
+        let (mut x, mut y, mut both) = (0, 0, 0u64);
+        while x < a.len() && y < b.len() {
+            match a[x].cmp(&b[y]) {
+                std::cmp::Ordering::Less => x += 1,
+                std::cmp::Ordering::Greater => y += 1,
+                std::cmp::Ordering::Equal => {
+                    both += 1;
+                    x += 1;
+                    y += 1;
+                }
+            }
+        }
+        both
+    })
 }
 
 #[cfg(test)]
