@@ -171,22 +171,17 @@ impl<'a> Insights<'a> {
                 continue;
             };
             let size = members.len();
-            let entries = self.history.behavioral_entries(
-                name,
-                now - i64::from(ENTRY_RATE_DAYS) * DAY,
-                now,
-            )?;
+            let entries =
+                self.history
+                    .entries(name, now - i64::from(ENTRY_RATE_DAYS) * DAY, now)?;
             let size_facts = SizeFacts {
                 size,
                 converted: facts.converted_since(members, converted_since),
-                entries,
+                entries: entries.map(|e| e.behavioral),
             };
             out.extend(guardrails::too_small(name, &size_facts, t));
             out.extend(near.extract_if(.., |g| &g.segment == name));
-            let recent_entries = self
-                .history
-                .daily(name, stale_from, now)?
-                .map(|days| days.iter().map(|d| d.entered).sum::<u64>());
+            let recent_entries = self.history.entries(name, stale_from, now)?.map(|e| e.all);
             let events = untracked.get(name).map(Vec::as_slice).unwrap_or(&[]);
             out.extend(guardrails::stale(name, recent_entries, events, t));
             let value = ValueFacts {

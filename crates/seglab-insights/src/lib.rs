@@ -112,7 +112,7 @@ pub use insights::Insights;
 pub use overlap::{Overlap, SegmentSize};
 pub use rfm::{NamedCell, RfmCell, RfmGrid};
 pub use segment::{DayShare, EmailStats, OrderStats, SegmentInsights};
-pub use source::{Evaluated, History, Membership, NoHistory};
+pub use source::{Evaluated, History, Layered, Membership, NoHistory};
 
 /// The event that counts as an order (the one RFM scores read).
 pub const ORDER_EVENT: &str = seglab_engine::rfm::ORDER_EVENT;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use roaring::RoaringTreemap;
 use seglab_lang::ast::Condition;
-use seglab_live::{Day, Live, LiveDb, Pool, Runner};
+use seglab_live::{Day, Entries, Live, LiveDb, Pool, Runner};
 use seglab_segments::Segments;
 
 use crate::{Error, Result};
@@ -22,10 +22,10 @@ pub trait History {
     /// and size (`None`: nothing recorded for the segment).
     fn daily(&self, segment: &str, from: i64, to: i64) -> Result<Option<Vec<Day>>>;
 
-    /// Entries from `from` to `to` (inclusive) caused by what people did or
-    /// by time passing, not by a created or edited definition (`None`:
-    /// nothing recorded for the segment).
-    fn behavioral_entries(&self, segment: &str, from: i64, to: i64) -> Result<Option<u64>>;
+    /// Entries from `from` to `to` (inclusive): all of them, and those caused
+    /// by what people did or by time passing rather than by a created or
+    /// edited definition (`None`: nothing recorded for the segment).
+    fn entries(&self, segment: &str, from: i64, to: i64) -> Result<Option<Entries>>;
 }
 
 /// A recorded answer, with "no such segment" as `None`.
@@ -42,8 +42,8 @@ impl History for LiveDb {
         recorded(LiveDb::daily(self, segment, from, to))
     }
 
-    fn behavioral_entries(&self, segment: &str, from: i64, to: i64) -> Result<Option<u64>> {
-        recorded(LiveDb::behavioral_entries(self, segment, from, to))
+    fn entries(&self, segment: &str, from: i64, to: i64) -> Result<Option<Entries>> {
+        recorded(LiveDb::entries(self, segment, from, to))
     }
 }
 
@@ -52,8 +52,8 @@ impl History for Pool {
         recorded(self.with(|db| db.daily(segment, from, to)))
     }
 
-    fn behavioral_entries(&self, segment: &str, from: i64, to: i64) -> Result<Option<u64>> {
-        recorded(self.with(|db| db.behavioral_entries(segment, from, to)))
+    fn entries(&self, segment: &str, from: i64, to: i64) -> Result<Option<Entries>> {
+        recorded(self.with(|db| db.entries(segment, from, to)))
     }
 }
 
@@ -66,7 +66,7 @@ impl History for NoHistory {
         Ok(None)
     }
 
-    fn behavioral_entries(&self, _: &str, _: i64, _: i64) -> Result<Option<u64>> {
+    fn entries(&self, _: &str, _: i64, _: i64) -> Result<Option<Entries>> {
         Ok(None)
     }
 }
@@ -98,16 +98,36 @@ impl Evaluated {
     /// Every saved segment and the definitions `extra` (which replace saved
     /// ones of the same name and may refer to each other) at `now`.
     pub fn with(segments: &Segments, extra: &[(String, Condition)], now: i64) -> Result<Evaluated> {
+        let mut list: Vec<(String, Condition)> = extra.to_vec();
         segments.with_engine(|engine| {
-            let mut list: Vec<(String, Condition)> = extra.to_vec();
             for (name, c) in engine.definitions() {
                 if !extra.iter().any(|(n, _)| n == name) {
                     list.push((name.clone(), c.clone()));
                 }
             }
+        });
+        Evaluated::evaluate(segments, &list, now)
+    }
+
+    /// The saved segments `names` at `now` (an unknown name is an error).
+    pub fn only(segments: &Segments, names: &[String], now: i64) -> Result<Evaluated> {
+        let list = segments.with_engine(|engine| {
+            names
+                .iter()
+                .map(|n| match engine.definitions().get(n) {
+                    Some(c) => Ok((n.clone(), c.clone())),
+                    None => Err(Error::NotFound(n.clone())),
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        Evaluated::evaluate(segments, &list, now)
+    }
+
+    fn evaluate(segments: &Segments, list: &[(String, Condition)], now: i64) -> Result<Evaluated> {
+        segments.with_engine(|engine| {
             let evaluated = engine
-                .evaluate_all(&list, now)
-                .map_err(|e| Error::Engine(list_names(&list), e))?;
+                .evaluate_all(list, now)
+                .map_err(|e| Error::Engine(list_names(list), e))?;
             let tl = engine.timelines();
             let members = evaluated
                 .into_iter()
@@ -142,5 +162,22 @@ fn list_names(list: &[(String, Condition)]) -> String {
 impl Membership for Evaluated {
     fn members(&self, segment: &str) -> Result<Option<RoaringTreemap>> {
         Ok(self.members.get(segment).cloned())
+    }
+}
+
+/// Members from `first` where it knows the segment, else from `then`: a
+/// fresh evaluation of the segments just written over the live bitmaps of
+/// the others.
+pub struct Layered<'a> {
+    pub first: &'a dyn Membership,
+    pub then: &'a dyn Membership,
+}
+
+impl Membership for Layered<'_> {
+    fn members(&self, segment: &str) -> Result<Option<RoaringTreemap>> {
+        match self.first.members(segment)? {
+            Some(m) => Ok(Some(m)),
+            None => self.then.members(segment),
+        }
     }
 }

@@ -27,7 +27,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use seglab_event::time::{format_timestamp, now_millis};
 use seglab_insights::{
-    DEFAULT_DAYS, Families, Insights, Overlap, RfmGrid, SegmentInsights, Thresholds,
+    DEFAULT_DAYS, Evaluated, Families, Guardrail, Insights, Layered, Overlap, RfmGrid,
+    SegmentInsights, Thresholds,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -144,4 +145,38 @@ async fn guardrails(
         })))
     })
     .await
+}
+
+/// The guardrail warnings of `names` (every segment when empty) now, over
+/// the live bitmaps, as the segment list and writes show them. The segments
+/// in `written`, and any the live engine has not picked up yet, are
+/// evaluated afresh. A failure is logged and gives no warnings: it must not
+/// fail the list or the write.
+pub(crate) fn guardrails_now(s: &AppState, names: &[String], written: &[String]) -> Vec<Guardrail> {
+    let result = (|| -> seglab_insights::Result<Vec<Guardrail>> {
+        let now = now_millis();
+        let mut fresh: Vec<String> = written.to_vec();
+        let defined: Vec<String> = s
+            .segments
+            .with_engine(|e| e.definitions().keys().cloned().collect());
+        for n in defined {
+            if !fresh.contains(&n) && !s.live.with_live(|l| l.members(&n).is_some()) {
+                fresh.push(n);
+            }
+        }
+        let evaluated = Evaluated::only(&s.segments, &fresh, now)?;
+        let members = Layered {
+            first: &evaluated,
+            then: &*s.live,
+        };
+        Insights::new(&s.segments, &members, &s.live_db).guardrails(
+            names,
+            now,
+            &Thresholds::default(),
+        )
+    })();
+    result.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "guardrails not computed");
+        Vec::new()
+    })
 }

@@ -245,3 +245,62 @@ async fn unknown_segments_and_bad_parameters() {
         assert!(b["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
 }
+
+#[tokio::test]
+async fn writes_and_the_list_show_guardrails() {
+    let app = shop().await;
+    // A third copy of the buyers: the write answers with its warnings.
+    let (s, b) = app
+        .admin(
+            "POST",
+            "/api/v1/segments",
+            json!({"source": "segment copy = did \"Order Completed\""}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["segments"][0]["name"], "copy");
+    let kinds: Vec<(&str, &str)> = b["guardrails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["segment"].as_str().unwrap(), g["kind"].as_str().unwrap()))
+        .collect();
+    assert!(kinds.iter().all(|(s, _)| *s == "copy"), "{kinds:?}");
+    assert!(kinds.contains(&("copy", "near_duplicate")), "{kinds:?}");
+    // Changed to nobody's segment: the PUT answers for it as it is now.
+    let (s, b) = app
+        .admin(
+            "PUT",
+            "/api/v1/segments/copy",
+            json!({"source": "segment copy = did \"Order Refunded\""}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let stale = b["guardrails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["kind"] == "stale")
+        .unwrap();
+    assert_eq!(stale["events"], json!(["Order Refunded"]));
+
+    let (s, b) = app.get_admin("/api/v1/segments").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for seg in b["segments"].as_array().unwrap() {
+        let list = seg["guardrails"].as_array().unwrap();
+        assert!(list.iter().all(|g| g["segment"] == seg["name"]), "{seg}");
+    }
+    let again = b["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "again")
+        .unwrap();
+    assert!(
+        again["guardrails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["kind"] == "near_duplicate" && g["other"] == "buyers")
+    );
+}
