@@ -14,11 +14,10 @@ use roaring::RoaringTreemap;
 use seglab_event::time::now_millis;
 use seglab_insights::overlap::{intersections_by_merge, overlap};
 use seglab_insights::{Evaluated, Insights, Membership, NoHistory, Thresholds};
-use seglab_segments::Segments;
 use seglab_store::Reader;
 
 use crate::common::{ensure_demo_data, rate, verdict};
-use crate::live::fifty_segments;
+use crate::live::open_with_fifty;
 
 /// Runs of each measurement; the median is reported.
 const RUNS: usize = 5;
@@ -46,10 +45,7 @@ pub fn run(exe: &Path, people: usize, events: u64, keep: Option<PathBuf>) -> any
     let reader = Reader::open(&data)?;
 
     let t = Instant::now();
-    let segments = Segments::open(&reader, Some(&data))?;
-    let source = fifty_segments();
-    let checked = segments.check(&reader, &source, "bench.seg")?;
-    segments.apply(&reader, &checked, &source)?;
+    let segments = open_with_fifty(&reader, &data)?;
     let now = now_millis();
     let members = Evaluated::saved(&segments, now)?;
     let names: Vec<String> = members.names().map(str::to_owned).collect();

@@ -61,6 +61,16 @@ pub fn fifty_segments() -> String {
     s
 }
 
+/// The engine of the store in `data`, with the 50 segments saved as
+/// `seglab segments apply` would.
+pub(crate) fn open_with_fifty(reader: &Reader, data: &Path) -> anyhow::Result<Segments> {
+    let segments = Segments::open(reader, Some(data))?;
+    let source = fifty_segments();
+    let checked = segments.check(reader, &source, "bench.seg")?;
+    segments.apply(reader, &checked, &source)?;
+    Ok(segments)
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -91,12 +101,8 @@ pub fn run(
     ensure_demo_data(exe, &data, people, events)?;
     let reader = Reader::open(&data)?;
 
-    // The 50 segments, saved like `seglab segments apply` would.
     let t = Instant::now();
-    let segments = Segments::open(&reader, Some(&data))?;
-    let source = fifty_segments();
-    let checked = segments.check(&reader, &source, "bench.seg")?;
-    segments.apply(&reader, &checked, &source)?;
+    let segments = open_with_fifty(&reader, &data)?;
     let names = reader.segments()?.len();
     println!(
         "loaded {} people, {} events, {names} segments in {:.1} s",

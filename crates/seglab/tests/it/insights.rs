@@ -1,16 +1,7 @@
 //! Insights and the guardrail warnings of `segments check`, from the command
 //! line, on the demo store.
 
-use crate::seglab;
-
-fn stdout(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::{seglab, stdout};
 
 #[test]
 fn insights_tables_and_check_warnings() {

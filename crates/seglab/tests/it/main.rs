@@ -35,6 +35,16 @@ pub fn seglab(data: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The standard output of a command that must have succeeded.
+pub fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A `seglab serve` child on an ephemeral loopback port.
 pub struct Server {
     pub child: Child,
