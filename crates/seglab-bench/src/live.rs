@@ -61,14 +61,44 @@ pub fn fifty_segments() -> String {
     s
 }
 
-/// The engine of the store in `data`, with the 50 segments saved as
-/// `seglab segments apply` would.
-pub(crate) fn open_with_fifty(reader: &Reader, data: &Path) -> anyhow::Result<Segments> {
-    let segments = Segments::open(reader, Some(data))?;
-    let source = fifty_segments();
-    let checked = segments.check(reader, &source, "bench.seg")?;
-    segments.apply(reader, &checked, &source)?;
-    Ok(segments)
+/// The generated store the 50-segment benchmarks run on.
+pub(crate) struct FiftyStore {
+    /// Where the data folder is unless it is kept.
+    _tmp: tempfile::TempDir,
+    pub data: PathBuf,
+    pub reader: Reader,
+    /// Loading the engine and saving the segments took this long.
+    pub loaded_in: Duration,
+    pub segments: Segments,
+}
+
+impl FiftyStore {
+    /// Generates the store (in `keep` if given, else a temporary folder) by a
+    /// `seglab demo` child of `exe` unless it holds events already, and
+    /// loads it with the 50 segments saved as `seglab segments apply` would.
+    pub(crate) fn open(
+        exe: &Path,
+        people: usize,
+        events: u64,
+        keep: Option<PathBuf>,
+    ) -> anyhow::Result<FiftyStore> {
+        let tmp = tempfile::tempdir()?;
+        let data = keep.unwrap_or_else(|| tmp.path().join("data"));
+        ensure_demo_data(exe, &data, people, events)?;
+        let reader = Reader::open(&data)?;
+        let t = Instant::now();
+        let segments = Segments::open(&reader, Some(&data))?;
+        let source = fifty_segments();
+        let checked = segments.check(&reader, &source, "bench.seg")?;
+        segments.apply(&reader, &checked, &source)?;
+        Ok(FiftyStore {
+            _tmp: tmp,
+            data,
+            reader,
+            loaded_in: t.elapsed(),
+            segments,
+        })
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -96,19 +126,19 @@ pub fn run(
     pings: usize,
     sustained: u64,
 ) -> anyhow::Result<()> {
-    let tmp = tempfile::tempdir()?;
-    let data = keep.unwrap_or_else(|| tmp.path().join("data"));
-    ensure_demo_data(exe, &data, people, events)?;
-    let reader = Reader::open(&data)?;
-
-    let t = Instant::now();
-    let segments = open_with_fifty(&reader, &data)?;
+    let FiftyStore {
+        _tmp,
+        data,
+        reader,
+        loaded_in,
+        segments,
+    } = FiftyStore::open(exe, people, events, keep)?;
     let names = reader.segments()?.len();
     println!(
         "loaded {} people, {} events, {names} segments in {:.1} s",
         rate(segments.people() as f64),
         rate(segments.events() as f64),
-        t.elapsed().as_secs_f64()
+        loaded_in.as_secs_f64()
     );
 
     let (people_loaded, events_loaded) = (segments.people(), segments.events());
