@@ -80,6 +80,10 @@ pub enum BenchCommand {
         people: usize,
         #[arg(long, default_value_t = 10_000_000)]
         events: u64,
+        /// Days of generated history (fewer days: fewer events per person, so
+        /// that a million people fit in fewer events).
+        #[arg(long, default_value_t = 120)]
+        days: u32,
         /// Keep the generated data folder here instead of a temporary one
         /// (the same store as `bench live --keep`).
         #[arg(long)]
@@ -134,7 +138,8 @@ pub fn run(cmd: BenchCommand, seglab: &Seglab) -> anyhow::Result<()> {
         BenchCommand::Insights {
             people,
             events,
+            days,
             keep,
-        } => insights::run(&seglab.exe, people, events, keep),
+        } => insights::run(&seglab.exe, people, events, days, keep),
     }
 }

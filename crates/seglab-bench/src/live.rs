@@ -26,7 +26,7 @@ use seglab_segments::Segments;
 use seglab_store::Reader;
 use serde_json::{Value, json};
 
-use crate::common::{ensure_demo_data, rate, verdict};
+use crate::common::{DEMO_DAYS, ensure_demo_data, rate, verdict};
 use crate::server::Server;
 
 /// The starter segments plus 34 more of the same kinds, 50 in all, one of
@@ -73,18 +73,20 @@ pub(crate) struct FiftyStore {
 }
 
 impl FiftyStore {
-    /// Generates the store (in `keep` if given, else a temporary folder) by a
-    /// `seglab demo` child of `exe` unless it holds events already, and
-    /// loads it with the 50 segments saved as `seglab segments apply` would.
+    /// Generates the store (`days` of history, in `keep` if given, else a
+    /// temporary folder) by a `seglab demo` child of `exe` unless it holds
+    /// events already, and loads it with the 50 segments saved as `seglab
+    /// segments apply` would.
     pub(crate) fn open(
         exe: &Path,
         people: usize,
         events: u64,
+        days: u32,
         keep: Option<PathBuf>,
     ) -> anyhow::Result<FiftyStore> {
         let tmp = tempfile::tempdir()?;
         let data = keep.unwrap_or_else(|| tmp.path().join("data"));
-        ensure_demo_data(exe, &data, people, events)?;
+        ensure_demo_data(exe, &data, people, events, days)?;
         let reader = Reader::open(&data)?;
         let t = Instant::now();
         let segments = Segments::open(&reader, Some(&data))?;
@@ -132,7 +134,7 @@ pub fn run(
         reader,
         loaded_in,
         segments,
-    } = FiftyStore::open(exe, people, events, keep)?;
+    } = FiftyStore::open(exe, people, events, DEMO_DAYS, keep)?;
     let names = reader.segments()?.len();
     println!(
         "loaded {} people, {} events, {names} segments in {:.1} s",

@@ -96,6 +96,26 @@ impl Timelines {
         }
     }
 
+    /// The time of the latest event named `name` at or before `now`, of
+    /// anyone (`None`: there is none). People whose latest event of any name
+    /// is not later than what was found already are skipped unread.
+    pub fn last_time_of(&self, name: &str, now: i64) -> Option<i64> {
+        let id = self.names.get(name)?;
+        let mut best: Option<i64> = None;
+        for (index, _) in self.people() {
+            let p = &self.persons[index as usize];
+            if p.names & name_bit(id) == 0 || best.is_some_and(|b| p.last <= b) {
+                continue;
+            }
+            let events = self.events(index);
+            let visible = &events[..events.partition_point(|e| e.ts() <= now)];
+            if let Some(e) = visible.iter().rev().find(|e| e.name() == id) {
+                best = Some(best.map_or(e.ts(), |b| b.max(e.ts())));
+            }
+        }
+        best
+    }
+
     /// The time of every person's first event, person after person (people
     /// with traits only are left out): how many people were known at an
     /// instant, for shares over time.
@@ -283,5 +303,10 @@ mod tests {
         let mut first = tl.first_seen_times();
         first.sort_unstable();
         assert_eq!(first, vec![5, 10, 40]);
+        assert_eq!(tl.last_time_of("Order Completed", 100), Some(30));
+        assert_eq!(tl.last_time_of("Order Completed", 25), Some(20));
+        assert_eq!(tl.last_time_of("Order Completed", 9), None);
+        assert_eq!(tl.last_time_of("Page Viewed", 100), Some(40));
+        assert_eq!(tl.last_time_of("Nothing", 100), None);
     }
 }

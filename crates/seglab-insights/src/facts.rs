@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use roaring::RoaringTreemap;
 use seglab_engine::Engine;
+use seglab_engine::Timelines;
 
 use crate::{
     DAY, EMAIL_CLICKED, EMAIL_DELIVERED, EMAIL_OPENED, EMAIL_WINDOW_DAYS, ORDER_EVENT,
@@ -32,7 +33,8 @@ pub(crate) struct Totals {
 /// [`EMAIL_WINDOW_DAYS`]) of everyone.
 pub(crate) struct Facts {
     pub people: u64,
-    pub buyers: HashMap<u64, Buyer>,
+    /// Sorted by person id.
+    pub buyers: Vec<(u64, Buyer)>,
     pub buyer_set: RoaringTreemap,
     pub total: Totals,
     /// People an email was delivered to in the email window.
@@ -46,37 +48,11 @@ impl Facts {
     /// last [`EMAIL_WINDOW_DAYS`], at `now`.
     pub fn gather(engine: &Engine, now: i64) -> Facts {
         let tl = engine.timelines();
-        let since = now.saturating_sub(i64::from(REVENUE_WINDOW_DAYS) * DAY);
-        let mut buyers: HashMap<u64, Buyer> = HashMap::new();
-        tl.for_each_number(ORDER_EVENT, Some(REVENUE_PROPERTY), since, |p, t, v| {
-            if t <= now {
-                let b = buyers.entry(p as u64).or_default();
-                b.orders += 1;
-                b.revenue += v.unwrap_or(0.0);
-                b.last = b.last.max(t);
-            }
-        });
-        let mut total = Totals::default();
-        for b in buyers.values() {
-            total.orders += b.orders;
-            total.buyers += 1;
-            total.revenue += b.revenue;
-        }
-        let email_since = now.saturating_sub(i64::from(EMAIL_WINDOW_DAYS) * DAY);
-        let people_with = |name: &str| {
-            let mut set = RoaringTreemap::new();
-            tl.for_each_number(name, None, email_since, |p, t, _| {
-                if t <= now {
-                    set.insert(p as u64);
-                }
-            });
-            set
-        };
-        let delivered = people_with(EMAIL_DELIVERED);
-        let engaged = people_with(EMAIL_OPENED) | people_with(EMAIL_CLICKED);
+        let ((buyers, total), (delivered, engaged)) =
+            rayon::join(|| orders(tl, now), || email(tl, now));
         Facts {
             people: tl.person_count() as u64,
-            buyer_set: buyers.keys().copied().collect(),
+            buyer_set: buyers.iter().map(|(p, _)| *p).collect(),
             buyers,
             total,
             delivered,
@@ -87,11 +63,14 @@ impl Facts {
     /// Orders of `members` in the window.
     pub fn totals(&self, members: &RoaringTreemap) -> Totals {
         let mut t = Totals::default();
-        let inside = members & &self.buyer_set;
-        for p in inside.iter() {
-            // Every person of the set has an entry.
-            let Some(b) = self.buyers.get(&p) else {
-                continue;
+        // Both sorted: one merge.
+        let mut j = 0;
+        for p in (members & &self.buyer_set).iter() {
+            while j < self.buyers.len() && self.buyers[j].0 < p {
+                j += 1;
+            }
+            let Some((_, b)) = self.buyers.get(j) else {
+                break;
             };
             t.orders += b.orders;
             t.revenue += b.revenue;
@@ -100,11 +79,54 @@ impl Facts {
         t
     }
 
-    /// Members who ordered at or after `since` (inside the window).
-    pub fn converted_since(&self, members: &RoaringTreemap, since: i64) -> u64 {
-        (members & &self.buyer_set)
+    /// Buyers whose latest order is at or after `since` (inside the window).
+    pub fn ordered_since(&self, since: i64) -> RoaringTreemap {
+        self.buyers
             .iter()
-            .filter(|p| self.buyers.get(p).is_some_and(|b| b.last >= since))
-            .count() as u64
+            .filter(|(_, b)| b.last >= since)
+            .map(|(p, _)| *p)
+            .collect()
     }
+}
+
+/// Every buyer's orders in the window ending at `now`, by person id, and
+/// their totals.
+fn orders(tl: &Timelines, now: i64) -> (Vec<(u64, Buyer)>, Totals) {
+    let since = now.saturating_sub(i64::from(REVENUE_WINDOW_DAYS) * DAY);
+    let mut by_person: HashMap<u64, Buyer> = HashMap::new();
+    tl.for_each_number(ORDER_EVENT, Some(REVENUE_PROPERTY), since, |p, t, v| {
+        if t <= now {
+            let b = by_person.entry(p as u64).or_default();
+            b.orders += 1;
+            b.revenue += v.unwrap_or(0.0);
+            b.last = b.last.max(t);
+        }
+    });
+    let mut buyers: Vec<(u64, Buyer)> = by_person.into_iter().collect();
+    buyers.sort_unstable_by_key(|(p, _)| *p);
+    let mut total = Totals::default();
+    for (_, b) in &buyers {
+        total.orders += b.orders;
+        total.buyers += 1;
+        total.revenue += b.revenue;
+    }
+    (buyers, total)
+}
+
+/// People an email was delivered to, and people who opened or clicked one,
+/// in the email window ending at `now`.
+fn email(tl: &Timelines, now: i64) -> (RoaringTreemap, RoaringTreemap) {
+    let since = now.saturating_sub(i64::from(EMAIL_WINDOW_DAYS) * DAY);
+    let people_with = |name: &str| {
+        let mut set = RoaringTreemap::new();
+        tl.for_each_number(name, None, since, |p, t, _| {
+            if t <= now {
+                set.insert(p as u64);
+            }
+        });
+        set
+    };
+    let delivered = people_with(EMAIL_DELIVERED);
+    let engaged = people_with(EMAIL_OPENED) | people_with(EMAIL_CLICKED);
+    (delivered, engaged)
 }

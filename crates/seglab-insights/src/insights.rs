@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use roaring::RoaringTreemap;
-use seglab_lang::ast::{Condition, Duration, EventFilter, EventQuery, Name, TimeUnit, Window};
+use seglab_lang::ast::Condition;
 use seglab_segments::Segments;
 
 use crate::facts::Facts;
@@ -163,7 +163,7 @@ impl<'a> Insights<'a> {
         // of every segment is cheap.
         let matrix = overlap(&all);
         let mut near = guardrails::near_duplicates(&matrix, &checked, t);
-        let converted_since = now - i64::from(t.weeks) * 7 * DAY;
+        let recent_buyers = facts.ordered_since(now - i64::from(t.weeks) * 7 * DAY);
         let stale_from = now.div_euclid(DAY) * DAY - i64::from(t.stale_days - 1) * DAY;
         let mut out = Vec::new();
         for name in &checked {
@@ -176,7 +176,7 @@ impl<'a> Insights<'a> {
                     .entries(name, now - i64::from(ENTRY_RATE_DAYS) * DAY, now)?;
             let size_facts = SizeFacts {
                 size,
-                converted: facts.converted_since(members, converted_since),
+                converted: members.intersection_len(&recent_buyers),
                 entries: entries.map(|e| e.behavioral),
             };
             out.extend(guardrails::too_small(name, &size_facts, t));
@@ -208,38 +208,17 @@ impl<'a> Insights<'a> {
             .filter_map(|n| Some((n.clone(), guardrails::events_used(&self.definition(n)?))))
             .collect();
         let events: BTreeSet<String> = used.values().flatten().cloned().collect();
-        let recent = |event: &str| Condition::Did {
-            query: EventQuery {
-                events: EventFilter {
-                    event: Name::new(event),
-                    filter: None,
-                },
-                window: Some(Window::Last {
-                    duration: Duration {
-                        amount: u64::from(days),
-                        unit: TimeUnit::Days,
-                    },
-                }),
-            },
-        };
-        let list: Vec<(String, Condition)> = events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (format!("recent_{i}"), recent(e)))
-            .collect();
-        let (counts, catalog) = self.segments.with_engine(|e| {
-            let counts = e
-                .evaluate_all(&list, now)
-                .map_err(|err| Error::Engine("recent events".into(), err));
-            (counts, e.timelines().catalog())
+        let since = now - i64::from(days) * DAY;
+        // Per event not done lately, whether it was ever done.
+        let quiet: BTreeMap<String, bool> = self.segments.with_engine(|e| {
+            events
+                .iter()
+                .filter_map(|name| match e.timelines().last_time_of(name, now) {
+                    Some(t) if t >= since => None,
+                    last => Some((name.clone(), last.is_some())),
+                })
+                .collect()
         });
-        let counts = counts?;
-        let quiet: BTreeMap<String, bool> = events
-            .iter()
-            .zip(&counts)
-            .filter(|(_, (_, members))| members.is_empty())
-            .map(|(e, _)| (e.clone(), catalog.event(e).is_some_and(|i| i.count > 0)))
-            .collect();
         Ok(used
             .into_iter()
             .map(|(name, events)| {
