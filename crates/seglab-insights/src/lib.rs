@@ -2,10 +2,11 @@
 //! moves, how segments overlap, and the pitfalls worth a warning.
 //!
 //! Everything is read, never written: the engine's timelines (through
-//! [`Segments`]), the members of each segment (a [`Membership`]: the live
-//! engine's bitmaps in a server, an engine evaluation on the command line),
-//! and what was recorded about the past (a [`History`]: `live.db`). No HTTP,
-//! no SQL of its own, no clock: `now` is always passed in.
+//! [`Segments`](seglab_segments::Segments)), the members of each segment (a
+//! [`Membership`]: the live engine's bitmaps in a server, an engine
+//! evaluation on the command line), and what was recorded about the past (a
+//! [`History`]: `live.db`). No HTTP, no SQL of its own, no clock: `now` is
+//! always passed in.
 //!
 //! [`Insights`] answers five questions; each answer serializes to the JSON
 //! the server returns (the shapes below are stable: dashboards read them).
