@@ -45,6 +45,7 @@ step "benchmark smoke run (small sizes; real figures: see README)"
 ./target/debug/seglab bench ingest --events 20000 --batch 100 --connections 4
 ./target/debug/seglab bench import --events 50000
 ./target/debug/seglab --log warn bench live --people 2000 --events 40000 --samples 500 --pings 50 --sustained 5000
+./target/debug/seglab --log warn bench insights --people 2000 --events 40000
 
 echo
 echo "all tests passed"

@@ -42,14 +42,18 @@ pub(crate) fn events_spec(events: u64) -> DemoSpec {
     }
 }
 
-/// Fills `data` with the generated demo store (default seed, 120 days) unless
-/// it already holds events; a child `seglab demo` does it, so the caller's
-/// process starts cold.
+/// Days of history the benchmarks generate unless told otherwise.
+pub(crate) const DEMO_DAYS: u32 = 120;
+
+/// Fills `data` with the generated demo store (default seed, `days` days of
+/// history) unless it already holds events; a child `seglab demo` does it, so
+/// the caller's process starts cold.
 pub(crate) fn ensure_demo_data(
     exe: &Path,
     data: &Path,
     people: usize,
     events: u64,
+    days: u32,
 ) -> anyhow::Result<()> {
     if Reader::open(data)
         .and_then(|r| r.event_count())
@@ -67,7 +71,7 @@ pub(crate) fn ensure_demo_data(
     let status = Command::new(exe)
         .arg("--data")
         .arg(data)
-        .args(["--log", "warn", "demo", "--days", "120"])
+        .args(["--log", "warn", "demo", "--days", &days.to_string()])
         .args(["--people", &people.to_string()])
         .args(["--max-events", &events.to_string()])
         .args(["--seed", &DemoSpec::default().seed.to_string()])

@@ -1,7 +1,8 @@
 //! `seglab bench …`: end-to-end benchmarks. Each prints its own figure, the
 //! baseline measured in the same run, and the ratio between them.
 //!
-//! One module per benchmark ([`ingest`], [`import`], [`segments`], [`live`]),
+//! One module per benchmark ([`ingest`], [`import`], [`segments`], [`live`],
+//! [`insights`]),
 //! over what they share (`common`: figures, verdicts, the baseline, the
 //! generated data; `server`: `seglab serve` in a child process). The binary
 //! parses [`BenchCommand`] and calls [`run`] with what only it has: its
@@ -14,6 +15,7 @@ use seglab_store::Store;
 mod common;
 pub mod import;
 pub mod ingest;
+pub mod insights;
 pub mod live;
 pub mod segments;
 mod server;
@@ -71,6 +73,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         sustained: u64,
     },
+    /// The overlap matrix of 50 segments from the member bitmaps, against
+    /// merging sorted member lists (target < 1 s).
+    Insights {
+        #[arg(long, default_value_t = 1_000_000)]
+        people: usize,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Days of generated history (fewer days: fewer events per person, so
+        /// that a million people fit in fewer events).
+        #[arg(long, default_value_t = 120)]
+        days: u32,
+        /// Keep the generated data folder here instead of a temporary one
+        /// (the same store as `bench live --keep`).
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
+    },
 }
 
 /// What the benchmarks take from the `seglab` binary that runs them.
@@ -117,5 +135,11 @@ pub fn run(cmd: BenchCommand, seglab: &Seglab) -> anyhow::Result<()> {
             pings,
             sustained,
         } => live::run(&seglab.exe, people, events, keep, samples, pings, sustained),
+        BenchCommand::Insights {
+            people,
+            events,
+            days,
+            keep,
+        } => insights::run(&seglab.exe, people, events, days, keep),
     }
 }

@@ -26,7 +26,7 @@ use seglab_segments::Segments;
 use seglab_store::Reader;
 use serde_json::{Value, json};
 
-use crate::common::{ensure_demo_data, rate, verdict};
+use crate::common::{DEMO_DAYS, ensure_demo_data, rate, verdict};
 use crate::server::Server;
 
 /// The starter segments plus 34 more of the same kinds, 50 in all, one of
@@ -61,6 +61,48 @@ pub fn fifty_segments() -> String {
     s
 }
 
+/// The generated store the 50-segment benchmarks run on.
+pub(crate) struct FiftyStore {
+    /// Where the data folder is unless it is kept.
+    _tmp: tempfile::TempDir,
+    pub data: PathBuf,
+    pub reader: Reader,
+    /// Loading the engine and saving the segments took this long.
+    pub loaded_in: Duration,
+    pub segments: Segments,
+}
+
+impl FiftyStore {
+    /// Generates the store (`days` of history, in `keep` if given, else a
+    /// temporary folder) by a `seglab demo` child of `exe` unless it holds
+    /// events already, and loads it with the 50 segments saved as `seglab
+    /// segments apply` would.
+    pub(crate) fn open(
+        exe: &Path,
+        people: usize,
+        events: u64,
+        days: u32,
+        keep: Option<PathBuf>,
+    ) -> anyhow::Result<FiftyStore> {
+        let tmp = tempfile::tempdir()?;
+        let data = keep.unwrap_or_else(|| tmp.path().join("data"));
+        ensure_demo_data(exe, &data, people, events, days)?;
+        let reader = Reader::open(&data)?;
+        let t = Instant::now();
+        let segments = Segments::open(&reader, Some(&data))?;
+        let source = fifty_segments();
+        let checked = segments.check(&reader, &source, "bench.seg")?;
+        segments.apply(&reader, &checked, &source)?;
+        Ok(FiftyStore {
+            _tmp: tmp,
+            data,
+            reader,
+            loaded_in: t.elapsed(),
+            segments,
+        })
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -86,23 +128,19 @@ pub fn run(
     pings: usize,
     sustained: u64,
 ) -> anyhow::Result<()> {
-    let tmp = tempfile::tempdir()?;
-    let data = keep.unwrap_or_else(|| tmp.path().join("data"));
-    ensure_demo_data(exe, &data, people, events)?;
-    let reader = Reader::open(&data)?;
-
-    // The 50 segments, saved like `seglab segments apply` would.
-    let t = Instant::now();
-    let segments = Segments::open(&reader, Some(&data))?;
-    let source = fifty_segments();
-    let checked = segments.check(&reader, &source, "bench.seg")?;
-    segments.apply(&reader, &checked, &source)?;
+    let FiftyStore {
+        _tmp,
+        data,
+        reader,
+        loaded_in,
+        segments,
+    } = FiftyStore::open(exe, people, events, DEMO_DAYS, keep)?;
     let names = reader.segments()?.len();
     println!(
         "loaded {} people, {} events, {names} segments in {:.1} s",
         rate(segments.people() as f64),
         rate(segments.events() as f64),
-        t.elapsed().as_secs_f64()
+        loaded_in.as_secs_f64()
     );
 
     let (people_loaded, events_loaded) = (segments.people(), segments.events());

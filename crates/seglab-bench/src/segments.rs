@@ -11,7 +11,7 @@ use seglab_segments::Segments;
 use seglab_store::Reader;
 use serde_json::Value;
 
-use crate::common::{ensure_demo_data, rate, verdict};
+use crate::common::{DEMO_DAYS, ensure_demo_data, rate, verdict};
 
 /// Resident memory of this process, from /proc (0 where unavailable).
 fn rss_bytes() -> u64 {
@@ -78,7 +78,7 @@ pub fn run(
     let tmp = tempfile::tempdir()?;
     let data = keep.unwrap_or_else(|| tmp.path().join("data"));
     // Generated and imported by a child process, so this one starts cold.
-    ensure_demo_data(exe, &data, people, events)?;
+    ensure_demo_data(exe, &data, people, events, DEMO_DAYS)?;
     let reader = Reader::open(&data)?;
     // Every generated event lies before this instant.
     let now = seglab_event::time::now_millis();

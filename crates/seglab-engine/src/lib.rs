@@ -29,7 +29,10 @@
 //!   or not for a person, as an [`Explanation`] tree (serializable) with the
 //!   events that decided each node.
 //! - [`Timelines::person_events`] and [`Timelines::person_traits`] read a
-//!   person's data back as JSON.
+//!   person's data back as JSON; [`Timelines::for_each_number`],
+//!   [`Timelines::last_time_of`] and [`Timelines::first_seen_times`] answer
+//!   questions over everyone without JSON (revenue, whether an event is
+//!   still tracked, how many people were known at an instant).
 //! - [`reference`](mod@reference) states plainly, and slowly, what every condition means; the
 //!   engine is tested against it.
 //! - [`rfm`] defines the RFM scores and cells.

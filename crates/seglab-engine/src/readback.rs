@@ -12,8 +12,8 @@
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
-use crate::props::{Dictionary, OBJECT, Pair, Scalar};
-use crate::timeline::Timelines;
+use crate::props::{Dictionary, OBJECT, Pair, Scalar, values_of};
+use crate::timeline::{Timelines, name_bit};
 
 /// One event of a person's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,6 +56,73 @@ impl Timelines {
                 }
             }
         }
+    }
+
+    /// Calls `f(person, time, value)` for every event named `name` at or
+    /// after `since`, person after person, with the sum of the numeric values
+    /// of `property` (`None`: the event has no numeric value there, or no
+    /// property was asked for). Unlike [`Timelines::for_each_named`] it builds
+    /// no JSON and skips people who never sent `name`: for sums over everyone
+    /// (revenue, orders, emails).
+    pub fn for_each_number(
+        &self,
+        name: &str,
+        property: Option<&str>,
+        since: i64,
+        mut f: impl FnMut(i64, i64, Option<f64>),
+    ) {
+        let Some(id) = self.names.get(name) else {
+            return;
+        };
+        let key = property.and_then(|p| self.dict.keys.get(p));
+        for (index, person) in self.people() {
+            if self.persons[index as usize].names & name_bit(id) == 0 {
+                continue;
+            }
+            let events = self.events(index);
+            let from = events.partition_point(|e| e.ts() < since);
+            for e in events[from..].iter().filter(|e| e.name() == id) {
+                let value = key.and_then(|k| {
+                    let mut sum = None;
+                    for v in values_of(self.set(e.props()), k) {
+                        if let Scalar::Num(x) = self.dict.scalar(v.value) {
+                            *sum.get_or_insert(0.0) += x;
+                        }
+                    }
+                    sum
+                });
+                f(person, e.ts(), value);
+            }
+        }
+    }
+
+    /// The time of the latest event named `name` at or before `now`, of
+    /// anyone (`None`: there is none). People whose latest event of any name
+    /// is not later than what was found already are skipped unread.
+    pub fn last_time_of(&self, name: &str, now: i64) -> Option<i64> {
+        let id = self.names.get(name)?;
+        let mut best: Option<i64> = None;
+        for (index, _) in self.people() {
+            let p = &self.persons[index as usize];
+            if p.names & name_bit(id) == 0 || best.is_some_and(|b| p.last <= b) {
+                continue;
+            }
+            let events = self.events(index);
+            let visible = &events[..events.partition_point(|e| e.ts() <= now)];
+            if let Some(e) = visible.iter().rev().find(|e| e.name() == id) {
+                best = Some(best.map_or(e.ts(), |b| b.max(e.ts())));
+            }
+        }
+        best
+    }
+
+    /// The time of every person's first event, person after person (people
+    /// with traits only are left out): how many people were known at an
+    /// instant, for shares over time.
+    pub fn first_seen_times(&self) -> Vec<i64> {
+        self.people()
+            .filter_map(|(index, _)| self.events(index).first().map(|e| e.ts()))
+            .collect()
     }
 
     /// A person's traits as one JSON object (empty for an unknown person).
@@ -208,5 +275,38 @@ mod tests {
             round_trip(json!({"x": [[1], []], "y": null})),
             json!({"x": [1]})
         );
+    }
+
+    #[test]
+    fn numbers_of_named_events_without_json() {
+        let mut tl = Timelines::new();
+        tl.push(1, 10, "Order Completed", &json!({"revenue": 5}))
+            .unwrap();
+        tl.push(1, 20, "Order Completed", &json!({"revenue": "x"}))
+            .unwrap();
+        tl.push(2, 30, "Order Completed", &json!({"revenue": [1, 2.5]}))
+            .unwrap();
+        tl.push(2, 5, "Page Viewed", &json!({})).unwrap();
+        tl.push(3, 40, "Page Viewed", &json!({})).unwrap();
+        let mut seen = Vec::new();
+        tl.for_each_number("Order Completed", Some("revenue"), 10, |p, t, v| {
+            seen.push((p, t, v))
+        });
+        assert_eq!(
+            seen,
+            vec![(1, 10, Some(5.0)), (1, 20, None), (2, 30, Some(3.5))]
+        );
+        seen.clear();
+        tl.for_each_number("Order Completed", None, 15, |p, t, v| seen.push((p, t, v)));
+        assert_eq!(seen, vec![(1, 20, None), (2, 30, None)]);
+        tl.for_each_number("Nothing", None, 0, |_, _, _| panic!("no such event"));
+        let mut first = tl.first_seen_times();
+        first.sort_unstable();
+        assert_eq!(first, vec![5, 10, 40]);
+        assert_eq!(tl.last_time_of("Order Completed", 100), Some(30));
+        assert_eq!(tl.last_time_of("Order Completed", 25), Some(20));
+        assert_eq!(tl.last_time_of("Order Completed", 9), None);
+        assert_eq!(tl.last_time_of("Page Viewed", 100), Some(40));
+        assert_eq!(tl.last_time_of("Nothing", 100), None);
     }
 }

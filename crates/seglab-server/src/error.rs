@@ -124,6 +124,18 @@ impl From<seglab_live::Error> for ApiError {
     }
 }
 
+impl From<seglab_insights::Error> for ApiError {
+    fn from(e: seglab_insights::Error) -> ApiError {
+        use seglab_insights::Error as E;
+        match e {
+            E::Segments(e) => e.into(),
+            E::Live(e) => e.into(),
+            E::NotFound(_) => ApiError::not_found(e.to_string()),
+            E::Invalid(_) | E::Engine(..) => ApiError::bad_request(e.code(), e.to_string()),
+        }
+    }
+}
+
 impl From<seglab_campaign::Error> for ApiError {
     fn from(e: seglab_campaign::Error) -> ApiError {
         use seglab_campaign::Error as E;

@@ -148,6 +148,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::campaigns::routes())
         .merge(api::suppressions::routes())
         .merge(api::experiments::routes())
+        .merge(api::insights::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::admin_only,

@@ -97,6 +97,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::campaigns_cmd::CampaignsCommand,
     },
+    /// Insights: a segment's figures, the RFM grid, overlaps, families and the guardrails.
+    Insights(crate::insights_cmd::InsightsArgs),
     /// Experiments: results of campaigns with several messages or a holdout, and shipping the winner.
     Experiments {
         #[command(subcommand)]
@@ -363,6 +365,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Segments { command } => return crate::segments_cmd::run(&config.data, command),
         Command::Experiments { command } => crate::experiments_cmd::run(&config.data, command)?,
+        Command::Insights(args) => crate::insights_cmd::run(&config.data, args)?,
         Command::Campaigns { command } => {
             return crate::campaigns_cmd::run(&config.data, command);
         }

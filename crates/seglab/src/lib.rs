@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo_cmd;
 pub mod experiments_cmd;
 pub mod import;
+pub mod insights_cmd;
 pub mod live_cmd;
 pub mod segments_cmd;
 pub mod serve;

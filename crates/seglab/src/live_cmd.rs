@@ -37,7 +37,7 @@ fn live_db(data: &Path) -> anyhow::Result<LiveDb> {
 }
 
 /// A bar of `width` cells for `value` out of `max`.
-fn bar(value: u64, max: u64, width: usize) -> String {
+pub(crate) fn bar(value: u64, max: u64, width: usize) -> String {
     if max == 0 {
         return String::new();
     }

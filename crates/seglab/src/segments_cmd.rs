@@ -11,7 +11,9 @@ use seglab_store::{Reader, SaveOutcome};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SegmentsCommand {
-    /// Validate .seg files (a folder or files); exit code 1 on any error.
+    /// Validate .seg files (a folder or files); exit code 1 on any error. The
+    /// guardrails of the segments (too small, near-duplicates, stale, small but
+    /// valuable) follow as warnings.
     Check {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
@@ -180,6 +182,12 @@ pub fn run(data: &Path, cmd: SegmentsCommand) -> anyhow::Result<ExitCode> {
                             eprint!("{}", seglab_lang::render_all(&c.warnings, source, name));
                         }
                     }
+                    let defs = checked
+                        .iter()
+                        .flat_map(|c| &c.file.segments)
+                        .map(|d| (d.name.text.clone(), d.condition.without_spans()))
+                        .collect();
+                    crate::insights_cmd::print_check_warnings(data, &segments, defs);
                     println!("{n} segments in {} files: ok", files.len());
                 }
                 Err(seglab_segments::Error::Invalid {

@@ -24,6 +24,17 @@ pub struct Day {
     pub size: u64,
 }
 
+/// Entries into a segment over a range of time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Entries {
+    /// Every entry.
+    pub all: u64,
+    /// Entries caused by what people did or by time passing (events, time,
+    /// merges, RFM, start), leaving out the population a created or edited
+    /// definition brought in: the rate at which new people arrive.
+    pub behavioral: u64,
+}
+
 /// Which changes to list.
 #[derive(Debug, Clone, Default)]
 pub struct ChangeFilter {
@@ -93,6 +104,21 @@ impl LiveDb {
             });
         }
         Ok(out)
+    }
+
+    /// Entries into `segment` recorded from `from` to `to` (inclusive).
+    pub fn entries(&self, segment: &str, from: i64, to: i64) -> Result<Entries> {
+        let id = self.segment_id(segment)?;
+        let (all, behavioral): (i64, Option<i64>) = self.conn.query_row(
+            "SELECT count(*), sum(cause != 'definition') FROM changes
+             WHERE segment = ?1 AND at >= ?2 AND at <= ?3 AND entered",
+            params![id, from, to],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(Entries {
+            all: all as u64,
+            behavioral: behavioral.unwrap_or(0) as u64,
+        })
     }
 
     /// Recorded changes, oldest first.

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-pub use history::{ChangeFilter, Day};
+pub use history::{ChangeFilter, Day, Entries};
 pub(crate) use state::{NewChange, Position};
 pub(crate) use webhooks::{Attempt, KIND_ENTERED, KIND_EXITED};
 pub use webhooks::{DeliveryStats, Subscription};

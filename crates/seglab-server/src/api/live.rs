@@ -67,7 +67,7 @@ fn time_param(name: &str, value: Option<&str>, default: i64) -> ApiResult<i64> {
 /// Waits for the live thread to apply everything committed so far, so answers
 /// include every acknowledged event. When it takes too long, the answer is
 /// what `live.db` recorded: still right up to its position.
-fn caught_up(s: &AppState) -> ApiResult<()> {
+pub(crate) fn caught_up(s: &AppState) -> ApiResult<()> {
     if !s.live.catch_up(CATCH_UP) {
         tracing::warn!("live memberships are behind; answering from what is recorded");
     }

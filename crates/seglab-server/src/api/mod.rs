@@ -5,6 +5,7 @@ pub mod events;
 pub mod experiments;
 pub mod health;
 pub mod ingest;
+pub mod insights;
 pub mod keys;
 pub mod live;
 pub mod people;

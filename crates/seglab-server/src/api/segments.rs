@@ -2,6 +2,10 @@
 //! `…/{name}/members`, `…/{name}/count`, and `POST /api/v1/segments/preview` for a
 //! live editor. Definitions are sent as source text (`{"source": "segment …"}`) or
 //! as the syntax tree's JSON form (`{"name", "title", "condition"}`).
+//!
+//! The list gives each segment its `guardrails`, and a write (POST, PUT) answers
+//! `{"segments": […], "guardrails": […]}` with those of the segments written:
+//! the warnings of `GET /api/v1/insights/guardrails`, as of now.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use seglab_event::time::{format_timestamp, now_millis, parse_timestamp};
+use seglab_insights::Guardrail;
 use seglab_lang::ast::Condition;
 use seglab_lang::{Diagnostic, Severity};
 use seglab_store::SaveOutcome;
@@ -130,13 +135,17 @@ async fn list(State(state): State<Arc<AppState>>, Query(q): Query<At>) -> ApiRes
         fresh(s)?;
         let records = s.store.reader().segments()?;
         let evals = s.segments.evaluate(s.store.reader(), &[], now)?;
+        let warnings = super::insights::guardrails_now(s, &[], &[]);
         let out: Vec<Value> = records
             .iter()
             .zip(&evals)
             .map(|(r, e)| {
+                let mine: Vec<&Guardrail> =
+                    warnings.iter().filter(|g| g.segment == r.name).collect();
                 json!({
                     "name": r.name, "title": r.title, "version": r.version, "source": r.source,
                     "updated_at": format_timestamp(r.updated_at), "size": e.size, "share": e.share,
+                    "guardrails": mine,
                 })
             })
             .collect();
@@ -245,10 +254,26 @@ fn save(
     }
 }
 
+/// Saves a definition and answers what was saved with its guardrails.
+fn save_and_warn(
+    s: &AppState,
+    def: Definition,
+    expected: Option<&str>,
+    must_be_new: bool,
+) -> ApiResult<Value> {
+    let saved = save(s, def, expected, must_be_new)?;
+    let names: Vec<String> = saved
+        .iter()
+        .filter_map(|v| v["name"].as_str().map(str::to_owned))
+        .collect();
+    let warnings = super::insights::guardrails_now(s, &names, &names);
+    Ok(json!({"segments": saved, "guardrails": warnings}))
+}
+
 async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult<Response> {
     let def: Definition = parse_body(&body)?;
-    let saved = super::blocking(&state, move |s| save(s, def, None, true)).await?;
-    Ok((StatusCode::CREATED, Json(json!({"segments": saved}))).into_response())
+    let saved = super::blocking(&state, move |s| save_and_warn(s, def, None, true)).await?;
+    Ok((StatusCode::CREATED, Json(saved)).into_response())
 }
 
 async fn update(
@@ -257,8 +282,8 @@ async fn update(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let def: Definition = parse_body(&body)?;
-    let saved = super::blocking(&state, move |s| save(s, def, Some(&name), false)).await?;
-    Ok(Json(json!({"segments": saved})))
+    let saved = super::blocking(&state, move |s| save_and_warn(s, def, Some(&name), false)).await?;
+    Ok(Json(saved))
 }
 
 async fn show(

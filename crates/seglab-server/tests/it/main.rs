@@ -3,6 +3,7 @@
 mod campaigns;
 mod dashboard;
 mod ingest;
+mod insights;
 mod live;
 mod management;
 mod posthog;

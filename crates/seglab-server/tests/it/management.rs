@@ -64,6 +64,11 @@ const MANAGEMENT: &[(&str, &str)] = &[
     ("GET", "/api/v1/people/u/suppressions"),
     ("POST", "/api/v1/people/u/suppressions"),
     ("DELETE", "/api/v1/people/u/suppressions/email"),
+    ("GET", "/api/v1/segments/s/insights"),
+    ("GET", "/api/v1/insights/rfm"),
+    ("GET", "/api/v1/insights/overlap"),
+    ("GET", "/api/v1/insights/families?segments=s"),
+    ("GET", "/api/v1/insights/guardrails"),
 ];
 
 #[tokio::test]

@@ -4,16 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{ADMIN, Server, seglab};
-
-fn stdout(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::{ADMIN, Server, seglab, stdout};
 
 /// Sends one order of `user` to the server; it must be acknowledged.
 async fn order(client: &reqwest::Client, server: &Server, user: &str, message_id: &str) {

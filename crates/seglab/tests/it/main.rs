@@ -4,6 +4,7 @@ mod campaigns;
 mod cli;
 mod durability;
 mod import;
+mod insights;
 mod live;
 mod segments;
 #[path = "../../../../tests/smtp/harness.rs"]
@@ -32,6 +33,16 @@ pub fn seglab(data: &Path, args: &[&str]) -> Output {
         .env("SEGLAB_LOG", "warn")
         .output()
         .unwrap()
+}
+
+/// The standard output of a command that must have succeeded.
+pub fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A `seglab serve` child on an ephemeral loopback port.
