@@ -95,6 +95,21 @@ pub(crate) fn baseline(dir: &Path, rows: usize, row_bytes: usize) -> anyhow::Res
     )?)
 }
 
+/// The `p` quantile (0 to 1) of sorted values, nearest rank.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// The values in increasing order.
+pub(crate) fn sorted(mut xs: Vec<f64>) -> Vec<f64> {
+    xs.sort_by(f64::total_cmp);
+    xs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! baseline measured in the same run, and the ratio between them.
 //!
 //! One module per benchmark ([`ingest`], [`import`], [`segments`], [`live`],
-//! [`insights`]),
+//! [`insights`], [`campaigns`]),
 //! over what they share (`common`: figures, verdicts, the baseline, the
 //! generated data; `server`: `seglab serve` in a child process). The binary
 //! parses [`BenchCommand`] and calls [`run`] with what only it has: its
@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use seglab_store::Store;
 
+pub mod campaigns;
 mod common;
 pub mod import;
 pub mod ingest;
@@ -89,6 +90,31 @@ pub enum BenchCommand {
         #[arg(long)]
         keep: Option<std::path::PathBuf>,
     },
+    /// Acting on segments with `seglab serve` and a real SMTP server on
+    /// loopback: an email broadcast in messages/s against raw lettre sends
+    /// (target ≥ 2,000/s), and on-site decisions with 50 campaigns, p99
+    /// against the HTTP floor (target < 5 ms). Run from the repository
+    /// (it starts tests/smtp/sink.py).
+    Campaigns {
+        #[arg(long, default_value_t = 1_000_000)]
+        people: usize,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Keep the generated data folder here instead of a temporary one
+        /// (the same store as `bench live --keep`).
+        #[arg(long)]
+        keep: Option<std::path::PathBuf>,
+        /// People the broadcast goes to.
+        #[arg(long, default_value_t = 100_000)]
+        messages: usize,
+        /// On-site decisions timed.
+        #[arg(long, default_value_t = 5_000)]
+        decisions: usize,
+        /// Python with aiosmtpd (default: $SEGLAB_SMTP_PYTHON, else
+        /// tests/smtp/.venv/bin/python, made by tests/smtp/setup.sh).
+        #[arg(long)]
+        python: Option<std::path::PathBuf>,
+    },
 }
 
 /// What the benchmarks take from the `seglab` binary that runs them.
@@ -141,5 +167,23 @@ pub fn run(cmd: BenchCommand, seglab: &Seglab) -> anyhow::Result<()> {
             days,
             keep,
         } => insights::run(&seglab.exe, people, events, days, keep),
+        BenchCommand::Campaigns {
+            people,
+            events,
+            keep,
+            messages,
+            decisions,
+            python,
+        } => campaigns::run(
+            &seglab.exe,
+            campaigns::Options {
+                people,
+                events,
+                keep,
+                messages,
+                decisions,
+                python,
+            },
+        ),
     }
 }

@@ -26,7 +26,7 @@ use seglab_segments::Segments;
 use seglab_store::Reader;
 use serde_json::{Value, json};
 
-use crate::common::{DEMO_DAYS, ensure_demo_data, rate, verdict};
+use crate::common::{DEMO_DAYS, ensure_demo_data, percentile, rate, sorted, verdict};
 use crate::server::Server;
 
 /// The starter segments plus 34 more of the same kinds, 50 in all, one of
@@ -64,7 +64,7 @@ pub fn fifty_segments() -> String {
 /// The generated store the 50-segment benchmarks run on.
 pub(crate) struct FiftyStore {
     /// Where the data folder is unless it is kept.
-    _tmp: tempfile::TempDir,
+    pub(crate) _tmp: tempfile::TempDir,
     pub data: PathBuf,
     pub reader: Reader,
     /// Loading the engine and saving the segments took this long.
@@ -101,19 +101,6 @@ impl FiftyStore {
             segments,
         })
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn sorted(mut xs: Vec<f64>) -> Vec<f64> {
-    xs.sort_by(f64::total_cmp);
-    xs
 }
 
 /// Runs the benchmark on a store of `people` people and up to `events` events

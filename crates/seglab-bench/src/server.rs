@@ -16,6 +16,11 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(exe: &Path, data: &Path) -> anyhow::Result<Server> {
+        Server::start_with(exe, data, &[])
+    }
+
+    /// With more flags for `seglab serve`.
+    pub(crate) fn start_with(exe: &Path, data: &Path, flags: &[&str]) -> anyhow::Result<Server> {
         let mut child = Command::new(exe)
             .args([
                 "serve",
@@ -28,6 +33,7 @@ impl Server {
                 "--data",
             ])
             .arg(data)
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -70,7 +70,9 @@ impl CampaignDb {
         now: i64,
     ) -> Result<Applied> {
         let json = serde_json::to_string(def).map_err(|e| corrupt(&def.name, e))?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let current: Option<(i64, String, bool)> = tx
             .query_row(
                 "SELECT version, def, deleted FROM campaigns WHERE name = ?1",
@@ -164,7 +166,9 @@ impl CampaignDb {
     /// Deletes a campaign (its versions and sends stay); false when there was
     /// none. Sends not yet decided are dropped.
     pub fn delete_campaign(&mut self, name: &str, now: i64) -> Result<bool> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let n = tx.execute(
             "UPDATE campaigns SET deleted = 1, updated_at = ?2, next_run = NULL
              WHERE name = ?1 AND deleted = 0",

@@ -350,7 +350,10 @@ impl CampaignDb {
 
     /// Marks rows whose exposure is in the store.
     pub(crate) fn mark_exposed(&self, ids: &[i64]) -> Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
         for id in ids {
             tx.prepare_cached("UPDATE sends SET exposed = 1 WHERE id = ?1")?
                 .execute([id])?;
@@ -376,7 +379,9 @@ impl CampaignDb {
         results: &[(i64, std::result::Result<(), String>, Option<i64>)],
         now: i64,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for (id, outcome, retry_at) in results {
             match outcome {
                 Ok(()) => tx

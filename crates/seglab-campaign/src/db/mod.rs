@@ -13,7 +13,7 @@ mod offers;
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 pub use definitions::{Applied, StoredCampaign};
 pub(crate) use ledger::Decided;
@@ -202,9 +202,16 @@ impl CampaignDb {
     /// Runs `f` in one transaction: everything it writes commits together or
     /// not at all. Reads through `self` inside `f` see what `f` wrote so far
     /// (one connection), so later decisions of a round count earlier ones.
+    ///
+    /// The transaction takes the write lock when it begins (`BEGIN
+    /// IMMEDIATE`), waiting for other writers up to the busy timeout: a
+    /// transaction that read first and wrote later could not wait, and would
+    /// fail at once with `database is locked` when another connection (the
+    /// decision thread, the sender, on-site answers, the API) committed in
+    /// between.
     pub(crate) fn atomically<T>(&self, f: impl FnOnce(&Tx<'_>) -> Result<T>) -> Result<T> {
         let tx = Tx {
-            tx: self.conn.unchecked_transaction()?,
+            tx: Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?,
         };
         let out = f(&tx)?;
         tx.tx.commit()?;
@@ -261,5 +268,38 @@ mod tests {
         assert!(secret.bytes().all(|c| c.is_ascii_hexdigit()), "{secret}");
         assert_eq!(secret_in(a.path()), secret);
         assert_ne!(secret_in(b.path()), secret);
+    }
+
+    #[test]
+    fn a_transaction_that_reads_then_writes_waits_for_other_writers() {
+        // Before a write, every transaction here reads (the campaigns, the
+        // ledger); another connection committing in between must make it
+        // wait, not fail with "database is locked".
+        let dir = tempfile::tempdir().unwrap();
+        let a = CampaignDb::open(dir.path()).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (dir, stop) = (dir.path().to_owned(), stop.clone());
+            std::thread::spawn(move || {
+                let b = CampaignDb::open(&dir).unwrap();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 10_000 {
+                    b.atomically(|tx| tx.set_state("b", n)).unwrap();
+                    n += 1;
+                }
+                n
+            })
+        };
+        for i in 0..40 {
+            a.atomically(|tx| {
+                a.get_state("b")?;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                tx.set_state("a", i)
+            })
+            .unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(writer.join().unwrap() > 0, "the other writer wrote");
+        assert_eq!(a.get_state("a").unwrap(), Some(39));
     }
 }

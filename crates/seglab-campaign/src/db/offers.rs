@@ -47,7 +47,9 @@ pub struct Suppression {
 impl CampaignDb {
     /// Adds codes to a campaign's pool; returns how many were new.
     pub fn add_pool_codes(&mut self, campaign: &str, codes: &[String]) -> Result<usize> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut added = 0;
         for code in codes {
             added += tx

@@ -94,7 +94,9 @@ impl LiveDb {
     /// Starts the transaction one step records in.
     pub(crate) fn recording(&mut self) -> Result<Recording<'_>> {
         Ok(Recording {
-            tx: self.conn.transaction()?,
+            tx: self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
         })
     }
 
@@ -104,7 +106,9 @@ impl LiveDb {
         &mut self,
         members: impl IntoIterator<Item = (i64, &'a RoaringTreemap)>,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let last: i64 =
             tx.query_row("SELECT coalesce(max(id), 0) FROM changes", [], |r| r.get(0))?;
         tx.execute("DELETE FROM checkpoints", [])?;

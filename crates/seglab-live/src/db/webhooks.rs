@@ -181,7 +181,10 @@ impl LiveDb {
         max_attempts: i64,
         backoff: impl Fn(i64) -> i64,
     ) -> Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
         for (id, attempts, outcome, body) in results {
             let attempts = attempts + 1;
             match outcome {

@@ -5,9 +5,8 @@
 //! Computed here from what the server already holds (recorded history and
 //! the engine for days before a segment existed, live member bitmaps, the
 //! engine's RFM scores, order events in the timelines). Each is one
-//! function with its own plain result type, so the pages do not change when
-//! these answers come from a dedicated insights crate instead. Guardrails
-//! have no source yet: [`guardrails`] answers none.
+//! function with its own plain result type; guardrails come from
+//! `seglab-insights`, as the API's segment list shows them.
 
 use std::time::{Duration, Instant};
 
@@ -37,45 +36,29 @@ pub struct Overlap {
     pub jaccard: Vec<Vec<f64>>,
 }
 
-/// The overlap of the `limit` largest segments (by live members now).
+/// The overlap of the `limit` largest segments (by live members now), from
+/// `seglab-insights`.
 pub fn overlap(state: &AppState, limit: usize) -> PageResult<Overlap> {
-    let names = super::segment_names(state)?;
-    Ok(state.live.with_live(|live| {
-        let mut sets: Vec<(String, &roaring::RoaringTreemap)> = names
-            .iter()
-            .filter_map(|n| live.members(n).map(|m| (n.clone(), m)))
-            .collect();
-        sets.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
-        sets.truncate(limit);
-        let n = sets.len();
-        let mut shared = vec![vec![0u64; n]; n];
-        let mut jaccard = vec![vec![0f64; n]; n];
-        for i in 0..n {
-            for j in i..n {
-                let both = if i == j {
-                    sets[i].1.len()
-                } else {
-                    sets[i].1.intersection_len(sets[j].1)
-                };
-                let either = sets[i].1.len() + sets[j].1.len() - both;
-                let jac = if either == 0 {
-                    0.0
-                } else {
-                    both as f64 / either as f64
-                };
-                shared[i][j] = both;
-                shared[j][i] = both;
-                jaccard[i][j] = jac;
-                jaccard[j][i] = jac;
-            }
-        }
-        Overlap {
-            sizes: sets.iter().map(|s| s.1.len()).collect(),
-            segments: sets.into_iter().map(|s| s.0).collect(),
-            shared,
-            jaccard,
-        }
-    }))
+    let i = seglab_insights::Insights::new(&state.segments, &*state.live, &state.live_db);
+    let mut names: Vec<(String, u64)> = i
+        .overlap(&super::segment_names(state)?)
+        .map_err(|e| PageError::bad_request(e.to_string()))?
+        .segments
+        .into_iter()
+        .map(|s| (s.name, s.size))
+        .collect();
+    names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    names.truncate(limit);
+    let names: Vec<String> = names.into_iter().map(|(n, _)| n).collect();
+    let o = i
+        .overlap(&names)
+        .map_err(|e| PageError::bad_request(e.to_string()))?;
+    Ok(Overlap {
+        sizes: o.segments.iter().map(|s| s.size).collect(),
+        segments: o.segments.into_iter().map(|s| s.name).collect(),
+        shared: o.intersections,
+        jaccard: o.jaccard,
+    })
 }
 
 /// A segment's size on one UTC day.
@@ -195,48 +178,20 @@ pub struct RfmGrid {
     pub people: u64,
 }
 
-/// The RFM grid now: one evaluation of the 25 (R, F) squares.
+/// The RFM grid now, from `seglab-insights`.
 pub fn rfm(state: &AppState) -> PageResult<RfmGrid> {
-    let now = now_millis();
-    let mut list: Vec<(String, Condition)> = Vec::with_capacity(25);
-    for r in 1..=5 {
-        for f in 1..=5 {
-            let source = format!("rfm.r = {r} and rfm.f = {f}");
-            let condition: Condition = source
-                .parse()
-                .map_err(|_| PageError::bad_request(format!("cannot read {source:?}")))?;
-            list.push((format!("{r}{f}"), condition));
+    let grid = seglab_insights::Insights::new(&state.segments, &*state.live, &state.live_db)
+        .rfm_grid(now_millis());
+    let mut counts = [[0u64; 5]; 5];
+    for c in &grid.cells {
+        if (1..=5).contains(&c.r) && (1..=5).contains(&c.f) {
+            counts[usize::from(c.r - 1)][usize::from(c.f - 1)] = c.people;
         }
     }
-    let evaluated = state
-        .segments
-        .with_engine(|e| {
-            e.evaluate_all(&list, now)
-                .map(|v| v.into_iter().map(|(_, b)| b.len()).collect::<Vec<u64>>())
-        })
-        .map_err(|e| PageError::from(seglab_segments::Error::Engine("rfm".into(), e)))?;
-    let mut counts = [[0u64; 5]; 5];
-    for (i, n) in evaluated.into_iter().enumerate().take(25) {
-        counts[i / 5][i % 5] = n;
-    }
-    let cells = seglab_lang::RFM_CELLS
-        .iter()
-        .map(|&cell| {
-            let mut n = 0;
-            for (r, row) in seglab_lang::RFM_GRID.iter().enumerate() {
-                for (f, name) in row.iter().enumerate() {
-                    if *name == cell {
-                        n += counts[r][f];
-                    }
-                }
-            }
-            (cell, n)
-        })
-        .collect();
     Ok(RfmGrid {
-        buyers: counts.iter().flatten().sum(),
+        buyers: grid.buyers,
         counts,
-        cells,
+        cells: grid.named.iter().map(|c| (c.cell, c.people)).collect(),
         people: state.segments.people(),
     })
 }
@@ -290,8 +245,19 @@ pub struct Guardrail {
     pub message: String,
 }
 
-/// Guardrails of every segment. None are computed here yet: the badges on
-/// the overview read this list.
-pub fn guardrails(_state: &AppState) -> Vec<Guardrail> {
-    Vec::new()
+/// Guardrails of every segment (`seglab-insights`, as the segment list
+/// shows them): too small to test, a near-duplicate and stale are warnings;
+/// small but valuable is an alert (worth a campaign).
+pub fn guardrails(state: &AppState) -> Vec<Guardrail> {
+    crate::api::insights::guardrails_now(state, &[], &[])
+        .into_iter()
+        .map(|g| Guardrail {
+            level: match g.kind {
+                seglab_insights::Kind::SmallButValuable => "alert",
+                _ => "warning",
+            },
+            segment: g.segment,
+            message: g.message,
+        })
+        .collect()
 }

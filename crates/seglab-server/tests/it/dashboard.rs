@@ -382,6 +382,12 @@ async fn every_page_shows_its_content() {
     ] {
         assert!(a.body.contains(want), "overview lacks {want}: {}", a.body);
     }
+    // Three buyers cannot show a 10 % lift: the guardrail's badge says so.
+    assert!(
+        a.body.contains(r#"class="badge warning""#),
+        "no guardrail badge: {}",
+        a.body
+    );
     assert!(
         !a.body.contains("https://") && !a.body.contains("http://"),
         "no external links"
