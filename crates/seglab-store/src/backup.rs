@@ -471,6 +471,31 @@ mod tests {
     }
 
     #[test]
+    fn the_integrity_check_names_a_damaged_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+             INSERT INTO t SELECT i, printf('row %d', i) FROM n;",
+        )
+        .unwrap();
+        let page_size: usize = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        drop(conn);
+        integrity_check(&path, "x.db").unwrap();
+        // Page 2 is the table's root: make its header say it is no b-tree page.
+        let mut bytes = fs::read(&path).unwrap();
+        bytes[page_size] = 0x55;
+        fs::write(&path, &bytes).unwrap();
+        let e = integrity_check(&path, "x.db").unwrap_err();
+        assert!(matches!(&e, Error::Damaged { file, .. } if file == "x.db"), "{e}");
+        assert!(e.to_string().starts_with("x.db is damaged: "), "{e}");
+    }
+
+    #[test]
     fn a_manifest_naming_a_path_or_no_store_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let write = |files: &str| {
