@@ -75,7 +75,7 @@ pub struct BackupFile {
 
 /// Told how a long copy or check goes (a progress bar; `()` ignores it).
 pub trait Progress {
-    /// `step` ("copy", "check") of `file` begins, `bytes` in all.
+    /// `step` ("copy", "verify", "check") of `file` begins, `bytes` in all.
     fn start(&mut self, _step: &str, _file: &str, _bytes: u64) {}
     /// `done` bytes of the current file so far.
     fn advance(&mut self, _done: u64) {}
@@ -115,7 +115,7 @@ pub fn backup(
         .collect::<Result<Vec<_>>>()?;
     let created = claim_empty(dest, "backup destination", "back up into a new folder")?;
     fs::create_dir_all(dest)?;
-    let result = (|| {
+    let result = (|| -> Result<Manifest> {
         // Pin every snapshot, the referring files first.
         for conn in &sources {
             conn.execute_batch("BEGIN")?;
@@ -183,7 +183,9 @@ pub fn read_manifest(src: &Path) -> Result<Manifest> {
     }
     let mut seen = std::collections::HashSet::new();
     for f in &manifest.files {
-        let plain = Path::new(&f.name).file_name().is_some_and(|n| *n == *f.name);
+        let plain = Path::new(&f.name)
+            .file_name()
+            .is_some_and(|n| *n == *f.name);
         if !plain || f.name == MANIFEST_FILE || !seen.insert(f.name.as_str()) {
             return Err(Error::NotBackup(format!(
                 "{}: {:?} is not a file name it can hold",
@@ -214,7 +216,7 @@ pub fn verify(src: &Path, progress: &mut dyn Progress) -> Result<Manifest> {
             }
             Err(e) => return Err(e.into()),
         };
-        progress.start("check", &f.name, f.bytes);
+        progress.start("verify", &f.name, f.bytes);
         let (bytes, sum) = checksum(file, None, progress)?;
         progress.finish();
         expect_same(f, bytes, &sum)?;
@@ -230,7 +232,7 @@ pub fn restore(src: &Path, data: &Path, progress: &mut dyn Progress) -> Result<M
     let created = claim_empty(data, "data folder", "restore into a new or empty folder")?;
     let manifest = verify(src, progress)?;
     fs::create_dir_all(data)?;
-    let result = (|| {
+    let result = (|| -> Result<()> {
         for f in &manifest.files {
             progress.start("copy", &f.name, f.bytes);
             let from = File::open(src.join(&f.name))?;
@@ -470,6 +472,118 @@ mod tests {
         assert!(e.to_string().contains("is not a folder"), "{e}");
     }
 
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use crate::{Durability, Store};
+
+    fn batch(from: usize, n: usize) -> Vec<seglab_event::Event> {
+        let msgs: Vec<_> = (from..from + n)
+            .map(|i| {
+                serde_json::json!({"type": "track", "userId": format!("u{}", i % 97),
+                    "event": "Product Viewed", "messageId": format!("m{i}"),
+                    "properties": {"pad": "x".repeat(300)}})
+            })
+            .collect();
+        let body = serde_json::json!({ "batch": msgs }).to_string();
+        seglab_event::wire::segment_spec::parse(
+            body.as_bytes(),
+            seglab_event::wire::segment_spec::Endpoint::Batch,
+            1_767_225_600_000,
+        )
+        .unwrap()
+        .events
+    }
+
+    #[derive(Default)]
+    struct Steps(Vec<(String, String, u64)>);
+
+    impl Progress for Steps {
+        fn start(&mut self, step: &str, file: &str, _bytes: u64) {
+            self.0.push((step.to_owned(), file.to_owned(), 0));
+        }
+        fn advance(&mut self, _done: u64) {
+            self.0.last_mut().unwrap().2 += 1;
+        }
+    }
+
+    /// A follower beside the store (as `live.db` is) records the store's last
+    /// sequence after each commit; a backup taken while both are written, in
+    /// many steps, never has the follower ahead of the store copied with it.
+    #[test]
+    fn a_backup_during_commits_never_has_a_follower_ahead_of_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let store = Arc::new(Store::open(&data, Durability::Normal).unwrap());
+        for b in 0..16 {
+            store
+                .append_blocking(batch(b * 1_000, 1_000), false)
+                .unwrap();
+        }
+        let follower = crate::open_beside(
+            &data.join("follower.db"),
+            &["CREATE TABLE position (id INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL);"],
+        )
+        .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (store, stop) = (store.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut next = 16_000;
+                while !stop.load(Ordering::Acquire) {
+                    let out = store.append_blocking(batch(next, 50), false).unwrap();
+                    next += 50;
+                    follower
+                        .execute(
+                            "INSERT OR REPLACE INTO position (id, last_seq) VALUES (1, ?1)",
+                            [out.last_seq],
+                        )
+                        .unwrap();
+                }
+                next
+            })
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let dest = dir.path().join("backup");
+        let mut steps = Steps::default();
+        let manifest = backup(&data, &["follower.db"], &dest, "test", &mut steps).unwrap();
+        stop.store(true, Ordering::Release);
+        let written = writer.join().unwrap();
+        assert!(written > 16_000, "the writer wrote during the backup");
+
+        let names: Vec<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["follower.db", DB_FILE]);
+        let copies: Vec<&(String, String, u64)> =
+            steps.0.iter().filter(|(s, _, _)| s == "copy").collect();
+        assert_eq!(copies[1].1, DB_FILE);
+        assert!(
+            copies[1].2 >= 2,
+            "the store was copied in steps: {copies:?}"
+        );
+
+        let verified = verify(&dest, &mut ()).unwrap();
+        assert_eq!(verified, manifest);
+        let restored = dir.path().join("restored");
+        restore(&dest, &restored, &mut ()).unwrap();
+        let db = Connection::open(restored.join(DB_FILE)).unwrap();
+        let last: i64 = db
+            .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(last, manifest.last_seq);
+        let f = Connection::open(restored.join("follower.db")).unwrap();
+        let position: i64 = f
+            .query_row("SELECT coalesce(max(last_seq), 0) FROM position", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(
+            position <= last,
+            "the follower is at {position}, the store copied with it ends at {last}"
+        );
+        let id = store.reader().store_id().unwrap();
+        assert_eq!(manifest.store_id, id);
+    }
+
     #[test]
     fn the_integrity_check_names_a_damaged_database() {
         let dir = tempfile::tempdir().unwrap();
@@ -491,7 +605,10 @@ mod tests {
         bytes[page_size] = 0x55;
         fs::write(&path, &bytes).unwrap();
         let e = integrity_check(&path, "x.db").unwrap_err();
-        assert!(matches!(&e, Error::Damaged { file, .. } if file == "x.db"), "{e}");
+        assert!(
+            matches!(&e, Error::Damaged { file, .. } if file == "x.db"),
+            "{e}"
+        );
         assert!(e.to_string().starts_with("x.db is damaged: "), "{e}");
     }
 

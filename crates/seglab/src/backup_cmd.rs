@@ -61,11 +61,7 @@ pub fn restore_report(manifest: &Manifest, src: &Path, data: &Path, took: Durati
         took.as_secs_f64()
     );
     out.push_str(&files_table(manifest));
-    let _ = writeln!(
-        out,
-        "start it with: seglab serve --data {}",
-        data.display()
-    );
+    let _ = writeln!(out, "start it with: seglab serve --data {}", data.display());
     out
 }
 
