@@ -14,7 +14,7 @@
 //! of an instant no later than the files it refers to. [`backup`] takes the
 //! files in that order (each before those it refers to, the store last),
 //! opens a read transaction on every one of them first, in order, which pins
-//! each file's snapshot within microseconds of the others, and only then
+//! each file's snapshot a moment after the one before, and only then
 //! copies the pinned snapshots page by page. Writers go on meanwhile (WAL:
 //! a reader blocks neither writers nor commits, and a snapshot that is held
 //! is never restarted by them); each WAL can only grow until its copy is
