@@ -67,6 +67,27 @@ impl Identities {
         self.next_person = self.next_person.max(person + 1);
     }
 
+    /// The id the next new person gets.
+    pub(crate) fn next_person(&self) -> PersonId {
+        self.next_person
+    }
+
+    /// Never hands out a person id below `next` (ids of deleted persons).
+    pub(crate) fn reserve_below(&mut self, next: PersonId) {
+        self.next_person = self.next_person.max(next);
+    }
+
+    /// Drops deleted persons and the ids that mapped to them.
+    pub(crate) fn forget(&mut self, ids: &[String], persons: &[PersonId]) {
+        for id in ids {
+            self.ids.remove(id.as_str());
+        }
+        for p in persons {
+            self.parent.remove(p);
+            self.user_of.remove(p);
+        }
+    }
+
     /// Today's person for a person id, following merges.
     pub(crate) fn find(&self, mut p: PersonId) -> PersonId {
         while let Some(&q) = self.parent.get(&p) {

@@ -136,6 +136,14 @@ impl Reader {
         Ok(self.setting("store_id")?.unwrap_or(id))
     }
 
+    /// The key of the caches derived from the store (`timelines.snapshot`,
+    /// `dedup.snapshot`): the store id, changed by every deletion of a
+    /// person, so that a cache written before one is never read after it.
+    pub fn cache_key(&self) -> Result<String> {
+        self.store_id()?;
+        self.with_conn(|c| Ok(cache_key(c)?))
+    }
+
     /// The admin token, created on first use.
     pub fn admin_token(&self) -> Result<String> {
         if let Some(t) = self.setting("admin_token")? {
@@ -151,4 +159,19 @@ impl Reader {
         })?;
         Ok(self.setting("admin_token")?.unwrap_or(token))
     }
+}
+
+/// See [`Reader::cache_key`] (the store id must exist).
+pub(crate) fn cache_key(conn: &rusqlite::Connection) -> rusqlite::Result<String> {
+    let id: String = conn.query_row(
+        "SELECT value FROM settings WHERE key = 'store_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(
+        match crate::forget::setting_number(conn, crate::forget::FORGET_COUNT)? {
+            0 => id,
+            n => format!("{id}/{n}"),
+        },
+    )
 }

@@ -10,6 +10,7 @@
 pub mod backup;
 pub mod bench;
 mod dedup;
+mod forget;
 mod handles;
 mod identity;
 mod keys;
@@ -30,6 +31,7 @@ use rusqlite::Connection;
 use seglab_event::Event;
 use tokio::sync::oneshot;
 
+pub use forget::{Forgotten, erase_deleted};
 pub use handles::Handles;
 pub use identity::PersonId;
 pub use keys::WriteKey;
@@ -96,6 +98,8 @@ pub struct AppendOutcome {
     pub accepted: usize,
     /// Events whose `messageId` was already stored (a client retry).
     pub duplicates: usize,
+    /// Events dropped because they carry the id of a deleted person (ADR 0014).
+    pub tombstoned: usize,
     /// The sequence number of the last stored event (0 when none was stored).
     pub last_seq: i64,
 }
@@ -103,7 +107,7 @@ pub struct AppendOutcome {
 /// The writer of a data folder.
 pub struct Store {
     dir: PathBuf,
-    sender: Mutex<Option<Sender<writer::Job>>>,
+    sender: Mutex<Option<Sender<writer::Work>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     pending: Arc<AtomicUsize>,
     commits: Arc<Commits>,
@@ -135,10 +139,17 @@ impl Store {
     /// Opens (creating if needed) the data folder `dir` for writing.
     pub fn open(dir: &Path, durability: Durability) -> Result<Store> {
         std::fs::create_dir_all(dir)?;
-        let lock = File::create(dir.join(LOCK_FILE))?;
+        // Not truncated before it is ours: the writer that holds it may have
+        // written where it serves into it.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))?;
         if lock.try_lock().is_err() {
             return Err(Error::Locked(dir.to_owned()));
         }
+        lock.set_len(0)?;
         let mut conn = Connection::open(dir.join(DB_FILE))?;
         configure(&conn, durability)?;
         schema::migrate(&mut conn)?;
@@ -150,7 +161,7 @@ impl Store {
             pending.clone(),
             commits.clone(),
             dir.join(dedup::DEDUP_FILE),
-            reader.store_id()?,
+            reader.cache_key()?,
         )?;
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
@@ -202,11 +213,11 @@ impl Store {
         let sender = guard.as_ref().ok_or(Error::Closed)?;
         self.pending.fetch_add(n, Ordering::AcqRel);
         if sender
-            .send(writer::Job {
+            .send(writer::Work::Append(writer::Job {
                 events,
                 historical,
                 reply: Some(reply),
-            })
+            }))
             .is_err()
         {
             self.pending.fetch_sub(n, Ordering::AcqRel);
@@ -227,6 +238,54 @@ impl Store {
         self.submit(events, historical)?
             .blocking_recv()
             .map_err(|_| Error::Closed)?
+    }
+
+    /// Deletes the person `id` leads to (a user id, anonymous id or person
+    /// id) and everyone merged into them from `seglab.db`, refuses their ids
+    /// from now on, and erases the deleted rows from the file (ADR 0014).
+    /// `None`: no person has that id. Blocks until done (appends queued
+    /// before it are committed first; those queued after wait).
+    ///
+    /// Their rows in `live.db` and `campaigns.db` are still to be deleted by
+    /// their owners: [`Reader::pending_erasures`] lists them until
+    /// [`Reader::erasures_done`].
+    pub fn forget(&self, id: &str) -> Result<Option<Forgotten>> {
+        let (reply, rx) = oneshot::channel();
+        self.work(writer::Work::Forget {
+            id: id.to_owned(),
+            reply,
+        })?;
+        rx.blocking_recv().map_err(|_| Error::Closed)?
+    }
+
+    /// Lifts the tombstones of `id` (as an id, and as an email address):
+    /// its events are stored again, as a new person. False when it had none.
+    pub fn lift_tombstone(&self, id: &str) -> Result<bool> {
+        let (reply, rx) = oneshot::channel();
+        self.work(writer::Work::Lift {
+            id: id.to_owned(),
+            reply,
+        })?;
+        rx.blocking_recv().map_err(|_| Error::Closed)?
+    }
+
+    fn work(&self, work: writer::Work) -> Result<()> {
+        let guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+        let sender = guard.as_ref().ok_or(Error::Closed)?;
+        sender.send(work).map_err(|_| Error::Closed)
+    }
+
+    /// Writes where this process serves the data folder (`http://…`) into
+    /// the lock file, so that commands run beside it can reach it (see
+    /// [`running_server`]).
+    pub fn advertise(&self, url: &str) -> Result<()> {
+        use std::io::{Seek, Write};
+        let mut f = &self._lock;
+        f.set_len(0)?;
+        f.seek(std::io::SeekFrom::Start(0))?;
+        f.write_all(url.as_bytes())?;
+        f.flush()?;
+        Ok(())
     }
 
     /// Makes everything committed so far durable on disk, whatever the durability
@@ -251,6 +310,20 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Where the process holding the data folder `dir` serves it, when one holds
+/// it and said so ([`Store::advertise`]); `None` when no writer holds it.
+pub fn running_server(dir: &Path) -> Option<String> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new().read(true).open(&path).ok()?;
+    if file.try_lock_shared().is_ok() {
+        // Nobody holds it: whatever it says is from a process that ended.
+        return None;
+    }
+    let text = std::fs::read_to_string(&path).ok()?;
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// The sequence number of the newest committed event, published after every

@@ -160,10 +160,13 @@ impl Reader {
         })
     }
 
-    /// The sequence number of the newest event (0 when there is none).
+    /// The sequence number of the newest event (0 when there is none); a
+    /// deleted event's number counts (numbers are never handed out again).
     pub fn last_seq(&self) -> Result<i64> {
         self.with_conn(|c| {
-            Ok(c.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?)
+            let max: i64 =
+                c.query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
+            Ok(max.max(crate::forget::setting_number(c, crate::forget::SEQ_FLOOR)?))
         })
     }
 

@@ -85,6 +85,31 @@ const MIGRATIONS: &[&str] = &[
         SELECT person_id, merged_into, created_at FROM persons
         WHERE merged_into IS NOT NULL ORDER BY rowid;
     ",
+    // 4: deleting people (ADR 0014). Merge numbers are never handed out again
+    // (AUTOINCREMENT: followers keep the last one they read as a cursor);
+    // tombstones hold salted hashes of the ids and addresses of deleted
+    // people; `erasures` the people whose rows in `live.db` and
+    // `campaigns.db` are still to be deleted.
+    "
+    CREATE TABLE merges_numbered (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        person_id   INTEGER NOT NULL,
+        merged_into INTEGER NOT NULL,
+        at          INTEGER NOT NULL
+    );
+    INSERT INTO merges_numbered (seq, person_id, merged_into, at)
+        SELECT seq, person_id, merged_into, at FROM merges ORDER BY seq;
+    DROP TABLE merges;
+    ALTER TABLE merges_numbered RENAME TO merges;
+    CREATE TABLE tombstones (
+        hash BLOB PRIMARY KEY,
+        kind TEXT    NOT NULL,
+        at   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE erasures (
+        person_id INTEGER PRIMARY KEY
+    );
+    ",
 ];
 
 /// Brings the database to the newest schema. Fails on a database written by a

@@ -36,6 +36,7 @@ fn appended_events_read_back_in_order() {
         AppendOutcome {
             accepted: 2,
             duplicates: 0,
+            tombstoned: 0,
             last_seq: 2
         }
     );

@@ -5,7 +5,7 @@
 //! the row it belongs to (rebuilt from the log at start), so the hot path never
 //! touches a random-key index: a hash hit is confirmed against that row.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use seglab_event::Event;
 use tokio::sync::oneshot;
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::forget::{Deleted, Forgotten, Next};
 use crate::identity::{Change, Identities};
 use crate::{AppendOutcome, Error};
 
@@ -31,6 +32,21 @@ pub(crate) struct Job {
     pub events: Vec<Event>,
     pub historical: bool,
     pub reply: Option<oneshot::Sender<Result<AppendOutcome, Error>>>,
+}
+
+/// What the writer is asked to do, in order.
+pub(crate) enum Work {
+    Append(Job),
+    /// Delete the person an id leads to (ADR 0014).
+    Forget {
+        id: String,
+        reply: oneshot::Sender<Result<Option<Forgotten>, Error>>,
+    },
+    /// Lift the tombstones of an id; answers whether there were any.
+    Lift {
+        id: String,
+        reply: oneshot::Sender<Result<bool, Error>>,
+    },
 }
 
 /// Keys are already hashes: use them as they are.
@@ -69,9 +85,13 @@ pub(crate) struct Writer {
     next_seq: i64,
     pending: Arc<AtomicUsize>,
     commits: Arc<crate::Commits>,
-    /// Where the deduplication map is kept between runs, and whose it is.
+    /// Where the deduplication map is kept between runs, and whose it is
+    /// (the store's cache key, which changes with every deletion).
     dedup_path: PathBuf,
-    store_id: String,
+    cache_key: String,
+    /// Tombstones of deleted people's ids: events carrying one are dropped.
+    tombstones: HashSet<[u8; 32]>,
+    salt: Vec<u8>,
     /// Committed events are freed on another thread: the writer is the serial
     /// part of ingestion and should spend its time writing.
     release: Sender<Vec<Job>>,
@@ -83,7 +103,7 @@ impl Writer {
         pending: Arc<AtomicUsize>,
         commits: Arc<crate::Commits>,
         dedup_path: PathBuf,
-        store_id: String,
+        cache_key: String,
     ) -> Result<Writer, Error> {
         let (release, freed) = channel::<Vec<Job>>();
         std::thread::Builder::new()
@@ -97,7 +117,9 @@ impl Writer {
             pending,
             commits,
             dedup_path,
-            store_id,
+            cache_key,
+            tombstones: HashSet::new(),
+            salt: Vec::new(),
             release,
         };
         w.load()?;
@@ -111,7 +133,7 @@ impl Writer {
         let max_seq: i64 =
             self.conn
                 .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
-        let snapshot = crate::dedup::read(&self.dedup_path, &self.store_id)
+        let snapshot = crate::dedup::read(&self.dedup_path, &self.cache_key)
             .filter(|(last, _)| *last <= max_seq);
         let from_snapshot = snapshot.is_some();
         let (after, pairs) = snapshot.unwrap_or((0, Vec::new()));
@@ -149,9 +171,16 @@ impl Writer {
                 ids.load_id(r.get(0)?, r.get(1)?);
             }
         }
+        // Numbers handed out before a deletion removed their rows are never
+        // handed out again.
+        let seq_floor = crate::forget::setting_number(&self.conn, crate::forget::SEQ_FLOOR)?;
+        let person_floor = crate::forget::setting_number(&self.conn, crate::forget::PERSON_FLOOR)?;
+        ids.reserve_below(person_floor + 1);
+        self.tombstones = crate::forget::tombstones(&self.conn)?;
+        self.salt = crate::forget::salt(&self.conn)?.unwrap_or_default();
         self.dedup = dedup;
         self.ids = ids;
-        self.next_seq = next_seq;
+        self.next_seq = next_seq.max(seq_floor + 1);
         tracing::info!(
             events = count,
             from_snapshot,
@@ -172,7 +201,7 @@ impl Writer {
         let last = self.next_seq - 1;
         match crate::dedup::write(
             &self.dedup_path,
-            &self.store_id,
+            &self.cache_key,
             last,
             self.dedup.len(),
             self.dedup.iter(),
@@ -187,48 +216,144 @@ impl Writer {
     }
 
     /// Runs until every sender is gone.
-    pub(crate) fn run(mut self, rx: Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
+    pub(crate) fn run(mut self, rx: Receiver<Work>) {
+        let mut next = None;
+        loop {
+            let work = match next.take() {
+                Some(w) => w,
+                None => match rx.recv() {
+                    Ok(w) => w,
+                    Err(_) => break,
+                },
+            };
+            let first = match work {
+                Work::Append(job) => job,
+                Work::Forget { id, reply } => {
+                    let _ = reply.send(self.forget(&id));
+                    continue;
+                }
+                Work::Lift { id, reply } => {
+                    let _ = reply.send(self.lift(&id));
+                    continue;
+                }
+            };
             let mut size = first.events.len();
             let mut jobs = vec![first];
             while size < MAX_TXN_EVENTS {
                 match rx.try_recv() {
-                    Ok(job) => {
+                    Ok(Work::Append(job)) => {
                         size += job.events.len();
                         jobs.push(job);
+                    }
+                    // Other work waits until these appends are committed.
+                    Ok(other) => {
+                        next = Some(other);
+                        break;
                     }
                     Err(_) => break,
                 }
             }
-            let result = self.commit(&jobs);
-            if result.is_err() {
-                // The in-memory state may hold rows that never committed.
-                if let Err(e) = self.load() {
-                    tracing::error!(error = %e, "reloading store state after a failed commit");
-                }
+            self.append(jobs, size);
+        }
+        self.save_dedup();
+    }
+
+    /// Commits `jobs` (holding `size` events) and answers each.
+    fn append(&mut self, mut jobs: Vec<Job>, size: usize) {
+        let result = self.commit(&jobs);
+        if result.is_err() {
+            // The in-memory state may hold rows that never committed.
+            if let Err(e) = self.load() {
+                tracing::error!(error = %e, "reloading store state after a failed commit");
             }
-            self.pending.fetch_sub(size, Ordering::AcqRel);
-            match result {
-                Ok(outcomes) => {
-                    self.commits.publish(self.next_seq - 1);
-                    for (job, outcome) in jobs.iter_mut().zip(outcomes) {
-                        if let Some(reply) = job.reply.take() {
-                            let _ = reply.send(Ok(outcome));
-                        }
+        }
+        self.pending.fetch_sub(size, Ordering::AcqRel);
+        match result {
+            Ok(outcomes) => {
+                self.commits.publish(self.next_seq - 1);
+                for (job, outcome) in jobs.iter_mut().zip(outcomes) {
+                    if let Some(reply) = job.reply.take() {
+                        let _ = reply.send(Ok(outcome));
                     }
-                    let _ = self.release.send(jobs);
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, events = size, "commit failed");
-                    for job in &mut jobs {
-                        if let Some(reply) = job.reply.take() {
-                            let _ = reply.send(Err(Error::Commit(e.to_string())));
-                        }
+                let _ = self.release.send(jobs);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = size, "commit failed");
+                for job in &mut jobs {
+                    if let Some(reply) = job.reply.take() {
+                        let _ = reply.send(Err(Error::Commit(e.to_string())));
                     }
                 }
             }
         }
-        self.save_dedup();
+    }
+
+    /// Deletes the person `id` leads to (see [`crate::forget`]), then brings
+    /// the memory, the deduplication map on disk and the file in line.
+    fn forget(&mut self, id: &str) -> Result<Option<Forgotten>, Error> {
+        let started = Instant::now();
+        self.conn.pragma_update(None, "secure_delete", "ON")?;
+        let next = Next {
+            seq: self.next_seq,
+            person: self.ids.next_person(),
+        };
+        let deleted = (|| {
+            let tx = self.conn.transaction()?;
+            let deleted = crate::forget::delete(&tx, id, next, seglab_event::time::now_millis())?;
+            tx.commit()?;
+            Ok::<_, rusqlite::Error>(deleted)
+        })();
+        let Deleted {
+            mut out,
+            ids,
+            events,
+            hashes,
+        } = match deleted {
+            Ok(Some(d)) => d,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                if let Err(e) = self.load() {
+                    tracing::error!(error = %e, "reloading store state after a failed deletion");
+                }
+                return Err(e.into());
+            }
+        };
+        for (hash, seq) in events {
+            if self.dedup.get(&hash) == Some(&seq) {
+                self.dedup.remove(&hash);
+            }
+        }
+        self.ids.forget(&ids, &out.persons);
+        self.tombstones.extend(hashes);
+        self.salt = crate::forget::salt(&self.conn)?.unwrap_or_default();
+        self.cache_key = crate::keys::cache_key(&self.conn)?;
+        // The map on disk named the deleted events: it is written again (or
+        // stays absent, and the next start scans the log).
+        if self.dedup_path.exists() {
+            self.save_dedup();
+        }
+        out.erased = crate::forget::erase_deleted(&self.conn)?;
+        tracing::info!(
+            person = out.person,
+            persons = out.persons.len(),
+            events = out.events,
+            erased = out.erased,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "person deleted from the store"
+        );
+        Ok(Some(out))
+    }
+
+    /// Lifts the tombstones of `id`.
+    fn lift(&mut self, id: &str) -> Result<bool, Error> {
+        let tx = self.conn.transaction()?;
+        let removed = crate::forget::lift(&tx, id)?;
+        tx.commit()?;
+        for h in &removed {
+            self.tombstones.remove(h);
+        }
+        Ok(!removed.is_empty())
     }
 
     fn commit(&mut self, jobs: &[Job]) -> Result<Vec<AppendOutcome>, Error> {
@@ -238,6 +363,10 @@ impl Writer {
         for job in jobs {
             let mut outcome = AppendOutcome::default();
             for e in &job.events {
+                if !self.tombstones.is_empty() && is_tombstoned(&self.tombstones, &self.salt, e) {
+                    outcome.tombstoned += 1;
+                    continue;
+                }
                 let hash = message_hash(&e.message_id);
                 if is_duplicate(&tx, &self.dedup, hash, &e.message_id)? {
                     outcome.duplicates += 1;
@@ -272,6 +401,20 @@ impl Writer {
         drop(insert);
         tx.commit()?;
         Ok(outcomes)
+    }
+}
+
+/// Whether `e` carries the id of a deleted person: its user id, or without
+/// one its anonymous id (a device shared with someone else keeps their
+/// events), or the old id of an alias.
+fn is_tombstoned(tombstones: &HashSet<[u8; 32]>, salt: &[u8], e: &Event) -> bool {
+    let hit = |id: &Option<String>| {
+        id.as_deref()
+            .is_some_and(|id| tombstones.contains(&crate::forget::hash(salt, id)))
+    };
+    match &e.user_id {
+        Some(_) => hit(&e.user_id) || hit(&e.previous_id),
+        None => hit(&e.anonymous_id) || hit(&e.previous_id),
     }
 }
 
