@@ -77,6 +77,18 @@ impl Engine {
         &mut self.timelines
     }
 
+    /// Replaces the timelines (loaded anew, e.g. after a person was deleted
+    /// from the store); definitions stay. Everything compiled against the
+    /// old timelines (live sets, cached RFM scores) is stale afterwards.
+    pub fn replace_timelines(&mut self, timelines: Timelines) {
+        self.timelines = timelines;
+        self.definitions_version += 1;
+        *self
+            .rfm_cache
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
     /// Defines (or replaces) a named segment that `in segment NAME` can refer
     /// to. A definition that closes a cycle of references, or names an unknown
     /// RFM cell, is rejected and the previous definition kept; references to

@@ -5,7 +5,8 @@
 //! ([`Timelines::write_snapshot`]: interned names and property sets, people,
 //! identities, traits and every event in its packed form), followed by an xxh3
 //! checksum of everything before it. Reading it is a sequential read with no
-//! parsing or interning per event. It belongs to one store (`store_id`) and
+//! parsing or interning per event. It belongs to one store (`store_id`: the
+//! store's cache key, which every deletion of a person changes) and
 //! covers the events up to `last_seq`; events after that are read from the
 //! store as usual, and identity merges made later are applied when it is read.
 //!

@@ -110,7 +110,8 @@ impl Segments {
         // first refresh (applying one twice changes nothing).
         let last_merge = reader.last_merge()?;
         let roots = reader.person_roots()?;
-        let store_id = reader.store_id()?;
+        // The cache key: a deletion of a person makes older snapshots stale.
+        let store_id = reader.cache_key()?;
         // Events after a snapshot are read from the store; a snapshot far
         // behind the log is written again after that.
         let newest = reader.last_seq()?;
@@ -190,6 +191,48 @@ impl Segments {
         };
         segments.sync_definitions(reader)?;
         Ok(segments)
+    }
+
+    /// Loads every event and trait from the store again into new timelines
+    /// and puts them in place of the engine's (definitions stay): after a
+    /// person was deleted from the store, nothing of them is left in memory,
+    /// not even an interned property value. With `snapshot_dir`, the
+    /// snapshot there is removed first, and written again from the new
+    /// timelines when they hold at least [`SNAPSHOT_MIN_EVENTS`] events.
+    ///
+    /// Readers keep the old timelines meanwhile; refreshes wait for it.
+    pub fn reload(&self, reader: &Reader, snapshot_dir: Option<&Path>) -> Result<()> {
+        self.reload_with(reader, snapshot_dir, SNAPSHOT_MIN_EVENTS)
+    }
+
+    pub(crate) fn reload_with(
+        &self,
+        reader: &Reader,
+        snapshot_dir: Option<&Path>,
+        snapshot_min: usize,
+    ) -> Result<()> {
+        if let Some(dir) = snapshot_dir {
+            snapshot::remove(dir)?;
+        }
+        let mut loaded = self.loaded();
+        let last_merge = reader.last_merge()?;
+        let roots = reader.person_roots()?;
+        let mut timelines = Timelines::new();
+        let mut bulk = timelines.bulk_load();
+        let last_seq = load::load(reader, 0, &mut EngineSink(&mut bulk))?;
+        bulk.finish();
+        if let Some(dir) = snapshot_dir
+            && timelines.event_count() as usize >= snapshot_min
+        {
+            write_snapshot(dir, &reader.cache_key()?, last_seq, &timelines);
+        }
+        self.engine_mut().replace_timelines(timelines);
+        loaded.at = Cursor {
+            last_seq,
+            last_merge,
+        };
+        loaded.roots = Roots::new(roots);
+        Ok(())
     }
 
     /// Brings the engine's definitions in line with the store's.

@@ -285,3 +285,38 @@ fn a_snapshot_start_equals_a_full_load() {
     let other = Segments::open_with(r, Some(&snap_dir), usize::MAX).unwrap();
     assert_eq!(other.events(), from_store.events());
 }
+
+#[test]
+fn after_a_deletion_the_engine_reloads_and_old_snapshots_are_not_trusted() {
+    let (dir, store) = shop();
+    let r = store.reader();
+    let seg = Segments::open_with(r, Some(dir.path()), 0).unwrap();
+    let source = "segment buyers = did \"Order Completed\"";
+    let checked = seg.check(r, source, "t.seg").unwrap();
+    seg.apply(r, &checked, source).unwrap();
+    let old_snapshot = std::fs::read(dir.path().join(snapshot::FILE)).unwrap();
+    let buyers = |s: &Segments| s.evaluate(r, &["buyers".to_owned()], NOW).unwrap()[0].size;
+    assert_eq!((seg.people(), buyers(&seg)), (3, 1));
+
+    let ann = store.forget("ann").unwrap().unwrap().person;
+    seg.reload_with(r, Some(dir.path()), 0).unwrap();
+    assert_eq!((seg.people(), buyers(&seg)), (2, 0));
+    assert!(seg.with_engine(|e| e.timelines().index_of(ann).is_none()));
+    assert!(seg.definition_versions().contains_key("buyers"));
+    // Refreshes go on from where the reload stood.
+    append(
+        &store,
+        json!([{"type": "track", "userId": "dee", "event": "Order Completed", "timestamp": at(1)}]),
+    );
+    seg.refresh(r).unwrap();
+    assert_eq!((seg.people(), buyers(&seg)), (3, 1));
+
+    // The snapshot written by the reload reads back without her; the one
+    // from before the deletion is ignored.
+    let (_, t) = snapshot::read(dir.path(), |_| true).unwrap().unwrap();
+    assert_eq!(t.person_count(), 2);
+    std::fs::write(dir.path().join(snapshot::FILE), &old_snapshot).unwrap();
+    let restarted = Segments::open_with(r, Some(dir.path()), usize::MAX).unwrap();
+    assert_eq!(restarted.people(), 3, "bob, the visitor and dee");
+    assert!(restarted.with_engine(|e| e.timelines().index_of(ann).is_none()));
+}
