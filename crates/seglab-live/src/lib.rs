@@ -17,7 +17,7 @@ mod runner;
 pub mod webhook;
 
 pub use change::{Cause, Change, UnknownCause};
-pub use db::{ChangeFilter, Day, Entries, LiveDb, Pool};
+pub use db::{ChangeFilter, Day, Entries, Forgotten, LiveDb, Pool};
 pub use live::{Live, Stepped};
 pub use runner::Runner;
 

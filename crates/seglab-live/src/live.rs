@@ -243,6 +243,31 @@ impl Live {
             .collect()
     }
 
+    /// Deletes deleted people from `live.db` and from memory (ADR 0014):
+    /// their changes and the deliveries those owe, their timers, and their
+    /// memberships, so they are in no segment and no checkpoint. Call it
+    /// once the engine no longer holds them (else a step could evaluate
+    /// them again).
+    pub fn forget(&mut self, persons: &[PersonId]) -> Result<crate::db::Forgotten> {
+        let out = self.db.forget(persons)?;
+        for &p in persons {
+            for s in &mut self.segs {
+                s.members.remove(p as u64);
+            }
+            if let Some(due) = self.due.remove(&p) {
+                self.timers.remove(&(due, p));
+            }
+            self.dirty_timers.remove(&p);
+        }
+        Ok(out)
+    }
+
+    /// Rebuilds `live.db` so that deleted rows are gone from the files (see
+    /// [`LiveDb::erase_deleted`]).
+    pub fn erase_deleted(&self) -> Result<bool> {
+        self.db.erase_deleted()
+    }
+
     /// Re-reads webhook subscriptions (after one was added or removed).
     pub fn reload_subscriptions(&mut self) -> Result<()> {
         self.subs = self.db.subscriptions(true)?;

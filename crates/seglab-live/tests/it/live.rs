@@ -255,3 +255,72 @@ segment big_buyers = in segment buyers and count("Order Completed") >= 3"#,
     w.segments.delete(w.store().reader(), "big_buyers").unwrap();
     w.segments.delete(w.store().reader(), "buyers").unwrap();
 }
+
+#[test]
+fn a_deleted_person_leaves_every_segment_timer_delivery_and_checkpoint() {
+    let mut w = World::new(SEGMENTS);
+    seglab_live::webhook::subscribe(
+        &w.db(),
+        &seglab_live::webhook::NewSubscription {
+            url: "http://127.0.0.1:9/hook".into(),
+            segments: None,
+            events: None,
+        },
+        NOW,
+    )
+    .unwrap();
+    w.live.reload_subscriptions().unwrap();
+    w.send(json!([track("bob", "Order Completed", NOW - DAY)]));
+    w.step(NOW);
+    w.live.checkpoint().unwrap();
+    // Ann's changes are the newest: their numbers must not come back.
+    w.send(json!([
+        track("ann", "Order Completed", NOW - DAY),
+        track("ann", "Product Viewed", NOW - DAY)
+    ]));
+    w.step(NOW + 1);
+    w.live.checkpoint().unwrap();
+    let (ann, bob) = (w.person("ann"), w.person("bob"));
+    let newest = w.change_count();
+    assert_eq!(w.live.segments_of(ann), vec!["browsers", "recent_buyers"]);
+
+    let gone = w.store().forget("ann").unwrap().unwrap();
+    assert_eq!(gone.persons, vec![ann]);
+    w.segments.reload(w.store().reader(), None).unwrap();
+    let out = w.live.forget(&gone.persons).unwrap();
+    assert_eq!(
+        out,
+        seglab_live::Forgotten {
+            changes: 2,
+            deliveries: 2,
+            timers: 1,
+            checkpoints: 2,
+        }
+    );
+    assert!(w.live.erase_deleted().unwrap());
+    assert!(w.live.segments_of(ann).is_empty());
+    assert_eq!(w.members("recent_buyers"), vec![bob]);
+    let count = |sql: &str| -> i64 { w.conn().query_row(sql, [ann], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM changes WHERE person = ?1"), 0);
+    assert_eq!(count("SELECT count(*) FROM timers WHERE person = ?1"), 0);
+
+    // Nothing of hers comes back: not from a step, nor from a restart
+    // (checkpoints and replay), nor when time passes.
+    assert!(w.step(NOW + 2).is_empty());
+    assert!(w.restart(NOW + 3).is_empty());
+    assert!(w.live.segments_of(ann).is_empty());
+    assert_eq!(w.members("browsers"), Vec::<i64>::new());
+    let ch = w.step(NOW + 40 * DAY);
+    assert_eq!(
+        kinds(&ch),
+        vec![("recent_buyers".into(), bob, "exited", "time")]
+    );
+    assert!(
+        ch[0].id > newest,
+        "{} reused a deleted change's number",
+        ch[0].id
+    );
+    for s in ["recent_buyers", "cart_abandoners", "browsers"] {
+        assert_eq!(w.members(s), w.batch(s, NOW + 40 * DAY), "{s}");
+    }
+}
