@@ -355,6 +355,13 @@ pub(crate) fn decide_person(
         .filter(holds)
         .filter_map(|s| channel_kind(&s.channel))
         .collect();
+    // The address of a deleted person is not mailed again, whoever has it
+    // now, until its tombstone is lifted (ADR 0014).
+    if let Some(address) = person.email()
+        && env.reader.is_forgotten(address)?
+    {
+        facts.suppressed_on.insert(ChannelKind::Email);
+    }
     let due_sends: Vec<DueSend<'_>> = candidates
         .iter()
         .map(|d| DueSend {

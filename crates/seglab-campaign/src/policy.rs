@@ -362,7 +362,7 @@ fn decide_one(
     }
     if person.suppressed_on.contains(&channel) {
         let reason = format!(
-            "the person is suppressed on {} (the suppression list, or a bounce)",
+            "the person is suppressed on {} (the suppression list, a bounce, or the address of a deleted person)",
             channel.as_str()
         );
         return skip(rules::SUPPRESSED, reason);

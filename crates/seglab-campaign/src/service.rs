@@ -60,6 +60,9 @@ pub struct Campaigns {
     rounds: Rounds,
     /// Wakes the sender when rows were decided `owed`.
     owed: Arc<tokio::sync::Notify>,
+    /// Held by the decision thread during a round, and by a deletion of a
+    /// person (so no round decides for someone being deleted).
+    working: Mutex<()>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -89,6 +92,7 @@ impl Campaigns {
             stop: AtomicBool::new(false),
             rounds: Rounds::default(),
             owed: Arc::new(tokio::sync::Notify::new()),
+            working: Mutex::new(()),
             thread: Mutex::new(None),
         }))
     }
@@ -186,6 +190,7 @@ impl Campaigns {
         let mut seen = self.live.recorded_count();
         while !self.stop.load(Ordering::Acquire) {
             let round = self.rounds.begin();
+            let working = self.working.lock().unwrap_or_else(|e| e.into_inner());
             let now = now_millis();
             let best = self.best_sellers(now);
             // A bug in one round must not stop campaigns for good: the
@@ -197,6 +202,7 @@ impl Campaigns {
             if let Err(e) = worker.exposures(&self.store) {
                 tracing::warn!(error = %e, "storing experiment exposures");
             }
+            drop(working);
             let next = match round_result {
                 Ok(r) => {
                     record_metrics(&r);
@@ -234,6 +240,20 @@ impl Campaigns {
         // The decision thread waits for recorded membership changes: wake it.
         self.live.wake_followers();
         self.rounds.wait(ticket, timeout)
+    }
+
+    /// Deletes the rows of deleted people (ADR 0014) between two rounds,
+    /// with no on-site decision in progress, then rebuilds `campaigns.db` so
+    /// the deleted rows are gone from the files. Returns what was deleted
+    /// and whether the file was rebuilt and its log emptied. A message
+    /// already handed to its channel may still go out.
+    pub fn forget(&self, persons: &[i64]) -> Result<(crate::db::Forgotten, bool)> {
+        let _working = self.working.lock().unwrap_or_else(|e| e.into_inner());
+        let _onsite = self.onsite.lock().unwrap_or_else(|e| e.into_inner());
+        self.pool.with(|db| {
+            let out = db.forget(persons)?;
+            Ok((out, db.erase_deleted()?))
+        })
     }
 
     /// Stops the decision thread and the sender.

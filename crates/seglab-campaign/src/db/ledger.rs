@@ -564,4 +564,67 @@ text = "Hi"
         assert_eq!(db.owed(100, 10, true).unwrap().len(), 4);
         assert_eq!(db.next_owed(true).unwrap(), Some(10));
     }
+
+    #[test]
+    fn deleting_people_removes_their_rows_and_never_reuses_a_send_number() {
+        let (dir, mut db) = db();
+        owe(&db, "mail", ChannelKind::Email, 1, 10);
+        let send = NewSend {
+            campaign: "mail".into(),
+            version: 1,
+            person: 2,
+            instance: "once".into(),
+            channel: ChannelKind::Email,
+            due_at: 10,
+        };
+        let decided = Decided {
+            address: Some("ann.f00d@example.com".into()),
+            html: Some("<p>Hi ann.f00d@example.com</p>".into()),
+            ..Decided::default()
+        };
+        let ann = db
+            .atomically(|tx| tx.insert_decided(&send, Status::Owed, &decided, 10))
+            .unwrap();
+        db.atomically(|tx| tx.issue_code("CODE-ANN-F00D", "mail", 2, 10, None))
+            .unwrap();
+        db.suppress(2, "email", "unsubscribed", 10).unwrap();
+        db.bounced(2, "ann.f00d@example.com", 11).unwrap();
+        db.suppress(1, "any", "listed", 10).unwrap();
+        let in_files = |needle: &str| {
+            std::fs::read_dir(dir.path()).unwrap().any(|e| {
+                std::fs::read(e.unwrap().path())
+                    .unwrap()
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes())
+            })
+        };
+        assert!(in_files("ann.f00d@example.com") && in_files("CODE-ANN-F00D"));
+
+        let out = db.forget(&[2]).unwrap();
+        assert_eq!(
+            out,
+            crate::db::Forgotten {
+                sends: 1,
+                coupons: 1,
+                suppressions: 2
+            }
+        );
+        assert!(db.erase_deleted().unwrap());
+        assert!(db.send(ann).unwrap().is_none());
+        assert!(db.coupon("CODE-ANN-F00D").unwrap().is_none());
+        assert!(db.suppressions_of(2).unwrap().is_empty());
+        assert_eq!(db.suppressions_of(1).unwrap().len(), 1);
+        assert!(!in_files("ann.f00d@example.com") && !in_files("CODE-ANN-F00D"));
+
+        // The newest send was hers: its number is not handed out again.
+        owe(&db, "hook", ChannelKind::Webhook, 3, 20);
+        let rows = db
+            .sends(&LedgerFilter {
+                limit: 10,
+                ..LedgerFilter::default()
+            })
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows[1].id > ann, "{} <= {ann}", rows[1].id);
+    }
 }

@@ -5,9 +5,10 @@
 //! Every SQL statement of campaigns is in this module and its children, behind
 //! the typed handle [`CampaignDb`]: `definitions` (campaigns, versions, the
 //! policy), `ledger` (sends: the exactly-once record of every decision),
-//! `offers` (coupons and suppressions).
+//! `offers` (coupons and suppressions), `forget` (deleting a person's rows).
 
 mod definitions;
+mod forget;
 mod ledger;
 mod offers;
 
@@ -16,6 +17,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 pub use definitions::{Applied, StoredCampaign};
+pub use forget::Forgotten;
 pub(crate) use ledger::Decided;
 pub use ledger::{DueRow, LedgerFilter, NewSend, SendRow, Status};
 pub use offers::{Coupon, Suppression};
@@ -133,6 +135,49 @@ const MIGRATIONS: &[&str] = &[
     "
     -- Whether the send's `Experiment Viewed` event is in the store.
     ALTER TABLE sends ADD COLUMN exposed INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX sends_unexposed ON sends (id) WHERE exposed = 0 AND variant IS NOT NULL;
+",
+    "
+    -- Deleting a person deletes their sends: the number of a deleted send is
+    -- never handed out again (it names the message to receivers, signs its
+    -- tracking links and keys its exposure event).
+    CREATE TABLE sends_numbered (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        campaign    TEXT    NOT NULL,
+        version     INTEGER NOT NULL,
+        person      INTEGER NOT NULL,
+        instance    TEXT    NOT NULL,
+        channel     TEXT    NOT NULL,
+        status      TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        due_at      INTEGER NOT NULL,
+        decided_at  INTEGER,
+        rule        TEXT,
+        explanation TEXT,
+        variant     TEXT,
+        step        TEXT,
+        address     TEXT,
+        subject     TEXT,
+        html        TEXT,
+        body_text   TEXT,
+        coupon      TEXT,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_at     INTEGER,
+        last_error  TEXT,
+        sent_at     INTEGER,
+        exposed     INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (campaign, person, instance)
+    );
+    INSERT INTO sends_numbered
+        SELECT id, campaign, version, person, instance, channel, status, created_at, due_at,
+               decided_at, rule, explanation, variant, step, address, subject, html,
+               body_text, coupon, attempts, next_at, last_error, sent_at, exposed
+        FROM sends ORDER BY id;
+    DROP TABLE sends;
+    ALTER TABLE sends_numbered RENAME TO sends;
+    CREATE INDEX sends_due ON sends (due_at) WHERE status IN ('scheduled', 'deferred');
+    CREATE INDEX sends_owed ON sends (next_at) WHERE status = 'owed';
+    CREATE INDEX sends_person ON sends (person, decided_at);
     CREATE INDEX sends_unexposed ON sends (id) WHERE exposed = 0 AND variant IS NOT NULL;
 ",
 ];

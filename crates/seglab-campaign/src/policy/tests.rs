@@ -118,7 +118,7 @@ fn suppression_unsubscribe_address_and_consent() {
     assert_eq!(
         run(&p, &person, &[&c], &[], now),
         [
-            "c skipped suppressed: skipped: the person is suppressed on email (the suppression list, or a bounce)"
+            "c skipped suppressed: skipped: the person is suppressed on email (the suppression list, a bounce, or the address of a deleted person)"
         ]
     );
     person.suppressed_on.clear();
