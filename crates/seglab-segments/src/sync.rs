@@ -123,6 +123,13 @@ impl Segments {
                 },
             )
         });
+        if snap.is_none()
+            && let Some(dir) = snapshot_dir
+        {
+            // One that does not match (another store's, damaged, or from
+            // before a person was deleted) must not stay on disk.
+            snapshot::remove(dir)?;
+        }
         let (timelines, last_seq) = match snap {
             Some((header, mut timelines)) => {
                 // Identity merges made since the snapshot was written.

@@ -14,6 +14,7 @@ mod api;
 mod auth;
 mod body;
 pub mod dashboard;
+pub mod erase;
 mod error;
 mod extract;
 pub mod metrics;
@@ -83,7 +84,8 @@ pub struct AppState {
 impl AppState {
     /// Builds the state for `store`: its write keys, the engine loaded with
     /// every event, trait and segment definition, and live memberships (whose
-    /// thread starts here).
+    /// thread starts here, once deletions of people a stopped server left
+    /// half done are finished).
     pub fn new(
         store: Arc<Store>,
         admin_token: String,
@@ -93,7 +95,6 @@ impl AppState {
         let keys = KeyCache::load(store.reader())?;
         let segments = Arc::new(Segments::open(store.reader(), Some(store.dir()))?);
         let live = Runner::open(store.clone(), segments.clone())?;
-        live.start(LIVE_IDLE)?;
         let live_db = Pool::open(store.dir())?;
         let campaigns = Campaigns::open(
             store.clone(),
@@ -102,7 +103,7 @@ impl AppState {
             limits.campaigns.clone(),
         )
         .map_err(|e| seglab_live::Error::Invalid(format!("campaigns: {e}")))?;
-        Ok(Arc::new(AppState {
+        let state = Arc::new(AppState {
             store,
             keys,
             admin_token,
@@ -113,7 +114,13 @@ impl AppState {
             live_db,
             campaigns,
             shutdown: tokio::sync::watch::Sender::new(false),
-        }))
+        });
+        // Before anything runs: no step or delivery for a deleted person.
+        erase::finish_pending(&state).map_err(|e| {
+            seglab_live::Error::Invalid(format!("finishing deletions of people: {}", e.message))
+        })?;
+        state.live.start(LIVE_IDLE)?;
+        Ok(state)
     }
 
     /// Ends open event streams (so a graceful shutdown does not wait on them).

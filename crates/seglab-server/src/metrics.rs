@@ -35,6 +35,15 @@ pub fn install() -> &'static PrometheusHandle {
             "events dropped because their message id was already stored"
         );
         metrics::describe_counter!(
+            "seglab_events_rejected_total",
+            "events of accepted requests that were not stored, by reason (deleted_person: \
+             the id of a deleted person)"
+        );
+        metrics::describe_counter!(
+            "seglab_people_deleted_total",
+            "people deleted (with everyone merged into them)"
+        );
+        metrics::describe_counter!(
             "seglab_requests_rejected_total",
             "ingestion requests refused, by reason (error code)"
         );
@@ -70,6 +79,15 @@ pub fn install() -> &'static PrometheusHandle {
 pub(crate) fn accepted(source: &'static str, stored: usize, duplicates: usize) {
     metrics::counter!("seglab_events_accepted_total", "source" => source).increment(stored as u64);
     metrics::counter!("seglab_events_duplicate_total").increment(duplicates as u64);
+}
+
+/// Events dropped because they carry the id of a deleted person (answered
+/// 200 all the same: SDKs would resend anything else).
+pub(crate) fn dropped_deleted(events: usize) {
+    if events > 0 {
+        metrics::counter!("seglab_events_rejected_total", "reason" => "deleted_person")
+            .increment(events as u64);
+    }
 }
 
 pub(crate) fn rejected(reason: &'static str) {

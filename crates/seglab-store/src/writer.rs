@@ -188,8 +188,10 @@ impl Writer {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "store state loaded"
         );
-        if !from_snapshot && count >= DEDUP_SNAPSHOT_MIN {
-            // The next start (even after a crash) reads this and the rows after it.
+        if !from_snapshot && (count >= DEDUP_SNAPSHOT_MIN || self.dedup_path.exists()) {
+            // The next start (even after a crash) reads this and the rows
+            // after it; and a map that did not match (from before a person
+            // was deleted, or damaged) must not stay on disk.
             self.save_dedup();
         }
         Ok(())

@@ -44,6 +44,7 @@ pub(crate) async fn store_events(
     let outcome = state.store.append(events, historical).await?;
     crate::metrics::committed(started.elapsed().as_secs_f64(), n);
     crate::metrics::accepted(source, outcome.accepted, outcome.duplicates);
+    crate::metrics::dropped_deleted(outcome.tombstoned);
     Ok(())
 }
 

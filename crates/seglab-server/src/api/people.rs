@@ -1,11 +1,18 @@
-//! `GET /api/v1/people/{id}`: a person's ids, traits and latest events.
+//! People:
+//!
+//! - `GET /api/v1/people/{id}`: a person's ids, traits and latest events.
+//! - `DELETE /api/v1/people/{id}`: deletes the person and everyone merged
+//!   into them, everywhere (ADR 0014); answers what was deleted.
+//! - `DELETE /api/v1/tombstones/{id}`: lets an id (or email address) of a
+//!   deleted person in again.
 
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 
 use crate::extract::{Path, Query};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,7 +21,9 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/api/v1/people/{id}", get(show))
+    Router::new()
+        .route("/api/v1/people/{id}", get(show).delete(remove))
+        .route("/api/v1/tombstones/{id}", delete(lift))
 }
 
 #[derive(Deserialize)]
@@ -36,4 +45,33 @@ async fn show(
     person
         .map(|p| Json(p.to_json()))
         .ok_or_else(|| ApiError::not_found(format!("no person with id {id:?}")))
+}
+
+async fn remove(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    super::blocking(&state, move |s| {
+        match crate::erase::delete_person(s, &id)? {
+            Some(deletion) => Ok(Json(deletion.to_json())),
+            None => Err(ApiError::not_found(format!("no person with id {id:?}"))),
+        }
+    })
+    .await
+}
+
+async fn lift(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    super::blocking(&state, move |s| {
+        if s.store.lift_tombstone(&id)? {
+            Ok(StatusCode::NO_CONTENT)
+        } else {
+            Err(ApiError::not_found(format!(
+                "{id:?} is not the id or address of a deleted person"
+            )))
+        }
+    })
+    .await
 }

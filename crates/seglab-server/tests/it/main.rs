@@ -2,6 +2,7 @@
 
 mod campaigns;
 mod dashboard;
+mod forget;
 mod ingest;
 mod insights;
 mod live;

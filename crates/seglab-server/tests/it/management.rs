@@ -30,6 +30,8 @@ async fn a_write_key_can_never_read() {
 const MANAGEMENT: &[(&str, &str)] = &[
     ("GET", "/api/v1/events"),
     ("GET", "/api/v1/people/u"),
+    ("DELETE", "/api/v1/people/u"),
+    ("DELETE", "/api/v1/tombstones/u"),
     ("GET", "/api/v1/keys"),
     ("POST", "/api/v1/keys"),
     ("DELETE", "/api/v1/keys/k"),
