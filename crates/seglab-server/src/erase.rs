@@ -95,11 +95,7 @@ fn erase_followers(
     state: &AppState,
     persons: &[PersonId],
     reload: bool,
-) -> ApiResult<(
-    seglab_live::Forgotten,
-    seglab_campaign::db::Forgotten,
-    bool,
-)> {
+) -> ApiResult<(seglab_live::Forgotten, seglab_campaign::db::Forgotten, bool)> {
     let (live, live_erased) = state.live.with_live(|l| -> ApiResult<_> {
         if reload {
             state

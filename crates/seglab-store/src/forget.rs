@@ -544,6 +544,13 @@ mod tests {
             .unwrap();
         assert_eq!((out.accepted, out.tombstoned, out.duplicates), (1, 3, 0));
         assert!(store.reader().person("user-ann-7f3a", 0).unwrap().is_none());
+        // Carl's event is kept without her anonymous id: a tombstoned id is
+        // never written again.
+        let carl = store.reader().person("user-carl-5d1b", 1).unwrap().unwrap();
+        assert_eq!(carl.ids, ["user-carl-5d1b"]);
+        assert_eq!(carl.events[0].anonymous_id, None);
+        store.sync().unwrap();
+        assert!(in_files(dir.path(), "anon-ann-7f3a").is_empty());
         drop(store);
 
         // After a restart: tombstones hold, and no number is handed out again.

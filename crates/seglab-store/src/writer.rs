@@ -365,10 +365,24 @@ impl Writer {
         for job in jobs {
             let mut outcome = AppendOutcome::default();
             for e in &job.events {
-                if !self.tombstones.is_empty() && is_tombstoned(&self.tombstones, &self.salt, e) {
-                    outcome.tombstoned += 1;
-                    continue;
-                }
+                let stripped;
+                let e = match self.tombstones.is_empty() {
+                    true => e,
+                    false => match tombstoned(&self.tombstones, &self.salt, e) {
+                        Tombstoned::No => e,
+                        Tombstoned::Event => {
+                            outcome.tombstoned += 1;
+                            continue;
+                        }
+                        Tombstoned::AnonymousId => {
+                            stripped = Event {
+                                anonymous_id: None,
+                                ..e.clone()
+                            };
+                            &stripped
+                        }
+                    },
+                };
                 let hash = message_hash(&e.message_id);
                 if is_duplicate(&tx, &self.dedup, hash, &e.message_id)? {
                     outcome.duplicates += 1;
@@ -406,17 +420,31 @@ impl Writer {
     }
 }
 
-/// Whether `e` carries the id of a deleted person: its user id, or without
-/// one its anonymous id (a device shared with someone else keeps their
-/// events), or the old id of an alias.
-fn is_tombstoned(tombstones: &HashSet<[u8; 32]>, salt: &[u8], e: &Event) -> bool {
+/// What the tombstones say of an event.
+enum Tombstoned {
+    No,
+    /// It is a deleted person's: dropped.
+    Event,
+    /// It is someone else's, on a deleted person's device: stored without
+    /// that anonymous id (a tombstoned id is never written again).
+    AnonymousId,
+}
+
+/// Whether `e` carries the id of a deleted person: its user id (or the old
+/// id of an alias) drops it, and so does its anonymous id when it has no
+/// user id; with one, the user's event is kept without the anonymous id.
+fn tombstoned(tombstones: &HashSet<[u8; 32]>, salt: &[u8], e: &Event) -> Tombstoned {
     let hit = |id: &Option<String>| {
         id.as_deref()
             .is_some_and(|id| tombstones.contains(&crate::forget::hash(salt, id)))
     };
-    match &e.user_id {
-        Some(_) => hit(&e.user_id) || hit(&e.previous_id),
-        None => hit(&e.anonymous_id) || hit(&e.previous_id),
+    if hit(&e.user_id) || hit(&e.previous_id) {
+        return Tombstoned::Event;
+    }
+    match (e.user_id.is_some(), hit(&e.anonymous_id)) {
+        (_, false) => Tombstoned::No,
+        (false, true) => Tombstoned::Event,
+        (true, true) => Tombstoned::AnonymousId,
     }
 }
 

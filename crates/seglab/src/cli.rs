@@ -158,6 +158,18 @@ pub enum PeopleCommand {
         #[arg(long)]
         at: Option<String>,
     },
+    /// Delete a person and everyone merged into them: events, ids, traits, memberships,
+    /// webhook deliveries, sends, coupons; later events with their ids are dropped.
+    /// Works while `seglab serve` runs (it asks the server).
+    Delete {
+        /// Any of their ids (user id, anonymous id) or their person id.
+        id: String,
+        /// Print what was deleted as JSON (the API's answer).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let an id or email address of a deleted person in again (its events start a new person).
+    UndeleteId { id: String },
     /// Why a person is in a segment, or not: each condition and the events that decided it.
     Explain {
         id: String,
@@ -330,6 +342,24 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .person(&id, events)?
                 .with_context(|| format!("no person with id {id:?}"))?;
             println!("{}", serde_json::to_string_pretty(&person.to_json())?);
+        }
+        Command::People {
+            command: PeopleCommand::Delete { id, json },
+        } => {
+            let deleted = crate::people_cmd::delete(&config, &id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&deleted)?);
+            } else {
+                print!("{}", crate::people_cmd::summary(&deleted));
+            }
+        }
+        Command::People {
+            command: PeopleCommand::UndeleteId { id },
+        } => {
+            if !crate::people_cmd::undelete_id(&config, &id)? {
+                anyhow::bail!("{id:?} is not the id or address of a deleted person");
+            }
+            println!("{id} is let in again: its events start a new person");
         }
         Command::People {
             command: PeopleCommand::Segments { id, at },

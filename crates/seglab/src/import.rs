@@ -30,6 +30,8 @@ pub struct Summary {
     pub lines: u64,
     pub accepted: u64,
     pub duplicates: u64,
+    /// Events that carry the id of a deleted person, dropped (ADR 0014).
+    pub deleted: u64,
     pub rejected: u64,
     /// Rejected lines by error code.
     pub by_code: BTreeMap<&'static str, u64>,
@@ -49,6 +51,7 @@ impl Summary {
     fn add(&mut self, out: AppendOutcome) {
         self.accepted += out.accepted as u64;
         self.duplicates += out.duplicates as u64;
+        self.deleted += out.tombstoned as u64;
     }
 
     /// The report printed at the end.
@@ -57,6 +60,13 @@ impl Summary {
             "read {} lines: {} events imported, {} duplicates skipped, {} lines rejected\n",
             self.lines, self.accepted, self.duplicates, self.rejected
         );
+        if self.deleted > 0 {
+            s += &format!(
+                "  {} events carry the id of a deleted person: dropped \
+                 (`seglab people undelete-id ID` lets an id in again)\n",
+                self.deleted
+            );
+        }
         for (code, n) in &self.by_code {
             s += &format!("  {n} × {code}\n");
         }

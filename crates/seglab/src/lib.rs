@@ -9,5 +9,6 @@ pub mod experiments_cmd;
 pub mod import;
 pub mod insights_cmd;
 pub mod live_cmd;
+pub mod people_cmd;
 pub mod segments_cmd;
 pub mod serve;

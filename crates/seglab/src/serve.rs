@@ -43,6 +43,17 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
     let addr = listener.local_addr()?;
+    // Where commands run beside this server reach it (`seglab people delete`).
+    let reachable = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    };
+    store.advertise(&format!("http://{reachable}"))?;
     let limits = Limits {
         max_pending_events: config.ingest.max_pending_events,
         campaigns: seglab_campaign::Settings {

@@ -60,10 +60,7 @@ async fn remove(
     .await
 }
 
-async fn lift(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+async fn lift(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     super::blocking(&state, move |s| {
         if s.store.lift_tombstone(&id)? {
             Ok(StatusCode::NO_CONTENT)

@@ -43,7 +43,10 @@ fn files_with(dir: &Path, needle: &str) -> Vec<String> {
 /// Waits until `needle` is in a file whose name starts with `prefix`.
 async fn until_in(dir: &Path, prefix: &str, needle: &str) {
     let start = Instant::now();
-    while !files_with(dir, needle).iter().any(|f| f.starts_with(prefix)) {
+    while !files_with(dir, needle)
+        .iter()
+        .any(|f| f.starts_with(prefix))
+    {
         assert!(start.elapsed() < WAIT, "{needle} never reached {prefix}");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -73,7 +76,17 @@ async fn ann_and_bob(app: &App) -> (i64, i64) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    apply(app, &entry_email("thanks", "buyers", 10, "Thanks, {{ person.traits.name }}", "")).await;
+    apply(
+        app,
+        &entry_email(
+            "thanks",
+            "buyers",
+            10,
+            "Thanks, {{ person.traits.name }}",
+            "",
+        ),
+    )
+    .await;
     batch(
         app,
         vec![
@@ -89,7 +102,11 @@ async fn ann_and_bob(app: &App) -> (i64, i64) {
     .await;
     catch_up(app).await;
     let (ann, bob) = (person(app, ANN_USER).await, person(app, BOB_USER).await);
-    assert_eq!(person(app, ANN_OLD).await, ann, "the alias merged her old account");
+    assert_eq!(
+        person(app, ANN_OLD).await,
+        ann,
+        "the alias merged her old account"
+    );
     row_of(app, "thanks", ann, &["owed"]).await;
     row_of(app, "thanks", bob, &["owed"]).await;
     (ann, bob)
@@ -168,26 +185,49 @@ async fn a_deleted_person_is_gone_from_every_file_and_api() {
     for needle in [ANN_USER, ANN_ANON, ANN_OLD, ANN_EMAIL] {
         assert_eq!(files_with(&dir, needle), Vec::<String>::new(), "{needle}");
     }
-    assert!(files_with(&dir, BOB_USER).iter().any(|f| f.starts_with("seglab.db")));
-    assert!(files_with(&dir, BOB_EMAIL).iter().any(|f| f.starts_with("campaigns.db")));
-    assert!(!dir.join(seglab_segments::snapshot::FILE).exists(), "a small store keeps none");
+    assert!(
+        files_with(&dir, BOB_USER)
+            .iter()
+            .any(|f| f.starts_with("seglab.db"))
+    );
+    assert!(
+        files_with(&dir, BOB_EMAIL)
+            .iter()
+            .any(|f| f.starts_with("campaigns.db"))
+    );
+    assert!(
+        !dir.join(seglab_segments::snapshot::FILE).exists(),
+        "a small store keeps none"
+    );
 
     // The APIs no longer show her, at once.
     for id in [ANN_USER, ANN_ANON, ANN_OLD, &ann.to_string()] {
         let (s, b) = app.get_admin(&format!("/api/v1/people/{id}")).await;
-        assert_eq!((s, &b["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{id}");
+        assert_eq!(
+            (s, &b["code"]),
+            (StatusCode::NOT_FOUND, &json!("not_found")),
+            "{id}"
+        );
     }
-    let (s, _) = app.get_admin(&format!("/api/v1/people/{ann}/segments")).await;
+    let (s, _) = app
+        .get_admin(&format!("/api/v1/people/{ann}/segments"))
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(members(&app, "buyers").await, vec![bob]);
     let (_, b) = app.get_admin("/api/v1/segments/buyers/count").await;
     assert_eq!(b["count"], 1, "{b}");
     let (_, b) = app.get_admin("/api/v1/segments/buyers/changes").await;
     assert!(
-        b["changes"].as_array().unwrap().iter().all(|c| c["person"] == bob),
+        b["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["person"] == bob),
         "{b}"
     );
-    let (_, b) = app.get_admin("/api/v1/segments/buyers/members/recorded").await;
+    let (_, b) = app
+        .get_admin("/api/v1/segments/buyers/members/recorded")
+        .await;
     assert_eq!(b["members"], json!([bob]), "{b}");
     let rows = sends(&app, "thanks").await;
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -195,7 +235,10 @@ async fn a_deleted_person_is_gone_from_every_file_and_api() {
     let (s, b) = app
         .admin("DELETE", &format!("/api/v1/people/{ANN_USER}"), Value::Null)
         .await;
-    assert_eq!((s, &b["code"]), (StatusCode::NOT_FOUND, &json!("not_found")));
+    assert_eq!(
+        (s, &b["code"]),
+        (StatusCode::NOT_FOUND, &json!("not_found"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,7 +264,11 @@ async fn a_deleted_persons_ids_are_dropped_until_the_tombstone_is_lifted() {
     ]});
     for path in ["/v1/batch", "/v1/import"] {
         let (s, b) = app.post(path, again.to_string()).await;
-        assert_eq!((s, &b), (StatusCode::OK, &json!({"success": true})), "{path}");
+        assert_eq!(
+            (s, &b),
+            (StatusCode::OK, &json!({"success": true})),
+            "{path}"
+        );
     }
     assert_eq!(app.count(), stored + 1, "only Bob's first event");
     let (s, _) = app.get_admin(&format!("/api/v1/people/{ANN_USER}")).await;
@@ -246,7 +293,10 @@ async fn a_deleted_persons_ids_are_dropped_until_the_tombstone_is_lifted() {
     batch(
         &app,
         vec![
-            identify("user-cy-77d0", json!({"email": ANN_EMAIL.to_uppercase(), "name": "Cy"})),
+            identify(
+                "user-cy-77d0",
+                json!({"email": ANN_EMAIL.to_uppercase(), "name": "Cy"}),
+            ),
             track("user-cy-77d0", "Order Completed", json!({})),
         ],
     )
@@ -259,13 +309,24 @@ async fn a_deleted_persons_ids_are_dropped_until_the_tombstone_is_lifted() {
 
     // Lifted: her id is stored again, as a new person.
     let (s, _) = app
-        .admin("DELETE", &format!("/api/v1/tombstones/{ANN_USER}"), Value::Null)
+        .admin(
+            "DELETE",
+            &format!("/api/v1/tombstones/{ANN_USER}"),
+            Value::Null,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, b) = app
-        .admin("DELETE", &format!("/api/v1/tombstones/{ANN_USER}"), Value::Null)
+        .admin(
+            "DELETE",
+            &format!("/api/v1/tombstones/{ANN_USER}"),
+            Value::Null,
+        )
         .await;
-    assert_eq!((s, &b["code"]), (StatusCode::NOT_FOUND, &json!("not_found")));
+    assert_eq!(
+        (s, &b["code"]),
+        (StatusCode::NOT_FOUND, &json!("not_found"))
+    );
     batch(&app, vec![track(ANN_USER, "Order Completed", json!({}))]).await;
     let back = person(&app, ANN_USER).await;
     assert!(back > cy, "{back} is a new person");

@@ -7,6 +7,7 @@ mod durability;
 mod import;
 mod insights;
 mod live;
+mod people;
 mod segments;
 #[path = "../../../../tests/smtp/harness.rs"]
 mod smtp;
