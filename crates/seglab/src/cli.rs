@@ -167,9 +167,18 @@ pub enum PeopleCommand {
         /// Print what was deleted as JSON (the API's answer).
         #[arg(long)]
         json: bool,
+        /// The running server's admin token (default: the configured one, else the one kept in
+        /// the data folder).
+        #[arg(long, env = "SEGLAB_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
     },
     /// Let an id or email address of a deleted person in again (its events start a new person).
-    UndeleteId { id: String },
+    UndeleteId {
+        id: String,
+        /// As for `delete`.
+        #[arg(long, env = "SEGLAB_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+    },
     /// Why a person is in a segment, or not: each condition and the events that decided it.
     Explain {
         id: String,
@@ -279,6 +288,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         overrides.email_from = email_from.clone();
         overrides.public_url = public_url.clone();
     }
+    if let Command::People {
+        command:
+            PeopleCommand::Delete { admin_token, .. } | PeopleCommand::UndeleteId { admin_token, .. },
+    } = &cli.command
+    {
+        overrides.admin_token = admin_token.clone();
+    }
     let config = Config::load(cli.config.as_deref(), &overrides)?;
     init_logging(&config);
     match cli.command {
@@ -344,7 +360,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&person.to_json())?);
         }
         Command::People {
-            command: PeopleCommand::Delete { id, json },
+            command: PeopleCommand::Delete { id, json, .. },
         } => {
             let deleted = crate::people_cmd::delete(&config, &id)?;
             if json {
@@ -354,7 +370,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::People {
-            command: PeopleCommand::UndeleteId { id },
+            command: PeopleCommand::UndeleteId { id, .. },
         } => {
             if !crate::people_cmd::undelete_id(&config, &id)? {
                 anyhow::bail!("{id:?} is not the id or address of a deleted person");
