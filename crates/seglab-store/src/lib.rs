@@ -309,6 +309,8 @@ impl Store {
 impl Drop for Store {
     fn drop(&mut self) {
         self.shutdown();
+        // Where a server served this folder is no longer true.
+        let _ = self._lock.set_len(0);
     }
 }
 
