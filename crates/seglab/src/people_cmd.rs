@@ -21,6 +21,8 @@ use crate::config::Config;
 /// Deletes the person `id` leads to; returns what was deleted, as the API
 /// answers it.
 pub fn delete(config: &Config, id: &str) -> anyhow::Result<Value> {
+    // Refuses a folder with no store in it (rather than making one).
+    Reader::open(&config.data)?;
     match Store::open(&config.data, Durability::Full) {
         Ok(store) => {
             let deletion =
@@ -41,6 +43,7 @@ pub fn delete(config: &Config, id: &str) -> anyhow::Result<Value> {
 /// Lets `id` (or an email address) of a deleted person in again; false when
 /// it was not refused.
 pub fn undelete_id(config: &Config, id: &str) -> anyhow::Result<bool> {
+    Reader::open(&config.data)?;
     match Store::open(&config.data, Durability::Full) {
         Ok(store) => Ok(store.lift_tombstone(id)?),
         Err(seglab_store::Error::Locked(_)) => {

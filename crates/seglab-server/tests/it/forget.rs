@@ -331,3 +331,56 @@ async fn a_deleted_persons_ids_are_dropped_until_the_tombstone_is_lifted() {
     let back = person(&app, ANN_USER).await;
     assert!(back > cy, "{back} is a new person");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_stopped_after_the_store_is_finished_at_start() {
+    let app = App::with_campaigns(None);
+    let dir = app.store.dir().to_owned();
+    let (ann, bob) = ann_and_bob(&app).await;
+    let s = app.state.clone();
+    tokio::task::spawn_blocking(move || s.stop_live())
+        .await
+        .unwrap();
+    // The server stops after the store's part of a deletion.
+    let store = app.store.clone();
+    let gone = tokio::task::spawn_blocking(move || store.forget(ANN_USER).unwrap().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(app.store.reader().pending_erasures().unwrap(), gone.persons);
+    assert!(
+        !files_with(&dir, ANN_EMAIL).is_empty(),
+        "still in campaigns.db"
+    );
+
+    let store = app.store.clone();
+    let state = tokio::task::spawn_blocking(move || {
+        seglab_server::AppState::new(store, crate::ADMIN.into(), Default::default()).unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(app.store.reader().pending_erasures().unwrap().is_empty());
+    assert!(state.live.with_live(|l| l.segments_of(ann)).is_empty());
+    assert_eq!(state.live.with_live(|l| l.segments_of(bob)), ["buyers"]);
+    let ledger = state
+        .campaigns
+        .pool
+        .with(|db| {
+            db.sends(&seglab_campaign::db::LedgerFilter {
+                limit: 100,
+                ..Default::default()
+            })
+        })
+        .unwrap();
+    assert_eq!(
+        ledger.iter().map(|r| r.person).collect::<Vec<_>>(),
+        [bob],
+        "{ledger:?}"
+    );
+    for needle in [ANN_USER, ANN_ANON, ANN_OLD, ANN_EMAIL] {
+        assert_eq!(files_with(&dir, needle), Vec::<String>::new(), "{needle}");
+    }
+    let s = state.clone();
+    tokio::task::spawn_blocking(move || s.stop_live())
+        .await
+        .unwrap();
+}

@@ -220,4 +220,11 @@ fn a_person_is_deleted_with_no_server_running_and_an_id_let_in_again() {
     let person: Value =
         serde_json::from_str(&stdout(&seglab(&data, &["people", "show", ANN_USER]))).unwrap();
     assert_eq!(person["ids"], json!([ANN_USER]), "{person}");
+
+    // A folder with no store is not made into one.
+    let empty = dir.path().join("nothing");
+    let out = seglab(&empty, &["people", "delete", ANN_USER]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no seglab data in"));
+    assert!(!empty.exists());
 }
