@@ -1,5 +1,5 @@
 //! seglab's durable store: one SQLite file in WAL mode holds events, persons and
-//! their ids, traits, write keys and settings.
+//! their ids, traits, write keys, admin tokens and settings.
 //!
 //! [`Store`] is the writer: it owns the data folder (a lock file keeps a second
 //! writer out), and [`Store::append`] answers only after the transaction holding
@@ -15,6 +15,7 @@ mod keys;
 mod read;
 mod schema;
 mod segments;
+mod tokens;
 mod writer;
 
 use std::fs::File;
@@ -35,6 +36,7 @@ pub use keys::WriteKey;
 pub use read::{PersonView, ScanRow, StoredEvent, TraitValue};
 pub use schema::open_beside;
 pub use segments::{SaveOutcome, SegmentRecord};
+pub use tokens::{AdminToken, ActiveToken, Scope, TokenLookup, token_hash};
 
 /// The database file inside the data folder.
 pub const DB_FILE: &str = "seglab.db";
@@ -52,6 +54,8 @@ pub enum Error {
     Commit(String),
     #[error("the store is shut down")]
     Closed,
+    #[error("{0}")]
+    Exists(String),
 }
 
 impl Error {
@@ -61,6 +65,7 @@ impl Error {
             Error::Sqlite(_) | Error::Io(_) | Error::Commit(_) => "storage",
             Error::Locked(_) => "locked",
             Error::Closed => "unavailable",
+            Error::Exists(_) => "exists",
         }
     }
 }
