@@ -167,7 +167,10 @@ mod tests {
         let t0 = Instant::now();
         assert!(l.admit("k", t0).is_ok());
         let e = l.admit("k", t0).unwrap_err();
-        assert_eq!((e.kind, e.code, e.retry_after), (ErrorKind::RateLimited, "rate_limited", Some(4)));
+        assert_eq!(
+            (e.kind, e.code, e.retry_after),
+            (ErrorKind::RateLimited, "rate_limited", Some(4))
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub use keys::WriteKey;
 pub use read::{PersonView, ScanRow, StoredEvent, TraitValue};
 pub use schema::open_beside;
 pub use segments::{SaveOutcome, SegmentRecord};
-pub use tokens::{AdminToken, ActiveToken, Scope, TokenLookup, token_hash};
+pub use tokens::{ActiveToken, AdminToken, Scope, TokenLookup, token_hash};
 
 /// The database file inside the data folder.
 pub const DB_FILE: &str = "seglab.db";

@@ -184,8 +184,12 @@ impl Reader {
         let hash = token_hash(token);
         self.with_conn(|c| {
             let found = c
-                .prepare_cached(&format!("SELECT {COLUMNS} FROM admin_tokens WHERE hash = ?1"))?
-                .query_row([&hash], |r| Ok((active(r)?, r.get::<_, Option<Millis>>(6)?)))
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM admin_tokens WHERE hash = ?1"
+                ))?
+                .query_row([&hash], |r| {
+                    Ok((active(r)?, r.get::<_, Option<Millis>>(6)?))
+                })
                 .optional()?;
             Ok(match found {
                 None => TokenLookup::Unknown,
@@ -257,9 +261,7 @@ mod tests {
         let wal = std::fs::read(dir.path().join("seglab.db-wal")).unwrap_or_default();
         for file in [&bytes, &wal] {
             assert!(
-                !file
-                    .windows(token.len())
-                    .any(|w| w == token.as_bytes()),
+                !file.windows(token.len()).any(|w| w == token.as_bytes()),
                 "the token is stored in clear"
             );
         }
@@ -290,7 +292,10 @@ mod tests {
         let (_, second) = r.create_token("ci", Scope::Full).unwrap();
         assert!(matches!(
             r.lookup_token(&second).unwrap(),
-            TokenLookup::Active(ActiveToken { scope: Scope::Full, .. })
+            TokenLookup::Active(ActiveToken {
+                scope: Scope::Full,
+                ..
+            })
         ));
         let listed = r.list_tokens().unwrap();
         assert_eq!(listed.len(), 2);

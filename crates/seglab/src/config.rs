@@ -284,7 +284,11 @@ mod tests {
             rate_burst: Some(0),
             ..Overrides::default()
         };
-        let rate = Config::load(Some(&path), &o).unwrap().ingest.rate().unwrap();
+        let rate = Config::load(Some(&path), &o)
+            .unwrap()
+            .ingest
+            .rate()
+            .unwrap();
         assert_eq!((rate.per_second, rate.burst), (0.5, 1));
     }
 

@@ -115,9 +115,15 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].starts_with("name") && lines[0].contains("last used"));
-        assert!(lines[1].starts_with("ci ") && lines[1].contains(" read "), "{text}");
+        assert!(
+            lines[1].starts_with("ci ") && lines[1].contains(" read "),
+            "{text}"
+        );
         assert!(lines[1].ends_with(&format_timestamp(60_000)), "{text}");
-        assert!(lines[2].contains(" full ") && lines[2].ends_with(" -"), "{text}");
+        assert!(
+            lines[2].contains(" full ") && lines[2].ends_with(" -"),
+            "{text}"
+        );
         assert!(lines[2].contains(&format_timestamp(120_000)), "{text}");
     }
 }

@@ -10,10 +10,10 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::Method;
-use axum::Json;
 use seglab_campaign::experiment;
 use seglab_event::time::now_millis;
 use serde::Deserialize;

@@ -22,9 +22,9 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::Method;
-use axum::Json;
 use seglab_event::time::{format_timestamp, now_millis};
 use seglab_insights::{
     DEFAULT_DAYS, Evaluated, Families, Guardrail, Insights, Layered, Overlap, RfmGrid,

@@ -8,9 +8,9 @@ use axum::extract::State;
 use axum::http::Method;
 
 use crate::extract::Path;
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use seglab_event::time::format_timestamp;
 use seglab_store::WriteKey;
 use serde::Deserialize;

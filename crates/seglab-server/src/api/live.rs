@@ -38,8 +38,16 @@ use crate::error::{ApiError, ApiResult};
 
 pub(crate) fn routes() -> Management {
     Management::new()
-        .read(Method::GET, "/api/v1/segments/{name}/history", segment_history)
-        .read(Method::GET, "/api/v1/segments/{name}/changes", segment_changes)
+        .read(
+            Method::GET,
+            "/api/v1/segments/{name}/history",
+            segment_history,
+        )
+        .read(
+            Method::GET,
+            "/api/v1/segments/{name}/changes",
+            segment_changes,
+        )
         .read(
             Method::GET,
             "/api/v1/segments/{name}/members/recorded",

@@ -15,9 +15,9 @@ use axum::extract::State;
 use axum::http::Method;
 
 use crate::extract::{Path, Query};
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use seglab_event::time::{format_timestamp, now_millis, parse_timestamp};
 use seglab_insights::Guardrail;
 use seglab_lang::ast::Condition;

@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::Method;
 use axum::http::StatusCode;
-use axum::Json;
 use seglab_event::time::{format_timestamp, now_millis};
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -64,7 +64,13 @@ impl Management {
         self.add(Scope::Full, method, path, handler)
     }
 
-    fn add<H, T>(mut self, scope: Scope, method: Method, path: &'static str, handler: H) -> Management
+    fn add<H, T>(
+        mut self,
+        scope: Scope,
+        method: Method,
+        path: &'static str,
+        handler: H,
+    ) -> Management
     where
         H: Handler<T, Arc<AppState>>,
         T: 'static,
@@ -98,11 +104,12 @@ async fn require_scope(State(needed): State<Scope>, request: Request, next: Next
     match request.extensions().get::<Granted>() {
         Some(g) if g.scope.allows(needed) => next.run(request).await,
         granted => {
-            let has = granted.map_or("no", |g| g.scope.as_str());
+            let has =
+                granted.map_or_else(|| "none".to_owned(), |g| format!("the `{}` scope", g.scope));
             ApiError::new(
                 ErrorKind::Forbidden,
                 "forbidden",
-                format!("this needs an admin token with the `{needed}` scope; this one has {has} scope"),
+                format!("this needs an admin token with the `{needed}` scope; this one has {has}"),
             )
             .into_response()
         }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use seglab_event::Millis;
-use seglab_store::{ActiveToken, Reader, Scope, TokenLookup, token_hash};
+use seglab_store::{ActiveToken, Reader, TokenLookup, token_hash};
 
 use super::Granted;
 use crate::error::{ApiError, ApiResult, ErrorKind};
@@ -143,19 +143,12 @@ impl TokenCache {
             )),
         }
     }
-
-    /// The scope of the cached token `id`, if it is active.
-    pub fn scope_of(&self, id: i64) -> Option<Scope> {
-        self.map()
-            .values()
-            .find(|c| c.token.id == id)
-            .map(|c| c.token.scope)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use seglab_store::Scope;
 
     #[test]
     fn a_new_token_works_at_once_and_a_revoked_one_after_a_refresh() {
@@ -178,7 +171,10 @@ mod tests {
         cache.refresh(&reader);
         assert!(!cache.is_active(record.id));
         let e = cache.check(&token, &reader, 3_000).unwrap_err();
-        assert_eq!((e.kind, e.code), (ErrorKind::Unauthorized, "invalid_admin_token"));
+        assert_eq!(
+            (e.kind, e.code),
+            (ErrorKind::Unauthorized, "invalid_admin_token")
+        );
         assert!(e.message.contains("revoked"), "{}", e.message);
         let e = cache.check("adm_unknown", &reader, 3_000).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Unauthorized);

@@ -83,7 +83,10 @@ async fn a_refused_write_changes_nothing_and_the_same_write_with_a_full_token_wo
     ];
     for (method, path, body) in writes {
         let (s, b) = call(&client, method, &format!("{url}{path}"), &read, body).await;
-        assert_eq!((s, &b["code"]), (StatusCode::FORBIDDEN, &json!("forbidden")));
+        assert_eq!(
+            (s, &b["code"]),
+            (StatusCode::FORBIDDEN, &json!("forbidden"))
+        );
     }
     assert!(app.store.reader().segments().unwrap().is_empty());
     assert_eq!(app.store.reader().list_keys().unwrap().len(), 1);
@@ -129,7 +132,14 @@ async fn a_webhook_secret_is_shown_to_full_tokens_only() {
     let (s, by_admin) = app.get_admin("/api/v1/campaigns/to_crm").await;
     assert_eq!(s, StatusCode::OK);
     assert!(by_admin["webhook_secret"].is_string(), "{by_admin}");
-    let (s, by_read) = call(&client, "GET", &format!("{url}/api/v1/campaigns/to_crm"), &read, "").await;
+    let (s, by_read) = call(
+        &client,
+        "GET",
+        &format!("{url}/api/v1/campaigns/to_crm"),
+        &read,
+        "",
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(by_read["name"], by_admin["name"], "{by_read}");
     assert!(by_read.get("webhook_secret").is_none(), "{by_read}");
@@ -144,7 +154,10 @@ async fn a_revoked_token_is_refused_within_a_refresh() {
     // Created beside the server (as `seglab tokens create` does): works at once.
     let (_, token) = app.store.reader().create_token("ci", Scope::Read).unwrap();
     let segments = format!("{url}/api/v1/segments");
-    assert_eq!(call(&client, "GET", &segments, &token, "").await.0, StatusCode::OK);
+    assert_eq!(
+        call(&client, "GET", &segments, &token, "").await.0,
+        StatusCode::OK
+    );
     assert!(app.store.reader().revoke_token("ci").unwrap());
     let revoked = Instant::now();
     let (status, body) = loop {
@@ -157,8 +170,14 @@ async fn a_revoked_token_is_refused_within_a_refresh() {
     let took = revoked.elapsed();
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["code"], "invalid_admin_token");
-    assert!(body["message"].as_str().unwrap().contains("revoked"), "{body}");
-    assert!(took < Duration::from_millis(2_500), "refused only after {took:?}");
+    assert!(
+        body["message"].as_str().unwrap().contains("revoked"),
+        "{body}"
+    );
+    assert!(
+        took < Duration::from_millis(2_500),
+        "refused only after {took:?}"
+    );
     // The built-in token is not affected, and the last use was recorded.
     assert_eq!(app.get_admin("/api/v1/segments").await.0, StatusCode::OK);
     let listed = app.store.reader().list_tokens().unwrap();

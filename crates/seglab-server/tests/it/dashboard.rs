@@ -284,7 +284,7 @@ async fn the_cookie_opens_pages_and_reads_of_the_api_only() {
         ("authorization", "Bearer nope"),
     ];
     let a = call(&app, "GET", "/api/v1/segments", &headers, Body::empty()).await;
-    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     // A made-up cookie is nothing.
     let made_up = format!("seglab_session={}", "0".repeat(64));
     let a = call(&app, "GET", "/ui", &[("cookie", &made_up)], Body::empty()).await;
@@ -377,10 +377,7 @@ async fn a_read_token_opens_a_read_only_session_that_ends_with_the_token() {
     assert!(a.body.contains("`full`"), "{}", a.body);
     assert!(app.store.reader().segment("loyal").unwrap().is_none());
     // The cookie reads the API, as an admin session's does.
-    assert_eq!(
-        b.get(&app, "/api/v1/segments").await.status,
-        StatusCode::OK
-    );
+    assert_eq!(b.get(&app, "/api/v1/segments").await.status, StatusCode::OK);
     // Revoking the token ends the session at the next refresh.
     assert!(app.store.reader().revoke_token("viewer").unwrap());
     app.state.refresh_access();

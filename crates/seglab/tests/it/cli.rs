@@ -73,13 +73,19 @@ async fn tokens_created_listed_and_revoked_from_the_cli_work_on_a_running_server
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::start(&data);
-    let read = stdout(&seglab(&data, &["tokens", "create", "ci", "--scope", "read"]))
-        .trim()
-        .to_owned();
+    let read = stdout(&seglab(
+        &data,
+        &["tokens", "create", "ci", "--scope", "read"],
+    ))
+    .trim()
+    .to_owned();
     assert!(read.starts_with("rdo_"), "{read}");
-    let full = stdout(&seglab(&data, &["tokens", "create", "ops", "--scope", "full"]))
-        .trim()
-        .to_owned();
+    let full = stdout(&seglab(
+        &data,
+        &["tokens", "create", "ops", "--scope", "full"],
+    ))
+    .trim()
+    .to_owned();
     assert!(full.starts_with("adm_"), "{full}");
     // A name has one active token; a scope must be chosen.
     let out = seglab(&data, &["tokens", "create", "ci", "--scope", "full"]);
@@ -97,7 +103,10 @@ async fn tokens_created_listed_and_revoked_from_the_cli_work_on_a_running_server
     };
     let segment = r#"{"source": "segment buyers = did \"Order Completed\""}"#;
     assert_eq!(
-        call(reqwest::Method::GET, &read, "").await.unwrap().status(),
+        call(reqwest::Method::GET, &read, "")
+            .await
+            .unwrap()
+            .status(),
         200
     );
     let res = call(reqwest::Method::POST, &read, segment).await.unwrap();
@@ -149,7 +158,10 @@ async fn tokens_created_listed_and_revoked_from_the_cli_work_on_a_running_server
     assert_eq!(status, 401, "revocation did not take effect");
     assert!(revoked.elapsed() < Duration::from_millis(2_500));
     assert_eq!(
-        call(reqwest::Method::GET, &full, "").await.unwrap().status(),
+        call(reqwest::Method::GET, &full, "")
+            .await
+            .unwrap()
+            .status(),
         200
     );
     let out = seglab(&data, &["tokens", "revoke", "ci"]);
@@ -179,7 +191,11 @@ async fn the_rate_limit_flags_reach_the_server() {
             .unwrap();
         statuses.push(res.status().as_u16());
         if res.status() == 429 {
-            let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            let retry: u64 = res.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
             assert!((1..=5).contains(&retry), "{retry}");
         }
     }
