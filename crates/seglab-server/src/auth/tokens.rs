@@ -89,8 +89,8 @@ impl TokenCache {
             .filter_map(|c| {
                 let used = c.used_at.load(Ordering::Relaxed);
                 let recorded = c.recorded_at.load(Ordering::Relaxed);
-                (used > 0 && used.saturating_sub(recorded) >= USE_RESOLUTION_MS
-                    || used > 0 && recorded == i64::MIN)
+                // Never recorded (`i64::MIN`): the difference saturates, so due.
+                (used > 0 && used.saturating_sub(recorded) >= USE_RESOLUTION_MS)
                     .then(|| (c.clone(), used))
             })
             .collect();
