@@ -125,5 +125,8 @@ mod tests {
             "{text}"
         );
         assert!(lines[2].contains(&format_timestamp(120_000)), "{text}");
+        // Columns line up under their headings.
+        let at = lines[0].find("created").unwrap();
+        assert_eq!(lines[1].find("1970").unwrap(), at, "{text}");
     }
 }
