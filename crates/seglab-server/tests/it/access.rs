@@ -175,7 +175,7 @@ async fn a_revoked_token_is_refused_within_a_refresh() {
         "{body}"
     );
     assert!(
-        took < Duration::from_millis(2_500),
+        took < Duration::from_secs(3),
         "refused only after {took:?}"
     );
     // The built-in token is not affected, and the last use was recorded.

@@ -156,7 +156,7 @@ async fn tokens_created_listed_and_revoked_from_the_cli_work_on_a_running_server
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(status, 401, "revocation did not take effect");
-    assert!(revoked.elapsed() < Duration::from_millis(2_500));
+    assert!(revoked.elapsed() < Duration::from_secs(3));
     assert_eq!(
         call(reqwest::Method::GET, &full, "")
             .await
