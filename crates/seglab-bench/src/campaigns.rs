@@ -33,7 +33,8 @@ use rand::{Rng, SeedableRng};
 use seglab_event::time::{format_timestamp, now_millis};
 use serde_json::{Value, json};
 
-use crate::common::{DEMO_DAYS, percentile, rate, sorted, verdict};
+use crate::StoreArgs;
+use crate::common::{percentile, rate, sorted, verdict};
 use crate::live::{FiftyStore, fifty_segments};
 use crate::server::Server;
 
@@ -46,9 +47,7 @@ const PLACEMENT: &str = "bench_banner";
 
 /// What the benchmark is told.
 pub struct Options {
-    pub people: usize,
-    pub events: u64,
-    pub keep: Option<PathBuf>,
+    pub store: StoreArgs,
     /// People the broadcast goes to.
     pub messages: usize,
     /// On-site decisions timed.
@@ -61,7 +60,7 @@ pub struct Options {
 /// Runs the benchmark.
 pub fn run(exe: &Path, o: Options) -> anyhow::Result<()> {
     let (python, script) = sink_paths(o.python.clone())?;
-    let store = FiftyStore::open(exe, o.people, o.events, DEMO_DAYS, o.keep.clone())?;
+    let store = FiftyStore::open(exe, &o.store)?;
     let (people, events) = (store.segments.people(), store.segments.events());
     let FiftyStore { _tmp, data, .. } = store;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -94,7 +93,7 @@ pub fn run(exe: &Path, o: Options) -> anyhow::Result<()> {
     let result = rt.block_on(async {
         let client = reqwest::Client::builder().build()?;
         let broadcast = broadcast(&client, &server, o.messages).await?;
-        let decisions = decisions(&client, &server, o.people, o.decisions).await?;
+        let decisions = decisions(&client, &server, o.store.people, o.decisions).await?;
         anyhow::Ok((broadcast, decisions))
     });
     server.stop()?;

@@ -57,13 +57,8 @@ pub enum BenchCommand {
     /// Live membership with 50 segments: one event inside the engine (p50, p99),
     /// HTTP ingest → webhook on loopback (p99), sustained events/s.
     Live {
-        #[arg(long, default_value_t = 1_000_000)]
-        people: usize,
-        #[arg(long, default_value_t = 10_000_000)]
-        events: u64,
-        /// Keep the generated data folder here instead of a temporary one.
-        #[arg(long)]
-        keep: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Events applied inside the engine.
         #[arg(long, default_value_t = 20_000)]
         samples: usize,
@@ -77,18 +72,8 @@ pub enum BenchCommand {
     /// The overlap matrix of 50 segments from the member bitmaps, against
     /// merging sorted member lists (target < 1 s).
     Insights {
-        #[arg(long, default_value_t = 1_000_000)]
-        people: usize,
-        #[arg(long, default_value_t = 10_000_000)]
-        events: u64,
-        /// Days of generated history (fewer days: fewer events per person, so
-        /// that a million people fit in fewer events).
-        #[arg(long, default_value_t = 120)]
-        days: u32,
-        /// Keep the generated data folder here instead of a temporary one
-        /// (the same store as `bench live --keep`).
-        #[arg(long)]
-        keep: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Acting on segments with `seglab serve` and a real SMTP server on
     /// loopback: an email broadcast in messages/s against raw lettre sends
@@ -96,14 +81,8 @@ pub enum BenchCommand {
     /// against the HTTP floor (target < 5 ms). Run from the repository
     /// (it starts tests/smtp/sink.py).
     Campaigns {
-        #[arg(long, default_value_t = 1_000_000)]
-        people: usize,
-        #[arg(long, default_value_t = 10_000_000)]
-        events: u64,
-        /// Keep the generated data folder here instead of a temporary one
-        /// (the same store as `bench live --keep`).
-        #[arg(long)]
-        keep: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
         /// People the broadcast goes to.
         #[arg(long, default_value_t = 100_000)]
         messages: usize,
@@ -115,6 +94,24 @@ pub enum BenchCommand {
         #[arg(long)]
         python: Option<std::path::PathBuf>,
     },
+}
+
+/// The generated store of `bench live`, `bench insights` and `bench
+/// campaigns` (the demo's people with 50 segments).
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    pub people: usize,
+    #[arg(long, default_value_t = 10_000_000)]
+    pub events: u64,
+    /// Days of generated history (fewer days: fewer events per person, so
+    /// that a million people fit in fewer events).
+    #[arg(long, default_value_t = common::DEMO_DAYS)]
+    pub days: u32,
+    /// Keep the generated data folder here instead of a temporary one, and
+    /// reuse it (the benchmarks that take this can share one).
+    #[arg(long)]
+    pub keep: Option<std::path::PathBuf>,
 }
 
 /// What the benchmarks take from the `seglab` binary that runs them.
@@ -154,32 +151,21 @@ pub fn run(cmd: BenchCommand, seglab: &Seglab) -> anyhow::Result<()> {
             keep,
         } => segments::run(&seglab.exe, people, events, python, keep),
         BenchCommand::Live {
-            people,
-            events,
-            keep,
+            store,
             samples,
             pings,
             sustained,
-        } => live::run(&seglab.exe, people, events, keep, samples, pings, sustained),
-        BenchCommand::Insights {
-            people,
-            events,
-            days,
-            keep,
-        } => insights::run(&seglab.exe, people, events, days, keep),
+        } => live::run(&seglab.exe, store, samples, pings, sustained),
+        BenchCommand::Insights { store } => insights::run(&seglab.exe, store),
         BenchCommand::Campaigns {
-            people,
-            events,
-            keep,
+            store,
             messages,
             decisions,
             python,
         } => campaigns::run(
             &seglab.exe,
             campaigns::Options {
-                people,
-                events,
-                keep,
+                store,
                 messages,
                 decisions,
                 python,

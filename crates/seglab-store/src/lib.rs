@@ -7,6 +7,7 @@
 //! appends share one transaction (group commit). [`Reader`] answers queries on its
 //! own connections and can be opened beside a running writer.
 
+pub mod backup;
 pub mod bench;
 mod dedup;
 mod handles;
@@ -54,18 +55,30 @@ pub enum Error {
     Commit(String),
     #[error("the store is shut down")]
     Closed,
+    /// A name already taken (an active admin token's).
     #[error("{0}")]
     Exists(String),
+    /// A request that cannot be done as asked (a backup into a folder that is
+    /// not empty, …).
+    #[error("{0}")]
+    Refused(String),
+    /// A folder or manifest that is not a backup this seglab can restore.
+    #[error("not a usable backup: {0}")]
+    NotBackup(String),
+    /// A file of a backup or a restored database that fails its check.
+    #[error("{file} is damaged: {detail}")]
+    Damaged { file: String, detail: String },
 }
 
 impl Error {
     /// The stable code of this error.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Sqlite(_) | Error::Io(_) | Error::Commit(_) => "storage",
+            Error::Sqlite(_) | Error::Io(_) | Error::Commit(_) | Error::Damaged { .. } => "storage",
             Error::Locked(_) => "locked",
             Error::Closed => "unavailable",
             Error::Exists(_) => "exists",
+            Error::Refused(_) | Error::NotBackup(_) => "invalid_request",
         }
     }
 }

@@ -120,6 +120,22 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::live_cmd::WebhooksCommand,
     },
+    /// Back up the data folder into a new folder DEST (works while `seglab serve` runs).
+    Backup {
+        #[arg(value_name = "DEST")]
+        dest: PathBuf,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Restore a backup made by `seglab backup` into a new or empty data folder (`--data`).
+    Restore {
+        #[arg(value_name = "SRC")]
+        src: PathBuf,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Benchmarks that print their figures next to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -384,6 +400,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Insights(args) => crate::insights_cmd::run(&config.data, args)?,
         Command::Campaigns { command } => {
             return crate::campaigns_cmd::run(&config.data, command);
+        }
+        Command::Backup { dest, quiet } => {
+            let started = std::time::Instant::now();
+            let manifest = crate::backup_cmd::backup(&config.data, &dest, !quiet)?;
+            print!(
+                "{}",
+                crate::backup_cmd::backup_report(&manifest, &config.data, &dest, started.elapsed())
+            );
+        }
+        Command::Restore { src, quiet } => {
+            let started = std::time::Instant::now();
+            let manifest = crate::backup_cmd::restore(&src, &config.data, !quiet)?;
+            print!(
+                "{}",
+                crate::backup_cmd::restore_report(&manifest, &src, &config.data, started.elapsed())
+            );
         }
         Command::Bench { command } => seglab_bench::run(command, &bench_target()?)?,
     }

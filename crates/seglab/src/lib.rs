@@ -1,5 +1,6 @@
 //! The `seglab` binary's commands, as a library so tests can call them.
 
+pub mod backup_cmd;
 pub mod campaigns_cmd;
 pub mod cli;
 pub mod config;

@@ -174,10 +174,7 @@ async fn a_revoked_token_is_refused_within_a_refresh() {
         body["message"].as_str().unwrap().contains("revoked"),
         "{body}"
     );
-    assert!(
-        took < Duration::from_secs(3),
-        "refused only after {took:?}"
-    );
+    assert!(took < Duration::from_secs(3), "refused only after {took:?}");
     // The built-in token is not affected, and the last use was recorded.
     assert_eq!(app.get_admin("/api/v1/segments").await.0, StatusCode::OK);
     let listed = app.store.reader().list_tokens().unwrap();

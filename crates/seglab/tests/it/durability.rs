@@ -69,7 +69,7 @@ async fn load(
     (sent, acked)
 }
 
-fn stored_ids(data: &std::path::Path) -> HashMap<String, usize> {
+pub(crate) fn stored_ids(data: &std::path::Path) -> HashMap<String, usize> {
     let reader = Reader::open(data).unwrap();
     let mut counts = HashMap::new();
     let mut after = 0;

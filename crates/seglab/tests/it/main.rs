@@ -1,5 +1,6 @@
 //! The real binary: processes, signals, files.
 
+mod backup;
 mod campaigns;
 mod cli;
 mod durability;
