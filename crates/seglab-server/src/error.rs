@@ -16,7 +16,10 @@ pub enum ErrorKind {
     Conflict,
     MethodNotAllowed,
     TooLarge,
+    /// The store is behind: 429 with `Retry-After: 1`.
     Overloaded,
+    /// A write key is over its rate: 429 with the error's `Retry-After`.
+    RateLimited,
     Unavailable,
     Internal,
 }
@@ -31,7 +34,7 @@ impl ErrorKind {
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Overloaded | ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -46,6 +49,8 @@ pub struct ApiError {
     pub message: String,
     /// More fields for the error body (e.g. `diagnostics`).
     pub details: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Seconds for `Retry-After` (an overloaded store says 1 without it).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -55,7 +60,14 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            retry_after: None,
         }
+    }
+
+    /// Sets `Retry-After` (whole seconds).
+    pub fn retry_after(mut self, secs: u64) -> ApiError {
+        self.retry_after = Some(secs);
+        self
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
@@ -82,6 +94,7 @@ impl From<seglab_store::Error> for ApiError {
     fn from(e: seglab_store::Error) -> ApiError {
         let kind = match e {
             seglab_store::Error::Closed => ErrorKind::Unavailable,
+            seglab_store::Error::Exists(_) => ErrorKind::Conflict,
             _ => ErrorKind::Internal,
         };
         tracing::error!(error = %e, "store error");
@@ -162,9 +175,12 @@ impl IntoResponse for ApiError {
             obj.extend(details);
         }
         let mut res = (self.kind.status(), Json(body)).into_response();
-        if self.kind == ErrorKind::Overloaded {
+        let retry_after = self
+            .retry_after
+            .or((self.kind == ErrorKind::Overloaded).then_some(1));
+        if let Some(secs) = retry_after {
             res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }
@@ -197,5 +213,10 @@ mod tests {
         let res = ApiError::new(ErrorKind::Overloaded, "overloaded", "busy").into_response();
         assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(res.headers()[header::RETRY_AFTER], "1");
+        let res = ApiError::new(ErrorKind::RateLimited, "rate_limited", "slow down")
+            .retry_after(3)
+            .into_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "3");
     }
 }

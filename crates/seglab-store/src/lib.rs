@@ -1,5 +1,5 @@
 //! seglab's durable store: one SQLite file in WAL mode holds events, persons and
-//! their ids, traits, write keys and settings.
+//! their ids, traits, write keys, admin tokens and settings.
 //!
 //! [`Store`] is the writer: it owns the data folder (a lock file keeps a second
 //! writer out), and [`Store::append`] answers only after the transaction holding
@@ -16,6 +16,7 @@ mod keys;
 mod read;
 mod schema;
 mod segments;
+mod tokens;
 mod writer;
 
 use std::fs::File;
@@ -36,6 +37,7 @@ pub use keys::WriteKey;
 pub use read::{PersonView, ScanRow, StoredEvent, TraitValue};
 pub use schema::open_beside;
 pub use segments::{SaveOutcome, SegmentRecord};
+pub use tokens::{ActiveToken, AdminToken, Scope, TokenLookup, token_hash};
 
 /// The database file inside the data folder.
 pub const DB_FILE: &str = "seglab.db";
@@ -53,6 +55,9 @@ pub enum Error {
     Commit(String),
     #[error("the store is shut down")]
     Closed,
+    /// A name already taken (an active admin token's).
+    #[error("{0}")]
+    Exists(String),
     /// A request that cannot be done as asked (a backup into a folder that is
     /// not empty, …).
     #[error("{0}")]
@@ -72,6 +77,7 @@ impl Error {
             Error::Sqlite(_) | Error::Io(_) | Error::Commit(_) | Error::Damaged { .. } => "storage",
             Error::Locked(_) => "locked",
             Error::Closed => "unavailable",
+            Error::Exists(_) => "exists",
             Error::Refused(_) | Error::NotBackup(_) => "invalid_request",
         }
     }

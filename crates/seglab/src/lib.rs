@@ -11,3 +11,4 @@ pub mod insights_cmd;
 pub mod live_cmd;
 pub mod segments_cmd;
 pub mod serve;
+pub mod tokens_cmd;

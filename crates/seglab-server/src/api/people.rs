@@ -3,18 +3,19 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::Method;
 
 use crate::extract::{Path, Query};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::AppState;
+use crate::auth::scope::Management;
 use crate::error::{ApiError, ApiResult};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/api/v1/people/{id}", get(show))
+pub(crate) fn routes() -> Management {
+    Management::new().read(Method::GET, "/api/v1/people/{id}", show)
 }
 
 #[derive(Deserialize)]
