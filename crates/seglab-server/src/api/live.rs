@@ -186,15 +186,11 @@ async fn recorded_members(
 /// The person id behind any of a person's ids (user id, anonymous id or the
 /// numeric person id).
 pub(crate) fn person_of(s: &AppState, id: &str) -> ApiResult<i64> {
-    let view = s.store.reader().person(id, 0)?;
-    let person = match view {
-        Some(v) => v.person_id,
-        None => id
-            .parse::<i64>()
-            .ok()
-            .filter(|&p| s.store.reader().person_exists(p).unwrap_or(false))
-            .ok_or_else(|| ApiError::not_found(format!("no person with id {id:?}")))?,
-    };
+    let person = s
+        .store
+        .reader()
+        .resolve_id(id)?
+        .ok_or_else(|| ApiError::not_found(format!("no person with id {id:?}")))?;
     Ok(s.segments.resolve(person))
 }
 
