@@ -20,10 +20,26 @@ const CHANGES_PER_ROUND: usize = 20_000;
 
 /// Where a fresh ledger starts following `live.db`: after what is recorded
 /// already (entries before campaigns existed trigger nothing).
+///
+/// A ledger that read further than `live.db` holds follows a file that was
+/// rebuilt after damage (see `seglab_live::db`): new changes are numbered
+/// after what the ledger read, so none is skipped and no trigger instance
+/// (`entry:<change>`) repeats an old one. The rebuilt file's own changes are
+/// first populations, which trigger nothing.
 pub(crate) fn start_cursor(db: &mut CampaignDb, live: &LiveDb) -> Result<()> {
-    if db.get_state(LIVE_CURSOR)?.is_none() {
-        let last = live.last_change_id()?;
-        db.atomically(|tx| tx.set_state(LIVE_CURSOR, last))?;
+    let last = live.last_change_id()?;
+    match db.get_state(LIVE_CURSOR)? {
+        None => db.atomically(|tx| tx.set_state(LIVE_CURSOR, last))?,
+        Some(cursor) if cursor > last => {
+            tracing::warn!(
+                ledger_read = cursor,
+                live_last = last,
+                "live.db holds fewer membership changes than the campaign ledger read \
+                 (it was rebuilt): its new changes are numbered after the ledger's"
+            );
+            live.raise_change_floor(cursor)?;
+        }
+        Some(_) => {}
     }
     Ok(())
 }

@@ -95,16 +95,6 @@ pub struct Live {
     since_checkpoint: u64,
 }
 
-/// Whether `e` is a full disk (or quota).
-pub(crate) fn is_full(e: &Error) -> bool {
-    match e {
-        Error::Sql(e) => seglab_store::fault::sqlite_full(e),
-        Error::Store(e) => e.is_storage_full(),
-        Error::Io(e) => seglab_store::fault::io_full(e),
-        _ => false,
-    }
-}
-
 /// Checkpoint the member bitmaps after this many changes (and at shutdown).
 const CHECKPOINT_CHANGES: u64 = 200_000;
 
@@ -180,7 +170,7 @@ impl Live {
             t.merged = false;
         }
         if let Err(e) = self.apply(segments, gap, now) {
-            if !is_full(&e) {
+            if !e.is_storage_full() {
                 return Err(e);
             }
             // The runner's next step records it (people the gap touched

@@ -85,7 +85,7 @@ impl Runner {
                     // Nothing was recorded and the next step reads the same
                     // changes again; a failing step (a full disk) is retried
                     // after a backoff, not at every commit.
-                    Err(e) => backoff = Some(self.health.failed(&e, crate::live::is_full(&e))),
+                    Err(e) => backoff = Some(self.health.failed(&e, e.is_storage_full())),
                 }
                 live.next_timer()
             };
