@@ -46,8 +46,8 @@ pub fn write(
 ) -> std::io::Result<PathBuf> {
     let path = dir.join(FILE);
     let tmp = dir.join(format!("{FILE}.tmp"));
-    let written = write_to(&tmp, store_id, last_seq, timelines)
-        .and_then(|()| std::fs::rename(&tmp, &path));
+    let written =
+        write_to(&tmp, store_id, last_seq, timelines).and_then(|()| std::fs::rename(&tmp, &path));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);

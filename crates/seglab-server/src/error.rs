@@ -244,7 +244,8 @@ mod tests {
 
     #[test]
     fn a_full_disk_is_503_storage_full_with_retry_after() {
-        let e: ApiError = seglab_store::Error::StorageFull("database or disk is full".into()).into();
+        let e: ApiError =
+            seglab_store::Error::StorageFull("database or disk is full".into()).into();
         assert_eq!(e.code, "storage_full");
         assert!(e.message.contains("retry later"), "{}", e.message);
         let res = e.into_response();

@@ -27,8 +27,8 @@ pub(crate) fn write<'a>(
     pairs: impl Iterator<Item = (&'a u64, &'a i64)>,
 ) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let written = write_to(&tmp, store_id, last_seq, len, pairs)
-        .and_then(|()| std::fs::rename(&tmp, path));
+    let written =
+        write_to(&tmp, store_id, last_seq, len, pairs).and_then(|()| std::fs::rename(&tmp, path));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -180,9 +180,7 @@ mod tests {
     fn backoff_doubles_and_resets() {
         let h = Health::new("test.db", "testing");
         assert!(!h.failing());
-        let waits: Vec<u64> = (0..6)
-            .map(|_| h.failed(&"boom", false).as_secs())
-            .collect();
+        let waits: Vec<u64> = (0..6).map(|_| h.failed(&"boom", false).as_secs()).collect();
         assert_eq!(waits, vec![1, 2, 4, 8, 8, 8]);
         assert!(h.failing() && !h.full());
         h.failed(&"no space", true);

@@ -388,7 +388,10 @@ mod tests {
         // Kept changes stay.
         ids.commit();
         ids.rollback();
-        assert_eq!(ids.find(ids.lookup("u1").unwrap()), ids.lookup("u2").unwrap());
+        assert_eq!(
+            ids.find(ids.lookup("u1").unwrap()),
+            ids.lookup("u2").unwrap()
+        );
     }
 
     #[test]

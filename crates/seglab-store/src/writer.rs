@@ -267,7 +267,7 @@ impl Writer {
                 match &result {
                     Ok(_) => self.health.ok(),
                     Err(e) => {
-                        self.health.failed(e, e.is_storage_full());
+                        self.health.failed(&e.detail(), e.is_storage_full());
                     }
                 }
                 result
@@ -303,10 +303,7 @@ impl Writer {
     /// True when the disk was found full less than [`RETRY_FULL`] ago: the
     /// batch is refused without trying.
     fn full_moments_ago(&self) -> bool {
-        self.health.full()
-            && self
-                .last_full_try
-                .is_some_and(|t| t.elapsed() < RETRY_FULL)
+        self.health.full() && self.last_full_try.is_some_and(|t| t.elapsed() < RETRY_FULL)
     }
 
     /// While the disk is full and nothing arrives: a one-page write (it
@@ -323,7 +320,7 @@ impl Writer {
         match result {
             Ok(_) => self.health.ok(),
             Err(e) => {
-                self.health.failed(&e, e.is_storage_full());
+                self.health.failed(&e.detail(), e.is_storage_full());
             }
         }
     }

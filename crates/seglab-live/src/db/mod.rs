@@ -17,8 +17,8 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub use history::{ChangeFilter, Day, Entries};
-pub(crate) use repair::is_damage;
 pub use repair::SetAside;
+pub(crate) use repair::is_damage;
 pub(crate) use state::{NewChange, Position};
 pub(crate) use webhooks::{Attempt, KIND_ENTERED, KIND_EXITED};
 pub use webhooks::{DeliveryStats, Subscription};

@@ -198,9 +198,8 @@ fn salvage(path: &Path) -> rusqlite::Result<Salvage> {
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    let last_change = conn.query_row("SELECT coalesce(max(id), 0) FROM changes", [], |r| {
-        r.get(0)
-    })?;
+    let last_change =
+        conn.query_row("SELECT coalesce(max(id), 0) FROM changes", [], |r| r.get(0))?;
     let mut stmt = conn.prepare(
         "SELECT id, url, secret, segments, kinds, created_at FROM subscriptions
          WHERE deleted_at IS NULL ORDER BY id",
