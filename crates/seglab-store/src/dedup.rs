@@ -71,6 +71,10 @@ fn write_to<'a>(
     file.sync_all()
 }
 
+/// What a snapshot holds: the last sequence number it covers and its
+/// `(hash, seq)` pairs.
+pub(crate) type Snapshot = (i64, Vec<(u64, i64)>);
+
 fn damaged(why: &str) -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::InvalidData,
@@ -81,7 +85,7 @@ fn damaged(why: &str) -> std::io::Error {
 /// The snapshot at `path`: `None` when there is none, the last sequence
 /// number it covers and its pairs when it belongs to `store_id` and is
 /// intact, an error saying why otherwise.
-pub(crate) fn read(path: &Path, store_id: &str) -> std::io::Result<Option<(i64, Vec<(u64, i64)>)>> {
+pub(crate) fn read(path: &Path, store_id: &str) -> std::io::Result<Option<Snapshot>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -172,7 +176,7 @@ mod tests {
         refused(&[b'X'; 64], "not a deduplication snapshot");
     }
 
-    fn read_bytes(path: &Path, bytes: &[u8]) -> std::io::Result<Option<(i64, Vec<(u64, i64)>)>> {
+    fn read_bytes(path: &Path, bytes: &[u8]) -> std::io::Result<Option<Snapshot>> {
         std::fs::write(path, bytes).unwrap();
         read(path, "store-a")
     }
