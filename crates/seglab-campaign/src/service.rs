@@ -78,7 +78,7 @@ impl Campaigns {
         settings: Settings,
     ) -> Result<Arc<Campaigns>> {
         let dir = store.dir().to_owned();
-        let pool = Pool::open(&dir)?;
+        let pool = Pool::open_checked(&dir)?;
         let live_db = LiveDb::open(&dir)?;
         pool.with(|db| crate::trigger::start_cursor(db, &live_db))?;
         let secret = pool.with(|db| db.tracking_secret())?;

@@ -23,6 +23,29 @@ pub fn sqlite_io(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(rusqlite::ErrorCode::SystemIoFailure)
 }
 
+/// A SQLite error that says the file is damaged (or not a database).
+pub fn sqlite_damaged(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// SQLite's structural check of a whole database file (`PRAGMA
+/// quick_check`: every page and b-tree; indexes against their tables are
+/// left to `integrity_check`): `Ok(Err(what))` when it found damage.
+pub fn quick_check(conn: &rusqlite::Connection) -> rusqlite::Result<Result<(), String>> {
+    let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
+    let problems: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(if problems.len() == 1 && problems[0] == "ok" {
+        Ok(())
+    } else {
+        Err(format!("quick_check: {}", problems.join("; ")))
+    })
+}
+
 /// An I/O error that says the disk (or the quota) is full.
 pub fn io_full(e: &std::io::Error) -> bool {
     use std::io::ErrorKind;

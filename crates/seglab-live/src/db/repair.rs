@@ -38,10 +38,7 @@ pub struct SetAside {
 pub(crate) fn is_damage(e: &Error) -> bool {
     match e {
         Error::Corrupt(_) => true,
-        Error::Sql(e) => matches!(
-            e.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
-        ),
+        Error::Sql(e) => seglab_store::fault::sqlite_damaged(e),
         _ => false,
     }
 }
@@ -61,21 +58,9 @@ impl LiveDb {
         }
     }
 
-    /// SQLite's structural check of the whole file (every page, every
-    /// b-tree; indexes against tables are left to `integrity_check`).
+    /// SQLite's structural check of the whole file.
     fn check(&self) -> Result<()> {
-        let mut stmt = self.conn.prepare("PRAGMA quick_check(5)")?;
-        let problems: Vec<String> = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        if problems.len() == 1 && problems[0] == "ok" {
-            Ok(())
-        } else {
-            Err(Error::Corrupt(format!(
-                "quick_check: {}",
-                problems.join("; ")
-            )))
-        }
+        seglab_store::fault::quick_check(&self.conn)?.map_err(Error::Corrupt)
     }
 
     /// Sets the damaged `live.db` of `dir` aside (nothing may hold it open)

@@ -448,4 +448,51 @@ async fn damaged_snapshots_and_live_db_are_rebuilt_from_the_log() {
     server.stop();
     assert_eq!(crate::durability::stored_ids(&data), stored);
     seglab_store::backup::integrity_check(&live, "live.db").unwrap();
+
+    // campaigns.db is not rebuilt (its ledger makes each send once, its
+    // suppressions keep unsubscribed people from mail): the server refuses
+    // to start and says what to do.
+    let campaigns = data.join("campaigns.db");
+    let mut bytes = std::fs::read(&campaigns).unwrap();
+    bytes[..100].fill(0x33);
+    std::fs::write(&campaigns, &bytes).unwrap();
+    let (status, err) = serve_until_exit(&data);
+    assert!(!status.success());
+    assert!(
+        err.contains("campaigns.db") && err.contains("seglab restore"),
+        "{err}"
+    );
+}
+
+/// Runs `seglab serve` on `data`, which must exit by itself (within 60 s):
+/// its status and standard error.
+fn serve_until_exit(data: &Path) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(crate::bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+            "--data",
+        ])
+        .arg(data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("seglab serve did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    (status, err)
 }
