@@ -31,13 +31,14 @@ pub(crate) fn start_cursor(db: &mut CampaignDb, live: &LiveDb) -> Result<()> {
     match db.get_state(LIVE_CURSOR)? {
         None => db.atomically(|tx| tx.set_state(LIVE_CURSOR, last))?,
         Some(cursor) if cursor > last => {
-            tracing::warn!(
-                ledger_read = cursor,
-                live_last = last,
-                "live.db holds fewer membership changes than the campaign ledger read \
-                 (it was rebuilt): its new changes are numbered after the ledger's"
-            );
-            live.raise_change_floor(cursor)?;
+            if live.raise_change_floor(cursor)? {
+                tracing::warn!(
+                    ledger_read = cursor,
+                    live_last = last,
+                    "live.db holds fewer membership changes than the campaign ledger read \
+                     (it was rebuilt): its new changes are numbered after the ledger's"
+                );
+            }
         }
         Some(_) => {}
     }
@@ -177,6 +178,24 @@ mod tests {
         assert_eq!(next_run(0, Some(DAY), DAY - 1), Some(DAY));
         assert_eq!(next_run(0, Some(DAY), 3 * DAY + 5), Some(4 * DAY));
         assert_eq!(next_run(0, Some(0), 5), None);
+    }
+
+    #[test]
+    fn a_ledger_past_a_rebuilt_live_db_numbers_its_new_changes_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = CampaignDb::open(dir.path()).unwrap();
+        let live = LiveDb::open(dir.path()).unwrap();
+        start_cursor(&mut db, &live).unwrap();
+        assert_eq!(db.get_state(LIVE_CURSOR).unwrap(), Some(0));
+        // The ledger read up to change 50 of a file that was then replaced.
+        db.atomically(|tx| tx.set_state(LIVE_CURSOR, 50)).unwrap();
+        start_cursor(&mut db, &live).unwrap();
+        assert_eq!(db.get_state(LIVE_CURSOR).unwrap(), Some(50), "kept");
+        assert!(
+            !live.raise_change_floor(50).unwrap(),
+            "raised to 50 already"
+        );
+        assert!(live.raise_change_floor(51).unwrap());
     }
 
     #[test]

@@ -147,7 +147,7 @@ impl Health {
                     error = %error,
                     failures = run.failures,
                     failing_s,
-                    "storage full: {} stopped; retrying until there is room",
+                    "storage full: {} stopped until there is room",
                     self.work
                 );
             } else {
@@ -156,7 +156,7 @@ impl Health {
                     error = %error,
                     failures = run.failures,
                     failing_s,
-                    "{} failed; retrying",
+                    "{} failed",
                     self.work
                 );
             }

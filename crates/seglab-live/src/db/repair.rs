@@ -124,14 +124,16 @@ impl LiveDb {
     }
 
     /// Raises the number new changes are numbered after (never lowers it):
-    /// for a follower that read changes of a file since replaced.
-    pub fn raise_change_floor(&self, floor: i64) -> Result<()> {
-        self.conn.execute(
+    /// for a follower that read changes of a file since replaced. True when
+    /// it rose.
+    pub fn raise_change_floor(&self, floor: i64) -> Result<bool> {
+        let n = self.conn.execute(
             "INSERT INTO state (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                WHERE excluded.value > value",
             params![CHANGE_FLOOR, floor],
         )?;
-        Ok(())
+        Ok(n > 0)
     }
 }
 
@@ -338,8 +340,9 @@ mod tests {
     fn the_floor_only_rises() {
         let dir = tempfile::tempdir().unwrap();
         let db = LiveDb::open(dir.path()).unwrap();
-        db.raise_change_floor(10).unwrap();
-        db.raise_change_floor(5).unwrap();
+        assert!(db.raise_change_floor(10).unwrap());
+        assert!(!db.raise_change_floor(5).unwrap());
+        assert!(!db.raise_change_floor(10).unwrap());
         assert_eq!(db.get_state(CHANGE_FLOOR).unwrap(), Some(10));
     }
 
