@@ -77,7 +77,22 @@ impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorKind::BadRequest, code, message)
     }
+
+    /// The disk under the data folder is full: nothing was written, and the
+    /// same request can be sent again later.
+    pub fn storage_full(detail: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
+            ErrorKind::Unavailable,
+            "storage_full",
+            format!("storage full: nothing was stored; retry later ({detail})"),
+        )
+        .retry_after(STORAGE_FULL_RETRY_SECS)
+    }
 }
+
+/// `Retry-After` of a full disk: the writer tries again every second, but
+/// room rarely comes back that fast.
+const STORAGE_FULL_RETRY_SECS: u64 = 5;
 
 impl From<seglab_event::Error> for ApiError {
     fn from(e: seglab_event::Error) -> ApiError {
@@ -92,6 +107,14 @@ impl From<seglab_event::Error> for ApiError {
 
 impl From<seglab_store::Error> for ApiError {
     fn from(e: seglab_store::Error) -> ApiError {
+        if let seglab_store::Error::StorageFull(detail) = &e {
+            // Logged by the writer, once per transition.
+            return ApiError::storage_full(detail);
+        }
+        if e.is_storage_full() {
+            tracing::warn!(error = %e, "storage full");
+            return ApiError::storage_full(e);
+        }
         let kind = match e {
             seglab_store::Error::Closed => ErrorKind::Unavailable,
             seglab_store::Error::Exists(_) => ErrorKind::Conflict,
@@ -104,6 +127,9 @@ impl From<seglab_store::Error> for ApiError {
 
 impl From<seglab_segments::Error> for ApiError {
     fn from(e: seglab_segments::Error) -> ApiError {
+        if let seglab_segments::Error::Store(e) = e {
+            return e.into();
+        }
         let kind = match &e {
             seglab_segments::Error::Invalid { .. } | seglab_segments::Error::Engine(..) => {
                 ErrorKind::BadRequest
@@ -124,6 +150,10 @@ impl From<seglab_segments::Error> for ApiError {
 
 impl From<seglab_live::Error> for ApiError {
     fn from(e: seglab_live::Error) -> ApiError {
+        if e.is_storage_full() {
+            tracing::warn!(error = %e, "storage full");
+            return ApiError::storage_full(e);
+        }
         match e {
             seglab_live::Error::Segments(e) => e.into(),
             seglab_live::Error::Store(e) => e.into(),
@@ -152,6 +182,10 @@ impl From<seglab_insights::Error> for ApiError {
 impl From<seglab_campaign::Error> for ApiError {
     fn from(e: seglab_campaign::Error) -> ApiError {
         use seglab_campaign::Error as E;
+        if e.is_storage_full() {
+            tracing::warn!(error = %e, "storage full");
+            return ApiError::storage_full(e);
+        }
         match e {
             E::Segments(e) => e.into(),
             E::Store(e) => e.into(),
@@ -206,6 +240,30 @@ mod tests {
         );
         let e: ApiError = seglab_event::Error::MissingWriteKey.into();
         assert_eq!(e.kind.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn a_full_disk_is_503_storage_full_with_retry_after() {
+        let e: ApiError =
+            seglab_store::Error::StorageFull("database or disk is full".into()).into();
+        assert_eq!(e.code, "storage_full");
+        assert!(e.message.contains("retry later"), "{}", e.message);
+        let res = e.into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "5");
+        // A full disk seen by any database or file.
+        let full = || std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let e: ApiError = seglab_store::Error::Io(full()).into();
+        assert_eq!((e.kind, e.code), (ErrorKind::Unavailable, "storage_full"));
+        let e: ApiError = seglab_live::Error::Io(full()).into();
+        assert_eq!((e.kind, e.code), (ErrorKind::Unavailable, "storage_full"));
+        let e: ApiError = seglab_campaign::Error::Io(full()).into();
+        assert_eq!((e.kind, e.code), (ErrorKind::Unavailable, "storage_full"));
+        let e: ApiError = seglab_segments::Error::Store(seglab_store::Error::Io(full())).into();
+        assert_eq!((e.kind, e.code), (ErrorKind::Unavailable, "storage_full"));
+        // Other storage errors stay 500.
+        let e: ApiError = seglab_live::Error::Corrupt("x".into()).into();
+        assert_eq!(e.kind, ErrorKind::Internal);
     }
 
     #[test]

@@ -107,8 +107,9 @@ impl AppState {
         let tokens = TokenCache::load(store.reader())?;
         let segments = Arc::new(Segments::open(store.reader(), Some(store.dir()))?);
         let live = Runner::open(store.clone(), segments.clone())?;
-        live.start(LIVE_IDLE)?;
         let live_db = Pool::open(store.dir())?;
+        // Before the live thread records anything: campaigns settle their
+        // position in `live.db` (which may have been rebuilt just now).
         let campaigns = Campaigns::open(
             store.clone(),
             segments.clone(),
@@ -116,6 +117,7 @@ impl AppState {
             limits.campaigns.clone(),
         )
         .map_err(|e| seglab_live::Error::Invalid(format!("campaigns: {e}")))?;
+        live.start(LIVE_IDLE)?;
         Ok(Arc::new(AppState {
             store,
             keys,

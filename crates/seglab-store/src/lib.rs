@@ -10,6 +10,7 @@
 pub mod backup;
 pub mod bench;
 mod dedup;
+pub mod fault;
 mod handles;
 mod identity;
 mod keys;
@@ -31,6 +32,7 @@ use rusqlite::Connection;
 use seglab_event::Event;
 use tokio::sync::oneshot;
 
+pub use fault::Health;
 pub use handles::Handles;
 pub use identity::PersonId;
 pub use keys::WriteKey;
@@ -53,6 +55,10 @@ pub enum Error {
     Locked(PathBuf),
     #[error("commit failed: {0}")]
     Commit(String),
+    /// The disk (or the quota) under the data folder is full: nothing was
+    /// written; the same request can be retried once there is room.
+    #[error("storage full: nothing was stored; retry later ({0})")]
+    StorageFull(String),
     #[error("the store is shut down")]
     Closed,
     /// A name already taken (an active admin token's).
@@ -73,12 +79,36 @@ pub enum Error {
 impl Error {
     /// The stable code of this error.
     pub fn code(&self) -> &'static str {
+        if self.is_storage_full() {
+            return "storage_full";
+        }
         match self {
+            Error::StorageFull(_) => "storage_full",
             Error::Sqlite(_) | Error::Io(_) | Error::Commit(_) | Error::Damaged { .. } => "storage",
             Error::Locked(_) => "locked",
             Error::Closed => "unavailable",
             Error::Exists(_) => "exists",
             Error::Refused(_) | Error::NotBackup(_) => "invalid_request",
+        }
+    }
+
+    /// True when the disk (or the quota) was full: retrying later, once
+    /// there is room, can succeed.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Error::StorageFull(_) => true,
+            Error::Sqlite(e) => fault::sqlite_full(e),
+            Error::Io(e) => fault::io_full(e),
+            _ => false,
+        }
+    }
+
+    /// The error without the words of its variant (what a
+    /// [`Error::StorageFull`] carries).
+    fn detail(&self) -> String {
+        match self {
+            Error::StorageFull(d) => d.clone(),
+            e => e.to_string(),
         }
     }
 }
@@ -113,6 +143,7 @@ pub struct Store {
     thread: Mutex<Option<JoinHandle<()>>>,
     pending: Arc<AtomicUsize>,
     commits: Arc<Commits>,
+    health: Arc<Health>,
     reader: Reader,
     _lock: File,
 }
@@ -151,12 +182,14 @@ impl Store {
         let pending = Arc::new(AtomicUsize::new(0));
         let commits = Arc::new(Commits::default());
         let reader = Reader::open(dir)?;
+        let health = Arc::new(Health::new(DB_FILE, "ingestion"));
         let writer = writer::Writer::new(
             conn,
             pending.clone(),
             commits.clone(),
-            dir.join(dedup::DEDUP_FILE),
+            dir.to_owned(),
             reader.store_id()?,
+            health.clone(),
         )?;
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
@@ -168,6 +201,7 @@ impl Store {
             thread: Mutex::new(Some(thread)),
             pending,
             commits,
+            health,
             reader,
             _lock: lock,
         })
@@ -187,6 +221,13 @@ impl Store {
     /// as it grows (the live segment engine).
     pub fn commits(&self) -> Arc<Commits> {
         self.commits.clone()
+    }
+
+    /// True while the disk is full: appends fail with
+    /// [`Error::StorageFull`] until a commit fits again (the writer retries
+    /// by itself).
+    pub fn storage_full(&self) -> bool {
+        self.health.full()
     }
 
     /// Events handed to the writer and not yet committed.

@@ -8,6 +8,7 @@
 //! subscriptions and the outbox.
 
 mod history;
+mod repair;
 mod state;
 mod webhooks;
 
@@ -16,6 +17,8 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub use history::{ChangeFilter, Day, Entries};
+pub use repair::SetAside;
+pub(crate) use repair::is_damage;
 pub(crate) use state::{NewChange, Position};
 pub(crate) use webhooks::{Attempt, KIND_ENTERED, KIND_EXITED};
 pub use webhooks::{DeliveryStats, Subscription};
