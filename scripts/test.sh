@@ -27,6 +27,11 @@ bash tests/smtp/setup.sh
 export SEGLAB_SMTP_PYTHON="$PWD/tests/smtp/.venv/bin/python" SEGLAB_REQUIRE_SMTP=1
 # ---------------------------------------------------------------------------
 
+# The full-disk test mounts a small tmpfs: as root it must run, not skip.
+if [ "$(id -u)" = 0 ]; then
+  export SEGLAB_REQUIRE_MOUNT=1
+fi
+
 step "unit and integration tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

@@ -187,7 +187,7 @@ def test_login_is_required(browser: Browser, server: Server):
     # A wrong token: refused, still on the login page. (The 401 itself is
     # logged by Chromium as a failed resource; nothing else may be.)
     log_in(page, server, "adm_wrong")
-    expect(page.locator("p.error")).to_contain_text("not the admin token")
+    expect(page.locator("p.error")).to_contain_text("not an admin token")
     assert all("401" in e for e in console.errors), console.errors
     console.errors.clear()
     # The right one leads back to where the browser was going.

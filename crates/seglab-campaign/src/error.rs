@@ -45,6 +45,19 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// True when the disk (or the quota) was full: retrying later, once
+    /// there is room, can succeed.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Error::Sql(e) => seglab_store::fault::sqlite_full(e),
+            Error::Io(e) => seglab_store::fault::io_full(e),
+            Error::Store(e) => e.is_storage_full(),
+            Error::Live(e) => e.is_storage_full(),
+            Error::Segments(seglab_segments::Error::Store(e)) => e.is_storage_full(),
+            _ => false,
+        }
+    }
+
     /// The stable code: the first error's diagnostic code (`campaign.…`) for
     /// [`Error::Invalid`], `campaign.render` for [`Error::Render`].
     pub fn code(&self) -> &'static str {
@@ -61,6 +74,7 @@ impl Error {
             Error::Store(e) => e.code(),
             Error::Refused(_) => "invalid_request",
             Error::NotFound(_) | Error::NoPerson(_) => "not_found",
+            _ if self.is_storage_full() => "storage_full",
             Error::Sql(_) | Error::Io(_) | Error::Corrupt(_) => "storage",
         }
     }

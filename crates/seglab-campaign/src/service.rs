@@ -13,7 +13,7 @@ use seglab_event::time::now_millis;
 use seglab_live::rounds::Rounds;
 use seglab_live::{LiveDb, Runner};
 use seglab_segments::Segments;
-use seglab_store::Store;
+use seglab_store::{Health, Store};
 use serde::Serialize;
 
 use crate::best::Shop;
@@ -63,11 +63,17 @@ pub struct Campaigns {
     /// Held by the decision thread during a round, and by a deletion of a
     /// person (so no round decides for someone being deleted).
     working: Mutex<()>,
+    /// Failed rounds of the decision thread and of the sender (a full
+    /// disk): logged once per run, retried after a backoff.
+    deciding: Health,
+    sending: Arc<Health>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Campaigns {
     /// Opens `campaigns.db` beside the store; nothing runs until `start`.
+    /// Open it before the live thread starts: when `live.db` was rebuilt,
+    /// the ledger's position in it is settled here first.
     pub fn open(
         store: Arc<Store>,
         segments: Arc<Segments>,
@@ -75,7 +81,9 @@ impl Campaigns {
         settings: Settings,
     ) -> Result<Arc<Campaigns>> {
         let dir = store.dir().to_owned();
-        let pool = Pool::open(&dir)?;
+        let pool = Pool::open_checked(&dir)?;
+        let live_db = LiveDb::open(&dir)?;
+        pool.with(|db| crate::trigger::start_cursor(db, &live_db))?;
         let secret = pool.with(|db| db.tracking_secret())?;
         let onsite = CampaignDb::open(&dir)?.relaxed()?;
         Ok(Arc::new(Campaigns {
@@ -93,6 +101,11 @@ impl Campaigns {
             rounds: Rounds::default(),
             owed: Arc::new(tokio::sync::Notify::new()),
             working: Mutex::new(()),
+            deciding: Health::new(crate::db::CAMPAIGNS_DB_FILE, "deciding campaign sends"),
+            sending: Arc::new(Health::new(
+                crate::db::CAMPAIGNS_DB_FILE,
+                "sending campaign messages",
+            )),
             thread: Mutex::new(None),
         }))
     }
@@ -159,14 +172,20 @@ impl Campaigns {
         let db = Arc::new(Mutex::new(CampaignDb::open(&self.dir)?.relaxed()?));
         let wake = self.owed.clone();
         let me = self.clone();
+        let health = self.sending.clone();
         runtime.spawn(async move {
             let mut warned = false;
             while !me.stop.load(Ordering::Acquire) {
                 let now = now_millis();
+                let mut backoff = None;
                 match sender.round(&db, now).await {
-                    Ok((n, true)) if n > 0 => continue,
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "campaign dispatch round"),
+                    Ok((n, more)) => {
+                        health.ok();
+                        if more && n > 0 {
+                            continue;
+                        }
+                    }
+                    Err(e) => backoff = Some(health.failed(&e, e.is_storage_full())),
                 }
                 if sender.mailer.is_none() && !warned {
                     warned = true;
@@ -179,8 +198,8 @@ impl Campaigns {
                     .ok()
                     .flatten();
                 let wait = next.map_or(1_000, |t| (t - now_millis()).clamp(10, 1_000));
-                let _ =
-                    tokio::time::timeout(Duration::from_millis(wait as u64), wake.notified()).await;
+                let wait = backoff.unwrap_or(Duration::from_millis(wait as u64));
+                let _ = tokio::time::timeout(wait, wake.notified()).await;
             }
         });
         Ok(())
@@ -199,29 +218,52 @@ impl Campaigns {
                 worker.round(&self.env(&best), live, now)
             }))
             .unwrap_or_else(|_| Err(Error::Corrupt("a campaign round panicked".into())));
-            if let Err(e) = worker.exposures(&self.store) {
-                tracing::warn!(error = %e, "storing experiment exposures");
-            }
+            // Exposures go to the event store: refused while its disk is
+            // full, they stay in the ledger and a later round stores them.
+            let exposed = worker.exposures(&self.store);
             drop(working);
-            let next = match round_result {
+            let (next, backoff) = match round_result {
                 Ok(r) => {
                     record_metrics(&r);
                     if r.owed() > 0 {
                         self.owed.notify_one();
                     }
-                    r.next_due
+                    match exposed {
+                        Ok(_) => {
+                            self.deciding.ok();
+                            (r.next_due, None)
+                        }
+                        Err(e) => (
+                            r.next_due,
+                            Some(self.deciding.failed(&e, e.is_storage_full())),
+                        ),
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "campaign round");
-                    None
-                }
+                Err(e) => (None, Some(self.deciding.failed(&e, e.is_storage_full()))),
             };
             self.rounds.finish(round, false);
+            if let Some(backoff) = backoff {
+                let until = std::time::Instant::now() + backoff;
+                while !self.stop.load(Ordering::Acquire) {
+                    let left = until.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    seen = self.live.wait_recorded(seen, left);
+                }
+                continue;
+            }
             let wait = next.map_or(IDLE.as_millis() as i64, |t| t - now_millis());
             let wait = Duration::from_millis(wait.clamp(1, IDLE.as_millis() as i64) as u64);
             seen = self.live.wait_recorded(seen, wait);
         }
         self.rounds.close();
+    }
+
+    /// True when the latest round of the decision thread or of the sender
+    /// could not write for want of space (both retry by themselves).
+    pub fn storage_full(&self) -> bool {
+        self.deciding.full() || self.sending.full()
     }
 
     /// Waits for a round that started after this call (so triggers recorded
@@ -252,7 +294,13 @@ impl Campaigns {
         let _onsite = self.onsite.lock().unwrap_or_else(|e| e.into_inner());
         self.pool.with(|db| {
             let out = db.forget(persons)?;
-            Ok((out, db.erase_deleted()?))
+            // The rows are gone; a rebuild that fails (no room for a copy of
+            // the file) leaves their bytes until the next one.
+            let erased = db.erase_deleted().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "campaigns.db could not be rebuilt after a deletion");
+                false
+            });
+            Ok((out, erased))
         })
     }
 

@@ -20,10 +20,27 @@ const CHANGES_PER_ROUND: usize = 20_000;
 
 /// Where a fresh ledger starts following `live.db`: after what is recorded
 /// already (entries before campaigns existed trigger nothing).
+///
+/// A ledger that read further than `live.db` holds follows a file that was
+/// rebuilt after damage (see `seglab_live::db`): new changes are numbered
+/// after what the ledger read, so none is skipped and no trigger instance
+/// (`entry:<change>`) repeats an old one. The rebuilt file's own changes are
+/// first populations, which trigger nothing.
 pub(crate) fn start_cursor(db: &mut CampaignDb, live: &LiveDb) -> Result<()> {
-    if db.get_state(LIVE_CURSOR)?.is_none() {
-        let last = live.last_change_id()?;
-        db.atomically(|tx| tx.set_state(LIVE_CURSOR, last))?;
+    let last = live.last_change_id()?;
+    match db.get_state(LIVE_CURSOR)? {
+        None => db.atomically(|tx| tx.set_state(LIVE_CURSOR, last))?,
+        Some(cursor) if cursor > last => {
+            if live.raise_change_floor(cursor)? {
+                tracing::warn!(
+                    ledger_read = cursor,
+                    live_last = last,
+                    "live.db holds fewer membership changes than the campaign ledger read \
+                     (it was rebuilt): its new changes are numbered after the ledger's"
+                );
+            }
+        }
+        Some(_) => {}
     }
     Ok(())
 }
@@ -161,6 +178,24 @@ mod tests {
         assert_eq!(next_run(0, Some(DAY), DAY - 1), Some(DAY));
         assert_eq!(next_run(0, Some(DAY), 3 * DAY + 5), Some(4 * DAY));
         assert_eq!(next_run(0, Some(0), 5), None);
+    }
+
+    #[test]
+    fn a_ledger_past_a_rebuilt_live_db_numbers_its_new_changes_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = CampaignDb::open(dir.path()).unwrap();
+        let live = LiveDb::open(dir.path()).unwrap();
+        start_cursor(&mut db, &live).unwrap();
+        assert_eq!(db.get_state(LIVE_CURSOR).unwrap(), Some(0));
+        // The ledger read up to change 50 of a file that was then replaced.
+        db.atomically(|tx| tx.set_state(LIVE_CURSOR, 50)).unwrap();
+        start_cursor(&mut db, &live).unwrap();
+        assert_eq!(db.get_state(LIVE_CURSOR).unwrap(), Some(50), "kept");
+        assert!(
+            !live.raise_change_floor(50).unwrap(),
+            "raised to 50 already"
+        );
+        assert!(live.raise_change_floor(51).unwrap());
     }
 
     #[test]

@@ -48,7 +48,22 @@ impl Error {
             Error::Segments(e) => e.code(),
             Error::NotFound(_) => "not_found",
             Error::Invalid(_) => "invalid_request",
+            _ if self.is_storage_full() => "storage_full",
             _ => "storage",
+        }
+    }
+
+    /// True when the disk (or the quota) was full: retrying later, once
+    /// there is room, can succeed.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Error::Sql(e) => seglab_store::fault::sqlite_full(e),
+            Error::Store(e) => e.is_storage_full(),
+            Error::Segments(seglab_segments::Error::Store(e)) => e.is_storage_full(),
+            Error::Io(e) | Error::Segments(seglab_segments::Error::Io(e)) => {
+                seglab_store::fault::io_full(e)
+            }
+            _ => false,
         }
     }
 }

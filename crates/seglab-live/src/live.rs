@@ -104,8 +104,30 @@ impl Live {
     /// running fire at their instants, then people with events or merges the
     /// state has not seen, and segments whose definition changed, are
     /// evaluated.
+    ///
+    /// A damaged `live.db` (SQLite cannot open it, its structure check
+    /// fails, or what it holds cannot be read back) is set aside and the
+    /// memberships are computed again from the event log in a new file, as
+    /// for a new segment (cause `definition`): correct members now, no
+    /// history before. A full disk does not stop the start: the state stays
+    /// at its recorded position and the next step tries again.
     pub fn open(dir: &Path, segments: &Segments, reader: &Reader, now: i64) -> Result<Live> {
-        let db = LiveDb::open(dir)?;
+        let (db, aside) = LiveDb::open_checked(dir)?;
+        let mut live = match Live::read(db) {
+            Err(e) if aside.is_none() && crate::db::is_damage(&e) => {
+                // Damage the structure check cannot see: values SQLite
+                // stores fine but seglab cannot read (a member bitmap).
+                let (db, _) = LiveDb::replace(dir, &e.to_string())?;
+                Live::read(db)?
+            }
+            read => read?,
+        };
+        live.catch_up(segments, reader, now)?;
+        Ok(live)
+    }
+
+    /// The state as `db` recorded it.
+    fn read(db: LiveDb) -> Result<Live> {
         let (feed, _) = tokio::sync::broadcast::channel(4096);
         let at = db.position()?;
         let mut live = Live {
@@ -128,12 +150,17 @@ impl Live {
             db,
         };
         live.load()?;
-        let fresh = live.clock == i64::MIN;
-        let now = now.max(live.clock);
+        Ok(live)
+    }
+
+    /// Brings a state just read up to `now` (see [`Live::open`]).
+    fn catch_up(&mut self, segments: &Segments, reader: &Reader, now: i64) -> Result<()> {
+        let fresh = self.clock == i64::MIN;
+        let now = now.max(self.clock);
         // What the state has not seen: events after its position and merges
         // after its last merge, found at start (a fresh state evaluates
         // everyone anyway).
-        let mut gap = segments.changes_since(reader, live.cursor())?;
+        let mut gap = segments.changes_since(reader, self.cursor())?;
         if fresh {
             gap.touched.clear();
             gap.merged.clear();
@@ -142,8 +169,20 @@ impl Live {
             t.seq = 0;
             t.merged = false;
         }
-        live.apply(segments, gap, now)?;
-        Ok(live)
+        if let Err(e) = self.apply(segments, gap, now) {
+            if !e.is_storage_full() {
+                return Err(e);
+            }
+            // The runner's next step records it (people the gap touched
+            // then count as changed by events).
+            tracing::error!(
+                error = %e,
+                "storage full: live memberships start from what live.db recorded; \
+                 catching up when there is room"
+            );
+            self.reset()?;
+        }
+        Ok(())
     }
 
     /// Where the state stands in the store's log.

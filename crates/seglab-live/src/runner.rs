@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use seglab_event::time::now_millis;
 use seglab_segments::Segments;
-use seglab_store::Store;
+use seglab_store::{Health, Store};
 
 use crate::rounds::Rounds;
 use crate::{Change, Live, Result, Stepped};
@@ -28,6 +28,8 @@ pub struct Runner {
     /// Steps asked for and done ([`Runner::catch_up`]), and steps that
     /// recorded changes ([`Runner::wait_recorded`]).
     rounds: Rounds,
+    /// Failed steps (a full disk): logged once per run, with a backoff.
+    health: Health,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -44,6 +46,7 @@ impl Runner {
             recorded: Arc::new(tokio::sync::Notify::new()),
             stop: AtomicBool::new(false),
             rounds: Rounds::default(),
+            health: Health::new(crate::db::LIVE_DB_FILE, "recording live memberships"),
             thread: Mutex::new(None),
         }))
     }
@@ -64,12 +67,14 @@ impl Runner {
         while !self.stop.load(Ordering::Acquire) {
             let round = self.rounds.begin();
             let mut recorded = false;
+            let mut backoff = None;
             let now = now_millis();
             let next = {
                 let mut live = self.live();
                 let started = Instant::now();
                 match live.step(&self.segments, self.store.reader(), now) {
                     Ok(stepped) => {
+                        self.health.ok();
                         if stepped.changes > 0 {
                             self.recorded.notify_one();
                             recorded = true;
@@ -77,11 +82,25 @@ impl Runner {
                         let committed = self.store.reader().last_seq().unwrap_or(0);
                         record_metrics(started, &stepped, committed - live.last_seq(), &live);
                     }
-                    Err(e) => tracing::warn!(error = %e, "live memberships step"),
+                    // Nothing was recorded and the next step reads the same
+                    // changes again; a failing step (a full disk) is retried
+                    // after a backoff, not at every commit.
+                    Err(e) => backoff = Some(self.health.failed(&e, e.is_storage_full())),
                 }
                 live.next_timer()
             };
             self.rounds.finish(round, recorded);
+            if let Some(backoff) = backoff {
+                let until = Instant::now() + backoff;
+                while !self.stop.load(Ordering::Acquire) {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    seen = commits.wait(seen, left);
+                }
+                continue;
+            }
             let wait = next.map_or(idle.as_millis() as i64, |t| t - now_millis());
             let wait = Duration::from_millis(wait.clamp(1, idle.as_millis() as i64) as u64);
             seen = commits.wait(seen, wait);
@@ -134,6 +153,12 @@ impl Runner {
     /// position; and after subscriptions changed).
     pub fn with_live<T>(&self, f: impl FnOnce(&mut Live) -> T) -> T {
         f(&mut self.live())
+    }
+
+    /// True when the latest step could not record for want of space (it is
+    /// retried; memberships stay as last recorded meanwhile).
+    pub fn storage_full(&self) -> bool {
+        self.health.full()
     }
 
     /// Changes as they are recorded.

@@ -154,6 +154,7 @@ pub fn stats(db: &LiveDb, subscription: i64) -> Result<DeliveryStats> {
 /// One delivery to attempt.
 struct Due {
     id: i64,
+    change: i64,
     attempts: i64,
     url: String,
     secret: String,
@@ -317,7 +318,13 @@ impl Deliverer {
                     Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
                     Err(e) => Err(e.to_string()),
                 };
-                (d.id, d.attempts, outcome, d.first.then_some(d.body))
+                (
+                    d.id,
+                    d.change,
+                    d.attempts,
+                    outcome,
+                    d.first.then_some(d.body),
+                )
             });
         }
         let mut results = Vec::new();
@@ -341,7 +348,7 @@ fn record_outcomes(
 ) -> Result<Option<i64>> {
     let db = db.lock().unwrap_or_else(|e| e.into_inner());
     let finished = seglab_event::time::now_millis();
-    for (_, attempts, outcome, _) in &results {
+    for (_, _, attempts, outcome, _) in &results {
         let label = match (outcome, attempts + 1 >= MAX_ATTEMPTS) {
             (Ok(()), _) => "delivered",
             (Err(_), false) => "failed",
@@ -387,6 +394,7 @@ fn due(
                 .unwrap_or_else(|| payload(&d.change, user_id(d.change.person)).to_string());
             Due {
                 id: d.id,
+                change: d.change.id,
                 attempts: d.attempts,
                 url: d.url,
                 secret: d.secret,

@@ -37,7 +37,8 @@ pub struct Header {
 }
 
 /// Writes the snapshot of `timelines` atomically (a temporary file, then a
-/// rename).
+/// rename); a failed write leaves nothing behind (on a full disk, a partial
+/// file would hold on to the little space left).
 pub fn write(
     dir: &Path,
     store_id: &str,
@@ -46,8 +47,23 @@ pub fn write(
 ) -> std::io::Result<PathBuf> {
     let path = dir.join(FILE);
     let tmp = dir.join(format!("{FILE}.tmp"));
+    let written =
+        write_to(&tmp, store_id, last_seq, timelines).and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(path)
+}
+
+fn write_to(
+    tmp: &Path,
+    store_id: &str,
+    last_seq: i64,
+    timelines: &Timelines,
+) -> std::io::Result<()> {
     let mut out = Hashing {
-        inner: BufWriter::with_capacity(1 << 20, File::create(&tmp)?),
+        inner: BufWriter::with_capacity(1 << 20, File::create(tmp)?),
         hash: Xxh3::new(),
     };
     out.write_all(MAGIC)?;
@@ -59,10 +75,7 @@ pub fn write(
     let sum = out.hash.digest();
     out.inner.write_all(&sum.to_le_bytes())?;
     let file = out.inner.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
+    file.sync_all()
 }
 
 /// Passes bytes through, hashing them.
@@ -208,9 +221,25 @@ mod tests {
             assert!(read(dir.path(), |_| true).is_err());
             bytes[at] ^= 0xff;
         }
-        // Truncated, or with bytes after the checksum.
-        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
-        assert!(read(dir.path(), |_| true).is_err());
+        // Any byte flipped, any truncation: never trusted, never a panic
+        // (the header's fields are checked by `wanted` or the checksum).
+        for at in 0..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 0x5a;
+            std::fs::write(&path, &flipped).unwrap();
+            match read(dir.path(), |h| h == &want) {
+                Ok(None) | Err(_) => {}
+                Ok(Some(_)) => panic!("a flip at byte {at} was trusted"),
+            }
+        }
+        for len in 0..bytes.len() {
+            std::fs::write(&path, &bytes[..len]).unwrap();
+            assert!(
+                read(dir.path(), |_| true).is_err(),
+                "a snapshot cut at {len} bytes was read"
+            );
+        }
+        // With bytes after the checksum.
         let mut longer = bytes.clone();
         longer.push(0);
         std::fs::write(&path, &longer).unwrap();

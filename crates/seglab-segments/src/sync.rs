@@ -118,7 +118,17 @@ impl Segments {
         let snap = snapshot_dir.and_then(|dir| {
             snapshot::read(dir, |h| h.store_id == store_id && h.last_seq <= newest).unwrap_or_else(
                 |e| {
-                    tracing::warn!(error = %e, "ignoring the timelines snapshot");
+                    // A cache: the log has everything it held. Removed, so
+                    // that the warning is not repeated at every start of a
+                    // store too small to write a new one.
+                    tracing::warn!(
+                        error = %e,
+                        path = %dir.join(snapshot::FILE).display(),
+                        "ignoring the damaged timelines snapshot; loading every event from the store"
+                    );
+                    if let Err(e) = snapshot::remove(dir) {
+                        tracing::warn!(error = %e, "removing the damaged timelines snapshot");
+                    }
                     None
                 },
             )

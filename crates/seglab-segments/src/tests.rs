@@ -272,6 +272,12 @@ fn a_snapshot_start_equals_a_full_load() {
     std::fs::write(&path, &bytes).unwrap();
     let recovered = Segments::open_with(r, Some(&snap_dir), usize::MAX).unwrap();
     assert_eq!(all_members(&recovered, r), all_members(&from_store, r));
+    assert!(!path.exists(), "a damaged snapshot is removed");
+    // A truncated one too; a full load writes a good one again.
+    std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
+    let recovered = Segments::open_with(r, Some(&snap_dir), 0).unwrap();
+    assert_eq!(all_members(&recovered, r), all_members(&from_store, r));
+    assert!(snapshot::read(&snap_dir, |_| true).unwrap().is_some());
 
     // A snapshot that covers the whole store is all that is read.
     let mut t = seglab_engine::Timelines::new();

@@ -4,11 +4,12 @@
 //! it in-process and the binary serves it on a socket:
 //!
 //! * ingestion: the Segment HTTP Tracking API (`/v1/*`) and PostHog capture paths,
-//!   authenticated by write keys;
-//! * management: JSON under `/api/v1/*`, authenticated by the admin token;
+//!   authenticated by write keys, each within its rate;
+//! * management: JSON under `/api/v1/*`, authenticated by an admin token
+//!   whose scope (`read` or `full`) each route checks ([`management_routes`]);
 //! * operations: `/healthz` and `/metrics` (Prometheus);
-//! * the web dashboard under `/ui` (HTML; a session cookie from the admin
-//!   token), and `/`, which leads to it.
+//! * the web dashboard under `/ui` (HTML; a session cookie from an admin
+//!   token, read-only from a `read` one), and `/`, which leads to it.
 
 mod api;
 mod auth;
@@ -18,6 +19,7 @@ pub mod erase;
 mod error;
 mod extract;
 pub mod metrics;
+mod rate;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,8 +34,11 @@ use seglab_segments::Segments;
 use seglab_store::Store;
 use tower_http::catch_panic::CatchPanicLayer;
 
-pub use auth::KeyCache;
+pub use auth::scope::ManagementRoute;
+pub use auth::{Granted, KeyCache, TokenCache};
 pub use error::{ApiError, ErrorKind};
+pub use rate::{RateLimit, RateLimiter};
+pub use seglab_store::Scope;
 
 /// Limits and tuning of the server.
 #[derive(Debug, Clone)]
@@ -45,6 +50,8 @@ pub struct Limits {
     pub campaigns: seglab_campaign::Settings,
     /// A dashboard session ends after this long without a request.
     pub session_idle: Duration,
+    /// Requests per write key on the ingestion paths (`None`: unlimited).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for Limits {
@@ -56,6 +63,7 @@ impl Default for Limits {
                 smtp: None,
             },
             session_idle: dashboard::session::DEFAULT_IDLE,
+            rate_limit: Some(RateLimit::DEFAULT),
         }
     }
 }
@@ -64,7 +72,12 @@ impl Default for Limits {
 pub struct AppState {
     pub store: Arc<Store>,
     pub keys: KeyCache,
+    /// The built-in admin token (scope `full`).
     pub admin_token: String,
+    /// The stored admin tokens that are not revoked.
+    pub tokens: TokenCache,
+    /// The token buckets of the write keys.
+    pub rate: RateLimiter,
     pub limits: Limits,
     /// Timelines and segment definitions, loaded from the store.
     pub segments: Arc<Segments>,
@@ -93,9 +106,12 @@ impl AppState {
     ) -> seglab_live::Result<Arc<AppState>> {
         metrics::install();
         let keys = KeyCache::load(store.reader())?;
+        let tokens = TokenCache::load(store.reader())?;
         let segments = Arc::new(Segments::open(store.reader(), Some(store.dir()))?);
         let live = Runner::open(store.clone(), segments.clone())?;
         let live_db = Pool::open(store.dir())?;
+        // Before the live thread records anything: campaigns settle their
+        // position in `live.db` (which may have been rebuilt just now).
         let campaigns = Campaigns::open(
             store.clone(),
             segments.clone(),
@@ -107,6 +123,8 @@ impl AppState {
             store,
             keys,
             admin_token,
+            tokens,
+            rate: RateLimiter::new(limits.rate_limit),
             sessions: dashboard::Sessions::new(limits.session_idle),
             limits,
             segments,
@@ -145,21 +163,12 @@ const LIVE_IDLE: Duration = Duration::from_millis(500);
 
 /// The whole application.
 pub fn router(state: Arc<AppState>) -> Router {
-    // Management: every route needs the admin token.
-    let admin = Router::new()
-        .merge(api::people::routes())
-        .merge(api::events::routes())
-        .merge(api::keys::routes())
-        .merge(api::segments::routes())
-        .merge(api::live::routes())
-        .merge(api::campaigns::routes())
-        .merge(api::suppressions::routes())
-        .merge(api::experiments::routes())
-        .merge(api::insights::routes())
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::admin_only,
-        ));
+    // Management: every route needs an admin token, and checks its scope.
+    let (admin, _) = api::management().into_parts();
+    let admin = admin.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::admin_only,
+    ));
     Router::new()
         .merge(api::ingest::routes())
         .merge(api::posthog::routes())
@@ -174,6 +183,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             ApiError::new(ErrorKind::Internal, "internal", "internal error").into_response()
         }))
         .with_state(state)
+}
+
+/// Every management route with its method and the scope it needs.
+pub fn management_routes() -> Vec<ManagementRoute> {
+    api::management().into_parts().1
 }
 
 async fn not_found() -> ApiError {
@@ -209,17 +223,33 @@ pub(crate) async fn preflight(method: Method) -> Response {
     with_cors(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Refreshes the write-key cache every `every` until the process ends, so a key
-/// revoked from the CLI stops working within that time.
+/// Refreshes the write-key and admin-token caches every `every` until the
+/// process ends, so a key or token revoked from the CLI stops working within
+/// that time (and dashboard sessions opened with a revoked token end);
+/// also forgets refilled rate buckets.
 pub fn spawn_key_refresh(state: Arc<AppState>, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             let s = state.clone();
-            let _ = tokio::task::spawn_blocking(move || s.keys.refresh(s.store.reader())).await;
+            let _ = tokio::task::spawn_blocking(move || s.refresh_access()).await;
         }
     })
+}
+
+impl AppState {
+    /// Reloads the write keys and admin tokens from the store, ends the
+    /// dashboard sessions of revoked tokens, and forgets refilled rate
+    /// buckets. [`spawn_key_refresh`] calls it every second.
+    pub fn refresh_access(&self) {
+        let reader = self.store.reader();
+        self.keys.refresh(reader);
+        self.tokens.refresh(reader);
+        self.sessions
+            .retain(|g| g.token.is_none_or(|id| self.tokens.is_active(id)));
+        self.rate.sweep(std::time::Instant::now());
+    }
 }
 
 /// Delivers webhooks until the process ends.

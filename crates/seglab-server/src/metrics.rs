@@ -68,6 +68,10 @@ pub fn install() -> &'static PrometheusHandle {
             "seglab_live_timers",
             "people with a pending membership timer"
         );
+        metrics::describe_gauge!(
+            "seglab_storage_full",
+            "1 while the latest write to a database (db) failed for want of space"
+        );
         metrics::describe_counter!(
             "seglab_webhook_attempts_total",
             "webhook delivery attempts, by outcome (delivered, failed, given_up)"
@@ -92,6 +96,10 @@ pub(crate) fn dropped_deleted(events: usize) {
 
 pub(crate) fn rejected(reason: &'static str) {
     metrics::counter!("seglab_requests_rejected_total", "reason" => reason).increment(1);
+}
+
+pub(crate) fn storage_full(db: &'static str, full: bool) {
+    metrics::gauge!("seglab_storage_full", "db" => db).set(if full { 1.0 } else { 0.0 });
 }
 
 pub(crate) fn committed(seconds: f64, events: usize) {

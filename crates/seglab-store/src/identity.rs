@@ -29,13 +29,31 @@ pub(crate) enum Change {
     Merge { from: PersonId, into: PersonId },
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Identities {
     ids: HashMap<String, PersonId, Xxh3DefaultBuilder>,
     parent: HashMap<PersonId, PersonId>,
     /// Hash of the first user id each person was seen with.
     user_of: HashMap<PersonId, u64>,
     next_person: PersonId,
+    /// What to undo if the transaction in progress does not commit.
+    journal: Journal,
+}
+
+/// The previous values of what the open transaction changed, so that a
+/// failed commit (a full disk) puts the maps back as they were without
+/// reading every person again.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Journal {
+    next_person: Option<PersonId>,
+    undo: Vec<Undo>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Undo {
+    Id(String, Option<PersonId>),
+    Parent(PersonId, Option<PersonId>),
+    User(PersonId, Option<u64>),
 }
 
 impl Identities {
@@ -88,6 +106,53 @@ impl Identities {
         }
     }
 
+    /// Starts remembering changes, for [`Identities::rollback`].
+    pub(crate) fn begin(&mut self) {
+        self.journal.undo.clear();
+        self.journal.next_person = Some(self.next_person);
+    }
+
+    /// Keeps every change since [`Identities::begin`].
+    pub(crate) fn commit(&mut self) {
+        self.journal.undo.clear();
+        self.journal.next_person = None;
+    }
+
+    /// Undoes every change since [`Identities::begin`].
+    pub(crate) fn rollback(&mut self) {
+        while let Some(undo) = self.journal.undo.pop() {
+            match undo {
+                Undo::Id(id, Some(p)) => {
+                    self.ids.insert(id, p);
+                }
+                Undo::Id(id, None) => {
+                    self.ids.remove(&id);
+                }
+                Undo::Parent(p, Some(q)) => {
+                    self.parent.insert(p, q);
+                }
+                Undo::Parent(p, None) => {
+                    self.parent.remove(&p);
+                }
+                Undo::User(p, Some(u)) => {
+                    self.user_of.insert(p, u);
+                }
+                Undo::User(p, None) => {
+                    self.user_of.remove(&p);
+                }
+            }
+        }
+        if let Some(next) = self.journal.next_person.take() {
+            self.next_person = next;
+        }
+    }
+
+    fn remember(&mut self, undo: Undo) {
+        if self.journal.next_person.is_some() {
+            self.journal.undo.push(undo);
+        }
+    }
+
     /// Today's person for a person id, following merges.
     pub(crate) fn find(&self, mut p: PersonId) -> PersonId {
         while let Some(&q) = self.parent.get(&p) {
@@ -108,13 +173,15 @@ impl Identities {
     }
 
     fn map(&mut self, id: &str, p: PersonId, changes: &mut Vec<Change>) {
-        self.ids.insert(id.to_owned(), p);
+        let old = self.ids.insert(id.to_owned(), p);
+        self.remember(Undo::Id(id.to_owned(), old));
         changes.push(Change::MapId(id.to_owned(), p));
     }
 
     fn set_user(&mut self, p: PersonId, user: &str, changes: &mut Vec<Change>) {
         if let std::collections::hash_map::Entry::Vacant(e) = self.user_of.entry(p) {
             e.insert(xxh3_64(user.as_bytes()));
+            self.remember(Undo::User(p, None));
             changes.push(Change::SetUser(p, user.to_owned()));
         }
     }
@@ -125,9 +192,13 @@ impl Identities {
     }
 
     fn merge(&mut self, from: PersonId, into: PersonId, changes: &mut Vec<Change>) {
-        self.parent.insert(from, into);
-        if let Some(u) = self.user_of.get(&from).copied() {
-            self.user_of.entry(into).or_insert(u);
+        let old = self.parent.insert(from, into);
+        self.remember(Undo::Parent(from, old));
+        if let Some(u) = self.user_of.get(&from).copied()
+            && let std::collections::hash_map::Entry::Vacant(e) = self.user_of.entry(into)
+        {
+            e.insert(u);
+            self.remember(Undo::User(into, None));
         }
         changes.push(Change::Merge { from, into });
     }
@@ -305,6 +376,43 @@ mod tests {
         ids.resolve(&ev(EventType::Alias, Some("c"), None, Some("b")));
         assert_eq!(ids.find(a), c);
         assert_eq!(ids.find(b), c);
+    }
+
+    #[test]
+    fn rollback_restores_the_maps_as_they_were() {
+        let mut ids = Identities::new(1);
+        ids.resolve(&track(Some("u1"), Some("d1")));
+        ids.resolve(&track(None, Some("anon")));
+        ids.resolve(&track(Some("u2"), None));
+        ids.commit();
+        let before = ids.clone();
+        ids.begin();
+        // New people, new ids, a user set, merges with and without user ids.
+        ids.resolve(&track(None, Some("fresh")));
+        ids.resolve(&ev(EventType::Identify, Some("u3"), Some("fresh"), None));
+        ids.resolve(&ev(EventType::Identify, Some("u1"), Some("anon"), None));
+        ids.resolve(&ev(EventType::Alias, Some("u2"), None, Some("u1")));
+        ids.resolve(&track(Some("u4"), Some("d4")));
+        assert_ne!(ids, before);
+        ids.rollback();
+        assert_eq!(ids, before);
+        // The same events after the rollback give the same people as before.
+        let mut again = before.clone();
+        again.begin();
+        ids.begin();
+        for e in [
+            track(None, Some("fresh")),
+            ev(EventType::Alias, Some("u2"), None, Some("u1")),
+        ] {
+            assert_eq!(ids.resolve(&e), again.resolve(&e));
+        }
+        // Kept changes stay.
+        ids.commit();
+        ids.rollback();
+        assert_eq!(
+            ids.find(ids.lookup("u1").unwrap()),
+            ids.lookup("u2").unwrap()
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Write keys (what SDKs send) and the admin token (what the management API
-//! needs). A write key can only write events; reading needs the admin token.
+//! Write keys (what SDKs send) and the built-in admin token (what the
+//! management API needs; scoped tokens are in `tokens.rs`). A write key can
+//! only write events; reading needs an admin token.
 
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -18,7 +19,7 @@ pub struct WriteKey {
     pub revoked_at: Option<Millis>,
 }
 
-fn random_token(len: usize) -> String {
+pub(crate) fn random_token(len: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)
         .take(len)

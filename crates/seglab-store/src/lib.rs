@@ -1,5 +1,5 @@
 //! seglab's durable store: one SQLite file in WAL mode holds events, persons and
-//! their ids, traits, write keys and settings.
+//! their ids, traits, write keys, admin tokens and settings.
 //!
 //! [`Store`] is the writer: it owns the data folder (a lock file keeps a second
 //! writer out), and [`Store::append`] answers only after the transaction holding
@@ -10,6 +10,7 @@
 pub mod backup;
 pub mod bench;
 mod dedup;
+pub mod fault;
 mod forget;
 mod handles;
 mod identity;
@@ -17,6 +18,7 @@ mod keys;
 mod read;
 mod schema;
 mod segments;
+mod tokens;
 mod writer;
 
 use std::fs::File;
@@ -31,6 +33,7 @@ use rusqlite::Connection;
 use seglab_event::Event;
 use tokio::sync::oneshot;
 
+pub use fault::Health;
 pub use forget::{Forgotten, erase_deleted};
 pub use handles::Handles;
 pub use identity::PersonId;
@@ -38,6 +41,7 @@ pub use keys::WriteKey;
 pub use read::{PersonView, ScanRow, StoredEvent, TraitValue};
 pub use schema::open_beside;
 pub use segments::{SaveOutcome, SegmentRecord};
+pub use tokens::{ActiveToken, AdminToken, Scope, TokenLookup, token_hash};
 
 /// The database file inside the data folder.
 pub const DB_FILE: &str = "seglab.db";
@@ -53,8 +57,15 @@ pub enum Error {
     Locked(PathBuf),
     #[error("commit failed: {0}")]
     Commit(String),
+    /// The disk (or the quota) under the data folder is full: nothing was
+    /// written; the same request can be retried once there is room.
+    #[error("storage full: nothing was stored; retry later ({0})")]
+    StorageFull(String),
     #[error("the store is shut down")]
     Closed,
+    /// A name already taken (an active admin token's).
+    #[error("{0}")]
+    Exists(String),
     /// A request that cannot be done as asked (a backup into a folder that is
     /// not empty, …).
     #[error("{0}")]
@@ -70,11 +81,36 @@ pub enum Error {
 impl Error {
     /// The stable code of this error.
     pub fn code(&self) -> &'static str {
+        if self.is_storage_full() {
+            return "storage_full";
+        }
         match self {
+            Error::StorageFull(_) => "storage_full",
             Error::Sqlite(_) | Error::Io(_) | Error::Commit(_) | Error::Damaged { .. } => "storage",
             Error::Locked(_) => "locked",
             Error::Closed => "unavailable",
+            Error::Exists(_) => "exists",
             Error::Refused(_) | Error::NotBackup(_) => "invalid_request",
+        }
+    }
+
+    /// True when the disk (or the quota) was full: retrying later, once
+    /// there is room, can succeed.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Error::StorageFull(_) => true,
+            Error::Sqlite(e) => fault::sqlite_full(e),
+            Error::Io(e) => fault::io_full(e),
+            _ => false,
+        }
+    }
+
+    /// The error without the words of its variant (what a
+    /// [`Error::StorageFull`] carries).
+    fn detail(&self) -> String {
+        match self {
+            Error::StorageFull(d) => d.clone(),
+            e => e.to_string(),
         }
     }
 }
@@ -111,6 +147,7 @@ pub struct Store {
     thread: Mutex<Option<JoinHandle<()>>>,
     pending: Arc<AtomicUsize>,
     commits: Arc<Commits>,
+    health: Arc<Health>,
     reader: Reader,
     _lock: File,
 }
@@ -156,12 +193,14 @@ impl Store {
         let pending = Arc::new(AtomicUsize::new(0));
         let commits = Arc::new(Commits::default());
         let reader = Reader::open(dir)?;
+        let health = Arc::new(Health::new(DB_FILE, "ingestion"));
         let writer = writer::Writer::new(
             conn,
             pending.clone(),
             commits.clone(),
-            dir.join(dedup::DEDUP_FILE),
+            dir.to_owned(),
             reader.cache_key()?,
+            health.clone(),
         )?;
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
@@ -173,6 +212,7 @@ impl Store {
             thread: Mutex::new(Some(thread)),
             pending,
             commits,
+            health,
             reader,
             _lock: lock,
         })
@@ -192,6 +232,13 @@ impl Store {
     /// as it grows (the live segment engine).
     pub fn commits(&self) -> Arc<Commits> {
         self.commits.clone()
+    }
+
+    /// True while the disk is full: appends fail with
+    /// [`Error::StorageFull`] until a commit fits again (the writer retries
+    /// by itself).
+    pub fn storage_full(&self) -> bool {
+        self.health.full()
     }
 
     /// Events handed to the writer and not yet committed.

@@ -118,6 +118,23 @@ fn event_row(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
 }
 
 /// Follows merges from `p` to today's person.
+/// The person an id names as stored (before merges): an identity, else a
+/// numeric person id that exists.
+fn find_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<PersonId>> {
+    let found: Option<PersonId> = conn
+        .prepare_cached("SELECT person_id FROM identities WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    Ok(match (found, id.parse::<PersonId>()) {
+        (Some(p), _) => Some(p),
+        (None, Ok(n)) => conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM persons WHERE person_id = ?1)")?
+            .query_row([n], |r| r.get::<_, bool>(0))?
+            .then_some(n),
+        (None, Err(_)) => None,
+    })
+}
+
 fn root(
     conn: &Connection,
     mut p: PersonId,
@@ -175,27 +192,25 @@ impl Reader {
         self.with_conn(|c| Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?))
     }
 
+    /// The person (the root of its merges) an id belongs to: a user id,
+    /// anonymous id or distinct id, else a numeric person id that was stored.
+    /// Indexed lookups only, whatever the number of events.
+    pub fn resolve_id(&self, id: &str) -> Result<Option<PersonId>> {
+        self.with_conn(|conn| {
+            Ok(match find_id(conn, id)? {
+                Some(start) => Some(root(conn, start, &mut HashMap::new())?),
+                None => None,
+            })
+        })
+    }
+
     /// The person an id (user id, anonymous id, distinct id, or a numeric person
     /// id) belongs to, with `latest` of its newest events.
     pub fn person(&self, id: &str, latest: usize) -> Result<Option<PersonView>> {
         self.with_conn(|conn| {
             let mut cache = HashMap::new();
-            let found: Option<PersonId> = conn
-                .prepare_cached("SELECT person_id FROM identities WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))
-                .optional()?;
-            let start = match (found, id.parse::<PersonId>()) {
-                (Some(p), _) => p,
-                (None, Ok(n)) => {
-                    let exists: bool = conn
-                        .prepare_cached("SELECT EXISTS (SELECT 1 FROM persons WHERE person_id = ?1)")?
-                        .query_row([n], |r| r.get(0))?;
-                    if !exists {
-                        return Ok(None);
-                    }
-                    n
-                }
-                (None, Err(_)) => return Ok(None),
+            let Some(start) = find_id(conn, id)? else {
+                return Ok(None);
             };
             let person = root(conn, start, &mut cache)?;
             let members: Vec<PersonId> = conn

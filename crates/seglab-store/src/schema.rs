@@ -85,7 +85,21 @@ const MIGRATIONS: &[&str] = &[
         SELECT person_id, merged_into, created_at FROM persons
         WHERE merged_into IS NOT NULL ORDER BY rowid;
     ",
-    // 4: deleting people (ADR 0014). Merge numbers are never handed out again
+    // 4: scoped admin tokens, kept as SHA-256 hashes (the token is shown
+    // once, at creation); a name belongs to one active token at a time.
+    "
+    CREATE TABLE admin_tokens (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT    NOT NULL,
+        scope        TEXT    NOT NULL CHECK (scope IN ('read', 'full')),
+        hash         TEXT    NOT NULL UNIQUE,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked_at   INTEGER
+    );
+    CREATE UNIQUE INDEX admin_tokens_active_name ON admin_tokens(name) WHERE revoked_at IS NULL;
+    ",
+    // 5: deleting people (ADR 0014). Merge numbers are never handed out again
     // (AUTOINCREMENT: followers keep the last one they read as a cursor);
     // tombstones hold salted hashes of the ids and addresses of deleted
     // people; `erasures` the people whose rows in `live.db` and

@@ -82,7 +82,7 @@ fn second_writer_is_refused() {
 #[test]
 fn identify_stitches_and_merges_survive_restart() {
     let dir = tempfile::tempdir().unwrap();
-    {
+    let (a, u) = {
         let store = open(dir.path());
         store
             .append_blocking(
@@ -105,7 +105,8 @@ fn identify_stitches_and_merges_survive_restart() {
                 false,
             )
             .unwrap();
-    }
+        (a, u)
+    };
     let store = open(dir.path());
     store
         .append_blocking(events(json!({"batch": [{"type": "track", "anonymousId": "anon", "event": "Order Completed", "timestamp": "2026-01-02T00:00:00Z"}]})), false)
@@ -125,6 +126,19 @@ fn identify_stitches_and_merges_survive_restart() {
         .unwrap();
     assert_eq!(by_number.person_id, p.person_id);
     assert!(store.reader().person("nobody", 1).unwrap().is_none());
+    // Resolving an id alone gives the same person, merged-away numbers too.
+    let r = store.reader();
+    for id in [
+        "anon",
+        "u1",
+        &p.person_id.to_string(),
+        &a.person_id.to_string(),
+        &u.person_id.to_string(),
+    ] {
+        assert_eq!(r.resolve_id(id).unwrap(), Some(p.person_id), "{id}");
+    }
+    assert_eq!(r.resolve_id("nobody").unwrap(), None);
+    assert_eq!(r.resolve_id("999999").unwrap(), None);
     // The events list reports today's person for events stored before the merge.
     let all = store.reader().events_after(0, 100).unwrap();
     assert!(all.iter().all(|e| e.person_id == p.person_id));

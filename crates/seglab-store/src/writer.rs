@@ -4,23 +4,35 @@
 //! Deduplication keeps the 64-bit hash of every stored `messageId` in memory with
 //! the row it belongs to (rebuilt from the log at start), so the hot path never
 //! touches a random-key index: a hash hit is confirmed against that row.
+//!
+//! A commit that fails changes nothing: the transaction rolls back, and the
+//! in-memory maps are put back from a journal of what the batch changed. When
+//! it failed for want of space the writer is *full*: every batch gets
+//! [`Error::StorageFull`], a batch is tried at most once a second, and while
+//! nothing arrives a one-page write probes every second; the first commit
+//! that succeeds ends it.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::time::Instant;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use seglab_event::Event;
 use tokio::sync::oneshot;
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::fault::Health;
 use crate::forget::{Deleted, Forgotten, Next};
 use crate::identity::{Change, Identities};
 use crate::{AppendOutcome, Error};
+
+/// While the disk is full: the least time between two commit attempts, and
+/// between two probes when no batch arrives.
+pub(crate) const RETRY_FULL: Duration = Duration::from_secs(1);
 
 /// A full rebuild of at least this many ids leaves a snapshot of the map.
 const DEDUP_SNAPSHOT_MIN: usize = 100_000;
@@ -92,6 +104,12 @@ pub(crate) struct Writer {
     /// Tombstones of deleted people's ids: events carrying one are dropped.
     tombstones: HashSet<[u8; 32]>,
     salt: Vec<u8>,
+    /// The data folder (asked whether it has room after an I/O error).
+    dir: PathBuf,
+    /// Failed commits, and whether the disk is full.
+    health: Arc<Health>,
+    /// When a commit was last tried while the disk was full.
+    last_full_try: Option<Instant>,
     /// Committed events are freed on another thread: the writer is the serial
     /// part of ingestion and should spend its time writing.
     release: Sender<Vec<Job>>,
@@ -102,8 +120,9 @@ impl Writer {
         conn: Connection,
         pending: Arc<AtomicUsize>,
         commits: Arc<crate::Commits>,
-        dedup_path: PathBuf,
+        dir: PathBuf,
         cache_key: String,
+        health: Arc<Health>,
     ) -> Result<Writer, Error> {
         let (release, freed) = channel::<Vec<Job>>();
         std::thread::Builder::new()
@@ -116,10 +135,13 @@ impl Writer {
             next_seq: 1,
             pending,
             commits,
-            dedup_path,
+            dedup_path: dir.join(crate::dedup::DEDUP_FILE),
             cache_key,
             tombstones: HashSet::new(),
             salt: Vec::new(),
+            dir,
+            health,
+            last_full_try: None,
             release,
         };
         w.load()?;
@@ -133,8 +155,26 @@ impl Writer {
         let max_seq: i64 =
             self.conn
                 .query_row("SELECT coalesce(max(seq), 0) FROM events", [], |r| r.get(0))?;
-        let snapshot = crate::dedup::read(&self.dedup_path, &self.cache_key)
-            .filter(|(last, _)| *last <= max_seq);
+        let snapshot = match crate::dedup::read(&self.dedup_path, &self.cache_key) {
+            Ok(Some((last, _))) if last > max_seq => {
+                tracing::warn!(
+                    snapshot_seq = last,
+                    store_seq = max_seq,
+                    "ignoring the deduplication snapshot: it is newer than the store; \
+                     rebuilding it from the log"
+                );
+                None
+            }
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    path = %self.dedup_path.display(),
+                    "ignoring the deduplication snapshot; rebuilding it from the log"
+                );
+                None
+            }
+        };
         let from_snapshot = snapshot.is_some();
         let (after, pairs) = snapshot.unwrap_or((0, Vec::new()));
         let mut dedup = Dedup::with_capacity_and_hasher(
@@ -223,6 +263,14 @@ impl Writer {
         loop {
             let work = match next.take() {
                 Some(w) => w,
+                None if self.health.full() => match rx.recv_timeout(RETRY_FULL) {
+                    Ok(w) => w,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.probe();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
                 None => match rx.recv() {
                     Ok(w) => w,
                     Err(_) => break,
@@ -262,13 +310,23 @@ impl Writer {
 
     /// Commits `jobs` (holding `size` events) and answers each.
     fn append(&mut self, mut jobs: Vec<Job>, size: usize) {
-        let result = self.commit(&jobs);
-        if result.is_err() {
-            // The in-memory state may hold rows that never committed.
-            if let Err(e) = self.load() {
-                tracing::error!(error = %e, "reloading store state after a failed commit");
+        let result = if self.full_moments_ago() {
+            Err(Error::StorageFull(
+                "the disk was full a moment ago".to_owned(),
+            ))
+        } else {
+            let result = self.commit(&jobs);
+            if self.health.full() || result.as_ref().is_err_and(Error::is_storage_full) {
+                self.last_full_try = Some(Instant::now());
             }
-        }
+            match &result {
+                Ok(_) => self.health.ok(),
+                Err(e) => {
+                    self.health.failed(&e.detail(), e.is_storage_full());
+                }
+            }
+            result
+        };
         self.pending.fetch_sub(size, Ordering::AcqRel);
         match result {
             Ok(outcomes) => {
@@ -281,10 +339,14 @@ impl Writer {
                 let _ = self.release.send(jobs);
             }
             Err(e) => {
-                tracing::error!(error = %e, events = size, "commit failed");
+                let full = e.is_storage_full();
                 for job in &mut jobs {
                     if let Some(reply) = job.reply.take() {
-                        let _ = reply.send(Err(Error::Commit(e.to_string())));
+                        let _ = reply.send(Err(if full {
+                            Error::StorageFull(e.detail())
+                        } else {
+                            Error::Commit(e.to_string())
+                        }));
                     }
                 }
             }
@@ -314,12 +376,8 @@ impl Writer {
         } = match deleted {
             Ok(Some(d)) => d,
             Ok(None) => return Ok(None),
-            Err(e) => {
-                if let Err(e) = self.load() {
-                    tracing::error!(error = %e, "reloading store state after a failed deletion");
-                }
-                return Err(e.into());
-            }
+            // Nothing was deleted (the transaction rolled back).
+            Err(e) => return Err(self.classify(e)),
         };
         for (hash, seq) in events {
             if self.dedup.get(&hash) == Some(&seq) {
@@ -335,7 +393,12 @@ impl Writer {
         if self.dedup_path.exists() {
             self.save_dedup();
         }
-        out.erased = crate::forget::erase_deleted(&self.conn)?;
+        // The rows are gone; a rebuild that fails (the disk has no room for
+        // a copy of the file) leaves their bytes until the next one.
+        out.erased = crate::forget::erase_deleted(&self.conn).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "seglab.db could not be rebuilt after a deletion");
+            false
+        });
         tracing::info!(
             person = out.person,
             persons = out.persons.len(),
@@ -358,7 +421,76 @@ impl Writer {
         Ok(!removed.is_empty())
     }
 
+    /// True when the disk was found full less than [`RETRY_FULL`] ago: the
+    /// batch is refused without trying.
+    fn full_moments_ago(&self) -> bool {
+        self.health.full() && self.last_full_try.is_some_and(|t| t.elapsed() < RETRY_FULL)
+    }
+
+    /// While the disk is full and nothing arrives: a one-page write (it
+    /// changes no value) tells whether a commit fits again.
+    fn probe(&mut self) {
+        let result = self
+            .conn
+            .execute(
+                "UPDATE settings SET value = value WHERE key = 'store_id'",
+                [],
+            )
+            .map_err(|e| self.classify(e));
+        self.last_full_try = Some(Instant::now());
+        match result {
+            Ok(_) => self.health.ok(),
+            Err(e) => {
+                self.health.failed(&e.detail(), e.is_storage_full());
+            }
+        }
+    }
+
+    /// A SQLite error as the store reports it: a full disk is
+    /// [`Error::StorageFull`].
+    fn classify(&self, e: rusqlite::Error) -> Error {
+        if crate::fault::write_failed_for_space(&e, &self.dir) {
+            Error::StorageFull(e.to_string())
+        } else {
+            Error::Sqlite(e)
+        }
+    }
+
+    /// Writes `jobs` in one transaction; on failure nothing is kept, on disk
+    /// or in memory.
     fn commit(&mut self, jobs: &[Job]) -> Result<Vec<AppendOutcome>, Error> {
+        let next_seq = self.next_seq;
+        let mut added = Vec::new();
+        self.ids.begin();
+        match self.write_jobs(jobs, &mut added) {
+            Ok(outcomes) => {
+                self.ids.commit();
+                Ok(outcomes)
+            }
+            Err(e) => {
+                self.next_seq = next_seq;
+                for (hash, old) in added.into_iter().rev() {
+                    match old {
+                        Some(seq) => self.dedup.insert(hash, seq),
+                        None => self.dedup.remove(&hash),
+                    };
+                }
+                self.ids.rollback();
+                Err(match e {
+                    Error::Sqlite(e) => self.classify(e),
+                    e => e,
+                })
+            }
+        }
+    }
+
+    /// The transaction of [`Writer::commit`]; `added` collects each hash
+    /// put in the deduplication map with the row it replaced.
+    fn write_jobs(
+        &mut self,
+        jobs: &[Job],
+        added: &mut Vec<(u64, Option<i64>)>,
+    ) -> Result<Vec<AppendOutcome>, Error> {
         let tx = self.conn.transaction()?;
         let mut insert = tx.prepare_cached(INSERT_EVENT)?;
         let mut outcomes = Vec::with_capacity(jobs.len());
@@ -407,7 +539,8 @@ impl Writer {
                     e.payload,
                 ])?;
                 self.next_seq += 1;
-                self.dedup.insert(hash as u64, seq);
+                let old = self.dedup.insert(hash as u64, seq);
+                added.push((hash as u64, old));
                 set_traits(&tx, person, e)?;
                 outcome.accepted += 1;
                 outcome.last_seq = seq;

@@ -145,19 +145,18 @@ fn print_list(list: &[Summary]) {
 
 /// The person behind any of their ids.
 fn person_of(reader: &Reader, segments: &Segments, id: &str) -> anyhow::Result<i64> {
-    let view = reader
-        .person(id, 0)?
+    let person = reader
+        .resolve_id(id)?
         .with_context(|| format!("no person with id {id:?}"))?;
-    Ok(segments.resolve(view.person_id))
+    Ok(segments.resolve(person))
 }
 
 /// `campaigns.db` and the person behind any of their ids.
 fn db_and_person(data: &Path, id: &str) -> anyhow::Result<(CampaignDb, i64)> {
     let reader = Reader::open(data)?;
     let person = reader
-        .person(id, 0)?
-        .with_context(|| format!("no person with id {id:?}"))?
-        .person_id;
+        .resolve_id(id)?
+        .with_context(|| format!("no person with id {id:?}"))?;
     Ok((CampaignDb::open(data)?, person))
 }
 

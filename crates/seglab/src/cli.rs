@@ -48,6 +48,12 @@ pub enum Command {
         /// Events waiting for commit beyond which ingestion answers 429.
         #[arg(long, env = "SEGLAB_MAX_PENDING_EVENTS")]
         max_pending_events: Option<usize>,
+        /// Ingestion requests per second per write key beyond which it answers 429 (0: no limit).
+        #[arg(long, env = "SEGLAB_RATE_LIMIT", value_name = "PER_SECOND")]
+        rate_limit: Option<f64>,
+        /// Requests a write key may send at once before its rate applies.
+        #[arg(long, env = "SEGLAB_RATE_BURST", value_name = "REQUESTS")]
+        rate_burst: Option<u32>,
         /// Load the demo store first when the data folder is empty.
         #[arg(long)]
         demo: bool,
@@ -73,6 +79,11 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage admin tokens for the management API and the dashboard.
+    Tokens {
+        #[command(subcommand)]
+        command: crate::tokens_cmd::TokensCommand,
     },
     /// Inspect people.
     People {
@@ -275,6 +286,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         listen,
         admin_token,
         max_pending_events,
+        rate_limit,
+        rate_burst,
         smtp,
         email_from,
         public_url,
@@ -284,6 +297,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         overrides.listen = *listen;
         overrides.admin_token = admin_token.clone();
         overrides.max_pending_events = *max_pending_events;
+        overrides.rate_limit = *rate_limit;
+        overrides.rate_burst = *rate_burst;
         overrides.smtp = smtp.clone();
         overrides.email_from = email_from.clone();
         overrides.public_url = public_url.clone();
@@ -350,6 +365,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Tokens { command } => crate::tokens_cmd::run(&config.data, command)?,
         Command::People {
             command: PeopleCommand::Show { id, events },
         } => {

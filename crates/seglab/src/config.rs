@@ -38,6 +38,20 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngestConfig {
     pub max_pending_events: usize,
+    /// Requests per second per write key on the ingestion paths (0: no limit).
+    pub rate_limit: f64,
+    /// Requests a write key may send at once before its rate applies.
+    pub rate_burst: u32,
+}
+
+impl IngestConfig {
+    /// The server's rate limit (`None` when `rate_limit` is 0 or less).
+    pub fn rate(&self) -> Option<seglab_server::RateLimit> {
+        (self.rate_limit > 0.0 && self.rate_limit.is_finite()).then_some(seglab_server::RateLimit {
+            per_second: self.rate_limit,
+            burst: self.rate_burst.max(1),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -64,6 +78,8 @@ impl Default for Config {
             },
             ingest: IngestConfig {
                 max_pending_events: seglab_server::Limits::default().max_pending_events,
+                rate_limit: seglab_server::RateLimit::DEFAULT.per_second,
+                rate_burst: seglab_server::RateLimit::DEFAULT.burst,
             },
             email: EmailConfig {
                 smtp: None,
@@ -111,6 +127,8 @@ struct FileEmail {
 #[serde(deny_unknown_fields)]
 struct FileIngest {
     max_pending_events: Option<usize>,
+    rate_limit: Option<f64>,
+    rate_burst: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,6 +146,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub admin_token: Option<String>,
     pub max_pending_events: Option<usize>,
+    pub rate_limit: Option<f64>,
+    pub rate_burst: Option<u32>,
     pub public_url: Option<String>,
     pub smtp: Option<String>,
     pub email_from: Option<String>,
@@ -184,6 +204,14 @@ impl Config {
                     .max_pending_events
                     .or(file.ingest.max_pending_events)
                     .unwrap_or(d.ingest.max_pending_events),
+                rate_limit: o
+                    .rate_limit
+                    .or(file.ingest.rate_limit)
+                    .unwrap_or(d.ingest.rate_limit),
+                rate_burst: o
+                    .rate_burst
+                    .or(file.ingest.rate_burst)
+                    .unwrap_or(d.ingest.rate_burst),
             },
             log: LogConfig {
                 format: o.log_format.or(file.log.format).unwrap_or(d.log.format),
@@ -228,6 +256,40 @@ mod tests {
         let c = Config::load(Some(&path), &o).unwrap();
         assert_eq!(c.server.listen.port(), 7000);
         assert_eq!(c.data, PathBuf::from("/srv/seglab"));
+    }
+
+    #[test]
+    fn the_rate_limit_is_on_by_default_and_zero_turns_it_off() {
+        let d = Config::default();
+        assert_eq!(d.ingest.rate(), Some(seglab_server::RateLimit::DEFAULT));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seglab.toml");
+        std::fs::write(&path, "[ingest]\nrate_limit = 50\nrate_burst = 200\n").unwrap();
+        let c = Config::load(Some(&path), &Overrides::default()).unwrap();
+        assert_eq!(
+            c.ingest.rate(),
+            Some(seglab_server::RateLimit {
+                per_second: 50.0,
+                burst: 200
+            })
+        );
+        let o = Overrides {
+            rate_limit: Some(0.0),
+            ..Overrides::default()
+        };
+        let c = Config::load(Some(&path), &o).unwrap();
+        assert_eq!(c.ingest.rate(), None);
+        let o = Overrides {
+            rate_limit: Some(0.5),
+            rate_burst: Some(0),
+            ..Overrides::default()
+        };
+        let rate = Config::load(Some(&path), &o)
+            .unwrap()
+            .ingest
+            .rate()
+            .unwrap();
+        assert_eq!((rate.per_second, rate.burst), (0.5, 1));
     }
 
     #[test]

@@ -12,3 +12,4 @@ pub mod live_cmd;
 pub mod people_cmd;
 pub mod segments_cmd;
 pub mod serve;
+pub mod tokens_cmd;

@@ -125,10 +125,9 @@ pub fn segment_changes(data: &Path, name: &str, after: i64, limit: usize) -> any
 }
 
 fn person_id(reader: &Reader, id: &str) -> anyhow::Result<i64> {
-    let view = reader
-        .person(id, 0)?
-        .with_context(|| format!("no person with id {id:?}"))?;
-    Ok(view.person_id)
+    reader
+        .resolve_id(id)?
+        .with_context(|| format!("no person with id {id:?}"))
 }
 
 /// `seglab people segments ID [--at T]`: memberships (now or at `at`) and the

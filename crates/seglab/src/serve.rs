@@ -56,6 +56,7 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     store.advertise(&format!("http://{reachable}"))?;
     let limits = Limits {
         max_pending_events: config.ingest.max_pending_events,
+        rate_limit: config.ingest.rate(),
         campaigns: seglab_campaign::Settings {
             base_url: config
                 .server
@@ -136,6 +137,7 @@ fn print_banner(addr: SocketAddr, data: &Path, write_key: &str, admin_token: &st
   PostHog SDKs                 host=\"{url}\"  api_key = the write key (POST {url}/batch/)
   dashboard                    {url}/ui         log in with the admin token
   management API               {url}/api/v1/…   with 'Authorization: Bearer <admin token>'
+  more tokens                  seglab tokens create NAME --scope read|full
   a person                     curl -H 'Authorization: Bearer {admin_token}' {url}/api/v1/people/ID
   health, metrics              {url}/healthz  {url}/metrics
 

@@ -22,7 +22,7 @@ pub(crate) use ledger::Decided;
 pub use ledger::{DueRow, LedgerFilter, NewSend, SendRow, Status};
 pub use offers::{Coupon, Suppression};
 
-use crate::Result;
+use crate::{Error, Result};
 
 /// The database file inside the data folder.
 pub const CAMPAIGNS_DB_FILE: &str = "campaigns.db";
@@ -182,6 +182,17 @@ const MIGRATIONS: &[&str] = &[
 ",
 ];
 
+/// What to do about a damaged `campaigns.db`.
+fn damaged(dir: &Path, what: &str) -> Error {
+    Error::Corrupt(format!(
+        "{} ({what}); seglab does not start without its send ledger, coupons \
+         and suppressions: restore the data folder from a backup (seglab restore), or \
+         move the file aside to start without campaigns (every campaign, sent message \
+         and unsubscribe it recorded is then forgotten)",
+        dir.join(CAMPAIGNS_DB_FILE).display()
+    ))
+}
+
 /// An open `campaigns.db`: one connection, migrated when opened.
 pub struct CampaignDb {
     conn: Connection,
@@ -193,6 +204,25 @@ impl CampaignDb {
         std::fs::create_dir_all(dir)?;
         let conn = seglab_store::open_beside(&dir.join(CAMPAIGNS_DB_FILE), MIGRATIONS)?;
         Ok(CampaignDb { conn })
+    }
+
+    /// Opens `campaigns.db` in `dir` for a server, checking it first. A
+    /// damaged file is not replaced: its send ledger is what makes each
+    /// decision once, and its suppressions keep unsubscribed people from
+    /// mail, so the error says how to go on.
+    pub fn open_checked(dir: &Path) -> Result<CampaignDb> {
+        let checked = CampaignDb::open(dir).and_then(|db| {
+            seglab_store::fault::quick_check(&db.conn)?
+                .map(|()| db)
+                .map_err(Error::Corrupt)
+        });
+        match checked {
+            Err(Error::Sql(e)) if seglab_store::fault::sqlite_damaged(&e) => {
+                Err(damaged(dir, &e.to_string()))
+            }
+            Err(Error::Corrupt(what)) => Err(damaged(dir, &what)),
+            other => other,
+        }
     }
 
     /// Commits without an fsync each (for rows that may be redone or lost
@@ -294,6 +324,15 @@ impl Pool {
         )))
     }
 
+    /// Opens the file in `dir` once, checking it first (for a server; see
+    /// [`CampaignDb::open_checked`]).
+    pub fn open_checked(dir: &Path) -> Result<Pool> {
+        Ok(Pool(seglab_store::Handles::new(
+            dir,
+            CampaignDb::open_checked(dir)?,
+        )))
+    }
+
     /// Runs `f` with a handle of its own.
     pub fn with<T>(&self, f: impl FnOnce(&mut CampaignDb) -> Result<T>) -> Result<T> {
         self.0.with(CampaignDb::open, |db| f(db))
@@ -303,6 +342,35 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_damaged_file_stops_a_server_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = CampaignDb::open_checked(dir.path())
+            .unwrap()
+            .tracking_secret()
+            .unwrap();
+        assert_eq!(
+            Pool::open_checked(dir.path())
+                .unwrap()
+                .with(|db| db.tracking_secret())
+                .unwrap(),
+            secret,
+            "a sound file is kept"
+        );
+        let file = dir.path().join(CAMPAIGNS_DB_FILE);
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes[..64].fill(0x33);
+        std::fs::write(&file, &bytes).unwrap();
+        let e = CampaignDb::open_checked(dir.path()).err().unwrap();
+        let text = e.to_string();
+        assert!(matches!(e, Error::Corrupt(_)), "{e:?}");
+        for words in ["campaigns.db", "seglab restore", "move the file aside"] {
+            assert!(text.contains(words), "{text}");
+        }
+        // Nothing was moved or replaced.
+        assert_eq!(std::fs::read(&file).unwrap()[..64], [0x33; 64]);
+    }
 
     #[test]
     fn the_tracking_secret_is_random_and_kept() {

@@ -31,6 +31,16 @@ impl LiveDb {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // The numbers of deleted changes are not handed out again (webhooks
+        // send `chg_N` as the idempotency key; followers keep the last one
+        // they read as their cursor): new ones are numbered after them.
+        tx.execute(
+            "INSERT INTO state (key, value)
+                VALUES (?1, (SELECT coalesce(max(id), 0) FROM changes))
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                WHERE excluded.value > value",
+            [super::repair::CHANGE_FLOOR],
+        )?;
         let mut out = Forgotten::default();
         for &p in persons {
             out.deliveries += tx

@@ -9,6 +9,7 @@
 
 mod forget;
 mod history;
+mod repair;
 mod state;
 mod webhooks;
 
@@ -18,6 +19,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub use forget::Forgotten;
 pub use history::{ChangeFilter, Day, Entries};
+pub use repair::SetAside;
+pub(crate) use repair::is_damage;
 pub(crate) use state::{NewChange, Position};
 pub(crate) use webhooks::{Attempt, KIND_ENTERED, KIND_EXITED};
 pub use webhooks::{DeliveryStats, Subscription};
@@ -100,47 +103,6 @@ const MIGRATIONS: &[&str] = &[
     "
     -- The body of the first attempt, so that retries send the same bytes.
     ALTER TABLE deliveries ADD COLUMN body TEXT;
-",
-    "
-    -- Deleting a person deletes their changes and deliveries: the numbers of
-    -- deleted rows are never handed out again (followers keep the last change
-    -- they read as a cursor, webhooks send `chg_N` as the idempotency key, the
-    -- deliverer marks attempts by delivery id).
-    CREATE TABLE changes_numbered (
-        id         INTEGER PRIMARY KEY AUTOINCREMENT,
-        segment    INTEGER NOT NULL,
-        person     INTEGER NOT NULL,
-        entered    INTEGER NOT NULL,
-        at         INTEGER NOT NULL,
-        cause      TEXT    NOT NULL,
-        event_seq  INTEGER,
-        historical INTEGER NOT NULL
-    );
-    INSERT INTO changes_numbered
-        SELECT id, segment, person, entered, at, cause, event_seq, historical
-        FROM changes ORDER BY id;
-    DROP TABLE changes;
-    ALTER TABLE changes_numbered RENAME TO changes;
-    CREATE INDEX changes_segment_at ON changes (segment, at);
-    CREATE INDEX changes_person ON changes (person, id);
-    CREATE TABLE deliveries_numbered (
-        id           INTEGER PRIMARY KEY AUTOINCREMENT,
-        subscription INTEGER NOT NULL,
-        change       INTEGER NOT NULL,
-        attempts     INTEGER NOT NULL DEFAULT 0,
-        next_at      INTEGER NOT NULL,
-        last_error   TEXT,
-        done_at      INTEGER,
-        failed       INTEGER NOT NULL DEFAULT 0,
-        body         TEXT
-    );
-    INSERT INTO deliveries_numbered
-        SELECT id, subscription, change, attempts, next_at, last_error, done_at, failed, body
-        FROM deliveries ORDER BY id;
-    DROP TABLE deliveries;
-    ALTER TABLE deliveries_numbered RENAME TO deliveries;
-    CREATE INDEX deliveries_owed ON deliveries (subscription, next_at)
-        WHERE done_at IS NULL AND failed = 0;
 ",
 ];
 

@@ -1,7 +1,7 @@
 //! What the membership state machine loads at start and records at each step.
 
 use roaring::RoaringTreemap;
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 use seglab_store::PersonId;
 
 use super::{LiveDb, set_state};
@@ -93,10 +93,22 @@ impl LiveDb {
 
     /// Starts the transaction one step records in.
     pub(crate) fn recording(&mut self) -> Result<Recording<'_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // A file that replaced a damaged one numbers its changes after the
+        // old ones (see `repair`): the first change takes its id explicitly.
+        let next_id = tx
+            .query_row(
+                "SELECT value + 1 FROM state WHERE key = ?1
+                   AND value >= (SELECT coalesce(max(id), 0) FROM changes)",
+                [super::repair::CHANGE_FLOOR],
+                |r| r.get(0),
+            )
+            .optional()?;
         Ok(Recording {
-            tx: self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?,
+            tx,
+            next_id: std::cell::Cell::new(next_id),
         })
     }
 
@@ -128,6 +140,9 @@ impl LiveDb {
 /// the position, committed together or not at all.
 pub(crate) struct Recording<'a> {
     tx: Transaction<'a>,
+    /// The id of the next change when it must be given (`None`: SQLite's
+    /// next rowid).
+    next_id: std::cell::Cell<Option<i64>>,
 }
 
 /// A change to record.
@@ -169,8 +184,8 @@ impl Recording<'_> {
     pub(crate) fn change(&self, c: &NewChange) -> Result<i64> {
         self.tx
             .prepare_cached(
-                "INSERT INTO changes (segment, person, entered, at, cause, event_seq, historical)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO changes (id, segment, person, entered, at, cause, event_seq, historical)
+                 VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 c.segment,
@@ -179,7 +194,8 @@ impl Recording<'_> {
                 c.at,
                 c.cause.as_str(),
                 c.event_seq,
-                c.historical
+                c.historical,
+                self.next_id.take(),
             ])?;
         Ok(self.tx.last_insert_rowid())
     }

@@ -47,9 +47,17 @@ pub(crate) struct DueDelivery {
     pub(crate) body: Option<String>,
 }
 
-/// What one attempt came to: delivery id, attempts before it, the outcome,
-/// and the body to keep when it was the first.
-pub(crate) type Attempt = (i64, i64, std::result::Result<(), String>, Option<String>);
+/// What one attempt came to: delivery id, the change it delivers, attempts
+/// before it, the outcome, and the body to keep when it was the first.
+/// (The change id too: deleting a person deletes their deliveries, and the
+/// number of the newest one may be handed out again, to another change.)
+pub(crate) type Attempt = (
+    i64,
+    i64,
+    i64,
+    std::result::Result<(), String>,
+    Option<String>,
+);
 
 impl LiveDb {
     /// Adds a subscription; returns its id.
@@ -185,22 +193,22 @@ impl LiveDb {
             &self.conn,
             rusqlite::TransactionBehavior::Immediate,
         )?;
-        for (id, attempts, outcome, body) in results {
+        for (id, change, attempts, outcome, body) in results {
             let attempts = attempts + 1;
             match outcome {
                 Ok(()) => {
                     tx.prepare_cached(
                         "UPDATE deliveries SET done_at = ?2, attempts = ?3
-                         WHERE id = ?1 AND done_at IS NULL",
+                         WHERE id = ?1 AND change = ?4 AND done_at IS NULL",
                     )?
-                    .execute(params![id, finished, attempts])?;
+                    .execute(params![id, finished, attempts, change])?;
                 }
                 Err(e) => {
                     tracing::debug!(delivery = id, error = %e, "webhook delivery failed");
                     tx.prepare_cached(
                         "UPDATE deliveries SET attempts = ?2, last_error = ?3, next_at = ?4,
                                 failed = ?5, body = coalesce(body, ?6)
-                         WHERE id = ?1 AND done_at IS NULL AND failed = 0",
+                         WHERE id = ?1 AND change = ?7 AND done_at IS NULL AND failed = 0",
                     )?
                     .execute(params![
                         id,
@@ -208,7 +216,8 @@ impl LiveDb {
                         e,
                         finished + backoff(attempts - 1),
                         attempts >= max_attempts,
-                        body
+                        body,
+                        change
                     ])?;
                 }
             }

@@ -4,5 +4,6 @@
 mod agree;
 mod history;
 mod live;
+mod repair;
 mod support;
 mod webhooks;

@@ -64,7 +64,11 @@ impl World {
         self.store = None;
         let store = Store::open(&dir, Durability::Normal).unwrap();
         self.segments = Segments::load(store.reader()).unwrap();
-        let before = self.change_count();
+        // A damaged file has no count: every change of the new one is listed.
+        let before = self
+            .conn()
+            .query_row("SELECT coalesce(max(id), 0) FROM changes", [], |r| r.get(0))
+            .unwrap_or(0);
         self.live = Live::open(&dir, &self.segments, store.reader(), now).unwrap();
         self.store = Some(store);
         LiveDb::open(&dir)
@@ -75,6 +79,15 @@ impl World {
                 ..Default::default()
             })
             .unwrap()
+    }
+
+    /// Closes `live.db` (the state is swapped for one in a folder of its
+    /// own), so that the file can be damaged or replaced before a restart.
+    pub fn close_live(&mut self) {
+        let elsewhere = self.dir.path().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let store = self.store.as_ref().unwrap();
+        self.live = Live::open(&elsewhere, &self.segments, store.reader(), NOW).unwrap();
     }
 
     pub fn change_count(&self) -> i64 {

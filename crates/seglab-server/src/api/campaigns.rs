@@ -4,39 +4,43 @@
 //! `POST …/{name}/coupons`. Definitions are sent as TOML source
 //! (`{"source": "[[campaign]] …"}`); errors carry `diagnostics` with line,
 //! column and hint. `GET …/{name}` of a webhook campaign shows the
-//! `webhook_secret` its requests are signed with.
+//! `webhook_secret` its requests are signed with (to a `full` token only).
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::Method;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json};
 use seglab_campaign::code;
 use seglab_campaign::db::{LedgerFilter, Status};
 use seglab_campaign::def::Channel;
 use seglab_event::time::{format_timestamp, now_millis};
+use seglab_store::Scope;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::auth::Granted;
+use crate::auth::scope::Management;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/campaigns", get(list).post(apply))
-        .route("/api/v1/campaigns/diff", post(diff))
-        .route(
-            "/api/v1/campaigns/{name}",
-            get(show).put(update).delete(remove),
-        )
-        .route("/api/v1/campaigns/{name}/preview", get(preview))
-        .route("/api/v1/campaigns/{name}/why", get(why))
-        .route("/api/v1/campaigns/{name}/sends", get(sends))
-        .route("/api/v1/campaigns/{name}/coupons", post(coupons))
+pub(crate) fn routes() -> Management {
+    Management::new()
+        .read(Method::GET, "/api/v1/campaigns", list)
+        .full(Method::POST, "/api/v1/campaigns", apply)
+        // What applying would change, computed and not stored.
+        .read(Method::POST, "/api/v1/campaigns/diff", diff)
+        .read(Method::GET, "/api/v1/campaigns/{name}", show)
+        .full(Method::PUT, "/api/v1/campaigns/{name}", update)
+        .full(Method::DELETE, "/api/v1/campaigns/{name}", remove)
+        .read(Method::GET, "/api/v1/campaigns/{name}/preview", preview)
+        .read(Method::GET, "/api/v1/campaigns/{name}/why", why)
+        .read(Method::GET, "/api/v1/campaigns/{name}/sends", sends)
+        .full(Method::POST, "/api/v1/campaigns/{name}/coupons", coupons)
 }
 
 #[derive(Deserialize)]
@@ -168,6 +172,7 @@ async fn diff(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult<Json
 
 async fn show(
     State(state): State<Arc<AppState>>,
+    Extension(granted): Extension<Granted>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
     super::blocking(&state, move |s| {
@@ -180,8 +185,11 @@ async fn show(
         let summary =
             summary.ok_or_else(|| ApiError::not_found(format!("no campaign named {name:?}")))?;
         let mut v = campaign_json(&summary);
-        // What a receiver verifies `Seglab-Signature` with.
-        if let Channel::Webhook { .. } = summary.campaign.def.channel {
+        // What a receiver verifies `Seglab-Signature` with (a secret: shown
+        // to full tokens only).
+        if let Channel::Webhook { .. } = summary.campaign.def.channel
+            && granted.scope.allows(Scope::Full)
+        {
             v["webhook_secret"] = json!(summary.campaign.secret);
         }
         v["versions"] =

@@ -3,21 +3,22 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::Method;
 
 use crate::extract::Query;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use seglab_store::StoredEvent;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::auth::scope::Management;
 use crate::error::ApiResult;
 
 pub const MAX_LIMIT: usize = 1000;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/api/v1/events", get(list))
+pub(crate) fn routes() -> Management {
+    Management::new().read(Method::GET, "/api/v1/events", list)
 }
 
 #[derive(Deserialize)]

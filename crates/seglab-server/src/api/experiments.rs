@@ -10,25 +10,26 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::http::Method;
 use seglab_campaign::experiment;
 use seglab_event::time::now_millis;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::auth::scope::Management;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/experiments", get(list))
-        .route("/api/v1/experiments/{name}", get(results))
-        .route("/api/v1/experiments/{name}/ship", post(ship))
-        .route("/api/v1/global-holdout", get(global))
+pub(crate) fn routes() -> Management {
+    Management::new()
+        .read(Method::GET, "/api/v1/experiments", list)
+        .read(Method::GET, "/api/v1/experiments/{name}", results)
+        .full(Method::POST, "/api/v1/experiments/{name}/ship", ship)
+        .read(Method::GET, "/api/v1/global-holdout", global)
 }
 
 async fn list(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {

@@ -53,7 +53,7 @@ async fn ingest(state: &AppState, kind: &str, headers: &HeaderMap, body: Body) -
         .ok_or_else(|| ApiError::not_found(format!("no ingestion endpoint /v1/{kind}")))?;
     let header_key = auth::basic_key(headers)?;
     if let Some(key) = &header_key {
-        state.keys.check(key, state.store.reader())?;
+        auth::writer(state, key)?;
     }
     let raw = body::read(body).await?;
     let bytes: Cow<'_, [u8]> = if body::is_gzip(headers) {
@@ -67,7 +67,7 @@ async fn ingest(state: &AppState, kind: &str, headers: &HeaderMap, body: Body) -
             .write_key
             .as_deref()
             .ok_or(seglab_event::Error::MissingWriteKey)?;
-        state.keys.check(key, state.store.reader())?;
+        auth::writer(state, key)?;
     }
     super::store_events(state, batch.events, kind == "import", "segment").await
 }

@@ -22,9 +22,9 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::http::Method;
 use seglab_event::time::{format_timestamp, now_millis};
 use seglab_insights::{
     DEFAULT_DAYS, Evaluated, Families, Guardrail, Insights, Layered, Overlap, RfmGrid,
@@ -34,16 +34,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::auth::scope::Management;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/segments/{name}/insights", get(segment))
-        .route("/api/v1/insights/rfm", get(rfm))
-        .route("/api/v1/insights/overlap", get(overlap))
-        .route("/api/v1/insights/families", get(families))
-        .route("/api/v1/insights/guardrails", get(guardrails))
+pub(crate) fn routes() -> Management {
+    Management::new()
+        .read(Method::GET, "/api/v1/segments/{name}/insights", segment)
+        .read(Method::GET, "/api/v1/insights/rfm", rfm)
+        .read(Method::GET, "/api/v1/insights/overlap", overlap)
+        .read(Method::GET, "/api/v1/insights/families", families)
+        .read(Method::GET, "/api/v1/insights/guardrails", guardrails)
 }
 
 /// Runs `f` with insights over the live state, once it has applied every

@@ -5,24 +5,27 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::Method;
 
 use crate::extract::Path;
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use seglab_event::time::format_timestamp;
 use seglab_store::WriteKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::auth::scope::Management;
 use crate::error::{ApiError, ApiResult};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/keys", get(list).post(create))
-        .route("/api/v1/keys/{key}", delete(revoke))
+pub(crate) fn routes() -> Management {
+    // Listing shows the keys themselves: credentials, so `full`.
+    Management::new()
+        .full(Method::GET, "/api/v1/keys", list)
+        .full(Method::POST, "/api/v1/keys", create)
+        .full(Method::DELETE, "/api/v1/keys/{key}", revoke)
 }
 
 pub fn key_json(k: &WriteKey) -> Value {

@@ -18,15 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::Method;
 
 use crate::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
 use seglab_event::time::{format_timestamp, now_millis, parse_timestamp};
 use seglab_live::ChangeFilter;
 use seglab_live::webhook::{self, NewSubscription};
@@ -34,22 +33,37 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::auth::scope::Management;
 use crate::error::{ApiError, ApiResult};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/segments/{name}/history", get(segment_history))
-        .route("/api/v1/segments/{name}/changes", get(segment_changes))
-        .route(
-            "/api/v1/segments/{name}/members/recorded",
-            get(recorded_members),
+pub(crate) fn routes() -> Management {
+    Management::new()
+        .read(
+            Method::GET,
+            "/api/v1/segments/{name}/history",
+            segment_history,
         )
-        .route("/api/v1/people/{id}/segments", get(person_segments))
-        .route("/api/v1/people/{id}/segments/{name}/explain", get(explain))
-        .route("/api/v1/webhooks", get(list_webhooks).post(create_webhook))
-        .route("/api/v1/webhooks/{id}", delete(delete_webhook))
-        .route("/api/v1/stream", get(stream))
-        .route("/api/v1/live", get(status))
+        .read(
+            Method::GET,
+            "/api/v1/segments/{name}/changes",
+            segment_changes,
+        )
+        .read(
+            Method::GET,
+            "/api/v1/segments/{name}/members/recorded",
+            recorded_members,
+        )
+        .read(Method::GET, "/api/v1/people/{id}/segments", person_segments)
+        .read(
+            Method::GET,
+            "/api/v1/people/{id}/segments/{name}/explain",
+            explain,
+        )
+        .read(Method::GET, "/api/v1/webhooks", list_webhooks)
+        .full(Method::POST, "/api/v1/webhooks", create_webhook)
+        .full(Method::DELETE, "/api/v1/webhooks/{id}", delete_webhook)
+        .read(Method::GET, "/api/v1/stream", stream)
+        .read(Method::GET, "/api/v1/live", status)
 }
 
 fn time_param(name: &str, value: Option<&str>, default: i64) -> ApiResult<i64> {
@@ -172,15 +186,11 @@ async fn recorded_members(
 /// The person id behind any of a person's ids (user id, anonymous id or the
 /// numeric person id).
 pub(crate) fn person_of(s: &AppState, id: &str) -> ApiResult<i64> {
-    let view = s.store.reader().person(id, 0)?;
-    let person = match view {
-        Some(v) => v.person_id,
-        None => id
-            .parse::<i64>()
-            .ok()
-            .filter(|&p| s.store.reader().person_exists(p).unwrap_or(false))
-            .ok_or_else(|| ApiError::not_found(format!("no person with id {id:?}")))?,
-    };
+    let person = s
+        .store
+        .reader()
+        .resolve_id(id)?
+        .ok_or_else(|| ApiError::not_found(format!("no person with id {id:?}")))?;
     Ok(s.segments.resolve(person))
 }
 

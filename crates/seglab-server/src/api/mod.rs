@@ -20,7 +20,22 @@ use std::time::Instant;
 use seglab_event::Event;
 
 use crate::AppState;
+use crate::auth::scope::Management;
 use crate::error::{ApiError, ApiResult, ErrorKind};
+
+/// Every management route (under `/api/v1/`), each with the scope it needs.
+pub(crate) fn management() -> Management {
+    Management::new()
+        .merge(people::routes())
+        .merge(events::routes())
+        .merge(keys::routes())
+        .merge(segments::routes())
+        .merge(live::routes())
+        .merge(campaigns::routes())
+        .merge(suppressions::routes())
+        .merge(experiments::routes())
+        .merge(insights::routes())
+}
 
 /// Hands validated events to the store and waits until they are durable.
 pub(crate) async fn store_events(

@@ -9,21 +9,22 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 
 use crate::extract::{Path, Query};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::AppState;
+use crate::auth::scope::Management;
 use crate::error::{ApiError, ApiResult};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/people/{id}", get(show).delete(remove))
-        .route("/api/v1/tombstones/{id}", delete(lift))
+pub(crate) fn routes() -> Management {
+    Management::new()
+        .read(Method::GET, "/api/v1/people/{id}", show)
+        .full(Method::DELETE, "/api/v1/people/{id}", remove)
+        .full(Method::DELETE, "/api/v1/tombstones/{id}", lift)
 }
 
 #[derive(Deserialize)]

@@ -98,6 +98,6 @@ async fn capture(
         .write_key
         .as_deref()
         .ok_or(seglab_event::Error::MissingWriteKey)?;
-    state.keys.check(key, state.store.reader())?;
+    crate::auth::writer(state, key)?;
     super::store_events(state, batch.events, false, "posthog").await
 }

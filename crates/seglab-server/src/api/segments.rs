@@ -12,12 +12,12 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::Method;
 
 use crate::extract::{Path, Query};
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use seglab_event::time::{format_timestamp, now_millis, parse_timestamp};
 use seglab_insights::Guardrail;
 use seglab_lang::ast::Condition;
@@ -27,18 +27,20 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
+use crate::auth::scope::Management;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/segments", get(list).post(create))
-        .route("/api/v1/segments/preview", post(preview))
-        .route(
-            "/api/v1/segments/{name}",
-            get(show).put(update).delete(remove),
-        )
-        .route("/api/v1/segments/{name}/members", get(members))
-        .route("/api/v1/segments/{name}/count", get(count))
+pub(crate) fn routes() -> Management {
+    Management::new()
+        .read(Method::GET, "/api/v1/segments", list)
+        .full(Method::POST, "/api/v1/segments", create)
+        // The size and a sample of an unsaved definition: nothing is stored.
+        .read(Method::POST, "/api/v1/segments/preview", preview)
+        .read(Method::GET, "/api/v1/segments/{name}", show)
+        .full(Method::PUT, "/api/v1/segments/{name}", update)
+        .full(Method::DELETE, "/api/v1/segments/{name}", remove)
+        .read(Method::GET, "/api/v1/segments/{name}/members", members)
+        .read(Method::GET, "/api/v1/segments/{name}/count", count)
 }
 
 #[derive(Deserialize)]

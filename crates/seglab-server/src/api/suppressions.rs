@@ -7,23 +7,29 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::Method;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use seglab_event::time::{format_timestamp, now_millis};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::auth::scope::Management;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Path;
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/api/v1/people/{id}/suppressions", get(list).post(add))
-        .route("/api/v1/people/{id}/suppressions/{channel}", delete(remove))
+pub(crate) fn routes() -> Management {
+    Management::new()
+        .read(Method::GET, "/api/v1/people/{id}/suppressions", list)
+        .full(Method::POST, "/api/v1/people/{id}/suppressions", add)
+        .full(
+            Method::DELETE,
+            "/api/v1/people/{id}/suppressions/{channel}",
+            remove,
+        )
 }
 
 const CHANNELS: [&str; 4] = ["email", "webhook", "onsite", "any"];

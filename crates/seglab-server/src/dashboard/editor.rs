@@ -220,8 +220,13 @@ fn editor(session: &Session, source: &str, preview: &Preview, editing: Option<&s
                 hx-target="#preview" hx-include="closest form" hx-sync="this:replace" { (source) }
             div #preview.preview aria-live="polite" { (render_preview(preview)) }
             div.actions {
-                button type="submit" { "Save" }
-                span.muted { "Saving checks the definition again and keeps every version." }
+                @if session.can_write() {
+                    button type="submit" { "Save" }
+                    span.muted { "Saving checks the definition again and keeps every version." }
+                } @else {
+                    button type="submit" disabled { "Save" }
+                    span.muted { "This session is read-only: saving needs a full admin token." }
+                }
             }
         }
         details.help {

@@ -53,6 +53,7 @@ impl From<ApiError> for PageError {
             ErrorKind::Forbidden | ErrorKind::Unauthorized => "Forbidden",
             ErrorKind::Conflict => "Conflict",
             ErrorKind::Unavailable | ErrorKind::Overloaded => "Unavailable",
+            ErrorKind::RateLimited => "Too many requests",
             _ => "Something went wrong",
         };
         PageError::new(e.kind.status(), title, e.message)

@@ -6,7 +6,9 @@
 //!   HEAD) must also come from this site (`Origin`, when sent, names this
 //!   host) and carry the session's CSRF token, in the `X-CSRF-Token` header
 //!   (htmx) or the form's `csrf` field. Error pages come back rendered inside
-//!   the layout.
+//!   the layout. A read-only session (opened with a `read` token) may send
+//!   only the forms that change nothing ([`READ_ONLY_FORMS`]): anything else
+//!   is refused with a 403 page naming the scope it needs.
 //! - [`headers`]: every dashboard answer forbids framing, sniffing and any
 //!   script, style or connection to another origin (CSP), and pages are not
 //!   cached.
@@ -30,6 +32,9 @@ use crate::auth::constant_time_eq;
 /// The header htmx sends the CSRF token in (set by `hx-headers` on `<body>`).
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// The forms a read-only session may post: they change nothing.
+pub const READ_ONLY_FORMS: &[&str] = &["/ui/editor/preview", "/ui/logout"];
+
 /// The most a form posted to the dashboard may weigh.
 const BODY_LIMIT: usize = 1 << 20;
 
@@ -49,6 +54,11 @@ pub(crate) async fn require_session(
     };
     let mut request = if matches!(*request.method(), Method::GET | Method::HEAD) {
         request
+    } else if !session.can_write() && !READ_ONLY_FORMS.contains(&request.uri().path()) {
+        let e = PageError::forbidden(
+            "this session is read-only: log in with an admin token with the `full` scope to change anything",
+        );
+        return render(e.into_response(), &session, htmx);
     } else {
         match checked(request, &session).await {
             Ok(r) => r,

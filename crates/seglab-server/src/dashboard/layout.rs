@@ -218,6 +218,7 @@ mod tests {
         let s = Session {
             id: "i".into(),
             csrf: "c".into(),
+            granted: crate::auth::Granted::BUILTIN,
         };
         let html = error_page(Some(&s), &e).into_string();
         assert!(html.contains(r#"name="csrf" value="c""#), "{html}");

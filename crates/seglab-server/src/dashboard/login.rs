@@ -1,9 +1,11 @@
 //! Logging in and out: `GET/POST /ui/login`, `POST /ui/logout`, and `/`,
 //! which leads to the dashboard or to the login page.
 //!
-//! The login form takes the admin token (`seglab serve` prints it), compares
-//! it in constant time, and answers with a new session cookie and a redirect
-//! to where the browser was going (a dashboard path only: never another site).
+//! The login form takes an admin token: the built-in one (`seglab serve`
+//! prints it; compared in constant time) or one made by `seglab tokens
+//! create`. It answers with a new session cookie, with the token's scope (a
+//! `read` token opens a read-only session), and a redirect to where the
+//! browser was going (a dashboard path only: never another site).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,7 +23,6 @@ use super::guard::secure;
 use super::layout;
 use super::session::{self, Lookup, Session};
 use crate::AppState;
-use crate::auth::constant_time_eq;
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -63,7 +64,11 @@ fn login_form(next: &str, notice: Option<&str>, error: Option<&str>) -> Markup {
                 input type="hidden" name="next" value=(next);
                 button type="submit" { "Log in" }
             }
-            p.muted { "The admin token is printed by " code { "seglab serve" } " when it starts." }
+            p.muted {
+                "The admin token is printed by " code { "seglab serve" } " when it starts; "
+                code { "seglab tokens create" } " makes more (a " code { "read" }
+                " token opens a read-only session)."
+            }
         },
     )
 }
@@ -92,19 +97,31 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// `POST /ui/login`: the admin token for a session cookie.
+/// `POST /ui/login`: an admin token for a session cookie.
 pub async fn login(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref());
-    if !constant_time_eq(form.token.trim().as_bytes(), state.admin_token.as_bytes()) {
-        tracing::warn!("dashboard login with a wrong admin token");
-        let page = login_form(next, None, Some("That is not the admin token."));
-        return (StatusCode::UNAUTHORIZED, page).into_response();
-    }
-    let session = state.sessions.create(Instant::now());
+    let token = form.token.trim().to_owned();
+    let checked = {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || crate::auth::admin_token(&state, &token)).await
+    };
+    let granted = match checked {
+        Ok(Ok(g)) => g,
+        Ok(Err(e)) => {
+            tracing::warn!(reason = %e.message, "dashboard login with a wrong admin token");
+            let page = login_form(next, None, Some("That is not an admin token."));
+            return (StatusCode::UNAUTHORIZED, page).into_response();
+        }
+        Err(_) => {
+            let page = login_form(next, None, Some("Logging in failed: try again."));
+            return (StatusCode::INTERNAL_SERVER_ERROR, page).into_response();
+        }
+    };
+    let session = state.sessions.create(Instant::now(), granted);
     let mut res = redirect(StatusCode::SEE_OTHER, next);
     res.headers_mut().insert(
         SET_COOKIE,

@@ -1,6 +1,8 @@
-//! Dashboard sessions: the admin token, given once at the login page, is
+//! Dashboard sessions: an admin token, given once at the login page, is
 //! exchanged for a random session id kept in memory (lost on restart, which
-//! only means logging in again).
+//! only means logging in again). A session has the scope of its token (a
+//! `read` token opens a read-only session) and ends when that token is
+//! revoked.
 //!
 //! - The id is 32 random bytes from the operating system's generator (via
 //!   `rand`'s thread generator), sent as the cookie [`COOKIE`] with
@@ -20,6 +22,8 @@ use axum::http::header::COOKIE as COOKIE_HEADER;
 use axum::http::{HeaderMap, HeaderValue};
 use rand::RngCore;
 
+use crate::auth::Granted;
+
 /// The session cookie's name.
 pub const COOKIE: &str = "seglab_session";
 
@@ -36,6 +40,15 @@ pub struct Session {
     /// Sent back in a hidden field (or the `X-CSRF-Token` header) by every
     /// request that changes something.
     pub csrf: String,
+    /// What the token it was opened with grants.
+    pub granted: Granted,
+}
+
+impl Session {
+    /// Whether this session may change things (its token is `full`).
+    pub fn can_write(&self) -> bool {
+        self.granted.scope.allows(seglab_store::Scope::Full)
+    }
 }
 
 /// What a session id turned out to be.
@@ -49,6 +62,7 @@ pub enum Lookup {
 
 struct Entry {
     csrf: String,
+    granted: Granted,
     last_seen: Instant,
 }
 
@@ -75,11 +89,13 @@ impl Sessions {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A new session (after the admin token was checked).
-    pub fn create(&self, now: Instant) -> Session {
+    /// A new session (after the admin token was checked) with what the token
+    /// grants.
+    pub fn create(&self, now: Instant, granted: Granted) -> Session {
         let session = Session {
             id: random_hex(),
             csrf: random_hex(),
+            granted,
         };
         let mut entries = self.entries();
         let idle = self.idle;
@@ -96,6 +112,7 @@ impl Sessions {
             session.id.clone(),
             Entry {
                 csrf: session.csrf.clone(),
+                granted,
                 last_seen: now,
             },
         );
@@ -116,7 +133,14 @@ impl Sessions {
         Lookup::Valid(Session {
             id: id.to_owned(),
             csrf: entry.csrf.clone(),
+            granted: entry.granted,
         })
+    }
+
+    /// Keeps only the sessions whose grant `keep` accepts (the others' tokens
+    /// were revoked).
+    pub fn retain(&self, keep: impl Fn(&Granted) -> bool) {
+        self.entries().retain(|_, e| keep(&e.granted));
     }
 
     /// Ends a session (logout).
@@ -179,7 +203,7 @@ mod tests {
     fn a_session_lives_while_used_and_expires_when_idle() {
         let sessions = Sessions::new(Duration::from_secs(60));
         let t0 = Instant::now();
-        let s = sessions.create(t0);
+        let s = sessions.create(t0, Granted::BUILTIN);
         assert_eq!(s.id.len(), 64);
         assert_ne!(s.id, s.csrf);
         assert_eq!(
@@ -205,8 +229,8 @@ mod tests {
     fn logout_ends_a_session_and_ids_are_unguessable() {
         let sessions = Sessions::new(DEFAULT_IDLE);
         let now = Instant::now();
-        let a = sessions.create(now);
-        let b = sessions.create(now);
+        let a = sessions.create(now, Granted::BUILTIN);
+        let b = sessions.create(now, Granted::BUILTIN);
         assert_ne!(a.id, b.id);
         sessions.remove(&a.id);
         assert_eq!(sessions.touch(&a.id, now), Lookup::Unknown);
@@ -218,12 +242,34 @@ mod tests {
     fn sessions_are_bounded() {
         let sessions = Sessions::new(DEFAULT_IDLE);
         let t0 = Instant::now();
-        let first = sessions.create(t0);
+        let first = sessions.create(t0, Granted::BUILTIN);
         for i in 1..=MAX_SESSIONS {
-            sessions.create(t0 + Duration::from_millis(i as u64));
+            sessions.create(t0 + Duration::from_millis(i as u64), Granted::BUILTIN);
         }
         assert_eq!(sessions.entries().len(), MAX_SESSIONS);
         assert_eq!(sessions.touch(&first.id, t0), Lookup::Unknown);
+    }
+
+    #[test]
+    fn sessions_of_revoked_tokens_end() {
+        let sessions = Sessions::new(DEFAULT_IDLE);
+        let now = Instant::now();
+        let reader = Granted {
+            scope: seglab_store::Scope::Read,
+            token: Some(7),
+        };
+        let admin = sessions.create(now, Granted::BUILTIN);
+        let read = sessions.create(now, reader);
+        match sessions.touch(&read.id, now) {
+            Lookup::Valid(s) => assert!(!s.can_write()),
+            other => panic!("{other:?}"),
+        }
+        sessions.retain(|g| g.token != Some(7));
+        assert_eq!(sessions.touch(&read.id, now), Lookup::Unknown);
+        match sessions.touch(&admin.id, now) {
+            Lookup::Valid(s) => assert!(s.can_write()),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -110,11 +110,16 @@ impl Browser {
 }
 
 async fn login(app: &App) -> Browser {
+    login_with(app, ADMIN).await
+}
+
+/// Logs in with `token` (the built-in admin token or a stored one).
+async fn login_with(app: &App, token: &str) -> Browser {
     let a = post_form(
         app,
         "/ui/login",
         &[],
-        form(&[("token", ADMIN), ("next", "/ui")]),
+        form(&[("token", token), ("next", "/ui")]),
     )
     .await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
@@ -235,7 +240,7 @@ async fn a_wrong_token_is_refused_and_a_malformed_login_is_a_400_page() {
     let a = post_form(&app, "/ui/login", &[], form(&[("token", "adm_wrong")])).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert!(!a.headers.contains_key("set-cookie"));
-    assert!(a.body.contains("not the admin token"), "{}", a.body);
+    assert!(a.body.contains("not an admin token"), "{}", a.body);
     let a = post_form(&app, "/ui/login", &[], "next=%2Fui".into()).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert!(a.body.starts_with("<!DOCTYPE html>"), "{}", a.body);
@@ -279,7 +284,7 @@ async fn the_cookie_opens_pages_and_reads_of_the_api_only() {
         ("authorization", "Bearer nope"),
     ];
     let a = call(&app, "GET", "/api/v1/segments", &headers, Body::empty()).await;
-    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     // A made-up cookie is nothing.
     let made_up = format!("seglab_session={}", "0".repeat(64));
     let a = call(&app, "GET", "/ui", &[("cookie", &made_up)], Body::empty()).await;
@@ -341,6 +346,57 @@ async fn forms_need_the_csrf_token_and_logout_ends_the_session() {
         b.get(&app, "/api/v1/segments").await.status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+#[tokio::test]
+async fn a_read_token_opens_a_read_only_session_that_ends_with_the_token() {
+    let app = App::new();
+    shop(&app).await;
+    let (_, token) = app
+        .store
+        .reader()
+        .create_token("viewer", seglab_server::Scope::Read)
+        .unwrap();
+    let b = login_with(&app, &token).await;
+    for path in ["/ui", "/ui/segments/buyers", "/ui/rfm", "/ui/campaigns"] {
+        let a = b.get(&app, path).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.body);
+    }
+    let a = b.get(&app, "/ui/editor").await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body.contains("read-only"), "{}", a.body);
+    // The preview changes nothing: it works.
+    let source = "segment loyal = did \"Order Completed\"";
+    let a = b.source(&app, "/ui/editor/preview", source).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("people now"), "{}", a.body);
+    // Saving is refused, with the right CSRF token and all.
+    let a = b.source(&app, "/ui/editor/save", source).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+    assert!(a.body.contains("read-only"), "{}", a.body);
+    assert!(a.body.contains("`full`"), "{}", a.body);
+    assert!(app.store.reader().segment("loyal").unwrap().is_none());
+    // The cookie reads the API, as an admin session's does.
+    assert_eq!(b.get(&app, "/api/v1/segments").await.status, StatusCode::OK);
+    // Revoking the token ends the session at the next refresh.
+    assert!(app.store.reader().revoke_token("viewer").unwrap());
+    app.state.refresh_access();
+    let a = b.get(&app, "/ui").await;
+    assert_eq!(a.status, StatusCode::FOUND);
+    assert!(a.location().starts_with("/ui/login"), "{}", a.location());
+    // And the token no longer logs in.
+    let a = post_form(&app, "/ui/login", &[], form(&[("token", &token)])).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    // A full token's session saves.
+    let (_, full) = app
+        .store
+        .reader()
+        .create_token("editor", seglab_server::Scope::Full)
+        .unwrap();
+    let b = login_with(&app, &full).await;
+    let a = b.source(&app, "/ui/editor/save", source).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert!(app.store.reader().segment("loyal").unwrap().is_some());
 }
 
 #[tokio::test]

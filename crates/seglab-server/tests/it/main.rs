@@ -1,5 +1,7 @@
-//! The server in-process, over a real SQLite store in a temporary folder.
+//! The server in-process, over a real SQLite store in a temporary folder
+//! (and, where it matters, served on a loopback port).
 
+mod access;
 mod campaigns;
 mod dashboard;
 mod forget;
@@ -143,6 +145,22 @@ impl App {
     pub fn count(&self) -> u64 {
         self.store.reader().event_count().unwrap()
     }
+
+    /// Serves the router on a loopback port; answers its base URL. Needs a
+    /// tokio runtime (the server runs until the runtime ends).
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let router = self.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        url
+    }
+}
+
+/// An HTTP client (with the TLS provider the binary installs).
+pub fn http() -> reqwest::Client {
+    seglab_live::webhook::install_tls_provider();
+    reqwest::Client::new()
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {

@@ -4,6 +4,7 @@ mod backup;
 mod campaigns;
 mod cli;
 mod durability;
+mod faults;
 mod import;
 mod insights;
 mod live;
@@ -15,6 +16,7 @@ mod smtp;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_seglab"))
@@ -52,6 +54,9 @@ pub struct Server {
     pub child: Child,
     pub url: String,
     pub key: String,
+    /// What the server logged (standard error), when started with
+    /// [`Server::start_logged`].
+    pub log: Arc<Mutex<String>>,
 }
 
 pub const ADMIN: &str = "it-admin";
@@ -63,6 +68,16 @@ impl Server {
 
     /// Starts with more flags (`--smtp URL`, …).
     pub fn start_with(data: &Path, flags: &[&str]) -> Server {
+        Server::spawn(data, flags, false)
+    }
+
+    /// Starts with its log (warnings and errors) kept in [`Server::log`]
+    /// (and passed on to the test's standard error).
+    pub fn start_logged(data: &Path) -> Server {
+        Server::spawn(data, &[], true)
+    }
+
+    fn spawn(data: &Path, flags: &[&str], logged: bool) -> Server {
         let mut child = Command::new(bin())
             .args([
                 "serve",
@@ -77,8 +92,25 @@ impl Server {
             .arg(data)
             .args(flags)
             .stdout(Stdio::piped())
+            .stderr(if logged {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        if let Some(err) = child.stderr.take() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
         let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
         let (mut url, mut key) = (None, None);
         for line in out.by_ref() {
@@ -97,6 +129,29 @@ impl Server {
             child,
             url: url.expect("address printed"),
             key: key.expect("write key printed"),
+            log,
+        }
+    }
+
+    /// What the server logged so far.
+    pub fn logged(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits (at most 60 s) for a clean exit.
+    pub fn stop(mut self) {
+        self.signal("TERM");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "{status:?}");
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no exit 60 s after SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 

@@ -1,5 +1,14 @@
-//! Write keys for ingestion, the admin token for everything else (or, for
-//! reads, a dashboard session).
+//! Write keys for ingestion (rate-limited per key), admin tokens for
+//! everything else (or, for reads, a dashboard session).
+//!
+//! Admin tokens carry a scope: the built-in token (`seglab serve` prints it)
+//! is `full`; tokens made by `seglab tokens create` are `read` or `full`.
+//! [`admin_only`] authenticates every management request and notes what it
+//! was granted; each management route then checks the scope it needs
+//! ([`scope::Management`] declares every route with its scope).
+
+pub(crate) mod scope;
+mod tokens;
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
@@ -10,10 +19,29 @@ use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use seglab_store::Reader;
+use seglab_event::time::now_millis;
+use seglab_store::{Reader, Scope};
+
+pub use tokens::TokenCache;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorKind};
+
+/// What an authenticated management request may do, and the stored token it
+/// came with (`None`: the built-in admin token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Granted {
+    pub scope: Scope,
+    pub token: Option<i64>,
+}
+
+impl Granted {
+    /// The built-in admin token.
+    pub const BUILTIN: Granted = Granted {
+        scope: Scope::Full,
+        token: None,
+    };
+}
 
 /// Active write keys, cached; a miss is checked against the store so a new key
 /// works at once.
@@ -93,47 +121,91 @@ pub fn basic_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     Ok(Some(key.to_owned()).filter(|k| !k.is_empty()))
 }
 
-/// The layer in front of every management route: the request goes on only
-/// with `Authorization: Bearer <admin token>`, or, for reads (GET and HEAD)
-/// sent without an `Authorization` header, with a valid dashboard session
-/// cookie (the dashboard's event stream). A session cannot change anything
-/// through the API: the API's writes take no CSRF token.
+/// The layer in front of every management route: the request goes on with
+/// `Authorization: Bearer <admin token>` (the built-in one, or a stored
+/// token that is not revoked), or, for reads (GET and HEAD) sent without an
+/// `Authorization` header, with a valid dashboard session cookie (the
+/// dashboard's event stream). What it was granted goes with it, for the
+/// route's own scope check. A session cannot change anything through the
+/// API: the API's writes take no CSRF token.
 pub(crate) async fn admin_only(
     State(state): State<Arc<AppState>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    if session_may_read(&state, &request) {
-        return next.run(request).await;
-    }
-    match require_admin(request.headers(), &state.admin_token) {
-        Ok(()) => next.run(request).await,
+    let granted = match session_grant(&state, &request) {
+        Some(g) => Ok(g),
+        None => authenticate(&state, request.headers()),
+    };
+    match granted {
+        Ok(g) => {
+            request.extensions_mut().insert(g);
+            next.run(request).await
+        }
         Err(e) => e.into_response(),
     }
 }
 
-/// Whether `request` is a read with no `Authorization` header from a browser
-/// logged in to the dashboard.
-fn session_may_read(state: &AppState, request: &Request) -> bool {
-    matches!(*request.method(), Method::GET | Method::HEAD)
-        && !request.headers().contains_key(AUTHORIZATION)
-        && matches!(
-            state
-                .sessions
-                .from_headers(request.headers(), std::time::Instant::now()),
-            crate::dashboard::session::Lookup::Valid(_)
-        )
+/// What the dashboard session of a read (GET or HEAD, with no
+/// `Authorization` header) grants, if it has one.
+fn session_grant(state: &AppState, request: &Request) -> Option<Granted> {
+    if !matches!(*request.method(), Method::GET | Method::HEAD)
+        || request.headers().contains_key(AUTHORIZATION)
+    {
+        return None;
+    }
+    match state
+        .sessions
+        .from_headers(request.headers(), std::time::Instant::now())
+    {
+        crate::dashboard::session::Lookup::Valid(s) => Some(s.granted),
+        _ => None,
+    }
+}
+
+/// The bearer token of `Authorization: Bearer …`, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Checks `Authorization: Bearer <admin token>`: 401 when it is missing,
+/// unknown or revoked.
+fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Granted> {
+    match bearer(headers) {
+        None => Err(ApiError::new(
+            ErrorKind::Unauthorized,
+            "missing_admin_token",
+            "send `Authorization: Bearer <admin token>`",
+        )),
+        Some(t) => admin_token(state, t),
+    }
+}
+
+/// What the admin token `token` grants: the built-in one (compared in
+/// constant time) is full; a stored one has its own scope.
+pub(crate) fn admin_token(state: &AppState, token: &str) -> ApiResult<Granted> {
+    if constant_time_eq(token.as_bytes(), state.admin_token.as_bytes()) {
+        return Ok(Granted::BUILTIN);
+    }
+    state
+        .tokens
+        .check(token, state.store.reader(), now_millis())
+}
+
+/// Whether `key` may write events now: an active write key within its rate.
+pub(crate) fn writer(state: &AppState, key: &str) -> ApiResult<()> {
+    state.keys.check(key, state.store.reader())?;
+    state.rate.admit(key, std::time::Instant::now())
 }
 
 /// Requires a write key (Basic auth, as the SDKs send it, or `Bearer`) or the
 /// admin token: what a site may call from the browser (on-site decisions).
 pub(crate) fn require_writer_or_admin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    let bearer = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    if let Some(t) = bearer {
+    if let Some(t) = bearer(headers) {
         if constant_time_eq(t.as_bytes(), state.admin_token.as_bytes()) {
             return Ok(());
         }
@@ -145,28 +217,6 @@ pub(crate) fn require_writer_or_admin(state: &AppState, headers: &HeaderMap) -> 
             ErrorKind::Unauthorized,
             "missing_write_key",
             "send a write key (`Authorization: Basic base64(writeKey:)`) or the admin token",
-        )),
-    }
-}
-
-/// Requires `Authorization: Bearer <admin token>`.
-fn require_admin(headers: &HeaderMap, token: &str) -> ApiResult<()> {
-    let given = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        None => Err(ApiError::new(
-            ErrorKind::Unauthorized,
-            "missing_admin_token",
-            "send `Authorization: Bearer <admin token>`",
-        )),
-        Some(t) if constant_time_eq(t.as_bytes(), token.as_bytes()) => Ok(()),
-        Some(_) => Err(ApiError::new(
-            ErrorKind::Forbidden,
-            "invalid_admin_token",
-            "the admin token is wrong (write keys cannot read data)",
         )),
     }
 }
@@ -208,17 +258,9 @@ mod tests {
     }
 
     #[test]
-    fn admin_token_is_checked() {
-        assert!(require_admin(&headers("Bearer tok"), "tok").is_ok());
-        assert_eq!(
-            require_admin(&headers("Bearer nope"), "tok")
-                .unwrap_err()
-                .code,
-            "invalid_admin_token"
-        );
-        assert_eq!(
-            require_admin(&HeaderMap::new(), "tok").unwrap_err().code,
-            "missing_admin_token"
-        );
+    fn the_bearer_token_is_read_and_trimmed() {
+        assert_eq!(bearer(&headers("Bearer tok ")), Some("tok"));
+        assert_eq!(bearer(&headers("Basic dG9rOg==")), None);
+        assert_eq!(bearer(&HeaderMap::new()), None);
     }
 }
