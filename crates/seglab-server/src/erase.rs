@@ -31,6 +31,9 @@ pub struct Deletion {
     pub campaigns: seglab_campaign::db::Forgotten,
     /// Whether every file was rebuilt and its log emptied.
     pub erased: bool,
+    /// Damaged copies of `live.db` set aside earlier (ADR 0015), which may
+    /// hold the person too: a deletion does not rewrite them.
+    pub set_aside: Vec<String>,
     pub took: Duration,
 }
 
@@ -57,6 +60,7 @@ impl Deletion {
             },
             "tombstones": s.tombstones,
             "erased": self.erased,
+            "set_aside": self.set_aside,
             "took_ms": self.took.as_millis() as u64,
         })
     }
@@ -80,8 +84,17 @@ pub fn delete_person(state: &AppState, id: &str) -> ApiResult<Option<Deletion>> 
         elapsed_ms = took.as_millis() as u64,
         "person deleted"
     );
+    let set_aside = seglab_live::db::set_aside_files(state.store.dir());
+    if !set_aside.is_empty() {
+        tracing::warn!(
+            files = ?set_aside,
+            "damaged copies of live.db set aside earlier may still hold the deleted person: \
+             remove them once examined"
+        );
+    }
     Ok(Some(Deletion {
         erased: erased && store.erased,
+        set_aside,
         store,
         live,
         campaigns,
@@ -103,7 +116,13 @@ fn erase_followers(
                 .reload(state.store.reader(), Some(state.store.dir()))?;
         }
         let out = l.forget(persons)?;
-        Ok((out, l.erase_deleted()?))
+        // The rows are gone; a rebuild that fails (no room for a copy of
+        // the file) leaves their bytes until the next one.
+        let erased = l.erase_deleted().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "live.db could not be rebuilt after a deletion");
+            false
+        });
+        Ok((out, erased))
     })?;
     let (campaigns, campaigns_erased) = state.campaigns.forget(persons)?;
     state.store.reader().erasures_done(persons)?;

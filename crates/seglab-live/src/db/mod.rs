@@ -19,8 +19,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub use forget::Forgotten;
 pub use history::{ChangeFilter, Day, Entries};
-pub use repair::SetAside;
 pub(crate) use repair::is_damage;
+pub use repair::{SetAside, set_aside_files};
 pub(crate) use state::{NewChange, Position};
 pub(crate) use webhooks::{Attempt, KIND_ENTERED, KIND_EXITED};
 pub use webhooks::{DeliveryStats, Subscription};

@@ -137,6 +137,22 @@ impl LiveDb {
     }
 }
 
+/// The damaged files set aside in `dir` (with their logs), by name: copies
+/// of what `live.db` held, which deleting a person does not rewrite (they
+/// are for examination, then removal).
+pub fn set_aside_files(dir: &Path) -> Vec<String> {
+    let prefix = format!("{LIVE_DB_FILE}.corrupt-");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    names.sort();
+    names
+}
+
 /// Renames `live.db` (and its WAL) to `live.db.corrupt-<UTC time>`; the
 /// shared-memory index is derived and removed.
 fn set_aside(dir: &Path) -> Result<PathBuf> {

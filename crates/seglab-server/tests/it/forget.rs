@@ -180,6 +180,7 @@ async fn a_deleted_person_is_gone_from_every_file_and_api() {
     assert_eq!(d["sends"], 1, "{b}");
     assert_eq!(b["tombstones"], 4, "three ids and an address: {b}");
     assert_eq!(b["erased"], true, "{b}");
+    assert_eq!(b["set_aside"], json!([]), "{b}");
 
     // No file of the data folder holds anything of hers; Bob is still there.
     for needle in [ANN_USER, ANN_ANON, ANN_OLD, ANN_EMAIL] {
