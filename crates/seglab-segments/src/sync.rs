@@ -136,9 +136,11 @@ impl Segments {
         if snap.is_none()
             && let Some(dir) = snapshot_dir
         {
-            // One that does not match (another store's, damaged, or from
-            // before a person was deleted) must not stay on disk.
-            snapshot::remove(dir)?;
+            // One that does not match (another store's, or from before a
+            // person was deleted) must not stay on disk.
+            if let Err(e) = snapshot::remove(dir) {
+                tracing::warn!(error = %e, "removing a timelines snapshot that does not match");
+            }
         }
         let (timelines, last_seq) = match snap {
             Some((header, mut timelines)) => {
