@@ -154,7 +154,9 @@ impl Sink {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => panic!("cannot read {}: {e}", self.out.display()),
         };
-        text.lines()
+        // The sink may be writing a line as it is read: only whole lines.
+        text.split_inclusive('\n')
+            .filter(|line| line.ends_with('\n'))
             .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
             .collect()
     }
