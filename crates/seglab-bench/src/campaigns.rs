@@ -366,15 +366,31 @@ async fn broadcast(client: &reqwest::Client, server: &Server, n: usize) -> anyho
             bail!("identifying the broadcast's people: {}", res.status());
         }
     }
-    admin(
-        client,
-        server,
-        // Saved or replaced (a kept store has it from an earlier run).
-        reqwest::Method::PUT,
-        "/api/v1/segments/bench_broadcast",
-        Some(json!({"source": format!("segment bench_broadcast = trait.bench_run = \"{run}\"\n")})),
-    )
-    .await?;
+    // Saved, or replaced when a kept store has it from an earlier run.
+    let segment =
+        json!({"source": format!("segment bench_broadcast = trait.bench_run = \"{run}\"\n")});
+    let created = client
+        .post(format!("{}/api/v1/segments", server.url))
+        .bearer_auth("bench")
+        .json(&segment)
+        .send()
+        .await?;
+    if created.status() == reqwest::StatusCode::CONFLICT {
+        admin(
+            client,
+            server,
+            reqwest::Method::PUT,
+            "/api/v1/segments/bench_broadcast",
+            Some(segment),
+        )
+        .await?;
+    } else if !created.status().is_success() {
+        bail!(
+            "saving the broadcast's segment: {} {}",
+            created.status(),
+            created.text().await?
+        );
+    }
     live_caught_up(client, server).await?;
     let at = now_millis() + 2_000;
     // A campaign of this run's own: its ledger counts only this broadcast.
