@@ -196,6 +196,10 @@ pub struct Catalog {
     pub segments: BTreeMap<String, Condition>,
     /// Names of the prediction models whose outputs `predicted.NAME` reads.
     pub models: BTreeSet<String>,
+    /// How long the store keeps events (`None`: forever); windows reaching
+    /// further back are warned about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::Retention>,
 }
 
 /// How deep [`Catalog::observe_event`] looks into nested properties.

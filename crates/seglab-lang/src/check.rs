@@ -22,7 +22,9 @@ use crate::suggest::closest;
 /// same name), type mismatch, unknown model, unknown RFM cell,
 /// `in K of last M` with K > M, zero duration, empty range, empty `and`/`or`,
 /// segment name that is not an identifier. Warnings: unknown property or
-/// trait (properties can be sparse), RFM score test outside 1 to 5.
+/// trait (properties can be sparse), RFM score test outside 1 to 5, a
+/// window reaching further back than the store keeps events
+/// ([`Catalog::retention`]).
 ///
 /// The checks that the parser also makes (zero durations, empty ranges,
 /// `regularly`) matter for trees that come from JSON.
@@ -40,6 +42,7 @@ pub fn check(file: &File, catalog: &Catalog) -> Vec<Diagnostic> {
     }
     checker.cycles(file);
     let mut diags = checker.diags;
+    diags.extend(crate::retention::warnings(file, catalog));
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     diags
 }

@@ -220,6 +220,8 @@ pub mod codes {
     pub const UNKNOWN_RFM_CELL: &str = "unknown_rfm_cell";
     /// An RFM score test with a value outside 1 to 5 (a warning).
     pub const RFM_SCORE_RANGE: &str = "rfm_score_range";
+    /// A window reaching further back than the store keeps events (a warning).
+    pub const BEYOND_RETENTION: &str = "beyond_retention";
 
     /// Every code.
     pub const ALL: &[&str] = &[
@@ -248,6 +250,7 @@ pub mod codes {
         UNKNOWN_MODEL,
         UNKNOWN_RFM_CELL,
         RFM_SCORE_RANGE,
+        BEYOND_RETENTION,
     ];
 }
 

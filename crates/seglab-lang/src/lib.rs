@@ -140,6 +140,7 @@ mod diagnostic;
 mod lexer;
 mod parser;
 mod printer;
+mod retention;
 mod rfm;
 mod suggest;
 mod time;
@@ -154,6 +155,7 @@ pub use parser::{MAX_DEPTH, parse, parse_condition};
 pub use printer::{
     KEYWORDS, LINE_WIDTH, is_identifier, print, print_condition, print_pred, print_segment, quote,
 };
+pub use retention::{DurationError, Retention};
 pub use rfm::{RFM_CELLS, RFM_GRID, rfm_cell};
 pub use suggest::closest;
 pub use time::{format_date, parse_date};
