@@ -120,7 +120,7 @@ pub(crate) fn setting_number(conn: &Connection, key: &str) -> rusqlite::Result<i
     Ok(text.and_then(|t| t.parse().ok()).unwrap_or(0))
 }
 
-fn set_number(tx: &Transaction<'_>, key: &str, value: i64) -> rusqlite::Result<()> {
+pub(crate) fn set_number(tx: &Transaction<'_>, key: &str, value: i64) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO settings (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -10,6 +10,7 @@
 pub mod backup;
 pub mod bench;
 mod dedup;
+mod expire;
 pub mod fault;
 mod forget;
 mod handles;
@@ -33,6 +34,7 @@ use rusqlite::Connection;
 use seglab_event::Event;
 use tokio::sync::oneshot;
 
+pub use expire::Expired;
 pub use fault::Health;
 pub use forget::{Forgotten, erase_deleted};
 pub use handles::Handles;
@@ -136,6 +138,8 @@ pub struct AppendOutcome {
     pub duplicates: usize,
     /// Events dropped because they carry the id of a deleted person (ADR 0014).
     pub tombstoned: usize,
+    /// Events dropped because they are older than the retention (ADR 0016).
+    pub expired: usize,
     /// The sequence number of the last stored event (0 when none was stored).
     pub last_seq: i64,
 }
@@ -149,6 +153,8 @@ pub struct Store {
     commits: Arc<Commits>,
     health: Arc<Health>,
     reader: Reader,
+    /// The event retention in milliseconds (0: forever), shared with the writer.
+    retention: Arc<std::sync::atomic::AtomicI64>,
     _lock: File,
 }
 
@@ -194,6 +200,9 @@ impl Store {
         let commits = Arc::new(Commits::default());
         let reader = Reader::open(dir)?;
         let health = Arc::new(Health::new(DB_FILE, "ingestion"));
+        let retention = Arc::new(std::sync::atomic::AtomicI64::new(
+            reader.retention()?.unwrap_or(0),
+        ));
         let writer = writer::Writer::new(
             conn,
             pending.clone(),
@@ -201,6 +210,7 @@ impl Store {
             dir.to_owned(),
             reader.cache_key()?,
             health.clone(),
+            retention.clone(),
         )?;
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
@@ -214,6 +224,7 @@ impl Store {
             commits,
             health,
             reader,
+            retention,
             _lock: lock,
         })
     }

@@ -37,6 +37,7 @@ fn appended_events_read_back_in_order() {
             accepted: 2,
             duplicates: 0,
             tombstoned: 0,
+            expired: 0,
             last_seq: 2
         }
     );
@@ -314,4 +315,97 @@ fn the_dedup_map_survives_restarts_through_its_snapshot() {
         .append_blocking(batch(&["a", "c", "e", "f"]), false)
         .unwrap();
     assert_eq!((out.accepted, out.duplicates, out.last_seq), (1, 3, 6));
+}
+
+/// `n` track events of `user`, `day` days before now, with message ids
+/// `{tag}-{i}`.
+fn aged(user: &str, tag: &str, n: usize, days_ago: i64) -> Vec<Event> {
+    let now = seglab_event::time::now_millis();
+    let at = now - days_ago * 86_400_000;
+    let batch: Vec<_> = (0..n)
+        .map(|i| {
+            json!({"type": "track", "userId": user, "event": "Page Viewed",
+                   "messageId": format!("{tag}-{i}"),
+                   "timestamp": seglab_event::time::format_timestamp(at + i as i64)})
+        })
+        .collect();
+    events(json!({ "batch": batch }))
+}
+
+#[test]
+fn a_retention_pass_deletes_old_events_while_appends_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(open(dir.path()));
+    for part in 0..12 {
+        store
+            .append_blocking(aged("old", &format!("old{part}"), 1_000, 500), true)
+            .unwrap();
+    }
+    store.append_blocking(aged("new", "new", 3_000, 10), false).unwrap();
+    let cutoff = seglab_event::time::now_millis() - 400 * 86_400_000;
+    // Appends from another thread while the pass runs: all of them land.
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let mut accepted = 0;
+            for round in 0..40 {
+                let out = store
+                    .append_blocking(aged("live", &format!("live{round}"), 50, 1), false)
+                    .unwrap();
+                accepted += out.accepted;
+            }
+            accepted
+        })
+    };
+    let mut seen = Vec::new();
+    let out = store.expire(cutoff, |n| seen.push(n)).unwrap();
+    assert_eq!(writer.join().unwrap(), 2_000);
+    assert_eq!(out.events, 12_000);
+    assert_eq!(out.batches, 3, "chunks of 5,000");
+    assert_eq!(seen, vec![5_000, 10_000, 12_000]);
+    let reader = store.reader();
+    let left = reader.events_after(0, 100_000).unwrap();
+    assert_eq!(left.len(), 5_000);
+    assert!(left.iter().all(|e| e.timestamp >= cutoff));
+    assert_eq!(reader.expired_before().unwrap(), Some(cutoff));
+    // The people stay; only their events went.
+    assert!(reader.resolve_id("old").unwrap().is_some());
+    // A message id of a deleted event is no longer a duplicate, but it is
+    // older than nothing: with no retention set, it is stored again.
+    let again = store.append_blocking(aged("old", "old0", 1, 500), true).unwrap();
+    assert_eq!((again.accepted, again.duplicates), (1, 0));
+}
+
+#[test]
+fn with_a_retention_events_older_than_it_are_dropped_on_arrival() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store.set_retention(Some(30 * 86_400_000)).unwrap();
+    }
+    // The setting is kept in the store: a new writer (an import) obeys it.
+    let store = open(dir.path());
+    assert_eq!(store.reader().retention().unwrap(), Some(30 * 86_400_000));
+    let mut batch = aged("u", "recent", 3, 29);
+    batch.extend(aged("u", "stale", 2, 31));
+    let out = store.append_blocking(batch, true).unwrap();
+    assert_eq!((out.accepted, out.expired), (3, 2));
+    store.set_retention(None).unwrap();
+    assert_eq!(store.reader().retention().unwrap(), None);
+    let out = store.append_blocking(aged("u", "stale", 2, 31), true).unwrap();
+    assert_eq!((out.accepted, out.expired), (2, 0));
+}
+
+#[test]
+fn sequence_numbers_are_not_reused_when_the_newest_events_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store.append_blocking(aged("u", "a", 10, 100), false).unwrap();
+        let out = store.expire(seglab_event::time::now_millis(), |_| {}).unwrap();
+        assert_eq!(out.events, 10);
+    }
+    let store = open(dir.path());
+    let out = store.append_blocking(aged("u", "b", 1, 0), false).unwrap();
+    assert_eq!(out.last_seq, 11);
 }

@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,13 @@ pub(crate) enum Work {
     Lift {
         id: String,
         reply: oneshot::Sender<Result<bool, Error>>,
+    },
+    /// Delete expired events (sequence number, message id hash); with
+    /// `done`, the retention pass with that cutoff is over (ADR 0016).
+    Expire {
+        rows: Vec<(i64, i64)>,
+        done: Option<i64>,
+        reply: oneshot::Sender<Result<u64, Error>>,
     },
 }
 
@@ -113,6 +120,9 @@ pub(crate) struct Writer {
     /// Committed events are freed on another thread: the writer is the serial
     /// part of ingestion and should spend its time writing.
     release: Sender<Vec<Job>>,
+    /// The event retention in milliseconds (0: forever): older events are
+    /// dropped on arrival.
+    retention: Arc<AtomicI64>,
 }
 
 impl Writer {
@@ -123,6 +133,7 @@ impl Writer {
         dir: PathBuf,
         cache_key: String,
         health: Arc<Health>,
+        retention: Arc<AtomicI64>,
     ) -> Result<Writer, Error> {
         let (release, freed) = channel::<Vec<Job>>();
         std::thread::Builder::new()
@@ -143,6 +154,7 @@ impl Writer {
             health,
             last_full_try: None,
             release,
+            retention,
         };
         w.load()?;
         Ok(w)
@@ -286,6 +298,10 @@ impl Writer {
                     let _ = reply.send(self.lift(&id));
                     continue;
                 }
+                Work::Expire { rows, done, reply } => {
+                    let _ = reply.send(self.expire(&rows, done));
+                    continue;
+                }
             };
             let mut size = first.events.len();
             let mut jobs = vec![first];
@@ -410,6 +426,24 @@ impl Writer {
         Ok(Some(out))
     }
 
+    /// Deletes expired rows (see [`crate::expire`]) and forgets their
+    /// message ids.
+    fn expire(&mut self, rows: &[(i64, i64)], done: Option<i64>) -> Result<u64, Error> {
+        let deleted = (|| {
+            let tx = self.conn.transaction()?;
+            let n = crate::expire::delete(&tx, rows, done, self.next_seq)?;
+            tx.commit()?;
+            Ok::<_, rusqlite::Error>(n)
+        })()
+        .map_err(|e| self.classify(e))?;
+        for &(seq, hash) in rows {
+            if self.dedup.get(&(hash as u64)) == Some(&seq) {
+                self.dedup.remove(&(hash as u64));
+            }
+        }
+        Ok(deleted)
+    }
+
     /// Lifts the tombstones of `id`.
     fn lift(&mut self, id: &str) -> Result<bool, Error> {
         let tx = self.conn.transaction()?;
@@ -494,9 +528,18 @@ impl Writer {
         let tx = self.conn.transaction()?;
         let mut insert = tx.prepare_cached(INSERT_EVENT)?;
         let mut outcomes = Vec::with_capacity(jobs.len());
+        let keep = self.retention.load(Ordering::Acquire);
+        let oldest = match keep {
+            0 => i64::MIN,
+            keep => seglab_event::time::now_millis().saturating_sub(keep),
+        };
         for job in jobs {
             let mut outcome = AppendOutcome::default();
             for e in &job.events {
+                if e.timestamp < oldest {
+                    outcome.expired += 1;
+                    continue;
+                }
                 let stripped;
                 let e = match self.tombstones.is_empty() {
                     true => e,
