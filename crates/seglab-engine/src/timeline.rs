@@ -295,6 +295,50 @@ impl Timelines {
         Ok((idx, Event::new(ts, name, props)))
     }
 
+    /// Event retention: drops every event before `before` (epoch
+    /// milliseconds), as if it had never been pushed; people, their traits
+    /// and their ids stay. Returns the external ids of the people who lost
+    /// events, in index order.
+    pub fn expire(&mut self, before: i64) -> Vec<i64> {
+        let mut touched = Vec::new();
+        for idx in 0..self.persons.len() as u32 {
+            if !self.is_alive(idx) {
+                continue;
+            }
+            let k = self.events(idx).partition_point(|e| e.ts() < before);
+            if k == 0 {
+                continue;
+            }
+            let gone: Vec<u32> = self.events(idx)[..k].iter().map(|e| e.name()).collect();
+            for name in gone {
+                self.name_counts[name as usize] -= 1;
+            }
+            let p = &mut self.persons[idx as usize];
+            if p.packed_len > 0 {
+                // The packed array keeps the dropped events as garbage until
+                // the next packing.
+                p.packed_start += k as u64;
+                p.packed_len -= k as u32;
+                self.packed_garbage += k;
+            } else {
+                p.own.drain(..k);
+            }
+            let names = self.events(idx).iter().fold(0, |m, e| m | name_bit(e.name()));
+            let p = &mut self.persons[idx as usize];
+            p.names = names;
+            if p.own.is_empty() && p.packed_len == 0 {
+                p.last = i64::MIN;
+            }
+            self.events -= k as u64;
+            touched.push(self.ext_ids[idx as usize]);
+        }
+        if !touched.is_empty() {
+            self.recent = None;
+            self.generation += 1;
+        }
+        touched
+    }
+
     /// Identity merge: `from`'s events and traits join `into`'s, and `from`
     /// becomes another name of `into` (later events for `from` go to `into`).
     /// Among equal times, `into`'s events come first; a trait both have keeps

@@ -424,3 +424,46 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Retention: after `expire(cutoff)` the engine answers as if the events
+    /// before the cutoff had never been pushed (their people stay).
+    #[test]
+    fn expired_events_are_as_if_never_pushed(
+        case in world(),
+        conditions in vec(condition(), 4),
+        cutoff in instant(12, 0),
+        now in instant(10, 4),
+        compact in any::<bool>(),
+    ) {
+        let mut expired = case.engine_with(compact);
+        let touched = expired.timelines_mut().expire(cutoff);
+        prop_assert_eq!(expired.timelines_mut().expire(cutoff), Vec::<i64>::new());
+        let mut kept = case.clone();
+        let mut lost = std::collections::BTreeSet::new();
+        kept.ops = case
+            .ops
+            .iter()
+            .map(|op| match op {
+                // The person stays, with no event.
+                Op::Push(p, ts, ..) if *ts < cutoff => {
+                    lost.insert(*p);
+                    Op::Trait(*p, "expired_marker".into(), Value::Null)
+                }
+                op => op.clone(),
+            })
+            .collect();
+        prop_assert_eq!(touched.is_empty(), lost.is_empty());
+        for c in &conditions {
+            let reference = kept.reference(c, now);
+            let fast = kept.fast_with(&expired, c, now);
+            match (reference, fast) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(a, b, "at {} condition {:?}", now, c),
+                (Err(a), Err(b)) => prop_assert_eq!(a.code(), b.code()),
+                (a, b) => prop_assert!(false, "reference {:?}, engine {:?}", a, b),
+            }
+        }
+    }
+}
