@@ -323,7 +323,10 @@ impl Timelines {
             } else {
                 p.own.drain(..k);
             }
-            let names = self.events(idx).iter().fold(0, |m, e| m | name_bit(e.name()));
+            let names = self
+                .events(idx)
+                .iter()
+                .fold(0, |m, e| m | name_bit(e.name()));
             let p = &mut self.persons[idx as usize];
             p.names = names;
             if p.own.is_empty() && p.packed_len == 0 {

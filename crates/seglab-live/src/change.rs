@@ -21,6 +21,8 @@ pub enum Cause {
     Rfm,
     /// Found at start: what happened while seglab was not running.
     Start,
+    /// Events older than the store's retention were deleted (ADR 0016).
+    Retention,
 }
 
 impl Cause {
@@ -33,12 +35,13 @@ impl Cause {
             Cause::Deleted => "deleted",
             Cause::Rfm => "rfm",
             Cause::Start => "start",
+            Cause::Retention => "retention",
         }
     }
 
     /// Whether subscribers hear of changes with this cause: the initial
     /// population of a new segment, edits and deletions are bulk
-    /// re-definitions, not behavior.
+    /// re-definitions, and retention is housekeeping: not behavior.
     pub fn delivered(self) -> bool {
         matches!(
             self,
@@ -64,6 +67,7 @@ impl std::str::FromStr for Cause {
             "deleted" => Cause::Deleted,
             "rfm" => Cause::Rfm,
             "start" => Cause::Start,
+            "retention" => Cause::Retention,
             other => return Err(UnknownCause(other.to_owned())),
         })
     }

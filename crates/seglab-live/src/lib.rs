@@ -19,7 +19,7 @@ pub mod webhook;
 pub use change::{Cause, Change, UnknownCause};
 pub use db::{ChangeFilter, Day, Entries, Forgotten, LiveDb, Pool};
 pub use live::{Live, Stepped};
-pub use runner::Runner;
+pub use runner::{RetentionPass, Runner};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -18,6 +18,7 @@ use crate::{Error, Result};
 
 /// Passes over everyone: a definition changed, RFM quintiles moved.
 mod passes;
+mod retention;
 
 struct Seg {
     id: i64,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use seglab_event::time::now_millis;
 use seglab_segments::Segments;
-use seglab_store::{Health, Store};
+use seglab_store::{Health, PersonId, Store};
 
 use crate::rounds::Rounds;
 use crate::{Change, Live, Result, Stepped};
@@ -31,6 +31,24 @@ pub struct Runner {
     /// Failed steps (a full disk): logged once per run, with a backoff.
     health: Health,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// People whose events the engine dropped and whose memberships could
+    /// not be recorded yet (a failed retention pass): the next pass does.
+    expired_owed: Mutex<Vec<PersonId>>,
+}
+
+/// What one retention pass did (ADR 0016).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionPass {
+    /// The cutoff: no event before it is left.
+    pub cutoff: i64,
+    /// Events deleted from the store.
+    pub events: u64,
+    /// People who lost events in the engine.
+    pub people: usize,
+    /// Membership changes recorded (cause `retention`).
+    pub changes: usize,
+    /// How long the pass took, in milliseconds.
+    pub elapsed_ms: u64,
 }
 
 impl Runner {
@@ -48,7 +66,55 @@ impl Runner {
             rounds: Rounds::default(),
             health: Health::new(crate::db::LIVE_DB_FILE, "recording live memberships"),
             thread: Mutex::new(None),
+            expired_owed: Mutex::new(Vec::new()),
         }))
+    }
+
+    /// Event retention: deletes the events before `cutoff` from the store
+    /// (a chunk at a time between commits: ingestion and steps go on
+    /// meanwhile), then, with the live thread held, drops them from the
+    /// engine and records the memberships that changed (cause `retention`).
+    pub fn expire(&self, cutoff: i64) -> Result<RetentionPass> {
+        let started = Instant::now();
+        let deleted = self.store.expire(cutoff, |_| {})?;
+        let mut live = self.live();
+        let now = now_millis();
+        // Everything committed so far first: the re-evaluation then sees
+        // the person as the store does.
+        live.step(&self.segments, self.store.reader(), now)?;
+        let mut owed = self.expired_owed.lock().unwrap_or_else(|e| e.into_inner());
+        let dropped = self
+            .segments
+            .with_engine_mut(|e| e.timelines_mut().expire(cutoff));
+        owed.extend(dropped);
+        owed.sort_unstable();
+        owed.dedup();
+        owed.retain(|&p| self.segments.resolve(p) == p);
+        let stepped = live.expired(&self.segments, &owed, now)?;
+        let people = owed.len();
+        owed.clear();
+        drop((owed, live));
+        if stepped.changes > 0 {
+            self.recorded.notify_one();
+            self.wake_followers();
+        }
+        metrics::counter!("seglab_events_expired_total").increment(deleted.events);
+        let pass = RetentionPass {
+            cutoff,
+            events: deleted.events,
+            people,
+            changes: stepped.changes,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        };
+        tracing::info!(
+            cutoff,
+            events = pass.events,
+            people = pass.people,
+            changes = pass.changes,
+            elapsed_ms = pass.elapsed_ms,
+            "retention pass done"
+        );
+        Ok(pass)
     }
 
     /// Starts the thread; it sleeps at most `idle` between steps.

@@ -13,6 +13,25 @@ pub(crate) fn condition_of(record: &SegmentRecord) -> Result<Condition> {
         .map_err(|e| Error::Corrupt(record.name.clone(), e.to_string()))
 }
 
+/// A retention in milliseconds in the largest unit that divides it.
+fn duration_of(ms: i64) -> seglab_lang::ast::Duration {
+    use seglab_lang::ast::{Duration, TimeUnit};
+    let units = [
+        TimeUnit::Weeks,
+        TimeUnit::Days,
+        TimeUnit::Hours,
+        TimeUnit::Minutes,
+    ];
+    let unit = units
+        .into_iter()
+        .find(|u| ms % u.millis() == 0)
+        .unwrap_or(TimeUnit::Seconds);
+    Duration {
+        amount: (ms / unit.millis()).max(1) as u64,
+        unit,
+    }
+}
+
 impl Segments {
     /// What the checker knows: tracked events and properties, traits, saved
     /// segments.
@@ -27,6 +46,10 @@ impl Segments {
         for r in reader.segments()? {
             catalog.segments.insert(r.name.clone(), condition_of(&r)?);
         }
+        catalog.retention = reader.retention()?.map(|ms| seglab_lang::Retention {
+            keep: duration_of(ms),
+            now: seglab_event::time::now_millis(),
+        });
         Ok(catalog)
     }
 

@@ -197,6 +197,12 @@ impl Segments {
                 (timelines, last)
             }
         };
+        let mut timelines = timelines;
+        // Events a retention pass deleted after the snapshot was written
+        // (ADR 0016).
+        if let Some(cutoff) = reader.expired_before()? {
+            timelines.expire(cutoff);
+        }
         let segments = Segments {
             engine: RwLock::new(Engine::new(timelines)),
             loaded: Mutex::new(Loaded {

@@ -326,3 +326,50 @@ fn after_a_deletion_the_engine_reloads_and_old_snapshots_are_not_trusted() {
     assert_eq!(restarted.people(), 3, "bob, the visitor and dee");
     assert!(restarted.with_engine(|e| e.timelines().index_of(ann).is_none()));
 }
+
+#[test]
+fn a_snapshot_from_before_a_retention_pass_loses_the_expired_events_too() {
+    let (dir, store) = shop();
+    let r = store.reader();
+    let snap_dir = dir.path().join("snap");
+    std::fs::create_dir(&snap_dir).unwrap();
+    let before = Segments::open_with(r, Some(&snap_dir), 0).unwrap();
+    let checked = before.check(r, STARTER, "starter.seg").unwrap();
+    before.apply(r, &checked, STARTER).unwrap();
+    assert!(snap_dir.join(snapshot::FILE).exists());
+    assert_eq!(before.events(), 6);
+    // Ann's order 40 days ago goes; the snapshot still holds it.
+    let out = store.expire(NOW - 30 * DAY, |_| {}).unwrap();
+    assert_eq!(out.events, 1);
+    let from_snapshot = Segments::open_with(r, Some(&snap_dir), usize::MAX).unwrap();
+    let from_store = Segments::load(r).unwrap();
+    assert_eq!(from_snapshot.events(), 5);
+    assert_eq!(from_store.events(), 5);
+    assert_eq!(all_members(&from_snapshot, r), all_members(&from_store, r));
+    assert_ne!(all_members(&before, r), all_members(&from_store, r));
+}
+
+#[test]
+fn the_checker_knows_the_stores_retention() {
+    let (_dir, store) = shop();
+    let r = store.reader();
+    let seg = Segments::load(r).unwrap();
+    let source = "segment big = sum(\"Order Completed\".revenue in last 365d) >= 500\n";
+    let codes = |seg: &Segments| -> Vec<&'static str> {
+        seg.check(r, source, "t.seg")
+            .unwrap()
+            .warnings
+            .iter()
+            .map(|d| d.code)
+            .collect()
+    };
+    assert!(codes(&seg).is_empty());
+    store.set_retention(Some(52 * 7 * DAY)).unwrap();
+    assert_eq!(codes(&seg), vec![seglab_lang::codes::BEYOND_RETENTION]);
+    let checked = seg.check(r, source, "t.seg").unwrap();
+    assert!(
+        checked.warnings[0].message.contains("52w"),
+        "{:?}",
+        checked.warnings
+    );
+}

@@ -238,6 +238,35 @@ pub fn spawn_key_refresh(state: Arc<AppState>, every: Duration) -> tokio::task::
     })
 }
 
+/// Runs a retention pass (ADR 0016) at once and then `every` while the
+/// store has a retention: events older than it are deleted from the store
+/// and the engine, and the memberships that change are recorded.
+pub fn spawn_retention(state: Arc<AppState>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let s = state.clone();
+            let pass = tokio::task::spawn_blocking(move || -> Result<(), String> {
+                let Some(keep) = s.store.reader().retention().map_err(|e| e.to_string())? else {
+                    return Ok(());
+                };
+                let cutoff = seglab_event::time::now_millis() - keep;
+                s.live.expire(cutoff).map(drop).map_err(|e| e.to_string())
+            })
+            .await;
+            match pass {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "retention pass failed; retried at the next")
+                }
+                Err(e) => tracing::warn!(error = %e, "retention pass panicked"),
+            }
+        }
+    })
+}
+
 impl AppState {
     /// Reloads the write keys and admin tokens from the store, ends the
     /// dashboard sessions of revoked tokens, and forgets refilled rate

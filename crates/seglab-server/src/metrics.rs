@@ -94,6 +94,14 @@ pub(crate) fn dropped_deleted(events: usize) {
     }
 }
 
+/// Events older than the retention when they arrived (ADR 0016).
+pub(crate) fn dropped_expired(events: usize) {
+    if events > 0 {
+        metrics::counter!("seglab_events_rejected_total", "reason" => "expired")
+            .increment(events as u64);
+    }
+}
+
 pub(crate) fn rejected(reason: &'static str) {
     metrics::counter!("seglab_requests_rejected_total", "reason" => reason).increment(1);
 }

@@ -341,7 +341,9 @@ fn a_retention_pass_deletes_old_events_while_appends_go_on() {
             .append_blocking(aged("old", &format!("old{part}"), 1_000, 500), true)
             .unwrap();
     }
-    store.append_blocking(aged("new", "new", 3_000, 10), false).unwrap();
+    store
+        .append_blocking(aged("new", "new", 3_000, 10), false)
+        .unwrap();
     let cutoff = seglab_event::time::now_millis() - 400 * 86_400_000;
     // Appends from another thread while the pass runs: all of them land.
     let writer = {
@@ -372,7 +374,9 @@ fn a_retention_pass_deletes_old_events_while_appends_go_on() {
     assert!(reader.resolve_id("old").unwrap().is_some());
     // A message id of a deleted event is no longer a duplicate, but it is
     // older than nothing: with no retention set, it is stored again.
-    let again = store.append_blocking(aged("old", "old0", 1, 500), true).unwrap();
+    let again = store
+        .append_blocking(aged("old", "old0", 1, 500), true)
+        .unwrap();
     assert_eq!((again.accepted, again.duplicates), (1, 0));
 }
 
@@ -392,7 +396,9 @@ fn with_a_retention_events_older_than_it_are_dropped_on_arrival() {
     assert_eq!((out.accepted, out.expired), (3, 2));
     store.set_retention(None).unwrap();
     assert_eq!(store.reader().retention().unwrap(), None);
-    let out = store.append_blocking(aged("u", "stale", 2, 31), true).unwrap();
+    let out = store
+        .append_blocking(aged("u", "stale", 2, 31), true)
+        .unwrap();
     assert_eq!((out.accepted, out.expired), (2, 0));
 }
 
@@ -401,8 +407,12 @@ fn sequence_numbers_are_not_reused_when_the_newest_events_expire() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
-        store.append_blocking(aged("u", "a", 10, 100), false).unwrap();
-        let out = store.expire(seglab_event::time::now_millis(), |_| {}).unwrap();
+        store
+            .append_blocking(aged("u", "a", 10, 100), false)
+            .unwrap();
+        let out = store
+            .expire(seglab_event::time::now_millis(), |_| {})
+            .unwrap();
         assert_eq!(out.events, 10);
     }
     let store = open(dir.path());

@@ -66,6 +66,12 @@ pub enum Command {
         /// What links in messages start with (default: http:// and the listen address).
         #[arg(long, env = "SEGLAB_PUBLIC_URL", value_name = "URL")]
         public_url: Option<String>,
+        /// Delete events older than this (`400d`, `52w`; `forever`: keep them all).
+        #[arg(long, env = "SEGLAB_RETENTION_EVENTS", value_name = "DURATION")]
+        retention_events: Option<String>,
+        /// How often expired events are deleted.
+        #[arg(long, env = "SEGLAB_RETENTION_EVERY", value_name = "DURATION")]
+        retention_every: Option<String>,
     },
     /// Import past events from NDJSON, Segment batch JSON or CSV files (.gz too).
     Import {
@@ -291,9 +297,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         smtp,
         email_from,
         public_url,
+        retention_events,
+        retention_every,
         ..
     } = &cli.command
     {
+        overrides.retention_events = retention_events.clone();
+        overrides.retention_every = retention_every.clone();
         overrides.listen = *listen;
         overrides.admin_token = admin_token.clone();
         overrides.max_pending_events = *max_pending_events;

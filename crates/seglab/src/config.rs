@@ -15,6 +15,27 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub email: EmailConfig,
     pub log: LogConfig,
+    pub retention: RetentionConfig,
+}
+
+/// How long events are kept (ADR 0016).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetentionConfig {
+    /// Events older than this are deleted (`None`: kept forever).
+    pub events: Option<seglab_lang::ast::Duration>,
+    /// How often a retention pass runs.
+    pub every: seglab_lang::ast::Duration,
+}
+
+impl RetentionConfig {
+    /// `forever` (or `off`, `none`, `0`) keeps every event; anything else is a
+    /// duration as in the segment language.
+    fn parse_events(text: &str) -> anyhow::Result<Option<seglab_lang::ast::Duration>> {
+        match text.trim() {
+            "forever" | "off" | "none" | "0" | "" => Ok(None),
+            t => Ok(Some(t.parse().with_context(|| "retention events")?)),
+        }
+    }
 }
 
 /// Where campaign email goes.
@@ -89,6 +110,13 @@ impl Default for Config {
                 format: LogFormat::Text,
                 level: "info".into(),
             },
+            retention: RetentionConfig {
+                events: None,
+                every: seglab_lang::ast::Duration {
+                    amount: 1,
+                    unit: seglab_lang::ast::TimeUnit::Hours,
+                },
+            },
         }
     }
 }
@@ -106,6 +134,15 @@ struct FileConfig {
     email: FileEmail,
     #[serde(default)]
     log: FileLog,
+    #[serde(default)]
+    retention: FileRetention,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRetention {
+    events: Option<String>,
+    every: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,6 +190,8 @@ pub struct Overrides {
     pub email_from: Option<String>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
+    pub retention_events: Option<String>,
+    pub retention_every: Option<String>,
 }
 
 impl Config {
@@ -171,12 +210,27 @@ impl Config {
             }
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        Ok(Config::layer(from_file, overrides))
+        Config::layer(from_file, overrides).with_context(|| format!("reading {}", path.display()))
     }
 
-    fn layer(file: FileConfig, o: &Overrides) -> Config {
+    fn layer(file: FileConfig, o: &Overrides) -> anyhow::Result<Config> {
         let d = Config::default();
-        Config {
+        let retention = RetentionConfig {
+            events: match o
+                .retention_events
+                .as_ref()
+                .or(file.retention.events.as_ref())
+            {
+                Some(text) => RetentionConfig::parse_events(text)?,
+                None => d.retention.events,
+            },
+            every: match o.retention_every.as_ref().or(file.retention.every.as_ref()) {
+                Some(text) => text.parse().context("retention every")?,
+                None => d.retention.every,
+            },
+        };
+        Ok(Config {
+            retention,
             data: o.data.clone().or(file.data).unwrap_or(d.data),
             server: ServerConfig {
                 listen: o.listen.or(file.server.listen).unwrap_or(d.server.listen),
@@ -221,7 +275,7 @@ impl Config {
                     .or(file.log.level)
                     .unwrap_or(d.log.level),
             },
-        }
+        })
     }
 }
 
@@ -235,7 +289,7 @@ mod tests {
         let missing = dir.path().join("nope.toml");
         assert!(Config::load(Some(&missing), &Overrides::default()).is_err());
         assert_eq!(
-            Config::layer(FileConfig::default(), &Overrides::default()),
+            Config::layer(FileConfig::default(), &Overrides::default()).unwrap(),
             Config::default()
         );
     }
@@ -290,6 +344,33 @@ mod tests {
             .rate()
             .unwrap();
         assert_eq!((rate.per_second, rate.burst), (0.5, 1));
+    }
+
+    #[test]
+    fn retention_is_a_duration_or_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seglab.toml");
+        std::fs::write(&path, "[retention]\nevents = \"400d\"\nevery = \"15m\"\n").unwrap();
+        let c = Config::load(Some(&path), &Overrides::default()).unwrap();
+        assert_eq!(
+            c.retention.events.map(|d| d.millis()),
+            Some(400 * 86_400_000)
+        );
+        assert_eq!(c.retention.every.millis(), 15 * 60_000);
+        let o = Overrides {
+            retention_events: Some("forever".into()),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            Config::load(Some(&path), &o).unwrap().retention.events,
+            None
+        );
+        std::fs::write(&path, "[retention]\nevents = \"400 days\"\n").unwrap();
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&path), &Overrides::default()).unwrap_err()
+        );
+        assert!(err.contains("not a duration"), "{err}");
     }
 
     #[test]

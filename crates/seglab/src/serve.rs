@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use seglab_server::{AppState, Limits, router, spawn_deliveries, spawn_key_refresh};
+use seglab_server::{
+    AppState, Limits, router, spawn_deliveries, spawn_key_refresh, spawn_retention,
+};
 use seglab_store::{Durability, Reader, Store};
 
 use crate::config::Config;
@@ -75,6 +77,8 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
         },
         ..Limits::default()
     };
+    // Kept in the store: imports and `segments check` obey it too.
+    store.set_retention(config.retention.events.map(|d| d.millis()))?;
     let started = std::time::Instant::now();
     let state = AppState::new(store.clone(), admin_token.clone(), limits)?;
     tracing::info!(
@@ -105,6 +109,10 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     tracing::info!(%addr, data = %config.data.display(), "seglab is serving");
     let refresh = spawn_key_refresh(state.clone(), Duration::from_secs(1));
     let deliveries = spawn_deliveries(state.clone())?;
+    let retention = spawn_retention(
+        state.clone(),
+        Duration::from_millis(config.retention.every.millis() as u64),
+    );
     state.start_campaigns(&tokio::runtime::Handle::current())?;
     let closing = state.clone();
     axum::serve(listener, router(state.clone()))
@@ -115,6 +123,7 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
         .await?;
     refresh.abort();
     deliveries.abort();
+    retention.abort();
     let s = state.clone();
     let _ = tokio::task::spawn_blocking(move || s.stop_live()).await;
     tracing::info!("shutting down: committing what is queued");

@@ -60,6 +60,7 @@ pub(crate) async fn store_events(
     crate::metrics::committed(started.elapsed().as_secs_f64(), n);
     crate::metrics::accepted(source, outcome.accepted, outcome.duplicates);
     crate::metrics::dropped_deleted(outcome.tombstoned);
+    crate::metrics::dropped_expired(outcome.expired);
     Ok(())
 }
 
