@@ -236,12 +236,20 @@ fn save(
         }
     }
     match parsed {
-        Parsed::Source(source, checked) => Ok(s
-            .segments
-            .apply(reader, &checked, &source)?
-            .into_iter()
-            .map(|(n, o)| outcome_json(&n, o))
-            .collect()),
+        Parsed::Source(source, checked) => {
+            // The checker's warnings (unknown properties, windows beyond the
+            // retention, …) go with each segment saved from this source.
+            let warnings = diagnostics_json(&checked.warnings, &source);
+            Ok(s.segments
+                .apply(reader, &checked, &source)?
+                .into_iter()
+                .map(|(n, o)| {
+                    let mut v = outcome_json(&n, o);
+                    v["warnings"] = warnings.clone();
+                    v
+                })
+                .collect())
+        }
         Parsed::Tree {
             name,
             title,

@@ -9,6 +9,7 @@ mod import;
 mod insights;
 mod live;
 mod people;
+mod retention;
 mod segments;
 #[path = "../../../../tests/smtp/harness.rs"]
 mod smtp;
