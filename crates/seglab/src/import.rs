@@ -32,6 +32,8 @@ pub struct Summary {
     pub duplicates: u64,
     /// Events that carry the id of a deleted person, dropped (ADR 0014).
     pub deleted: u64,
+    /// Events older than the store's retention, dropped (ADR 0016).
+    pub expired: u64,
     pub rejected: u64,
     /// Rejected lines by error code.
     pub by_code: BTreeMap<&'static str, u64>,
@@ -52,6 +54,7 @@ impl Summary {
         self.accepted += out.accepted as u64;
         self.duplicates += out.duplicates as u64;
         self.deleted += out.tombstoned as u64;
+        self.expired += out.expired as u64;
     }
 
     /// The report printed at the end.
@@ -65,6 +68,12 @@ impl Summary {
                 "  {} events carry the id of a deleted person: dropped \
                  (`seglab people undelete-id ID` lets an id in again)\n",
                 self.deleted
+            );
+        }
+        if self.expired > 0 {
+            s += &format!(
+                "  {} events are older than the store's event retention: dropped\n",
+                self.expired
             );
         }
         for (code, n) in &self.by_code {

@@ -48,7 +48,12 @@ fn order(user: &str, id: &str, days_ago: i64) -> Value {
 
 /// The members of `segment`, by user id.
 async fn members(client: &reqwest::Client, server: &Server, segment: &str) -> Vec<String> {
-    let v = get(client, server, &format!("/api/v1/segments/{segment}/members?limit=1000")).await;
+    let v = get(
+        client,
+        server,
+        &format!("/api/v1/segments/{segment}/members?limit=1000"),
+    )
+    .await;
     let mut ids = Vec::new();
     for m in v["members"].as_array().unwrap_or_else(|| panic!("{v}")) {
         let person = get(client, server, &format!("/api/v1/people/{m}")).await;
@@ -162,7 +167,10 @@ async fn old_events_expire_while_ingestion_goes_on() {
         metrics.contains("seglab_events_rejected_total{reason=\"expired\"} 1"),
         "{metrics}"
     );
-    assert!(metrics.contains("seglab_events_expired_total 601"), "{metrics}");
+    assert!(
+        metrics.contains("seglab_events_expired_total 601"),
+        "{metrics}"
+    );
 
     // Saving a segment that reads further back than 30 days warns.
     let res = client
@@ -182,12 +190,37 @@ async fn old_events_expire_while_ingestion_goes_on() {
     // The command line sees the store's retention too, and a restart
     // brings no expired event back.
     let seg = dir.path().join("two.seg");
-    std::fs::write(&seg, "segment two_months = did \"Page Viewed\" in last 60d\n").unwrap();
+    std::fs::write(
+        &seg,
+        "segment two_months = did \"Page Viewed\" in last 60d\n",
+    )
+    .unwrap();
     let out = seglab(&data, &["segments", "check", seg.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stderr).into_owned() + &stdout(&out);
-    assert!(text.contains("older than the 30d this store keeps"), "{text}");
+    assert!(
+        text.contains("older than the 30d this store keeps"),
+        "{text}"
+    );
     let server = Server::start_with(&data, &["--retention-events", "30d"]);
     assert_eq!(members(&client, &server, "buyers").await, ["both"]);
     assert_eq!(events_of(&client, &server, "old").await, 0);
     server.stop();
+
+    // An import obeys the retention kept in the store.
+    let file = dir.path().join("history.ndjson");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            order("imp", "imp-old", 45),
+            order("imp", "imp-new", 2)
+        ),
+    )
+    .unwrap();
+    let out = stdout(&seglab(&data, &["import", file.to_str().unwrap()]));
+    assert!(out.contains("1 events imported"), "{out}");
+    assert!(
+        out.contains("1 events are older than the store's event retention"),
+        "{out}"
+    );
 }
