@@ -20,6 +20,7 @@ pub mod insights;
 pub mod live;
 pub mod segments;
 mod server;
+pub mod soak;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
@@ -74,6 +75,29 @@ pub enum BenchCommand {
     Insights {
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// A long run at half the measured capacity with 50 live segments and a
+    /// webhook on every change: resident memory over time beside the
+    /// engine's data, p99 latencies per minute, and whether memory stays flat
+    /// once data stops growing.
+    Soak {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// How long the load runs (`10m`, `2h`, …).
+        #[arg(long, default_value = "10m")]
+        duration: String,
+        /// How long the run goes on idle after the load.
+        #[arg(long, default_value = "1m")]
+        idle: String,
+        /// Seconds between two readings of the server's memory.
+        #[arg(long, default_value_t = 5)]
+        sample: u64,
+        /// Events per second (default: half the capacity measured first).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Events sent to measure the capacity.
+        #[arg(long, default_value_t = 300_000)]
+        calibrate: u64,
     },
     /// Acting on segments with `seglab serve` and a real SMTP server on
     /// loopback: an email broadcast in messages/s against raw lettre sends
@@ -157,6 +181,30 @@ pub fn run(cmd: BenchCommand, seglab: &Seglab) -> anyhow::Result<()> {
             sustained,
         } => live::run(&seglab.exe, store, samples, pings, sustained),
         BenchCommand::Insights { store } => insights::run(&seglab.exe, store),
+        BenchCommand::Soak {
+            store,
+            duration,
+            idle,
+            sample,
+            rate,
+            calibrate,
+        } => {
+            let duration_of = |text: &str| -> anyhow::Result<std::time::Duration> {
+                let d: seglab_lang::ast::Duration = text.parse()?;
+                Ok(std::time::Duration::from_millis(d.millis() as u64))
+            };
+            soak::run(
+                &seglab.exe,
+                store,
+                soak::SoakArgs {
+                    duration: duration_of(&duration)?,
+                    idle: duration_of(&idle)?,
+                    sample: std::time::Duration::from_secs(sample.max(1)),
+                    rate,
+                    calibrate,
+                },
+            )
+        }
         BenchCommand::Campaigns {
             store,
             messages,

@@ -361,7 +361,10 @@ async fn end_to_end(
 }
 
 /// The server's live status (`GET /api/v1/live`).
-async fn live_status(client: &reqwest::Client, server: &Server) -> anyhow::Result<Value> {
+pub(crate) async fn live_status(
+    client: &reqwest::Client,
+    server: &Server,
+) -> anyhow::Result<Value> {
     client
         .get(format!("{}/api/v1/live", server.url))
         .bearer_auth("bench")
@@ -382,7 +385,7 @@ async fn committed(client: &reqwest::Client, server: &Server) -> anyhow::Result<
 /// Sends `events` generated events of existing people as fast as they are
 /// acknowledged; returns the acknowledged rate and the rate at which the live
 /// engine applied them (until it caught up with the last one).
-async fn sustained_rate(
+pub(crate) async fn sustained_rate(
     client: &reqwest::Client,
     server: &Server,
     people: usize,

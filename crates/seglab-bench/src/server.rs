@@ -62,6 +62,11 @@ impl Server {
         }
     }
 
+    /// The child's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn stop(mut self) -> anyhow::Result<()> {
         let _ = Command::new("kill")
             .arg("-TERM")

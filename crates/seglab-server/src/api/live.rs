@@ -311,8 +311,15 @@ async fn delete_webhook(
 async fn status(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
     super::blocking(&state, move |s| {
         let committed = s.store.reader().last_seq()?;
+        let memory = s.segments.memory();
+        let engine = json!({
+            "people": memory.person_count,
+            "events": memory.event_count,
+            "memory_bytes": memory.total(),
+        });
         Ok(Json(s.live.with_live(|live| {
             json!({
+                "engine": engine,
                 "applied_seq": live.last_seq(),
                 "committed_seq": committed,
                 "behind": (committed - live.last_seq()).max(0),
