@@ -52,6 +52,7 @@ step "benchmark smoke run (small sizes; real figures: see README)"
 ./target/debug/seglab --log warn bench live --people 2000 --events 40000 --samples 500 --pings 50 --sustained 5000
 ./target/debug/seglab --log warn bench insights --people 2000 --events 40000
 ./target/debug/seglab --log warn bench campaigns --people 2000 --events 40000 --messages 1000 --decisions 200
+./target/debug/seglab --log warn bench retention --people 2000 --events 40000 --days 30 --keep-days 20 --rate 5000 --baseline 2
 ./target/debug/seglab --log warn bench soak --people 2000 --events 40000 --duration 20s --idle 5s --sample 1 --calibrate 5000
 
 echo

@@ -18,6 +18,7 @@ pub mod import;
 pub mod ingest;
 pub mod insights;
 pub mod live;
+pub mod retention;
 pub mod segments;
 mod server;
 pub mod soak;
@@ -75,6 +76,22 @@ pub enum BenchCommand {
     Insights {
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// A retention pass on a copy of a generated store while events keep
+    /// arriving: the appends' p99 during the pass against just before it,
+    /// and the engine dropping the expired events against a reload.
+    Retention {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Days of events kept (the pass deletes the older ones).
+        #[arg(long, default_value_t = 20)]
+        keep_days: u32,
+        /// Events appended per second meanwhile.
+        #[arg(long, default_value_t = 20_000.0)]
+        rate: f64,
+        /// Seconds of appends before the pass (the baseline).
+        #[arg(long, default_value_t = 10)]
+        baseline: u64,
     },
     /// A long run at half the measured capacity with 50 live segments and a
     /// webhook on every change: resident memory over time beside the
@@ -181,6 +198,18 @@ pub fn run(cmd: BenchCommand, seglab: &Seglab) -> anyhow::Result<()> {
             sustained,
         } => live::run(&seglab.exe, store, samples, pings, sustained),
         BenchCommand::Insights { store } => insights::run(&seglab.exe, store),
+        BenchCommand::Retention {
+            store,
+            keep_days,
+            rate,
+            baseline,
+        } => retention::run(
+            &seglab.exe,
+            store,
+            keep_days,
+            rate,
+            std::time::Duration::from_secs(baseline),
+        ),
         BenchCommand::Soak {
             store,
             duration,
