@@ -31,6 +31,9 @@ pub struct Client {
 
 impl Client {
     pub fn new(url: &str) -> Client {
+        // reqwest is built without a TLS provider of its own: ring's, once
+        // (a second install is refused harmlessly).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(300))
             .build()

@@ -6,7 +6,7 @@
 //! SELECT person FROM (
 //!     SELECT person, <aggregate> AS a0, <aggregate> AS a1, …
 //!     FROM db.events FINAL GROUP BY person HAVING countIf(kind != 2) > 0
-//! ) AS people [ANY LEFT JOIN (<RFM scores>) AS rfm USING person]
+//! ) AS people [ALL LEFT JOIN (<RFM scores>) AS rfm USING person]
 //! WHERE <the condition over a0, a1, …>
 //! ```
 //!
@@ -110,18 +110,26 @@ impl Query {
         for (i, a) in g.aggregates.iter().enumerate() {
             columns.push_str(&format!(", {a} AS a{i}"));
         }
+        // Every column is selected by name: ClickHouse 18.16 does not read
+        // a subquery's columns that only lambdas use.
+        let mut names: Vec<String> = (0..g.aggregates.len()).map(|i| format!("a{i}")).collect();
+        names.insert(0, "person".to_owned());
+        if g.rfm {
+            names.extend(["rfm_r", "rfm_f", "rfm_m"].map(String::from));
+        }
         let mut out = format!(
-            "SELECT person FROM (SELECT {columns} FROM {table} FINAL GROUP BY person \
+            "SELECT person FROM (SELECT {names} FROM (SELECT {columns} FROM {table} FINAL GROUP BY person \
              HAVING countIf(kind != {PREDICTION}) > 0) AS people",
+            names = names.join(", "),
             table = self.table
         );
         if g.rfm {
             out.push_str(&format!(
-                " ANY LEFT JOIN ({}) AS rfm USING person",
+                " ALL LEFT JOIN ({}) AS rfm USING person",
                 rfm_scores(&self.table, g.now)
             ));
         }
-        out.push_str(&format!(" WHERE {test} ORDER BY person"));
+        out.push_str(&format!(" WHERE {test}) ORDER BY person"));
         out
     }
 }
@@ -275,19 +283,26 @@ impl Gen<'_> {
                 // (kind, number, text, time) of every value, sorted: each
                 // value's occurrences end with its latest.
                 let s = self.agg(format!(
-                    "arraySort(groupArrayArrayIf(arrayMap(t -> (t.2, t.4, t.3, ts), \
-                     arrayFilter(t -> t.1 = {p} AND t.2 != {OBJECT}, \
-                     arrayMap((ep, ek, es, ex) -> (ep, ek, es, ex), p_path, p_kind, p_str, p_num))), {rows}))",
-                    p = string(&property.text)
+                    "arraySort(groupArrayArrayIf(arrayMap((t, tt) -> (t.2, t.4, t.3, tt), {values}, \
+                     arrayResize(emptyArrayInt64(), length({values}), ts)), {rows}))",
+                    values = format!(
+                        "arrayFilter(t -> t.1 = {} AND t.2 != {OBJECT}, \
+                         arrayMap((ep, ek, es, ex) -> (ep, ek, es, ex), p_path, p_kind, p_str, p_num))",
+                        string(&property.text)
+                    )
                 ));
                 let occurrence = format!(
                     "arrayEnumerateUniq(arrayMap(e -> e.1, {s}), arrayMap(e -> e.2, {s}), arrayMap(e -> e.3, {s}))"
                 );
+                // Whether each entry is the last of its value.
+                let last = format!(
+                    "arrayMap((e, n) -> e.1 != n.1 OR e.2 != n.2 OR e.3 != n.3, {s}, \
+                     arraySlice(arrayPushBack(arrayPopFront({s}), (toUInt8(255), toFloat64(0), '', toInt64(0))), 1, length({s})))"
+                );
                 // Per value: (occurrences, latest time, kind, number, text).
                 let ranked = format!(
-                    "arrayReverseSort(arrayMap(i -> ({occurrence}[i], {s}[i].4, {s}[i].1, {s}[i].2, {s}[i].3), \
-                     arrayFilter(i -> i = length({s}) OR {s}[i + 1].1 != {s}[i].1 \
-                     OR {s}[i + 1].2 != {s}[i].2 OR {s}[i + 1].3 != {s}[i].3, arrayEnumerate({s}))))"
+                    "arrayReverseSort(arrayFilter((r, l) -> l, \
+                     arrayMap((e, u) -> (u, e.4, e.1, e.2, e.3), {s}, {occurrence}), {last}))"
                 );
                 let (k, x, t) = key(value);
                 format!(
@@ -317,22 +332,20 @@ impl Gen<'_> {
                 then,
                 within,
             } => {
-                let a = self.times(self.query(first));
-                let b = self.times(all([events(then), self.seen()]));
+                let next = self.next_b(first, then);
                 let t = length(within.exact_millis());
-                format!("arrayExists(a -> arrayExists(b -> b > a AND b - a <= {t}, {b}), {a})")
+                format!("arrayExists((a, g) -> a.2 = 1 AND g >= 0 AND g <= {t}, {next})")
             }
             Condition::ThenNot {
                 first,
                 then,
                 within: Some(within),
             } => {
-                let a = self.times(self.query(first));
-                let b = self.times(all([events(then), self.seen()]));
+                let next = self.next_b(first, then);
                 let t = length(within.exact_millis());
-                let due = at_most("a", self.now - within.exact_millis());
+                let due = at_most("a.1", self.now - within.exact_millis());
                 format!(
-                    "arrayExists(a -> {due} AND NOT arrayExists(b -> b > a AND b - a <= {t}, {b}), {a})"
+                    "arrayExists((a, g) -> a.2 = 1 AND {due} AND NOT (g >= 0 AND g <= {t}), {next})"
                 )
             }
             Condition::ThenNot {
@@ -456,6 +469,26 @@ impl Gen<'_> {
         }
     }
 
+    /// `(a, g)` arrays for a sequence: `a` walks A's and B's times merged in
+    /// order as `(time, 1)` for an A and `(time, 0)` for a B (a B at the same
+    /// time as an A comes first: it is not after it), and `g` is, at each
+    /// position, how long after it the first later B is (-1 when none).
+    /// Written with no nested lambda and no captured column, which
+    /// ClickHouse 18.16 cannot compile.
+    fn next_b(&mut self, first: &EventQuery, then: &EventFilter) -> String {
+        let a = self.times(self.query(first));
+        let b = self.times(all([events(then), self.seen()]));
+        let merged = format!(
+            "arraySort(arrayConcat(arrayMap(t -> (t, toUInt8(0)), {b}), arrayMap(t -> (t, toUInt8(1)), {a})))"
+        );
+        // B's up to each position; the next B is the sorted B's one after.
+        let seen_b = format!("arrayCumSum(arrayMap(m -> 1 - m.2, {merged}))");
+        let gap = format!(
+            "arrayMap((m, c) -> if(c < length({b}), arraySort({b})[c + 1] - m.1, -1), {merged}, {seen_b})"
+        );
+        format!("{merged}, {gap}")
+    }
+
     /// The times of the matching rows, as an array per person.
     fn times(&mut self, rows: String) -> String {
         if rows == "0" {
@@ -482,8 +515,9 @@ fn ordered_numbers(path: &str, rows: &str) -> String {
         string(path)
     );
     format!(
-        "arrayMap(t -> t.4, arraySort(groupArrayArrayIf(arrayMap((ex, ei) -> (ts, seq, ei, ex), \
-         {values}, arrayEnumerate({values})), {rows})))"
+        "arrayMap(t -> t.4, arraySort(groupArrayArrayIf(arrayMap((ex, ei, et, es) -> (et, es, ei, ex), \
+         {values}, arrayEnumerate({values}), arrayResize(emptyArrayInt64(), length({values}), ts), \
+         arrayResize(emptyArrayUInt64(), length({values}), seq)), {rows})))"
     )
 }
 
@@ -606,7 +640,7 @@ fn rfm_scores(table: &str, now: i128) -> String {
         format!(
             "SELECT person, least(5, 1 + intDiv(5 * w, n)) AS {alias} \
              FROM (SELECT person, {value} AS v FROM ({buyers})) AS b \
-             ANY INNER JOIN (SELECT v, w, n FROM (\
+             ALL INNER JOIN (SELECT v, w, n FROM (\
              SELECT arraySort(groupArray((v, c))) AS s, sum(c) AS n FROM (\
              SELECT {value} AS v, count() AS c FROM ({buyers}) GROUP BY v)) \
              ARRAY JOIN arrayMap(t -> t.1, s) AS v, \
@@ -616,8 +650,8 @@ fn rfm_scores(table: &str, now: i128) -> String {
     };
     format!(
         "SELECT person, rfm_r, rfm_f, rfm_m FROM (\
-         SELECT person, rfm_r, rfm_f FROM ({r}) AS r ANY INNER JOIN ({f}) AS f USING person) AS rf \
-         ANY INNER JOIN ({m}) AS m USING person",
+         SELECT person, rfm_r, rfm_f FROM ({r}) AS r ALL INNER JOIN ({f}) AS f USING person) AS rf \
+         ALL INNER JOIN ({m}) AS m USING person",
         r = score("last", "rfm_r"),
         f = score("orders", "rfm_f"),
         m = score("revenue", "rfm_m"),
@@ -659,7 +693,7 @@ mod tests {
     #[test]
     fn rfm_joins_the_scores() {
         let s = sql("rfm in [Champions]", 0);
-        assert!(s.contains("ANY LEFT JOIN"), "{s}");
+        assert!(s.contains("ALL LEFT JOIN"), "{s}");
         assert!(s.contains("rfm_r * 10 + rfm_f IN (54, 55)"), "{s}");
     }
 }

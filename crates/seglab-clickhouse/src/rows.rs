@@ -231,33 +231,30 @@ mod tests {
         paths.dedup();
         paths.extend(["n", "a.c", "zz"]);
         for path in paths {
-            let want: Vec<(Value, bool)> = resolve(&m, path)
+            // Objects are compared by kind only.
+            let show = |v: &Value| match v {
+                Value::Object(_) => "object".to_owned(),
+                Value::Number(n) => (n.as_f64().unwrap() + 0.0).to_string(),
+                v => v.to_string(),
+            };
+            let want: Vec<(String, bool)> = resolve(&m, path)
                 .into_iter()
-                .map(|(v, a)| (v.clone(), a))
+                .map(|(v, a)| (show(v), a))
                 .collect();
-            let got: Vec<(Value, bool)> = entries
+            let got: Vec<(String, bool)> = entries
                 .iter()
                 .filter(|e| e.path == path)
                 .map(|e| {
                     let v = match e.kind {
-                        OBJECT => want
-                            .iter()
-                            .find(|(v, _)| v.is_object())
-                            .map(|(v, _)| v.clone())
-                            .unwrap_or(json!({})),
-                        BOOL => json!(e.number == 1.0),
-                        NUMBER => json!(e.number),
-                        _ => json!(e.text),
+                        OBJECT => "object".to_owned(),
+                        BOOL => (e.number == 1.0).to_string(),
+                        NUMBER => e.number.to_string(),
+                        _ => json!(e.text).to_string(),
                     };
                     (v, e.in_array)
                 })
                 .collect();
-            let norm = |v: &Vec<(Value, bool)>| -> Vec<(String, bool)> {
-                v.iter()
-                    .map(|(v, a)| (v.as_f64().map_or(v.to_string(), |x| (x + 0.0).to_string()), *a))
-                    .collect()
-            };
-            assert_eq!(norm(&got), norm(&want), "path {path}");
+            assert_eq!(got, want, "path {path}");
         }
     }
 

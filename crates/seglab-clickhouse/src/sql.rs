@@ -98,8 +98,36 @@ pub(crate) fn not(x: String) -> String {
     match x.as_str() {
         "1" => "0".to_owned(),
         "0" => "1".to_owned(),
-        _ => format!("(NOT {x})"),
+        // `NOT NOT x` is named differently by a shard than by the node that
+        // sent it the query (18.16): written as `x`.
+        _ => match x.strip_prefix("(NOT ").and_then(|r| r.strip_suffix(')')) {
+            Some(inner) if balanced(inner) => inner.to_owned(),
+            _ => format!("(NOT {x})"),
+        },
     }
+}
+
+/// Whether parentheses outside string literals balance in `s` without
+/// going negative (so `(NOT …)` encloses all of it).
+fn balanced(s: &str) -> bool {
+    let (mut depth, mut quoted, mut escaped) = (0i32, false, false);
+    for c in s.chars() {
+        match (quoted, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, '\\') => escaped = true,
+            (true, false, '\'') => quoted = false,
+            (false, _, '\'') => quoted = true,
+            (false, _, '(') => depth += 1,
+            (false, _, ')') => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0 && !quoted
 }
 
 /// A backquoted identifier (names seglab chooses: letters, digits, `_`).
@@ -135,5 +163,7 @@ mod tests {
         assert_eq!(all(vec!["a".into(), "0".into()]), "0");
         assert_eq!(any(vec!["a".into(), "b".into()]), "(a OR b)");
         assert_eq!(not("1".into()), "0");
+        assert_eq!(not(not("a".into())), "a");
+        assert_eq!(not("(NOT a) AND (b)".into()), "(NOT (NOT a) AND (b))");
     }
 }

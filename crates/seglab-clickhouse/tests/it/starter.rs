@@ -91,7 +91,7 @@ fn starter() -> BTreeMap<String, Condition> {
 }
 
 async fn check_starter(b: &Backend) {
-    let people = demo_people();
+    let people = tokio::task::spawn_blocking(demo_people).await.unwrap();
     let segments = starter();
     let predictions = HashMap::new();
     let reference = Reference {
