@@ -458,7 +458,7 @@ impl Gen<'_> {
                     return "0".to_owned();
                 }
                 self.rfm = true;
-                format!("rfm_r >= 1 AND rfm_r * 10 + rfm_f IN ({})", codes.join(", "))
+                format!("(rfm_r >= 1 AND rfm_r * 10 + rfm_f IN ({}))", codes.join(", "))
             }
             Condition::Predicted { model, test } => {
                 let rows = format!("kind = {PREDICTION} AND name = {}", string(&model.text));

@@ -102,7 +102,8 @@ pub(crate) fn not(x: String) -> String {
         // sent it the query (18.16): written as `x`.
         _ => match x.strip_prefix("(NOT ").and_then(|r| r.strip_suffix(')')) {
             Some(inner) if balanced(inner) => inner.to_owned(),
-            _ => format!("(NOT {x})"),
+            _ if enclosed(&x) => format!("(NOT {x})"),
+            _ => format!("(NOT ({x}))"),
         },
     }
 }
@@ -128,6 +129,13 @@ fn balanced(s: &str) -> bool {
         }
     }
     depth == 0 && !quoted
+}
+
+/// Whether `s` is one parenthesized group, `( … )`.
+fn enclosed(s: &str) -> bool {
+    s.strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .is_some_and(balanced)
 }
 
 /// A backquoted identifier (names seglab chooses: letters, digits, `_`).
@@ -163,7 +171,9 @@ mod tests {
         assert_eq!(all(vec!["a".into(), "0".into()]), "0");
         assert_eq!(any(vec!["a".into(), "b".into()]), "(a OR b)");
         assert_eq!(not("1".into()), "0");
-        assert_eq!(not(not("a".into())), "a");
-        assert_eq!(not("(NOT a) AND (b)".into()), "(NOT (NOT a) AND (b))");
+        assert_eq!(not(not("a".into())), "(a)");
+        assert_eq!(not("(NOT a) AND (b)".into()), "(NOT ((NOT a) AND (b)))");
+        assert_eq!(not("a > 0 AND b".into()), "(NOT (a > 0 AND b))");
+        assert_eq!(not(not("a > 0 AND b".into())), "(a > 0 AND b)");
     }
 }
