@@ -186,10 +186,9 @@ impl Gen<'_> {
                 at_most(t, self.now),
             ]),
             TimeTest::Before { duration } => below(t, self.now - duration.exact_millis()),
-            TimeTest::Between { start, end } => all([
-                at_least(t, i128::from(*start)),
-                below(t, i128::from(*end)),
-            ]),
+            TimeTest::Between { start, end } => {
+                all([at_least(t, i128::from(*start)), below(t, i128::from(*end))])
+            }
         }
     }
 
@@ -311,8 +310,7 @@ impl Gen<'_> {
             }
             Condition::First { events: f, time } | Condition::Last { events: f, time } => {
                 let rows = all([
-                    f.as_ref()
-                        .map_or_else(|| format!("kind = {EVENT}"), events),
+                    f.as_ref().map_or_else(|| format!("kind = {EVENT}"), events),
                     self.seen(),
                 ]);
                 if rows == "0" {
@@ -458,7 +456,10 @@ impl Gen<'_> {
                     return "0".to_owned();
                 }
                 self.rfm = true;
-                format!("(rfm_r >= 1 AND rfm_r * 10 + rfm_f IN ({}))", codes.join(", "))
+                format!(
+                    "(rfm_r >= 1 AND rfm_r * 10 + rfm_f IN ({}))",
+                    codes.join(", ")
+                )
             }
             Condition::Predicted { model, test } => {
                 let rows = format!("kind = {PREDICTION} AND name = {}", string(&model.text));
@@ -665,12 +666,17 @@ mod tests {
 
     fn sql(text: &str, now: i64) -> String {
         let c = parse_condition(text).unwrap();
-        compile(&c, &BTreeMap::new(), &Schema::new("db")).unwrap().sql(now)
+        compile(&c, &BTreeMap::new(), &Schema::new("db"))
+            .unwrap()
+            .sql(now)
     }
 
     #[test]
     fn shared_aggregates_are_written_once() {
-        let s = sql(r#"did "A" in last 1h or not did "A" in last 1h"#, 10_000_000);
+        let s = sql(
+            r#"did "A" in last 1h or not did "A" in last 1h"#,
+            10_000_000,
+        );
         assert_eq!(s.matches("countIf(").count(), 2, "{s}");
         assert!(s.contains("ts >= 6400000"), "{s}");
     }

@@ -180,7 +180,9 @@ pub fn row_binary(rows: &[Row]) -> Vec<u8> {
             .iter()
             .for_each(|e| out.extend_from_slice(&e.number.to_le_bytes()));
         put_len(&mut out, n);
-        r.entries.iter().for_each(|e| out.push(u8::from(e.in_array)));
+        r.entries
+            .iter()
+            .for_each(|e| out.push(u8::from(e.in_array)));
     }
     out
 }

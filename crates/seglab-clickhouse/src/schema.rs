@@ -114,7 +114,9 @@ mod tests {
             name: "seglab".into(),
         });
         assert_eq!(ddl.len(), 3);
-        assert!(ddl[2].contains("Distributed(`seglab`, `seglab`, `events_local`, intHash64(person))"));
+        assert!(
+            ddl[2].contains("Distributed(`seglab`, `seglab`, `events_local`, intHash64(person))")
+        );
         assert_eq!(s.ddl(&Topology::Single).len(), 2);
     }
 }

@@ -34,7 +34,9 @@ pub fn backend(which: &str) -> Option<Backend> {
             nodes: urls.split(',').map(|u| Client::new(u.trim())).collect(),
             topology,
         }),
-        _ if required => panic!("{var} is not set: start the servers with tests/clickhouse/start.sh"),
+        _ if required => {
+            panic!("{var} is not set: start the servers with tests/clickhouse/start.sh")
+        }
         _ => {
             eprintln!("skipped: {var} is not set (eval \"$(bash tests/clickhouse/start.sh)\")");
             None
@@ -54,7 +56,9 @@ impl Backend {
         for node in &self.nodes {
             node.execute(&schema.drop()).await.unwrap();
             for stmt in schema.ddl(&self.topology) {
-                node.execute(&stmt).await.unwrap_or_else(|e| panic!("{stmt}: {e}"));
+                node.execute(&stmt)
+                    .await
+                    .unwrap_or_else(|e| panic!("{stmt}: {e}"));
             }
         }
         schema
@@ -86,7 +90,14 @@ pub fn rows_of(people: &[RefPerson], predictions: &HashMap<String, HashMap<i64, 
     for p in people {
         rows.push(Row::traits(p.id, 1, &p.traits));
         for (i, e) in p.events.iter().enumerate() {
-            rows.push(Row::event(p.id, &format!("m{}-{i}", p.id), i as u64, e.ts, &e.name, &e.props));
+            rows.push(Row::event(
+                p.id,
+                &format!("m{}-{i}", p.id),
+                i as u64,
+                e.ts,
+                &e.name,
+                &e.props,
+            ));
         }
         for (model, values) in predictions {
             if let Some(x) = values.get(&p.id) {

@@ -26,7 +26,6 @@ struct People {
 
 impl People {
     fn person(&mut self, id: PersonId) -> &mut RefPerson {
-        let id = id as i64;
         self.people.entry(id).or_insert_with(|| RefPerson {
             id,
             ..RefPerson::default()
@@ -130,7 +129,13 @@ async fn check_starter(b: &Backend) {
                 .unwrap_or_else(|e| panic!("{name}: {e}\nSQL: {}", q.sql(now)))
                 .into_iter()
                 .collect();
-            assert_eq!(got, want, "{}: segment {name} at {now}\nSQL: {}", b.name, q.sql(now));
+            assert_eq!(
+                got,
+                want,
+                "{}: segment {name} at {now}\nSQL: {}",
+                b.name,
+                q.sql(now)
+            );
             nonempty += usize::from(!want.is_empty());
         }
     }

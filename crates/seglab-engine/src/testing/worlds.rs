@@ -365,4 +365,3 @@ pub fn world() -> impl Strategy<Value = Case> {
             case
         })
 }
-
