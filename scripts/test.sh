@@ -27,6 +27,15 @@ bash tests/smtp/setup.sh
 export SEGLAB_SMTP_PYTHON="$PWD/tests/smtp/.venv/bin/python" SEGLAB_REQUIRE_SMTP=1
 # ---------------------------------------------------------------------------
 
+# --- ClickHouse (tests/clickhouse): the scale-out tests' servers -----------
+# One 18.16 server, a 2-shard 18.16 cluster and a chDB shim, on loopback;
+# stopped when this script ends.
+step "ClickHouse servers for the scale-out tests"
+eval "$(bash tests/clickhouse/start.sh)"
+trap 'bash tests/clickhouse/start.sh stop' EXIT
+export SEGLAB_REQUIRE_CLICKHOUSE=1
+# ---------------------------------------------------------------------------
+
 # The full-disk test mounts a small tmpfs: as root it must run, not skip.
 if [ "$(id -u)" = 0 ]; then
   export SEGLAB_REQUIRE_MOUNT=1

@@ -58,6 +58,8 @@ mod range;
 mod readback;
 pub mod reference;
 pub mod rfm;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod timeline;
 
 pub use catalog::{Catalog, EventInfo, PropertyInfo, ValueKinds};

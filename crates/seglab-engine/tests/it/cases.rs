@@ -8,7 +8,7 @@ use seglab_engine::{Engine, Timelines};
 use seglab_lang::ast::{AggFunc, CmpOp, Condition, RfmDim, TimeTest};
 use serde_json::json;
 
-use crate::support::*;
+use seglab_engine::testing::support::*;
 
 fn ge_count(query: seglab_lang::ast::EventQuery, n: f64) -> Condition {
     count(query, ge(n))

@@ -9,8 +9,8 @@ use seglab_engine::{Engine, Explanation, Timelines};
 use seglab_lang::ast::Condition;
 use serde_json::json;
 
-use crate::proptests::{condition, instant, world};
-use crate::support::*;
+use seglab_engine::testing::support::*;
+use seglab_engine::testing::worlds::{condition, instant, world};
 
 /// Checks every node's answer against the reference (`in segment` nodes
 /// have the definition as their child).

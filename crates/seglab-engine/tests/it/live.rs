@@ -11,8 +11,8 @@ use seglab_engine::Engine;
 use seglab_lang::ast::Condition;
 use serde_json::json;
 
-use crate::proptests::{STEP, condition, instant, op, world};
-use crate::support::*;
+use seglab_engine::testing::support::*;
+use seglab_engine::testing::worlds::{STEP, condition, instant, op, world};
 
 /// Reference members of one condition, computed once per instant.
 struct Oracle<'a> {

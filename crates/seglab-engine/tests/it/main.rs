@@ -6,4 +6,3 @@ mod explain;
 mod live;
 mod perf;
 mod proptests;
-mod support;

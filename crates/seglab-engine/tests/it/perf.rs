@@ -11,7 +11,7 @@ use seglab_engine::{Engine, Timelines};
 use seglab_lang::ast::{AggFunc, CmpOp, Condition, RfmDim};
 use serde_json::{Value, json};
 
-use crate::support::*;
+use seglab_engine::testing::support::*;
 
 /// xorshift64*: deterministic and dependency-free.
 struct Rng(u64);

@@ -1,11 +1,9 @@
 //! Building conditions, worlds of people, and checking both evaluators.
 
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use seglab_engine::reference::{RefEvent, RefPerson, Reference};
-use seglab_engine::{Engine, EngineError, Timelines};
+use crate::reference::{RefEvent, RefPerson, Reference};
+use crate::{Engine, EngineError, Timelines};
 use seglab_lang::ast::*;
 use serde_json::{Map, Value};
 
@@ -426,7 +424,7 @@ impl Case {
     /// (each distinct properties object interned once).
     pub fn engine_interned(&self) -> Engine {
         let mut t = Timelines::new();
-        let mut ids: HashMap<String, seglab_engine::PropsId> = HashMap::new();
+        let mut ids: HashMap<String, crate::PropsId> = HashMap::new();
         for op in &self.ops {
             match op {
                 Op::Push(p, ts, n, props) => {

@@ -1,0 +1,122 @@
+//! The table everything lives in, for one server or a cluster.
+
+use crate::sql::ident;
+
+/// Where the tables are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topology {
+    /// One server: `events` is a `ReplacingMergeTree`.
+    Single,
+    /// A cluster named in the servers' `remote_servers`: every node holds its
+    /// shard in `events_local`, and `events` is a `Distributed` table over
+    /// them, sharded by person, so a person's rows live on one shard.
+    Cluster { name: String },
+}
+
+/// The database seglab's tables live in.
+///
+/// One table, `events`, holds three kinds of rows (`kind`): behavioral
+/// events (0), trait snapshots (1: a person's whole traits object, the latest
+/// `seq` wins) and model outputs (2: `name` is the model, `value` the output,
+/// the latest `seq` wins). Properties and traits are flattened into the
+/// parallel arrays `p_path`, `p_kind`, `p_str`, `p_num`, `p_arr` (see
+/// [`crate::rows`]). One table means one `GROUP BY person`, and no join
+/// between shards.
+///
+/// Rows are deduplicated by `(person, kind, message_id)`: the table is a
+/// `ReplacingMergeTree` with that sorting key, and queries read it with
+/// `FINAL`, so a batch inserted twice counts once, before and after merges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema {
+    database: String,
+}
+
+/// The columns, in the order of [`crate::rows::row_binary`].
+pub(crate) const COLUMNS: &str = "\
+    person Int64, \
+    kind UInt8, \
+    message_id String, \
+    seq UInt64, \
+    ts Int64, \
+    name String, \
+    value Float64, \
+    p_path Array(String), \
+    p_kind Array(UInt8), \
+    p_str Array(String), \
+    p_num Array(Float64), \
+    p_arr Array(UInt8)";
+
+impl Schema {
+    /// Tables in `database` (letters, digits and `_`; other characters are dropped).
+    pub fn new(database: &str) -> Schema {
+        let database: String = database
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        Schema { database }
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The table queries read and inserts write (`events`, local or distributed).
+    pub fn table(&self) -> String {
+        format!("{}.{}", ident(&self.database), ident("events"))
+    }
+
+    /// The statements that create the database and tables, in order. For a
+    /// cluster they are run on every node (no `ON CLUSTER`: the cluster needs
+    /// no ZooKeeper), which gives every node both its shard and the
+    /// `Distributed` table, so any node answers queries.
+    pub fn ddl(&self, topology: &Topology) -> Vec<String> {
+        let db = ident(&self.database);
+        let merge_tree = |table: &str| {
+            format!(
+                "CREATE TABLE IF NOT EXISTS {db}.{} ({COLUMNS}) \
+                 ENGINE = ReplacingMergeTree ORDER BY (person, kind, message_id)",
+                ident(table)
+            )
+        };
+        let mut out = vec![format!("CREATE DATABASE IF NOT EXISTS {db}")];
+        match topology {
+            Topology::Single => out.push(merge_tree("events")),
+            Topology::Cluster { name } => {
+                out.push(merge_tree("events_local"));
+                out.push(format!(
+                    "CREATE TABLE IF NOT EXISTS {db}.{} ({COLUMNS}) \
+                     ENGINE = Distributed({}, {}, {}, intHash64(person))",
+                    ident("events"),
+                    ident(name),
+                    ident(&self.database),
+                    ident("events_local"),
+                ));
+            }
+        }
+        out
+    }
+
+    /// The statement that drops the database.
+    pub fn drop(&self) -> String {
+        format!("DROP DATABASE IF EXISTS {}", ident(&self.database))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_ddl_shards_by_person() {
+        let s = Schema::new("seg-lab");
+        assert_eq!(s.table(), "`seglab`.`events`");
+        let ddl = s.ddl(&Topology::Cluster {
+            name: "seglab".into(),
+        });
+        assert_eq!(ddl.len(), 3);
+        assert!(
+            ddl[2].contains("Distributed(`seglab`, `seglab`, `events_local`, intHash64(person))")
+        );
+        assert_eq!(s.ddl(&Topology::Single).len(), 2);
+    }
+}
