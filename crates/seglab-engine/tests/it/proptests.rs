@@ -91,7 +91,7 @@ proptest! {
                 // The person stays, with no event.
                 Op::Push(p, ts, ..) if *ts < cutoff => {
                     lost.insert(*p);
-                    Op::Trait(*p, "expired_marker".into(), Value::Null)
+                    Op::Trait(*p, "expired_marker".into(), serde_json::Value::Null)
                 }
                 op => op.clone(),
             })
