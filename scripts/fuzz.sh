@@ -59,8 +59,9 @@ fi
 # `-s none`: no sanitizer, so every flag cargo-fuzz passes to rustc is stable
 # and the toolchain of rust-toolchain.toml builds it. `-a`: debug assertions
 # and overflow checks, as in the tests.
+export CARGO_TARGET_DIR="$ROOT/fuzz/target"
 (cd fuzz && cargo fuzz build -s none -a)
-BIN="$ROOT/fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release"
+BIN="$CARGO_TARGET_DIR/$(rustc -vV | sed -n 's/^host: //p')/release"
 
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
