@@ -314,6 +314,9 @@ impl<'a> Fields<'a> {
                             RawFault::LoneSurrogate => format!(
                                 "{at}`{key}` holds a lone surrogate in a \\u escape (half of a UTF-16 pair)"
                             ),
+                            RawFault::NumberOutOfRange => {
+                                format!("{at}`{key}` holds a number out of range")
+                            }
                         }));
                     }
                     match key.as_str() {
@@ -361,10 +364,13 @@ enum RawFault {
     /// A `\u` escape of half a surrogate pair: the text would be stored, and
     /// nothing could parse it back.
     LoneSurrogate,
+    /// A number beyond `f64` (`1e400`): the same.
+    NumberOutOfRange,
 }
 
 /// Checks well-formed JSON text: nesting no deeper than `max` (brackets in
-/// strings skipped), and every surrogate escape one half of a pair.
+/// strings skipped), every surrogate escape one half of a pair, and every
+/// number within `f64`.
 fn check_raw(text: &str, max: usize) -> Result<(), RawFault> {
     let b = text.as_bytes();
     let mut depth = 0usize;
@@ -382,6 +388,20 @@ fn check_raw(text: &str, max: usize) -> Result<(), RawFault> {
             b'}' | b']' => {
                 depth = depth.saturating_sub(1);
                 i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let len = b[i..]
+                    .iter()
+                    .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .unwrap_or(b.len() - i);
+                let number = &text[i..i + len];
+                // Only an exponent or some 300 digits can leave f64's range;
+                // serde_json decides, as it will when the payload is read.
+                let may_overflow = len > 300 || number.contains(['e', 'E']);
+                if may_overflow && serde_json::from_str::<serde_json::Number>(number).is_err() {
+                    return Err(RawFault::NumberOutOfRange);
+                }
+                i += len;
             }
             _ => i += 1,
         }
@@ -772,6 +792,40 @@ mod tests {
             let body = format!(r#"{{"userId":"u","groupId":"g","{key}":{{"a":"\udc00"}}}}"#);
             let err = one(&body, Endpoint::Single(EventType::Group)).unwrap_err();
             assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    /// A number beyond f64 (`5e+600`) in `properties` passed serde_json's skim
+    /// of the raw object, and the stored payload could not be read back.
+    #[test]
+    fn numbers_out_of_range_in_raw_objects_are_refused() {
+        let huge = "9".repeat(400);
+        for (number, ok) in [
+            ("5e+600", false),
+            ("-1e309", false),
+            ("1E400", false),
+            (huge.as_str(), false),
+            ("1.7976931348623157e308", true),
+            ("5e-600", true),
+            ("-0.0e0", true),
+            ("18446744073709551616", true),
+            ("42.5", true),
+        ] {
+            let body = format!(
+                r#"{{"userId":"u","event":"x","properties":{{"a":[{number}],"b":"1e999"}}}}"#
+            );
+            match one(&body, Endpoint::Single(EventType::Track)) {
+                Ok(e) => {
+                    assert!(ok, "{number} was accepted");
+                    let payload: Value = serde_json::from_str(&e.payload).unwrap();
+                    assert!(payload["properties"]["a"][0].is_number());
+                }
+                Err(err) => {
+                    assert!(!ok, "{number}: {err}");
+                    assert_eq!(err.code(), "invalid_json");
+                    assert!(err.to_string().contains("out of range"), "{err}");
+                }
+            }
         }
     }
 }
