@@ -14,8 +14,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use seglab_event::time::now_millis;
-use seglab_event::wire::body::PostHogHeaders;
-use seglab_event::wire::{self, posthog};
+use seglab_event::wire::body::{PostHogHeaders, posthog_body};
+use seglab_event::wire::posthog;
 
 use crate::error::ApiResult;
 use crate::{AppState, body, preflight, with_cors};
@@ -68,7 +68,7 @@ async fn capture(
         form,
         gzip: body::is_gzip(headers),
     };
-    let bytes = wire::body::posthog_body(query, sent, &raw)?;
+    let bytes = posthog_body(query, sent, &raw)?;
     let batch = posthog::parse(&bytes, now_millis())?;
     let key = batch
         .write_key
