@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit and integration tests, the real
-# SDKs against the real binary, the dashboard in a real browser, and a smoke
-# run of the benchmarks.
+# SDKs against the real binary, the dashboard in a real browser, a smoke run of
+# the benchmarks, and a short fuzzing run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "format"
 cargo fmt --all --check
+(cd fuzz && cargo fmt --check)
 
 step "lints"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
@@ -63,6 +64,9 @@ step "benchmark smoke run (small sizes; real figures: see README)"
 ./target/debug/seglab --log warn bench campaigns --people 2000 --events 40000 --messages 1000 --decisions 200
 ./target/debug/seglab --log warn bench retention --people 2000 --events 40000 --days 30 --keep-days 20 --rate 5000 --baseline 2
 ./target/debug/seglab --log warn bench soak --people 2000 --events 40000 --duration 20s --idle 5s --sample 1 --calibrate 5000
+
+step "fuzzing smoke run (50,000 inputs or 15 s per target; long runs: scripts/fuzz.sh)"
+bash scripts/fuzz.sh --smoke
 
 echo
 echo "all tests passed"

@@ -127,6 +127,10 @@ pub enum Error {
     BodyTooLarge,
     #[error("no write key: send it as basic auth username or as `writeKey` in the body")]
     MissingWriteKey,
+    #[error("the body is not valid gzip: {0}")]
+    InvalidGzip(String),
+    #[error("{0}")]
+    InvalidBody(String),
 }
 
 fn at(index: Option<usize>) -> String {
@@ -145,6 +149,8 @@ impl Error {
             Error::MessageTooLarge { .. } => "message_too_large",
             Error::BodyTooLarge => "payload_too_large",
             Error::MissingWriteKey => "missing_write_key",
+            Error::InvalidGzip(_) => "invalid_gzip",
+            Error::InvalidBody(_) => "invalid_body",
         }
     }
 

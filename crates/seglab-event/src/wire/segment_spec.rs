@@ -305,11 +305,19 @@ impl<'a> Fields<'a> {
         for (key, value) in raw {
             match key.as_str() {
                 "properties" | "context" | "traits" => {
-                    if !depth_ok(value.get(), MAX_DEPTH) {
-                        return Err(Error::InvalidJson(format!(
-                            "{}`{key}` is nested deeper than {MAX_DEPTH} levels",
-                            index.map(|i| format!("batch[{i}]: ")).unwrap_or_default()
-                        )));
+                    if let Err(fault) = check_raw(value.get(), MAX_DEPTH) {
+                        let at = index.map(|i| format!("batch[{i}]: ")).unwrap_or_default();
+                        return Err(Error::InvalidJson(match fault {
+                            RawFault::TooDeep => {
+                                format!("{at}`{key}` is nested deeper than {MAX_DEPTH} levels")
+                            }
+                            RawFault::LoneSurrogate => format!(
+                                "{at}`{key}` holds a lone surrogate in a \\u escape (half of a UTF-16 pair)"
+                            ),
+                            RawFault::NumberOutOfRange => {
+                                format!("{at}`{key}` holds a number out of range")
+                            }
+                        }));
                     }
                     match key.as_str() {
                         "properties" => fields.properties = Some(value),
@@ -347,34 +355,91 @@ fn classify(index: Option<usize>, e: &serde_json::Error) -> Error {
     }
 }
 
-/// Whether JSON text nests no deeper than `max` (strings skipped).
-fn depth_ok(text: &str, max: usize) -> bool {
+/// What a raw object can hide from serde_json's skimming, which checks its
+/// syntax but neither decodes its strings nor counts its depth.
+#[derive(Debug, PartialEq)]
+enum RawFault {
+    /// Nested deeper than the limit.
+    TooDeep,
+    /// A `\u` escape of half a surrogate pair: the text would be stored, and
+    /// nothing could parse it back.
+    LoneSurrogate,
+    /// A number beyond `f64` (`1e400`): the same.
+    NumberOutOfRange,
+}
+
+/// Checks well-formed JSON text: nesting no deeper than `max` (brackets in
+/// strings skipped), every surrogate escape one half of a pair, and every
+/// number within `f64`.
+fn check_raw(text: &str, max: usize) -> Result<(), RawFault> {
+    let b = text.as_bytes();
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in text.as_bytes() {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => i = string_end(b, i + 1)?,
             b'{' | b'[' => {
                 depth += 1;
                 if depth > max {
-                    return false;
+                    return Err(RawFault::TooDeep);
                 }
+                i += 1;
             }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let len = b[i..]
+                    .iter()
+                    .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .unwrap_or(b.len() - i);
+                let number = &text[i..i + len];
+                // Only an exponent or some 300 digits can leave f64's range;
+                // serde_json decides, as it will when the payload is read.
+                let may_overflow = len > 300 || number.contains(['e', 'E']);
+                if may_overflow && serde_json::from_str::<serde_json::Number>(number).is_err() {
+                    return Err(RawFault::NumberOutOfRange);
+                }
+                i += len;
+            }
+            _ => i += 1,
         }
     }
-    true
+    Ok(())
+}
+
+/// Where the string whose contents start at `i` ends (after its quote).
+fn string_end(b: &[u8], mut i: usize) -> Result<usize, RawFault> {
+    while i < b.len() {
+        match b[i] {
+            b'"' => return Ok(i + 1),
+            b'\\' if b.get(i + 1) == Some(&b'u') => match hex4(b, i + 2) {
+                Some(0xD800..=0xDBFF) => {
+                    let low = b.get(i + 6..i + 8) == Some(b"\\u".as_slice())
+                        && matches!(hex4(b, i + 8), Some(0xDC00..=0xDFFF));
+                    if !low {
+                        return Err(RawFault::LoneSurrogate);
+                    }
+                    i += 12;
+                }
+                Some(0xDC00..=0xDFFF) => return Err(RawFault::LoneSurrogate),
+                _ => i += 6,
+            },
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    Ok(i)
+}
+
+/// The four hex digits at `at`, as a UTF-16 code unit.
+fn hex4(b: &[u8], at: usize) -> Option<u16> {
+    let digits = b.get(at..at + 4)?;
+    digits.iter().try_fold(0u16, |n, &d| {
+        let v = char::from(d).to_digit(16)?;
+        Some((n << 4) | v as u16)
+    })
 }
 
 /// A raw value that must be an object: `None` for absent, `null` or `{}`.
@@ -685,17 +750,82 @@ mod tests {
 
     #[test]
     fn nesting_depth_ignores_brackets_in_strings() {
-        assert!(depth_ok(
-            r#"{"a":"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\"{{{{{"}"#,
-            2
-        ));
-        assert!(depth_ok("[[1]]", 2));
-        assert!(!depth_ok("[[[1]]]", 2));
+        assert!(check_raw(r#"{"a":"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\"{{{{{"}"#, 2).is_ok());
+        assert!(check_raw("[[1]]", 2).is_ok());
+        assert_eq!(check_raw("[[[1]]]", 2), Err(RawFault::TooDeep));
         let ok = format!(
             r#"{{"userId":"u","event":"x","properties":{{"a":{}1{}}}}}"#,
             "[".repeat(62),
             "]".repeat(62)
         );
         assert!(one(&ok, Endpoint::Single(EventType::Track)).is_ok());
+    }
+
+    /// A lone surrogate escape in a key or value of `properties` (copied raw
+    /// into the payload) was stored, and the payload could not be read back.
+    #[test]
+    fn lone_surrogate_escapes_in_raw_objects_are_refused() {
+        for (props, ok) in [
+            (r#"{"\ud800products":1}"#, false),
+            (r#"{"a":"x\udfffy"}"#, false),
+            (r#"{"a":"\ud83d"}"#, false),
+            (r#"{"a":"\ud83d\u0041"}"#, false),
+            (r#"{"a":"\ud83d\\ude00"}"#, false),
+            (r#"{"a":"\ud83d\ude00 \u00e9 \\ud800"}"#, true),
+            (r#"{"a":"\uD83D\uDE00"}"#, true),
+        ] {
+            let body = format!(r#"{{"userId":"u","event":"x","properties":{props}}}"#);
+            match one(&body, Endpoint::Single(EventType::Track)) {
+                Ok(e) => {
+                    assert!(ok, "{props} was accepted");
+                    let payload: Value = serde_json::from_str(&e.payload).unwrap();
+                    assert!(payload["properties"]["a"].is_string());
+                }
+                Err(err) => {
+                    assert!(!ok, "{props}: {err}");
+                    assert_eq!(err.code(), "invalid_json");
+                    assert!(err.to_string().contains("lone surrogate"), "{err}");
+                }
+            }
+        }
+        for key in ["context", "traits"] {
+            let body = format!(r#"{{"userId":"u","groupId":"g","{key}":{{"a":"\udc00"}}}}"#);
+            let err = one(&body, Endpoint::Single(EventType::Group)).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+
+    /// A number beyond f64 (`5e+600`) in `properties` passed serde_json's skim
+    /// of the raw object, and the stored payload could not be read back.
+    #[test]
+    fn numbers_out_of_range_in_raw_objects_are_refused() {
+        let huge = "9".repeat(400);
+        for (number, ok) in [
+            ("5e+600", false),
+            ("-1e309", false),
+            ("1E400", false),
+            (huge.as_str(), false),
+            ("1.7976931348623157e308", true),
+            ("5e-600", true),
+            ("-0.0e0", true),
+            ("18446744073709551616", true),
+            ("42.5", true),
+        ] {
+            let body = format!(
+                r#"{{"userId":"u","event":"x","properties":{{"a":[{number}],"b":"1e999"}}}}"#
+            );
+            match one(&body, Endpoint::Single(EventType::Track)) {
+                Ok(e) => {
+                    assert!(ok, "{number} was accepted");
+                    let payload: Value = serde_json::from_str(&e.payload).unwrap();
+                    assert!(payload["properties"]["a"][0].is_number());
+                }
+                Err(err) => {
+                    assert!(!ok, "{number}: {err}");
+                    assert_eq!(err.code(), "invalid_json");
+                    assert!(err.to_string().contains("out of range"), "{err}");
+                }
+            }
+        }
     }
 }

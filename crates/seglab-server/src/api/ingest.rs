@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use seglab_event::time::now_millis;
+use seglab_event::wire::body::gunzip;
 use seglab_event::wire::segment_spec::{self, Endpoint};
 
 use crate::error::{ApiError, ApiResult};
@@ -57,7 +58,7 @@ async fn ingest(state: &AppState, kind: &str, headers: &HeaderMap, body: Body) -
     }
     let raw = body::read(body).await?;
     let bytes: Cow<'_, [u8]> = if body::is_gzip(headers) {
-        Cow::Owned(body::gunzip(&raw)?)
+        Cow::Owned(gunzip(&raw)?)
     } else {
         Cow::Borrowed(&raw)
     };

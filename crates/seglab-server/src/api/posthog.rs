@@ -13,11 +13,11 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine;
 use seglab_event::time::now_millis;
+use seglab_event::wire::body::{PostHogHeaders, posthog_body};
 use seglab_event::wire::posthog;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::{AppState, body, preflight, with_cors};
 
 const PATHS: [&str; 6] = ["/batch", "/capture", "/e", "/i/v0/e", "/track", "/engage"];
@@ -53,17 +53,6 @@ async fn handle(
     with_cors(res)
 }
 
-/// `data=` values are base64 (as posthog-js sends them) or plain JSON.
-fn decode_data(data: &str) -> ApiResult<Vec<u8>> {
-    let t = data.trim();
-    if t.starts_with('{') || t.starts_with('[') {
-        return Ok(t.as_bytes().to_vec());
-    }
-    base64::engine::general_purpose::STANDARD
-        .decode(t)
-        .map_err(|_| ApiError::bad_request("invalid_body", "`data` is neither JSON nor base64"))
-}
-
 async fn capture(
     state: &AppState,
     query: &HashMap<String, String>,
@@ -75,24 +64,11 @@ async fn capture(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let mut fields: HashMap<String, String> = query.clone();
-    if form {
-        fields.extend(form_urlencoded::parse(&raw).into_owned());
-    }
-    let gzip = body::is_gzip(headers)
-        || fields
-            .get("compression")
-            .is_some_and(|c| c.starts_with("gzip"));
-    let mut bytes = match fields.get("data") {
-        Some(data) if form || raw.is_empty() => decode_data(data)?,
-        _ => raw.to_vec(),
+    let sent = PostHogHeaders {
+        form,
+        gzip: body::is_gzip(headers),
     };
-    if gzip {
-        bytes = body::gunzip(&bytes)?;
-    }
-    if bytes.is_empty() {
-        return Err(ApiError::bad_request("invalid_body", "the body is empty"));
-    }
+    let bytes = posthog_body(query, sent, &raw)?;
     let batch = posthog::parse(&bytes, now_millis())?;
     let key = batch
         .write_key
