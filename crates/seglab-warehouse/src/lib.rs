@@ -28,6 +28,7 @@ use seglab_segments::Segments;
 use seglab_store::{Health, Store};
 
 pub use export::Cursor;
+pub use seglab_clickhouse::Topology;
 pub use target::{DEFAULT_DATABASE, DEFAULT_PORT, Target};
 
 /// What can go wrong.
