@@ -59,6 +59,7 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     let limits = Limits {
         max_pending_events: config.ingest.max_pending_events,
         rate_limit: config.ingest.rate(),
+        warehouse: config.warehouse.settings(),
         campaigns: seglab_campaign::Settings {
             base_url: config
                 .server

@@ -11,6 +11,7 @@ mod live;
 mod people;
 mod retention;
 mod segments;
+mod warehouse;
 #[path = "../../../../tests/smtp/harness.rs"]
 mod smtp;
 
