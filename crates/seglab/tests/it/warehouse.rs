@@ -59,7 +59,7 @@ fn warehouse_url(nodes: &[String], database: &str, cluster: Option<&str>) -> Str
 
 /// Runs `sql` on a node; its TabSeparated answer.
 async fn query(node: &str, sql: &str) -> String {
-    let res = reqwest::Client::new()
+    let res = crate::http()
         .post(format!("{node}/"))
         .body(sql.to_owned())
         .send()
@@ -175,7 +175,7 @@ async fn exported(node: &str, db: &str) -> (u64, u64) {
         node,
         &format!(
             "SELECT count(), uniqExact(message_id) FROM {db}.events FINAL WHERE kind = 0 \
-             AND person NOT IN (SELECT person FROM {db}.events WHERE kind = 3)"
+             AND person GLOBAL NOT IN (SELECT person FROM {db}.events WHERE kind = 3)"
         ),
     )
     .await;
@@ -427,7 +427,10 @@ impl OwnClickHouse {
         let ping = format!("{}/ping", self.url());
         eventually(60, "clickhouse-server answering", || {
             let ping = ping.clone();
-            async move { reqwest::get(&ping).await.ok().filter(|r| r.status().is_success()) }
+            async move {
+                let res = crate::http().get(&ping).send().await.ok()?;
+                res.status().is_success().then_some(())
+            }
         })
         .await;
     }
