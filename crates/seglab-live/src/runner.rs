@@ -59,11 +59,7 @@ impl Runner {
     }
 
     /// [`Runner::open`] in `mode` (see [`Live::open_in`]).
-    pub fn open_in(
-        store: Arc<Store>,
-        segments: Arc<Segments>,
-        mode: Mode,
-    ) -> Result<Arc<Runner>> {
+    pub fn open_in(store: Arc<Store>, segments: Arc<Segments>, mode: Mode) -> Result<Arc<Runner>> {
         let live = Live::open_in(store.dir(), &segments, store.reader(), now_millis(), mode)?;
         Ok(Arc::new(Runner {
             feed: live.feed(),

@@ -462,7 +462,11 @@ mod tests {
         };
         let err = format!("{:#}", Config::load(Some(&path), &o).unwrap_err());
         assert!(err.contains("must start with clickhouse://"), "{err}");
-        std::fs::write(&path, "[warehouse]\nurl = \"clickhouse://a\"\nevry = \"1m\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "[warehouse]\nurl = \"clickhouse://a\"\nevry = \"1m\"\n",
+        )
+        .unwrap();
         let err = format!(
             "{:#}",
             Config::load(Some(&path), &Overrides::default()).unwrap_err()

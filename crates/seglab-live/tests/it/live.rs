@@ -340,7 +340,11 @@ fn warehouse_mode_records_what_the_schedule_hands_over() {
     let mut live = Live::open_in(&dir, &w.segments, store.reader(), NOW, Mode::Warehouse).unwrap();
     assert_eq!(live.mode(), Mode::Warehouse);
     live.step(&w.segments, store.reader(), NOW).unwrap();
-    assert_eq!(live.members("recent_buyers"), None, "steps evaluate nothing");
+    assert_eq!(
+        live.members("recent_buyers"),
+        None,
+        "steps evaluate nothing"
+    );
     let ann = store.reader().resolve_id("ann").unwrap().unwrap();
     let versions = w.segments.definition_versions();
     let defined: BTreeSet<String> = versions.keys().cloned().collect();
@@ -352,14 +356,21 @@ fn warehouse_mode_records_what_the_schedule_hands_over() {
         }]
     };
     let mut feed = live.subscribe();
-    let s = live.record_members(&found(vec![ann]), &defined, NOW).unwrap();
+    let s = live
+        .record_members(&found(vec![ann]), &defined, NOW)
+        .unwrap();
     assert_eq!((s.changes, s.entered), (1, 1));
     assert_eq!(feed.try_recv().unwrap().cause, Cause::Definition);
-    live.record_members(&found(vec![]), &defined, NOW + 1).unwrap();
+    live.record_members(&found(vec![]), &defined, NOW + 1)
+        .unwrap();
     let exit = feed.try_recv().unwrap();
-    assert_eq!((exit.entered, exit.cause, exit.at), (false, Cause::Warehouse, NOW + 1));
+    assert_eq!(
+        (exit.entered, exit.cause, exit.at),
+        (false, Cause::Warehouse, NOW + 1)
+    );
     assert!(Cause::Warehouse.delivered());
-    live.record_members(&found(vec![ann]), &defined, NOW + 2).unwrap();
+    live.record_members(&found(vec![ann]), &defined, NOW + 2)
+        .unwrap();
     let gone = live.record_members(&[], &BTreeSet::new(), NOW + 3).unwrap();
     assert_eq!(gone.changes, 1);
     assert_eq!(feed.try_recv().unwrap().cause, Cause::Warehouse);
@@ -368,6 +379,10 @@ fn warehouse_mode_records_what_the_schedule_hands_over() {
 
     // Native mode refuses what the schedule hands over.
     let mut native = Live::open(&dir, &w.segments, store.reader(), NOW + 4).unwrap();
-    assert!(native.record_members(&found(vec![]), &defined, NOW + 5).is_err());
+    assert!(
+        native
+            .record_members(&found(vec![]), &defined, NOW + 5)
+            .is_err()
+    );
     w.store = Some(store);
 }

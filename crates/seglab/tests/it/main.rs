@@ -11,9 +11,9 @@ mod live;
 mod people;
 mod retention;
 mod segments;
-mod warehouse;
 #[path = "../../../../tests/smtp/harness.rs"]
 mod smtp;
+mod warehouse;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

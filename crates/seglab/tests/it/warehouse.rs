@@ -195,7 +195,9 @@ async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
         post(move |body: axum::body::Bytes| {
             let g = g.clone();
             async move {
-                g.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                g.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
                 axum::http::StatusCode::OK
             }
         }),
@@ -205,7 +207,11 @@ async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
 }
 
 async fn serves_like_the_engine(nodes: Vec<String>, cluster: Option<&str>) {
-    let db = database(if cluster.is_some() { "cluster" } else { "single" });
+    let db = database(if cluster.is_some() {
+        "cluster"
+    } else {
+        "single"
+    });
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     stdout(&seglab(&data, &["demo", "--people", "150", "--days", "30"]));
@@ -235,7 +241,10 @@ async fn serves_like_the_engine(nodes: Vec<String>, cluster: Option<&str>) {
     let engine_events = |live: &Value| live["engine"]["events"].as_u64().unwrap();
     let live = get(&client, &server, "/api/v1/live").await;
     let (rows, distinct) = exported(node, &db).await;
-    assert_eq!((rows, distinct), (engine_events(&live), engine_events(&live)));
+    assert_eq!(
+        (rows, distinct),
+        (engine_events(&live), engine_events(&live))
+    );
 
     // Two people with an order each, sent twice: stored and exported once.
     let batch = [
@@ -249,7 +258,10 @@ async fn serves_like_the_engine(nodes: Vec<String>, cluster: Option<&str>) {
     let at = evaluated(&client, &server).await;
     same_members(&client, &server, &at).await;
     let live = get(&client, &server, "/api/v1/live").await;
-    assert_eq!(exported(node, &db).await, (engine_events(&live), engine_events(&live)));
+    assert_eq!(
+        exported(node, &db).await,
+        (engine_events(&live), engine_events(&live))
+    );
     let raw = query(
         node,
         &format!("SELECT count() FROM {db}.events WHERE message_id IN ('wh-1', 'wh-2')"),
@@ -262,8 +274,10 @@ async fn serves_like_the_engine(nodes: Vec<String>, cluster: Option<&str>) {
     post_batch(
         &client,
         &server,
-        &[json!({"type": "identify", "userId": "wh-bob", "anonymousId": "wh-anon",
-                 "traits": {"plan": "gold"}, "messageId": "wh-3"})],
+        &[
+            json!({"type": "identify", "userId": "wh-bob", "anonymousId": "wh-anon",
+                 "traits": {"plan": "gold"}, "messageId": "wh-3"}),
+        ],
     )
     .await;
     let bob = get(&client, &server, "/api/v1/people/wh-bob").await["person_id"]
@@ -310,7 +324,10 @@ async fn serves_like_the_engine(nodes: Vec<String>, cluster: Option<&str>) {
     let at = evaluated(&client, &server).await;
     same_members(&client, &server, &at).await;
     let live = get(&client, &server, "/api/v1/live").await;
-    assert_eq!(exported(node, &db).await, (engine_events(&live), engine_events(&live)));
+    assert_eq!(
+        exported(node, &db).await,
+        (engine_events(&live), engine_events(&live))
+    );
     server.stop();
     for n in &nodes {
         query(n, &format!("DROP DATABASE IF EXISTS {db}")).await;
@@ -417,7 +434,10 @@ impl OwnClickHouse {
 
     async fn start(&mut self) {
         let child = Command::new("clickhouse-server")
-            .arg(format!("--config-file={}", self.dir.join("config.xml").display()))
+            .arg(format!(
+                "--config-file={}",
+                self.dir.join("config.xml").display()
+            ))
             .current_dir(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
