@@ -5,7 +5,8 @@
 //! ```sql
 //! SELECT person FROM (
 //!     SELECT person, <aggregate> AS a0, <aggregate> AS a1, …
-//!     FROM db.events FINAL GROUP BY person HAVING countIf(kind != 2) > 0
+//!     FROM db.events FINAL GROUP BY person
+//!     HAVING countIf(kind IN (0, 1)) > 0 AND countIf(kind = 3) = 0
 //! ) AS people [ALL LEFT JOIN (<RFM scores>) AS rfm USING person]
 //! WHERE <the condition over a0, a1, …>
 //! ```
@@ -28,7 +29,7 @@ use seglab_lang::ast::{
 use seglab_lang::{RFM_CELLS, RFM_GRID};
 use serde_json::Map;
 
-use crate::rows::{BOOL, EVENT, NUMBER, OBJECT, PREDICTION, STRING, TRAITS};
+use crate::rows::{BOOL, EVENT, MERGED, NUMBER, OBJECT, PREDICTION, STRING, TRAITS};
 use crate::sql::{all, any, at_least, at_most, below, float, length, not, string};
 use crate::{Refused, Schema};
 
@@ -119,7 +120,8 @@ impl Query {
         }
         let mut out = format!(
             "SELECT person FROM (SELECT {names} FROM (SELECT {columns} FROM {table} FINAL GROUP BY person \
-             HAVING countIf(kind != {PREDICTION}) > 0) AS people",
+             HAVING {exists}) AS people",
+            exists = person_exists(),
             names = names.join(", "),
             table = self.table
         );
@@ -621,6 +623,12 @@ fn pred(p: &Pred) -> String {
     }
 }
 
+/// A person is someone with events or traits who was not merged into
+/// another (whose rows then live on under the other too).
+fn person_exists() -> String {
+    format!("countIf(kind = {EVENT} OR kind = {TRAITS}) > 0 AND countIf(kind = {MERGED}) = 0")
+}
+
 /// `(person, rfm_r, rfm_f, rfm_m)` of every buyer at `now`: each score is
 /// `1 + floor(5 w / n)` with `w` the buyers strictly worse on it. `w` comes
 /// from the buyers counted by value, sorted, and summed before each value
@@ -635,7 +643,7 @@ fn rfm_scores(table: &str, now: i128) -> String {
     let buyers = format!(
         "SELECT person, maxIf(ts, {orders}) AS last, toFloat64(countIf({orders})) AS orders, \
          (arrayCumSum({revenue})[-1] + 0) AS revenue \
-         FROM {table} FINAL GROUP BY person HAVING orders > 0"
+         FROM {table} FINAL GROUP BY person HAVING orders > 0 AND countIf(kind = {MERGED}) = 0"
     );
     let score = |value: &str, alias: &str| {
         format!(
@@ -677,7 +685,8 @@ mod tests {
             r#"did "A" in last 1h or not did "A" in last 1h"#,
             10_000_000,
         );
-        assert_eq!(s.matches("countIf(").count(), 2, "{s}");
+        // One for the condition, two for who is a person.
+        assert_eq!(s.matches("countIf(").count(), 3, "{s}");
         assert!(s.contains("ts >= 6400000"), "{s}");
     }
 

@@ -24,6 +24,7 @@ pub(crate) const STRING: u8 = 3;
 pub(crate) const EVENT: u8 = 0;
 pub(crate) const TRAITS: u8 = 1;
 pub(crate) const PREDICTION: u8 = 2;
+pub(crate) const MERGED: u8 = 3;
 
 /// One value of a flattened object.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +94,22 @@ impl Row {
             name: String::new(),
             value: 0.0,
             entries: flatten(traits),
+        }
+    }
+
+    /// The mark of a person merged into another: queries leave them out
+    /// (their events were copied to the other, see
+    /// [`crate::Schema::move_events`]).
+    pub fn merged(person: i64) -> Row {
+        Row {
+            person,
+            kind: MERGED,
+            message_id: "merged".to_owned(),
+            seq: 0,
+            ts: 0,
+            name: String::new(),
+            value: 0.0,
+            entries: Vec::new(),
         }
     }
 

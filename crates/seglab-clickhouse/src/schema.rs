@@ -15,10 +15,11 @@ pub enum Topology {
 
 /// The database seglab's tables live in.
 ///
-/// One table, `events`, holds three kinds of rows (`kind`): behavioral
+/// One table, `events`, holds four kinds of rows (`kind`): behavioral
 /// events (0), trait snapshots (1: a person's whole traits object, the latest
-/// `seq` wins) and model outputs (2: `name` is the model, `value` the output,
-/// the latest `seq` wins). Properties and traits are flattened into the
+/// `seq` wins), model outputs (2: `name` is the model, `value` the output,
+/// the latest `seq` wins) and the mark of a person merged into another (3:
+/// queries leave them out; their events were copied to the other). Properties and traits are flattened into the
 /// parallel arrays `p_path`, `p_kind`, `p_str`, `p_num`, `p_arr` (see
 /// [`crate::rows`]). One table means one `GROUP BY person`, and no join
 /// between shards.
@@ -96,6 +97,27 @@ impl Schema {
         out
     }
 
+    /// The statement that copies the behavioral events of `from` to `into`
+    /// (an identity merge): the same rows, message ids included, so running
+    /// it again changes nothing. Trait snapshots are not copied: the merged
+    /// person's traits are a new snapshot of `into`.
+    pub fn move_events(&self, from: i64, into: i64) -> String {
+        let table = self.table();
+        let rest = COLUMNS
+            .split(',')
+            .filter_map(|c| c.split_whitespace().next())
+            .filter(|c| *c != "person")
+            .collect::<Vec<_>>()
+            .join(", ");
+        // No alias `person` for the new id: ClickHouse would read the alias
+        // in WHERE too.
+        format!(
+            "INSERT INTO {table} SELECT toInt64({into}), {rest} FROM {table} FINAL \
+             WHERE person = {from} AND kind = {EVENT}",
+            EVENT = crate::rows::EVENT
+        )
+    }
+
     /// The statement that drops the database.
     pub fn drop(&self) -> String {
         format!("DROP DATABASE IF EXISTS {}", ident(&self.database))
@@ -118,5 +140,14 @@ mod tests {
             ddl[2].contains("Distributed(`seglab`, `seglab`, `events_local`, intHash64(person))")
         );
         assert_eq!(s.ddl(&Topology::Single).len(), 2);
+    }
+
+    #[test]
+    fn moving_events_names_every_column_but_person() {
+        let sql = Schema::new("seglab").move_events(7, 3);
+        assert!(sql.starts_with(
+            "INSERT INTO `seglab`.`events` SELECT toInt64(3), kind, message_id, seq, ts, name, value, p_path, p_kind, p_str, p_num, p_arr FROM"
+        ), "{sql}");
+        assert!(sql.ends_with("WHERE person = 7 AND kind = 0"), "{sql}");
     }
 }

@@ -23,6 +23,10 @@ pub enum Cause {
     Start,
     /// Events older than the store's retention were deleted (ADR 0016).
     Retention,
+    /// The scheduled evaluation in the warehouse found it (ADR 0018): what
+    /// `event`, `time`, `merge` and `rfm` are natively, seen at the instant
+    /// of the evaluation.
+    Warehouse,
 }
 
 impl Cause {
@@ -36,6 +40,7 @@ impl Cause {
             Cause::Rfm => "rfm",
             Cause::Start => "start",
             Cause::Retention => "retention",
+            Cause::Warehouse => "warehouse",
         }
     }
 
@@ -45,7 +50,12 @@ impl Cause {
     pub fn delivered(self) -> bool {
         matches!(
             self,
-            Cause::Event | Cause::Time | Cause::Merge | Cause::Rfm | Cause::Start
+            Cause::Event
+                | Cause::Time
+                | Cause::Merge
+                | Cause::Rfm
+                | Cause::Start
+                | Cause::Warehouse
         )
     }
 }
@@ -68,6 +78,7 @@ impl std::str::FromStr for Cause {
             "rfm" => Cause::Rfm,
             "start" => Cause::Start,
             "retention" => Cause::Retention,
+            "warehouse" => Cause::Warehouse,
             other => return Err(UnknownCause(other.to_owned())),
         })
     }

@@ -18,7 +18,7 @@ pub mod webhook;
 
 pub use change::{Cause, Change, UnknownCause};
 pub use db::{ChangeFilter, Day, Entries, Forgotten, LiveDb, Pool};
-pub use live::{Live, Stepped};
+pub use live::{Evaluated, Live, Mode, Stepped};
 pub use runner::{RetentionPass, Runner};
 
 #[derive(Debug, thiserror::Error)]

@@ -19,6 +19,23 @@ use crate::{Error, Result};
 /// Passes over everyone: a definition changed, RFM quintiles moved.
 mod passes;
 mod retention;
+mod warehouse;
+
+pub use warehouse::Evaluated;
+
+/// Who computes memberships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The engine, incrementally: every commit, timer and merge (ADR 0006).
+    #[default]
+    Native,
+    /// The warehouse, on a schedule (ADR 0018): [`Live::record_members`]
+    /// records what an evaluation found, and steps only keep the engine
+    /// current (for the API) without evaluating or moving the position in
+    /// the log. Back in native mode, a start evaluates everyone the log
+    /// changed since (cause `start`), as after any stop.
+    Warehouse,
+}
 
 struct Seg {
     id: i64,
@@ -97,6 +114,7 @@ pub struct Live {
     feed: tokio::sync::broadcast::Sender<Arc<Change>>,
     /// Changes recorded since the last checkpoint of the member bitmaps.
     since_checkpoint: u64,
+    mode: Mode,
 }
 
 /// Checkpoint the member bitmaps after this many changes (and at shutdown).
@@ -116,6 +134,18 @@ impl Live {
     /// history before. A full disk does not stop the start: the state stays
     /// at its recorded position and the next step tries again.
     pub fn open(dir: &Path, segments: &Segments, reader: &Reader, now: i64) -> Result<Live> {
+        Live::open_in(dir, segments, reader, now, Mode::Native)
+    }
+
+    /// [`Live::open`] in `mode`: in [`Mode::Warehouse`] nothing is evaluated
+    /// at start (the first scheduled evaluation records what changed).
+    pub fn open_in(
+        dir: &Path,
+        segments: &Segments,
+        reader: &Reader,
+        now: i64,
+        mode: Mode,
+    ) -> Result<Live> {
         let (db, aside) = LiveDb::open_checked(dir)?;
         let mut live = match Live::read(db) {
             Err(e) if aside.is_none() && crate::db::is_damage(&e) => {
@@ -126,7 +156,10 @@ impl Live {
             }
             read => read?,
         };
-        live.catch_up(segments, reader, now)?;
+        live.mode = mode;
+        if mode == Mode::Native {
+            live.catch_up(segments, reader, now)?;
+        }
         Ok(live)
     }
 
@@ -151,6 +184,7 @@ impl Live {
             subs: db.subscriptions(true)?,
             feed,
             since_checkpoint: 0,
+            mode: Mode::Native,
             db,
         };
         live.load()?;
@@ -267,9 +301,18 @@ impl Live {
         self.due.len()
     }
 
-    /// The earliest pending timer.
+    /// The earliest pending timer (none in warehouse mode: timers fire
+    /// only natively).
     pub fn next_timer(&self) -> Option<i64> {
-        self.timers.first().map(|&(due, _)| due)
+        match self.mode {
+            Mode::Native => self.timers.first().map(|&(due, _)| due),
+            Mode::Warehouse => None,
+        }
+    }
+
+    /// Who computes the memberships.
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// Members of `segment` now, as person ids.
@@ -322,6 +365,9 @@ impl Live {
     /// whose timeline changed.
     pub fn step(&mut self, segments: &Segments, reader: &Reader, now: i64) -> Result<Stepped> {
         segments.refresh(reader)?;
+        if self.mode == Mode::Warehouse {
+            return Ok(Stepped::default());
+        }
         let changes = segments.changes_since(reader, self.cursor())?;
         let now = now.max(self.clock);
         match self.apply(segments, changes, now) {

@@ -14,7 +14,7 @@ use seglab_segments::Segments;
 use seglab_store::{Health, PersonId, Store};
 
 use crate::rounds::Rounds;
-use crate::{Change, Live, Result, Stepped};
+use crate::{Change, Evaluated, Live, Mode, Result, Stepped};
 
 /// Live memberships of a store, kept current by a thread of their own.
 pub struct Runner {
@@ -55,7 +55,12 @@ impl Runner {
     /// Opens the live state of `store` (see [`Live::open`]); nothing runs
     /// until [`Runner::start`].
     pub fn open(store: Arc<Store>, segments: Arc<Segments>) -> Result<Arc<Runner>> {
-        let live = Live::open(store.dir(), &segments, store.reader(), now_millis())?;
+        Runner::open_in(store, segments, Mode::Native)
+    }
+
+    /// [`Runner::open`] in `mode` (see [`Live::open_in`]).
+    pub fn open_in(store: Arc<Store>, segments: Arc<Segments>, mode: Mode) -> Result<Arc<Runner>> {
+        let live = Live::open_in(store.dir(), &segments, store.reader(), now_millis(), mode)?;
         Ok(Arc::new(Runner {
             feed: live.feed(),
             live: Mutex::new(live),
@@ -117,6 +122,28 @@ impl Runner {
         Ok(pass)
     }
 
+    /// Records the members a warehouse evaluation found (see
+    /// [`Live::record_members`]) and wakes whoever follows `live.db`.
+    pub fn record_members(
+        &self,
+        evaluated: &[Evaluated],
+        defined: &std::collections::BTreeSet<String>,
+        now: i64,
+    ) -> Result<Stepped> {
+        let started = Instant::now();
+        let stepped = {
+            let mut live = self.live();
+            let stepped = live.record_members(evaluated, defined, now)?;
+            record_metrics(started, &stepped, 0, &live);
+            stepped
+        };
+        if stepped.changes > 0 {
+            self.recorded.notify_one();
+            self.wake_followers();
+        }
+        Ok(stepped)
+    }
+
     /// Starts the thread; it sleeps at most `idle` between steps.
     pub fn start(self: &Arc<Runner>, idle: Duration) -> std::io::Result<()> {
         let me = self.clone();
@@ -145,8 +172,13 @@ impl Runner {
                             self.recorded.notify_one();
                             recorded = true;
                         }
-                        let committed = self.store.reader().last_seq().unwrap_or(0);
-                        record_metrics(started, &stepped, committed - live.last_seq(), &live);
+                        let behind = match live.mode() {
+                            Mode::Native => {
+                                self.store.reader().last_seq().unwrap_or(0) - live.last_seq()
+                            }
+                            Mode::Warehouse => 0,
+                        };
+                        record_metrics(started, &stepped, behind, &live);
                     }
                     // Nothing was recorded and the next step reads the same
                     // changes again; a failing step (a full disk) is retried

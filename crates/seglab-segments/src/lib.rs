@@ -29,7 +29,7 @@ use seglab_store::PersonId;
 use serde::Serialize;
 
 pub use export::flat_csv;
-pub use load::{Sink, behavior_name, load};
+pub use load::{Sink, behavior, behavior_name, load};
 
 /// The starter segments every store wants (also in `segments/starter.seg`).
 pub const STARTER: &str = include_str!("../../../segments/starter.seg");

@@ -26,6 +26,12 @@ pub fn behavior_name<'a>(row: &ScanRow<'a>) -> Option<&'a str> {
     }
 }
 
+/// The event name and properties the language sees for a stored call, if it
+/// is behavior (what the engine loads; other engines are loaded with it too).
+pub fn behavior<'a>(row: &ScanRow<'a>) -> Option<(&'a str, Value)> {
+    behavior_name(row).map(|name| (name, properties(row)))
+}
+
 /// The properties the language sees: the payload's `properties`, plus `name` and
 /// `category` for pages and screens.
 fn properties(row: &ScanRow<'_>) -> Value {

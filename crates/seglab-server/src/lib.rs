@@ -52,6 +52,9 @@ pub struct Limits {
     pub session_idle: Duration,
     /// Requests per write key on the ingestion paths (`None`: unlimited).
     pub rate_limit: Option<RateLimit>,
+    /// Memberships computed in ClickHouse on a schedule, the log exported
+    /// to it (ADR 0018); `None`: by the native engine.
+    pub warehouse: Option<seglab_warehouse::Settings>,
 }
 
 impl Default for Limits {
@@ -64,6 +67,7 @@ impl Default for Limits {
             },
             session_idle: dashboard::session::DEFAULT_IDLE,
             rate_limit: Some(RateLimit::DEFAULT),
+            warehouse: None,
         }
     }
 }
@@ -92,6 +96,9 @@ pub struct AppState {
     pub sessions: dashboard::Sessions,
     /// Becomes true when the server starts shutting down (open streams end).
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// The export to the warehouse and its schedule, when memberships are
+    /// computed there.
+    pub warehouse: std::sync::Mutex<Option<seglab_warehouse::Warehouse>>,
 }
 
 impl AppState {
@@ -108,7 +115,11 @@ impl AppState {
         let keys = KeyCache::load(store.reader())?;
         let tokens = TokenCache::load(store.reader())?;
         let segments = Arc::new(Segments::open(store.reader(), Some(store.dir()))?);
-        let live = Runner::open(store.clone(), segments.clone())?;
+        let mode = match limits.warehouse {
+            Some(_) => seglab_live::Mode::Warehouse,
+            None => seglab_live::Mode::Native,
+        };
+        let live = Runner::open_in(store.clone(), segments.clone(), mode)?;
         let live_db = Pool::open(store.dir())?;
         // Before the live thread records anything: campaigns settle their
         // position in `live.db` (which may have been rebuilt just now).
@@ -132,12 +143,22 @@ impl AppState {
             live_db,
             campaigns,
             shutdown: tokio::sync::watch::Sender::new(false),
+            warehouse: std::sync::Mutex::new(None),
         });
         // Before anything runs: no step or delivery for a deleted person.
         erase::finish_pending(&state).map_err(|e| {
             seglab_live::Error::Invalid(format!("finishing deletions of people: {}", e.message))
         })?;
         state.live.start(LIVE_IDLE)?;
+        if let Some(settings) = state.limits.warehouse.clone() {
+            let warehouse = seglab_warehouse::Warehouse::start(
+                state.store.clone(),
+                state.segments.clone(),
+                state.live.clone(),
+                settings,
+            )?;
+            *state.warehouse.lock().unwrap_or_else(|e| e.into_inner()) = Some(warehouse);
+        }
         Ok(state)
     }
 
@@ -151,8 +172,17 @@ impl AppState {
         self.campaigns.start(runtime)
     }
 
-    /// Stops campaigns and the live thread, and checkpoints the memberships.
+    /// Stops the warehouse's thread, campaigns and the live thread, and
+    /// checkpoints the memberships.
     pub fn stop_live(&self) {
+        let warehouse = self
+            .warehouse
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(w) = warehouse {
+            w.stop();
+        }
         self.campaigns.stop();
         self.live.stop();
     }

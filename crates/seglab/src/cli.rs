@@ -72,6 +72,13 @@ pub enum Command {
         /// How often expired events are deleted.
         #[arg(long, env = "SEGLAB_RETENTION_EVERY", value_name = "DURATION")]
         retention_every: Option<String>,
+        /// Export events to ClickHouse and compute memberships there:
+        /// clickhouse://HOST[:PORT][,HOST[:PORT]…][/DATABASE][?cluster=NAME].
+        #[arg(long, env = "SEGLAB_WAREHOUSE", value_name = "URL")]
+        warehouse: Option<String>,
+        /// How often memberships are computed in the warehouse.
+        #[arg(long, env = "SEGLAB_WAREHOUSE_EVERY", value_name = "DURATION")]
+        warehouse_every: Option<String>,
     },
     /// Import past events from NDJSON, Segment batch JSON or CSV files (.gz too).
     Import {
@@ -299,11 +306,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         public_url,
         retention_events,
         retention_every,
+        warehouse,
+        warehouse_every,
         ..
     } = &cli.command
     {
         overrides.retention_events = retention_events.clone();
         overrides.retention_every = retention_every.clone();
+        overrides.warehouse = warehouse.clone();
+        overrides.warehouse_every = warehouse_every.clone();
         overrides.listen = *listen;
         overrides.admin_token = admin_token.clone();
         overrides.max_pending_events = *max_pending_events;

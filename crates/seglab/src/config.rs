@@ -16,6 +16,26 @@ pub struct Config {
     pub email: EmailConfig,
     pub log: LogConfig,
     pub retention: RetentionConfig,
+    pub warehouse: WarehouseConfig,
+}
+
+/// Memberships computed in ClickHouse (ADR 0018).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WarehouseConfig {
+    /// Where (`None`: the native engine computes memberships).
+    pub target: Option<seglab_warehouse::Target>,
+    /// How often memberships are computed there.
+    pub every: seglab_lang::ast::Duration,
+}
+
+impl WarehouseConfig {
+    /// What the server needs (`None` without a warehouse).
+    pub fn settings(&self) -> Option<seglab_warehouse::Settings> {
+        let every = std::time::Duration::from_millis(self.every.millis().max(1) as u64);
+        self.target
+            .clone()
+            .map(|t| seglab_warehouse::Settings::new(t, every))
+    }
 }
 
 /// How long events are kept (ADR 0016).
@@ -117,6 +137,13 @@ impl Default for Config {
                     unit: seglab_lang::ast::TimeUnit::Hours,
                 },
             },
+            warehouse: WarehouseConfig {
+                target: None,
+                every: seglab_lang::ast::Duration {
+                    amount: 1,
+                    unit: seglab_lang::ast::TimeUnit::Minutes,
+                },
+            },
         }
     }
 }
@@ -136,6 +163,15 @@ struct FileConfig {
     log: FileLog,
     #[serde(default)]
     retention: FileRetention,
+    #[serde(default)]
+    warehouse: FileWarehouse,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWarehouse {
+    url: Option<String>,
+    every: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,6 +228,8 @@ pub struct Overrides {
     pub log_level: Option<String>,
     pub retention_events: Option<String>,
     pub retention_every: Option<String>,
+    pub warehouse: Option<String>,
+    pub warehouse_every: Option<String>,
 }
 
 impl Config {
@@ -229,8 +267,23 @@ impl Config {
                 None => d.retention.every,
             },
         };
+        let warehouse = WarehouseConfig {
+            target: match o.warehouse.as_ref().or(file.warehouse.url.as_ref()) {
+                Some(url) if url.trim().is_empty() => None,
+                Some(url) => Some(url.parse()?),
+                None => d.warehouse.target,
+            },
+            every: match o.warehouse_every.as_ref().or(file.warehouse.every.as_ref()) {
+                Some(text) => text.parse().context("warehouse every")?,
+                None => d.warehouse.every,
+            },
+        };
+        if warehouse.every.millis() <= 0 {
+            anyhow::bail!("warehouse every must be longer than 0");
+        }
         Ok(Config {
             retention,
+            warehouse,
             data: o.data.clone().or(file.data).unwrap_or(d.data),
             server: ServerConfig {
                 listen: o.listen.or(file.server.listen).unwrap_or(d.server.listen),
@@ -371,6 +424,54 @@ mod tests {
             Config::load(Some(&path), &Overrides::default()).unwrap_err()
         );
         assert!(err.contains("not a duration"), "{err}");
+    }
+
+    #[test]
+    fn the_warehouse_is_a_clickhouse_address_and_a_schedule() {
+        assert_eq!(Config::default().warehouse.settings(), None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seglab.toml");
+        std::fs::write(
+            &path,
+            "[warehouse]\nurl = \"clickhouse://127.0.0.1:8123/?cluster=seglab\"\nevery = \"5m\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), &Overrides::default()).unwrap();
+        let s = c.warehouse.settings().unwrap();
+        assert_eq!(s.every, std::time::Duration::from_secs(300));
+        assert_eq!(s.target.database, "seglab");
+        assert!(matches!(
+            s.target.topology,
+            seglab_warehouse::Topology::Cluster { .. }
+        ));
+        let o = Overrides {
+            warehouse: Some("clickhouse://10.0.0.1".into()),
+            warehouse_every: Some("30s".into()),
+            ..Overrides::default()
+        };
+        let s = Config::load(Some(&path), &o)
+            .unwrap()
+            .warehouse
+            .settings()
+            .unwrap();
+        assert_eq!(s.target.nodes, vec!["http://10.0.0.1:8123"]);
+        assert_eq!(s.every, std::time::Duration::from_secs(30));
+        let o = Overrides {
+            warehouse: Some("postgres://x".into()),
+            ..Overrides::default()
+        };
+        let err = format!("{:#}", Config::load(Some(&path), &o).unwrap_err());
+        assert!(err.contains("must start with clickhouse://"), "{err}");
+        std::fs::write(
+            &path,
+            "[warehouse]\nurl = \"clickhouse://a\"\nevry = \"1m\"\n",
+        )
+        .unwrap();
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&path), &Overrides::default()).unwrap_err()
+        );
+        assert!(err.contains("unknown field `evry`"), "{err}");
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     let limits = Limits {
         max_pending_events: config.ingest.max_pending_events,
         rate_limit: config.ingest.rate(),
+        warehouse: config.warehouse.settings(),
         campaigns: seglab_campaign::Settings {
             base_url: config
                 .server
@@ -79,6 +80,14 @@ pub async fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     };
     // Kept in the store: imports and `segments check` obey it too.
     store.set_retention(config.retention.events.map(|d| d.millis()))?;
+    if let Some(w) = &config.warehouse.target {
+        tracing::info!(
+            nodes = %w.nodes.join(","),
+            database = %w.database,
+            every_ms = config.warehouse.every.millis(),
+            "memberships are computed in the warehouse"
+        );
+    }
     let started = std::time::Instant::now();
     let state = AppState::new(store.clone(), admin_token.clone(), limits)?;
     tracing::info!(

@@ -21,6 +21,10 @@ impl Live {
         persons: &[PersonId],
         now: i64,
     ) -> Result<Stepped> {
+        if self.mode == super::Mode::Warehouse {
+            // Memberships are the warehouse's to record.
+            return Ok(Stepped::default());
+        }
         let now = now.max(self.clock);
         let mut pending = Batch::default();
         let evaluated = segments.with_engine(|engine| -> Result<()> {

@@ -324,3 +324,65 @@ fn a_deleted_person_leaves_every_segment_timer_delivery_and_checkpoint() {
         assert_eq!(w.members(s), w.batch(s, NOW + 40 * DAY), "{s}");
     }
 }
+
+/// Warehouse mode: steps evaluate nothing; what an evaluation hands over is
+/// recorded (`definition` at a segment's first version, then `warehouse`,
+/// delivered like `event`); a deleted segment's members exit.
+#[test]
+fn warehouse_mode_records_what_the_schedule_hands_over() {
+    use seglab_live::{Cause, Evaluated, Live, Mode};
+    use std::collections::BTreeSet;
+    let mut w = World::new(SEGMENTS);
+    w.send(json!([track("ann", "Order Completed", NOW - DAY)]));
+    // A live.db of its own: the world's was filled natively.
+    let (dir, store) = (w.dir.path().join("warehouse"), w.store.take().unwrap());
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut live = Live::open_in(&dir, &w.segments, store.reader(), NOW, Mode::Warehouse).unwrap();
+    assert_eq!(live.mode(), Mode::Warehouse);
+    live.step(&w.segments, store.reader(), NOW).unwrap();
+    assert_eq!(
+        live.members("recent_buyers"),
+        None,
+        "steps evaluate nothing"
+    );
+    let ann = store.reader().resolve_id("ann").unwrap().unwrap();
+    let versions = w.segments.definition_versions();
+    let defined: BTreeSet<String> = versions.keys().cloned().collect();
+    let found = |members: Vec<i64>| {
+        vec![Evaluated {
+            name: "recent_buyers".into(),
+            version: versions["recent_buyers"],
+            members,
+        }]
+    };
+    let mut feed = live.subscribe();
+    let s = live
+        .record_members(&found(vec![ann]), &defined, NOW)
+        .unwrap();
+    assert_eq!((s.changes, s.entered), (1, 1));
+    assert_eq!(feed.try_recv().unwrap().cause, Cause::Definition);
+    live.record_members(&found(vec![]), &defined, NOW + 1)
+        .unwrap();
+    let exit = feed.try_recv().unwrap();
+    assert_eq!(
+        (exit.entered, exit.cause, exit.at),
+        (false, Cause::Warehouse, NOW + 1)
+    );
+    assert!(Cause::Warehouse.delivered());
+    live.record_members(&found(vec![ann]), &defined, NOW + 2)
+        .unwrap();
+    let gone = live.record_members(&[], &BTreeSet::new(), NOW + 3).unwrap();
+    assert_eq!(gone.changes, 1);
+    assert_eq!(feed.try_recv().unwrap().cause, Cause::Warehouse);
+    assert_eq!(feed.try_recv().unwrap().cause, Cause::Deleted);
+    assert_eq!(live.members("recent_buyers"), None);
+
+    // Native mode refuses what the schedule hands over.
+    let mut native = Live::open(&dir, &w.segments, store.reader(), NOW + 4).unwrap();
+    assert!(
+        native
+            .record_members(&found(vec![]), &defined, NOW + 5)
+            .is_err()
+    );
+    w.store = Some(store);
+}

@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::scope::Management;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorKind};
 
 pub(crate) fn routes() -> Management {
     Management::new()
@@ -317,12 +317,23 @@ async fn status(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
             "events": memory.event_count,
             "memory_bytes": memory.total(),
         });
+        // With a warehouse, what counts is how far the export got.
+        let exported = match &s.limits.warehouse {
+            Some(w) => Some(
+                seglab_warehouse::Cursor::load(s.store.dir(), &w.target)
+                    .map_err(|e| ApiError::new(ErrorKind::Internal, e.code(), e.to_string()))?
+                    .last_seq,
+            ),
+            None => None,
+        };
         Ok(Json(s.live.with_live(|live| {
+            let applied = exported.unwrap_or(live.last_seq());
             json!({
                 "engine": engine,
-                "applied_seq": live.last_seq(),
+                "mode": if exported.is_some() { "warehouse" } else { "native" },
+                "applied_seq": applied,
                 "committed_seq": committed,
-                "behind": (committed - live.last_seq()).max(0),
+                "behind": (committed - applied).max(0),
                 "timers": live.timer_count(),
                 "next_timer": live.next_timer().map(format_timestamp),
                 "clock": (live.clock() > i64::MIN).then(|| format_timestamp(live.clock())),

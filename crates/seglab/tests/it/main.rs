@@ -13,6 +13,7 @@ mod retention;
 mod segments;
 #[path = "../../../../tests/smtp/harness.rs"]
 mod smtp;
+mod warehouse;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

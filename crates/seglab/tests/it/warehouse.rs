@@ -1,0 +1,519 @@
+//! `seglab serve --warehouse`: the log exported to real ClickHouse servers
+//! and memberships computed there on a schedule (ADR 0018). The shared
+//! servers come from `tests/clickhouse/start.sh` (`SEGLAB_CLICKHOUSE_SINGLE`,
+//! `SEGLAB_CLICKHOUSE_CLUSTER`); without them the tests are skipped, unless
+//! `CI=true` or `SEGLAB_REQUIRE_CLICKHOUSE=1`. The outage test starts a
+//! ClickHouse server of its own.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{ADMIN, Server, seglab, stdout};
+
+fn required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("SEGLAB_REQUIRE_CLICKHOUSE").is_ok_and(|v| v == "1")
+}
+
+/// The HTTP addresses of a shared backend's nodes, or `None` (skipped).
+fn shared(var: &str) -> Option<Vec<String>> {
+    match std::env::var(var) {
+        Ok(urls) if !urls.trim().is_empty() => {
+            Some(urls.split(',').map(|u| u.trim().to_owned()).collect())
+        }
+        _ if required() => {
+            panic!("{var} is not set: start the servers with tests/clickhouse/start.sh")
+        }
+        _ => {
+            eprintln!("skipped: {var} is not set (eval \"$(bash tests/clickhouse/start.sh)\")");
+            None
+        }
+    }
+}
+
+/// A database name no other run uses.
+fn database(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("seglab_it_{what}_{}_{nanos}", std::process::id())
+}
+
+/// The `clickhouse://` address of `nodes` (HTTP addresses).
+fn warehouse_url(nodes: &[String], database: &str, cluster: Option<&str>) -> String {
+    let hosts: Vec<&str> = nodes
+        .iter()
+        .map(|n| n.trim_start_matches("http://").trim_end_matches('/'))
+        .collect();
+    let mut url = format!("clickhouse://{}/{database}", hosts.join(","));
+    if let Some(c) = cluster {
+        url.push_str(&format!("?cluster={c}"));
+    }
+    url
+}
+
+/// Runs `sql` on a node; its TabSeparated answer.
+async fn query(node: &str, sql: &str) -> String {
+    let res = crate::http()
+        .post(format!("{node}/"))
+        .body(sql.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert!(status.is_success(), "{sql}: {text}");
+    text.trim().to_owned()
+}
+
+async fn get(client: &reqwest::Client, server: &Server, path: &str) -> Value {
+    let res = client
+        .get(format!("{}{path}", server.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let v: Value = res.json().await.unwrap();
+    assert!(status.is_success(), "GET {path}: {status} {v}");
+    v
+}
+
+async fn post_batch(client: &reqwest::Client, server: &Server, batch: &[Value]) {
+    let res = client
+        .post(format!("{}/v1/batch", server.url))
+        .basic_auth(&server.key, Some(""))
+        .json(&json!({ "batch": batch }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// Polls `check` (at most `secs` seconds) until it returns `Some`.
+async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: not after {secs} s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until everything committed is exported and a later evaluation is
+/// recorded; returns the instant of that evaluation (`/api/v1/live`'s clock).
+async fn evaluated(client: &reqwest::Client, server: &Server) -> String {
+    let before = get(client, server, "/api/v1/live").await["clock"].clone();
+    eventually(60, "a warehouse evaluation after the export", || async {
+        let live = get(client, server, "/api/v1/live").await;
+        assert_eq!(live["mode"], "warehouse", "{live}");
+        (live["behind"] == 0 && !live["clock"].is_null() && live["clock"] != before)
+            .then(|| live["clock"].as_str().unwrap().to_owned())
+    })
+    .await
+}
+
+fn ids(v: &Value) -> BTreeSet<i64> {
+    v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_i64().unwrap())
+        .collect()
+}
+
+/// For every segment, the members recorded from the warehouse at `at` equal
+/// the native engine's at `at`; returns how many segments have members.
+async fn same_members(client: &reqwest::Client, server: &Server, at: &str) -> usize {
+    let list = get(client, server, "/api/v1/segments").await;
+    let names: Vec<String> = list["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(names.len() >= 5, "{list}");
+    let at = at.replace('+', "%2B");
+    let mut nonempty = 0;
+    for name in &names {
+        let native = get(
+            client,
+            server,
+            &format!("/api/v1/segments/{name}/members?at={at}&limit=10000"),
+        )
+        .await;
+        let recorded = get(
+            client,
+            server,
+            &format!("/api/v1/segments/{name}/members/recorded?at={at}&limit=10000"),
+        )
+        .await;
+        assert_eq!(
+            ids(&recorded),
+            ids(&native),
+            "{name} at {at}: warehouse (recorded) and native engine differ"
+        );
+        nonempty += usize::from(!ids(&native).is_empty());
+    }
+    nonempty
+}
+
+/// The behavioral events of people not merged away: each stored event once.
+async fn exported(node: &str, db: &str) -> (u64, u64) {
+    let text = query(
+        node,
+        &format!(
+            "SELECT count(), uniqExact(message_id) FROM {db}.events FINAL WHERE kind = 0 \
+             AND person GLOBAL NOT IN (SELECT person FROM {db}.events WHERE kind = 3)"
+        ),
+    )
+    .await;
+    let mut it = text.split('\t').map(|n| n.parse::<u64>().unwrap());
+    (it.next().unwrap(), it.next().unwrap())
+}
+
+/// A receiver on loopback that keeps every webhook body.
+async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::routing::post;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |body: axum::body::Bytes| {
+            let g = g.clone();
+            async move {
+                g.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+async fn serves_like_the_engine(nodes: Vec<String>, cluster: Option<&str>) {
+    let db = database(if cluster.is_some() {
+        "cluster"
+    } else {
+        "single"
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    stdout(&seglab(&data, &["demo", "--people", "150", "--days", "30"]));
+    let (hook, got) = receiver().await;
+    stdout(&seglab(
+        &data,
+        &[
+            "webhooks",
+            "add",
+            &hook,
+            "--segment",
+            "repeat_buyers",
+            "--on",
+            "entered",
+        ],
+    ));
+    let url = warehouse_url(&nodes, &db, cluster);
+    let flags = ["--warehouse", url.as_str(), "--warehouse-every", "1s"];
+    let server = Server::start_with(&data, &flags);
+    let client = crate::http();
+    let node = nodes[0].as_str();
+
+    // The demo history, then members equal to the engine's.
+    let at = evaluated(&client, &server).await;
+    let nonempty = same_members(&client, &server, &at).await;
+    assert!(nonempty >= 5, "only {nonempty} segments have members");
+    let engine_events = |live: &Value| live["engine"]["events"].as_u64().unwrap();
+    let live = get(&client, &server, "/api/v1/live").await;
+    let (rows, distinct) = exported(node, &db).await;
+    assert_eq!(
+        (rows, distinct),
+        (engine_events(&live), engine_events(&live))
+    );
+
+    // Two people with an order each, sent twice: stored and exported once.
+    let batch = [
+        json!({"type": "track", "userId": "wh-bob", "event": "Order Completed",
+               "properties": {"revenue": 40}, "messageId": "wh-1"}),
+        json!({"type": "track", "anonymousId": "wh-anon", "event": "Order Completed",
+               "properties": {"revenue": 60}, "messageId": "wh-2"}),
+    ];
+    post_batch(&client, &server, &batch).await;
+    post_batch(&client, &server, &batch).await;
+    let at = evaluated(&client, &server).await;
+    same_members(&client, &server, &at).await;
+    let live = get(&client, &server, "/api/v1/live").await;
+    assert_eq!(
+        exported(node, &db).await,
+        (engine_events(&live), engine_events(&live))
+    );
+    let raw = query(
+        node,
+        &format!("SELECT count() FROM {db}.events WHERE message_id IN ('wh-1', 'wh-2')"),
+    )
+    .await;
+    assert_eq!(raw, "2", "a re-sent batch was exported twice");
+
+    // The anonymous visitor signs in as bob: one person with two orders,
+    // a repeat buyer, in the warehouse as in the engine.
+    post_batch(
+        &client,
+        &server,
+        &[
+            json!({"type": "identify", "userId": "wh-bob", "anonymousId": "wh-anon",
+                 "traits": {"plan": "gold"}, "messageId": "wh-3"}),
+        ],
+    )
+    .await;
+    let bob = get(&client, &server, "/api/v1/people/wh-bob").await["person_id"]
+        .as_i64()
+        .unwrap();
+    let entered = eventually(60, "bob entering repeat_buyers", || async {
+        let changes = get(
+            &client,
+            &server,
+            "/api/v1/segments/repeat_buyers/changes?limit=1000&after=0",
+        )
+        .await;
+        changes["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["person"] == bob && (c["type"] == "entered" || c["entered"] == "entered"))
+            .cloned()
+    })
+    .await;
+    assert_eq!(entered["cause"], "warehouse", "{entered}");
+    let at = evaluated(&client, &server).await;
+    same_members(&client, &server, &at).await;
+    let hook_body = eventually(30, "the webhook of bob's entry", || async {
+        got.lock()
+            .unwrap()
+            .iter()
+            .find(|b| b["person"]["user_id"] == "wh-bob")
+            .cloned()
+    })
+    .await;
+    assert_eq!(hook_body["type"], "segment.entered");
+    assert_eq!(hook_body["segment"], "repeat_buyers");
+    assert_eq!(hook_body["cause"], "warehouse");
+
+    // A retry from an older cursor sends rows again: they count once.
+    server.stop();
+    std::fs::write(
+        data.join("warehouse.cursor"),
+        serde_json::to_vec(&json!({"target": "", "last_seq": 0, "last_merge": 0})).unwrap(),
+    )
+    .unwrap();
+    let server = Server::start_with(&data, &flags);
+    let at = evaluated(&client, &server).await;
+    same_members(&client, &server, &at).await;
+    let live = get(&client, &server, "/api/v1/live").await;
+    assert_eq!(
+        exported(node, &db).await,
+        (engine_events(&live), engine_events(&live))
+    );
+    server.stop();
+    for n in &nodes {
+        query(n, &format!("DROP DATABASE IF EXISTS {db}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_serves_like_the_engine() {
+    if let Some(nodes) = shared("SEGLAB_CLICKHOUSE_SINGLE") {
+        serves_like_the_engine(nodes, None).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_serve_like_the_engine() {
+    if let Some(nodes) = shared("SEGLAB_CLICKHOUSE_CLUSTER") {
+        serves_like_the_engine(nodes, Some("seglab")).await;
+    }
+}
+
+/// A ClickHouse server of the test's own, on free loopback ports.
+struct OwnClickHouse {
+    child: Option<Child>,
+    dir: std::path::PathBuf,
+    http: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl OwnClickHouse {
+    /// `None` when no `clickhouse-server` is installed (skipped, or a panic
+    /// when required).
+    fn create(dir: &Path) -> Option<OwnClickHouse> {
+        let found = Command::new("clickhouse-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        if !found {
+            assert!(!required(), "clickhouse-server is not installed");
+            eprintln!("skipped: clickhouse-server is not installed");
+            return None;
+        }
+        let (http, tcp, inter) = (free_port(), free_port(), free_port());
+        for sub in ["data", "tmp", "user_files", "format_schemas"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let d = dir.display();
+        std::fs::write(
+            dir.join("config.xml"),
+            format!(
+                r#"<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><log>{d}/server.log</log><errorlog>{d}/server.err.log</errorlog></logger>
+    <http_port>{http}</http_port>
+    <tcp_port>{tcp}</tcp_port>
+    <interserver_http_port>{inter}</interserver_http_port>
+    <interserver_http_host>127.0.0.1</interserver_http_host>
+    <listen_host>127.0.0.1</listen_host>
+    <max_concurrent_queries>8</max_concurrent_queries>
+    <mark_cache_size>67108864</mark_cache_size>
+    <path>{d}/data/</path>
+    <tmp_path>{d}/tmp/</tmp_path>
+    <user_files_path>{d}/user_files/</user_files_path>
+    <format_schema_path>{d}/format_schemas/</format_schema_path>
+    <users_config>{d}/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mlock_executable>false</mlock_executable>
+</yandex>
+"#
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("users.xml"),
+            r#"<?xml version="1.0"?>
+<yandex>
+    <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+    <users><default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default></users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+"#,
+        )
+        .unwrap();
+        Some(OwnClickHouse {
+            child: None,
+            dir: dir.to_owned(),
+            http,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http)
+    }
+
+    async fn start(&mut self) {
+        let child = Command::new("clickhouse-server")
+            .arg(format!(
+                "--config-file={}",
+                self.dir.join("config.xml").display()
+            ))
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let ping = format!("{}/ping", self.url());
+        eventually(60, "clickhouse-server answering", || {
+            let ping = ping.clone();
+            async move {
+                let res = crate::http().get(&ping).send().await.ok()?;
+                res.status().is_success().then_some(())
+            }
+        })
+        .await;
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnClickHouse {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Ingestion goes on while ClickHouse is down; once it is back, the export
+/// catches up and memberships follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warehouse_that_was_down_is_caught_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut ch) = OwnClickHouse::create(&dir.path().join("clickhouse")) else {
+        return;
+    };
+    ch.start().await;
+    let data = dir.path().join("data");
+    stdout(&seglab(&data, &["demo", "--people", "30", "--days", "10"]));
+    let url = warehouse_url(&[ch.url()], "seglab", None);
+    let server = Server::start_with(&data, &["--warehouse", &url, "--warehouse-every", "1s"]);
+    let client = crate::http();
+    evaluated(&client, &server).await;
+
+    ch.stop();
+    let order = |user: &str| {
+        json!({"type": "track", "userId": user, "event": "Order Completed",
+               "properties": {"revenue": 10}, "messageId": format!("{user}-order")})
+    };
+    post_batch(&client, &server, &[order("down-1")]).await;
+    post_batch(&client, &server, &[order("down-2")]).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let live = get(&client, &server, "/api/v1/live").await;
+    assert_eq!(live["behind"], 2, "{live}");
+
+    ch.start().await;
+    let at = evaluated(&client, &server).await;
+    let person = get(&client, &server, "/api/v1/people/down-2").await["person_id"].clone();
+    let changes = get(
+        &client,
+        &server,
+        "/api/v1/segments/recent_buyers/changes?limit=1000&after=0",
+    )
+    .await;
+    let entry = changes["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["person"] == person)
+        .cloned()
+        .unwrap_or_else(|| panic!("down-2 never entered: {changes}"));
+    assert_eq!(entry["cause"], "warehouse");
+    same_members(&client, &server, &at).await;
+    server.stop();
+    ch.stop();
+}
