@@ -30,7 +30,7 @@ async fn crud_members_count_and_versions() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(
         body["segments"][0],
-        json!({"name": "buyers", "status": "created", "version": 1})
+        json!({"name": "buyers", "status": "created", "version": 1, "warnings": []})
     );
     let (status, body) = app
         .admin(
