@@ -138,7 +138,7 @@ pub fn run(
 
     println!();
     println!(
-        "retention pass: {} events deleted in {:.1} s ({} events/s, {} transactions of ≤ 5,000)",
+        "retention pass: {} events deleted in {:.1} s ({} events/s, {} transactions of ≤ 1,000)",
         rate(expired.events as f64),
         pass,
         rate(expired.events as f64 / pass.max(1e-9)),

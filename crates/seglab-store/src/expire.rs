@@ -24,7 +24,7 @@ pub(crate) const RETENTION: &str = "event_retention_ms";
 pub(crate) const EXPIRED_BEFORE: &str = "events_expired_before";
 
 /// Rows deleted in one writer transaction.
-const CHUNK: usize = 5_000;
+const CHUNK: usize = 1_000;
 
 /// What one retention pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
