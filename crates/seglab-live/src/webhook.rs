@@ -265,6 +265,11 @@ impl Deliverer {
         mut bell: tokio::sync::watch::Receiver<u64>,
     ) {
         loop {
+            // The deliverer is gone (the server is stopping): so is this worker,
+            // instead of retrying rounds whose blocking tasks are cancelled.
+            if bell.has_changed().is_err() {
+                return;
+            }
             let wait = match self.round(subscription, &conn).await {
                 Ok(Some(0)) => continue,
                 Ok(Some(ms)) => Duration::from_millis(ms.clamp(1, 1_000) as u64),
@@ -274,7 +279,9 @@ impl Deliverer {
                     Duration::from_secs(1)
                 }
             };
-            let _ = tokio::time::timeout(wait, bell.changed()).await;
+            if let Ok(Err(_)) = tokio::time::timeout(wait, bell.changed()).await {
+                return;
+            }
         }
     }
 
