@@ -762,7 +762,8 @@ impl Drop for OwnClickHouse {
 }
 
 /// Ingestion goes on while ClickHouse is down; once it is back, the export
-/// catches up and memberships follow.
+/// catches up and memberships follow. A person deleted meanwhile, with
+/// seglab restarted before ClickHouse is back, is deleted there too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warehouse_that_was_down_is_caught_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -773,9 +774,30 @@ async fn a_warehouse_that_was_down_is_caught_up() {
     let data = dir.path().join("data");
     stdout(&seglab(&data, &["demo", "--people", "30", "--days", "10"]));
     let url = warehouse_url(&[ch.url()], "seglab", None);
-    let server = Server::start_with(&data, &["--warehouse", &url, "--warehouse-every", "1s"]);
+    let flags = ["--warehouse", url.as_str(), "--warehouse-every", "1s"];
+    let server = Server::start_with(&data, &flags);
     let client = crate::http();
-    evaluated(&client, &server).await;
+    let at = evaluated(&client, &server).await;
+    // Someone who is in a segment.
+    let mut victim = None;
+    for name in ["active", "recent_buyers", "repeat_buyers", "browsers_not_buyers"] {
+        let recorded = get(
+            &client,
+            &server,
+            &format!(
+                "/api/v1/segments/{name}/members/recorded?at={}&limit=10000",
+                at.replace('+', "%2B")
+            ),
+        )
+        .await;
+        if let Some(&p) = ids(&recorded).iter().next() {
+            victim = Some((name, p));
+            break;
+        }
+    }
+    let (segment, victim) = victim.expect("no segment has members");
+    let rows_of = format!("SELECT count() FROM seglab.events WHERE person = {victim}");
+    assert_ne!(query(&ch.url(), &rows_of).await, "0");
 
     ch.stop();
     let order = |user: &str| {
@@ -787,9 +809,33 @@ async fn a_warehouse_that_was_down_is_caught_up() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let live = get(&client, &server, "/api/v1/live").await;
     assert_eq!(live["behind"], 2, "{live}");
+    let res = client
+        .delete(format!("{}/api/v1/people/{victim}", server.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    server.stop();
 
     ch.start().await;
+    let server = Server::start_with(&data, &flags);
     let at = evaluated(&client, &server).await;
+    let recorded = get(
+        &client,
+        &server,
+        &format!(
+            "/api/v1/segments/{segment}/members/recorded?at={}&limit=10000",
+            at.replace('+', "%2B")
+        ),
+    )
+    .await;
+    assert!(!ids(&recorded).contains(&victim), "{recorded}");
+    eventually(120, "the deletion done in the warehouse", || async {
+        (mutations_done(&[ch.url()], "seglab").await && query(&ch.url(), &rows_of).await == "0")
+            .then_some(())
+    })
+    .await;
     let person = get(&client, &server, "/api/v1/people/down-2").await["person_id"].clone();
     let changes = get(
         &client,
