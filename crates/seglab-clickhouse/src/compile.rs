@@ -735,7 +735,11 @@ mod tests {
         assert!(!q.sql(0).contains("WHERE kind != 0"));
         let s = q.events_from(Some(5_000)).sql(0);
         // The people, and each of the RFM subquery's buyer scans.
-        assert_eq!(s.matches("FINAL WHERE kind != 0 OR ts >= 5000").count(), 7, "{s}");
+        assert_eq!(
+            s.matches("FINAL WHERE kind != 0 OR ts >= 5000").count(),
+            7,
+            "{s}"
+        );
         assert_eq!(s.matches("FINAL").count(), 7, "{s}");
     }
 

@@ -221,7 +221,10 @@ mod tests {
             s.delete_events_before(&cluster, 1_000),
             "ALTER TABLE `seglab`.`events_local` DELETE WHERE kind = 0 AND ts < 1000"
         );
-        assert!(s.mutations_running(&cluster).contains("table = 'events_local'"));
+        assert!(
+            s.mutations_running(&cluster)
+                .contains("table = 'events_local'")
+        );
     }
 
     #[test]

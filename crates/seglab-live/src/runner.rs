@@ -139,8 +139,12 @@ impl Runner {
         let started = Instant::now();
         let stepped = {
             let mut live = self.live();
-            let gone: std::collections::HashSet<PersonId> =
-                self.store.reader().warehouse_erasures()?.into_iter().collect();
+            let gone: std::collections::HashSet<PersonId> = self
+                .store
+                .reader()
+                .warehouse_erasures()?
+                .into_iter()
+                .collect();
             let kept: Vec<Evaluated>;
             let evaluated = if gone.is_empty() {
                 evaluated

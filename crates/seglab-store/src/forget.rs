@@ -318,9 +318,8 @@ pub(crate) fn delete(
             erasure.execute([p])?;
         }
         if setting_number(tx, WAREHOUSE_USED)? != 0 {
-            let mut owed = tx.prepare(
-                "INSERT OR IGNORE INTO warehouse_erasures (person_id) VALUES (?1)",
-            )?;
+            let mut owed =
+                tx.prepare("INSERT OR IGNORE INTO warehouse_erasures (person_id) VALUES (?1)")?;
             for &p in &persons {
                 owed.execute([p])?;
             }
@@ -447,8 +446,7 @@ impl crate::Reader {
         self.with_conn(|c| {
             let tx = c.transaction()?;
             {
-                let mut stmt =
-                    tx.prepare(&format!("DELETE FROM {table} WHERE person_id = ?1"))?;
+                let mut stmt = tx.prepare(&format!("DELETE FROM {table} WHERE person_id = ?1"))?;
                 for p in persons {
                     stmt.execute([p])?;
                 }
@@ -681,7 +679,10 @@ mod tests {
         assert_eq!(r.warehouse_erasures().unwrap(), ann.persons[1..]);
         drop(store);
         let store = open(dir.path());
-        assert_eq!(store.reader().warehouse_erasures().unwrap(), ann.persons[1..]);
+        assert_eq!(
+            store.reader().warehouse_erasures().unwrap(),
+            ann.persons[1..]
+        );
     }
 
     #[test]

@@ -70,6 +70,9 @@ pub async fn expired(target: &Target, dir: &Path, cursor: &mut Cursor) -> Result
     }
     cursor.deleted_before = Some(cutoff);
     cursor.save(dir)?;
-    tracing::info!(cutoff, "expired events are being deleted from the warehouse");
+    tracing::info!(
+        cutoff,
+        "expired events are being deleted from the warehouse"
+    );
     Ok(true)
 }

@@ -64,11 +64,7 @@ impl Saved {
         let mut queries = Vec::with_capacity(definitions.len());
         for (name, condition) in &definitions {
             match seglab_clickhouse::compile(condition, &definitions, &schema) {
-                Ok(q) => queries.push((
-                    name.clone(),
-                    versions.get(name).copied().unwrap_or(0),
-                    q,
-                )),
+                Ok(q) => queries.push((name.clone(), versions.get(name).copied().unwrap_or(0), q)),
                 Err(e) => {
                     tracing::warn!(segment = %name, error = %e, "segment not evaluated in the warehouse");
                 }

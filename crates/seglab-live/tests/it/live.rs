@@ -382,7 +382,9 @@ fn warehouse_mode_records_what_the_schedule_hands_over() {
     assert!(!Cause::Retention.delivered());
     live.record_members(&found(vec![ann]), &defined, NOW + 3, Cause::Warehouse)
         .unwrap();
-    let gone = live.record_members(&[], &BTreeSet::new(), NOW + 3, Cause::Warehouse).unwrap();
+    let gone = live
+        .record_members(&[], &BTreeSet::new(), NOW + 3, Cause::Warehouse)
+        .unwrap();
     assert_eq!(gone.changes, 1);
     assert_eq!(feed.try_recv().unwrap().cause, Cause::Warehouse);
     assert_eq!(feed.try_recv().unwrap().cause, Cause::Deleted);

@@ -393,12 +393,9 @@ async fn visible_people(node: &str, db: &str) -> BTreeSet<i64> {
 /// SQL the schedule runs).
 async fn computed(node: &str, db: &str, condition: &str, now: i64) -> BTreeSet<i64> {
     let c = seglab_lang::parse_condition(condition).unwrap();
-    let q = seglab_clickhouse::compile(
-        &c,
-        &Default::default(),
-        &seglab_clickhouse::Schema::new(db),
-    )
-    .unwrap();
+    let q =
+        seglab_clickhouse::compile(&c, &Default::default(), &seglab_clickhouse::Schema::new(db))
+            .unwrap();
     let text = query(node, &q.sql(now)).await;
     text.lines().map(|l| l.parse().unwrap()).collect()
 }
@@ -518,10 +515,7 @@ async fn deletes_and_expires(nodes: Vec<String>, cluster: Option<&str>) {
     // Left out at once, while the rows are still there.
     eventually(30, "ann left out of the warehouse's queries", || async {
         let visible = visible_people(node, &db).await;
-        persons
-            .iter()
-            .all(|p| !visible.contains(p))
-            .then_some(())
+        persons.iter().all(|p| !visible.contains(p)).then_some(())
     })
     .await;
     let computed_now = computed(node, &db, r#"did "Order Completed""#, now_ms()).await;
@@ -780,7 +774,12 @@ async fn a_warehouse_that_was_down_is_caught_up() {
     let at = evaluated(&client, &server).await;
     // Someone who is in a segment.
     let mut victim = None;
-    for name in ["active", "recent_buyers", "repeat_buyers", "browsers_not_buyers"] {
+    for name in [
+        "active",
+        "recent_buyers",
+        "repeat_buyers",
+        "browsers_not_buyers",
+    ] {
         let recorded = get(
             &client,
             &server,
