@@ -39,6 +39,8 @@ pub struct Query {
     condition: Condition,
     segments: BTreeMap<String, Condition>,
     table: String,
+    /// Behavioral events before this instant are left out (expired).
+    events_from: Option<i64>,
 }
 
 /// Compiles `condition` for the tables of `schema`; `segments` holds the
@@ -55,6 +57,7 @@ pub fn compile(
         condition: condition.clone(),
         segments: segments.clone(),
         table: schema.table(),
+        events_from: None,
     })
 }
 
@@ -96,6 +99,25 @@ fn validate(
 }
 
 impl Query {
+    /// The same query, leaving out the behavioral events before `cutoff`
+    /// (event retention: the store deleted them, and the warehouse's
+    /// mutation deleting them may still be running). `None`: every event.
+    pub fn events_from(mut self, cutoff: Option<i64>) -> Query {
+        self.events_from = cutoff;
+        self
+    }
+
+    /// The rows a query reads: deduplicated, expired events left out.
+    fn rows(&self) -> String {
+        match self.events_from {
+            Some(cutoff) => format!(
+                "{} FINAL WHERE kind != {EVENT} OR ts >= {cutoff}",
+                self.table
+            ),
+            None => format!("{} FINAL", self.table),
+        }
+    }
+
     /// The SQL of the members at `now` (milliseconds since the epoch): one
     /// column, `person`, ascending.
     pub fn sql(&self, now: i64) -> String {
@@ -119,16 +141,16 @@ impl Query {
             names.extend(["rfm_r", "rfm_f", "rfm_m"].map(String::from));
         }
         let mut out = format!(
-            "SELECT person FROM (SELECT {names} FROM (SELECT {columns} FROM {table} FINAL GROUP BY person \
+            "SELECT person FROM (SELECT {names} FROM (SELECT {columns} FROM {rows} GROUP BY person \
              HAVING {exists}) AS people",
             exists = person_exists(),
             names = names.join(", "),
-            table = self.table
+            rows = self.rows()
         );
         if g.rfm {
             out.push_str(&format!(
                 " ALL LEFT JOIN ({}) AS rfm USING person",
-                rfm_scores(&self.table, g.now)
+                rfm_scores(&self.rows(), g.now)
             ));
         }
         out.push_str(&format!(" WHERE {test}) ORDER BY person"));
@@ -633,7 +655,8 @@ fn person_exists() -> String {
 /// `1 + floor(5 w / n)` with `w` the buyers strictly worse on it. `w` comes
 /// from the buyers counted by value, sorted, and summed before each value
 /// (no lambda captures a whole column, so this stays linear in the buyers).
-fn rfm_scores(table: &str, now: i128) -> String {
+/// `rows` is what the query reads (see [`Query::rows`]).
+fn rfm_scores(rows: &str, now: i128) -> String {
     let orders = all([
         format!("kind = {EVENT}"),
         format!("name = {}", string(ORDER_EVENT)),
@@ -643,7 +666,7 @@ fn rfm_scores(table: &str, now: i128) -> String {
     let buyers = format!(
         "SELECT person, maxIf(ts, {orders}) AS last, toFloat64(countIf({orders})) AS orders, \
          (arrayCumSum({revenue})[-1] + 0) AS revenue \
-         FROM {table} FINAL GROUP BY person HAVING orders > 0 AND countIf(kind = {MERGED}) = 0"
+         FROM {rows} GROUP BY person HAVING orders > 0 AND countIf(kind = {MERGED}) = 0"
     );
     let score = |value: &str, alias: &str| {
         format!(
@@ -703,6 +726,21 @@ mod tests {
         defs.insert("b".to_owned(), parse_condition("in segment a").unwrap());
         let e = compile(&defs["a"], &defs, &Schema::new("db")).unwrap_err();
         assert_eq!(e.code(), "segment_cycle");
+    }
+
+    #[test]
+    fn expired_events_are_left_out_everywhere() {
+        let c = parse_condition("rfm in [Champions] or not did \"A\"").unwrap();
+        let q = compile(&c, &BTreeMap::new(), &Schema::new("db")).unwrap();
+        assert!(!q.sql(0).contains("WHERE kind != 0"));
+        let s = q.events_from(Some(5_000)).sql(0);
+        // The people, and each of the RFM subquery's buyer scans.
+        assert_eq!(
+            s.matches("FINAL WHERE kind != 0 OR ts >= 5000").count(),
+            7,
+            "{s}"
+        );
+        assert_eq!(s.matches("FINAL").count(), 7, "{s}");
     }
 
     #[test]

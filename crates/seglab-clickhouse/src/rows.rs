@@ -113,6 +113,17 @@ impl Row {
         }
     }
 
+    /// The mark of a deleted person: queries leave them out at once, while
+    /// the mutation that deletes every row of theirs (this one included,
+    /// see [`crate::Schema::delete_persons`]) runs in the background. The
+    /// same kind as [`Row::merged`], so queries need no other test.
+    pub fn deleted(person: i64) -> Row {
+        Row {
+            message_id: "deleted".to_owned(),
+            ..Row::merged(person)
+        }
+    }
+
     /// The output of `model` for a person, as of `version`.
     pub fn prediction(person: i64, model: &str, version: u64, value: f64) -> Row {
         Row {

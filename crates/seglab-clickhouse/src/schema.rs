@@ -18,8 +18,9 @@ pub enum Topology {
 /// One table, `events`, holds four kinds of rows (`kind`): behavioral
 /// events (0), trait snapshots (1: a person's whole traits object, the latest
 /// `seq` wins), model outputs (2: `name` is the model, `value` the output,
-/// the latest `seq` wins) and the mark of a person merged into another (3:
-/// queries leave them out; their events were copied to the other). Properties and traits are flattened into the
+/// the latest `seq` wins) and the mark of a person left out of every query
+/// (3: merged into another, whose rows now include theirs, or deleted, until
+/// the mutation deleting their rows has run). Properties and traits are flattened into the
 /// parallel arrays `p_path`, `p_kind`, `p_str`, `p_num`, `p_arr` (see
 /// [`crate::rows`]). One table means one `GROUP BY person`, and no join
 /// between shards.
@@ -118,6 +119,65 @@ impl Schema {
         )
     }
 
+    /// The table that holds the rows themselves, where mutations run:
+    /// `events` on one server, each node's `events_local` on a cluster (a
+    /// `Distributed` table cannot be altered).
+    pub fn shard_table(&self, topology: &Topology) -> String {
+        let name = match topology {
+            Topology::Single => "events",
+            Topology::Cluster { .. } => "events_local",
+        };
+        format!("{}.{}", ident(&self.database), ident(name))
+    }
+
+    /// The mutation that deletes every row of `persons` (deleted people:
+    /// their events, trait snapshots, model outputs and marks, copies made
+    /// by merges included, since those are under the person merged into),
+    /// to run on every node. Asynchronous: [`Row::deleted`] marks hide them
+    /// meanwhile. `None` for no person.
+    ///
+    /// [`Row::deleted`]: crate::rows::Row::deleted
+    pub fn delete_persons(&self, topology: &Topology, persons: &[i64]) -> Option<String> {
+        if persons.is_empty() {
+            return None;
+        }
+        let list = persons
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Some(format!(
+            "ALTER TABLE {} DELETE WHERE person IN ({list})",
+            self.shard_table(topology)
+        ))
+    }
+
+    /// The mutation that deletes the behavioral events before `cutoff`
+    /// (event retention), to run on every node. Trait snapshots, model
+    /// outputs and marks have no time and stay. Asynchronous: queries leave
+    /// the events out meanwhile ([`crate::Query::events_from`]).
+    pub fn delete_events_before(&self, topology: &Topology, cutoff: i64) -> String {
+        format!(
+            "ALTER TABLE {} DELETE WHERE kind = {EVENT} AND ts < {cutoff}",
+            self.shard_table(topology),
+            EVENT = crate::rows::EVENT
+        )
+    }
+
+    /// The query counting this node's mutations of the tables still running.
+    pub fn mutations_running(&self, topology: &Topology) -> String {
+        let table = match topology {
+            Topology::Single => "events",
+            Topology::Cluster { .. } => "events_local",
+        };
+        format!(
+            "SELECT count() FROM system.mutations WHERE database = {} AND table = {} \
+             AND is_done = 0",
+            crate::sql::string(&self.database),
+            crate::sql::string(table)
+        )
+    }
+
     /// The statement that drops the database.
     pub fn drop(&self) -> String {
         format!("DROP DATABASE IF EXISTS {}", ident(&self.database))
@@ -140,6 +200,31 @@ mod tests {
             ddl[2].contains("Distributed(`seglab`, `seglab`, `events_local`, intHash64(person))")
         );
         assert_eq!(s.ddl(&Topology::Single).len(), 2);
+    }
+
+    #[test]
+    fn mutations_run_where_the_rows_are() {
+        let s = Schema::new("seglab");
+        let cluster = Topology::Cluster {
+            name: "seglab".into(),
+        };
+        assert_eq!(s.delete_persons(&Topology::Single, &[]), None);
+        assert_eq!(
+            s.delete_persons(&Topology::Single, &[3, 7]).unwrap(),
+            "ALTER TABLE `seglab`.`events` DELETE WHERE person IN (3, 7)"
+        );
+        assert_eq!(
+            s.delete_persons(&cluster, &[3]).unwrap(),
+            "ALTER TABLE `seglab`.`events_local` DELETE WHERE person IN (3)"
+        );
+        assert_eq!(
+            s.delete_events_before(&cluster, 1_000),
+            "ALTER TABLE `seglab`.`events_local` DELETE WHERE kind = 0 AND ts < 1000"
+        );
+        assert!(
+            s.mutations_running(&cluster)
+                .contains("table = 'events_local'")
+        );
     }
 
     #[test]

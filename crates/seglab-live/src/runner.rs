@@ -14,7 +14,7 @@ use seglab_segments::Segments;
 use seglab_store::{Health, PersonId, Store};
 
 use crate::rounds::Rounds;
-use crate::{Change, Evaluated, Live, Mode, Result, Stepped};
+use crate::{Cause, Change, Evaluated, Live, Mode, Result, Stepped};
 
 /// Live memberships of a store, kept current by a thread of their own.
 pub struct Runner {
@@ -124,16 +124,46 @@ impl Runner {
 
     /// Records the members a warehouse evaluation found (see
     /// [`Live::record_members`]) and wakes whoever follows `live.db`.
+    ///
+    /// People deleted from the store whom the warehouse may still show are
+    /// left out: an evaluation that ran before a deletion must not record
+    /// them again once the deletion has removed them from `live.db` (both
+    /// happen with the live state held; the store lists them before that).
     pub fn record_members(
         &self,
         evaluated: &[Evaluated],
         defined: &std::collections::BTreeSet<String>,
         now: i64,
+        cause: Cause,
     ) -> Result<Stepped> {
         let started = Instant::now();
         let stepped = {
             let mut live = self.live();
-            let stepped = live.record_members(evaluated, defined, now)?;
+            let gone: std::collections::HashSet<PersonId> = self
+                .store
+                .reader()
+                .warehouse_erasures()?
+                .into_iter()
+                .collect();
+            let kept: Vec<Evaluated>;
+            let evaluated = if gone.is_empty() {
+                evaluated
+            } else {
+                kept = evaluated
+                    .iter()
+                    .map(|e| Evaluated {
+                        members: e
+                            .members
+                            .iter()
+                            .copied()
+                            .filter(|p| !gone.contains(p))
+                            .collect(),
+                        ..e.clone()
+                    })
+                    .collect();
+                &kept
+            };
+            let stepped = live.record_members(evaluated, defined, now, cause)?;
             record_metrics(started, &stepped, 0, &live);
             stepped
         };

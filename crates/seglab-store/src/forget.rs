@@ -59,6 +59,9 @@ pub(crate) const FORGET_COUNT: &str = "forget_count";
 pub(crate) const SEQ_FLOOR: &str = "event_seq_floor";
 /// The settings key of the newest person id ever handed out.
 pub(crate) const PERSON_FLOOR: &str = "person_id_floor";
+/// The settings key set once a warehouse has been exported to: from then
+/// on a deletion is also owed to the warehouse (`warehouse_erasures`).
+const WAREHOUSE_USED: &str = "warehouse_used";
 
 /// The tombstone of `text` under `salt`.
 pub(crate) fn hash(salt: &[u8], text: &str) -> [u8; 32] {
@@ -314,6 +317,13 @@ pub(crate) fn delete(
         for &p in &persons {
             erasure.execute([p])?;
         }
+        if setting_number(tx, WAREHOUSE_USED)? != 0 {
+            let mut owed =
+                tx.prepare("INSERT OR IGNORE INTO warehouse_erasures (person_id) VALUES (?1)")?;
+            for &p in &persons {
+                owed.execute([p])?;
+            }
+        }
     }
     let count = setting_number(tx, FORGET_COUNT)?;
     set_number(tx, FORGET_COUNT, count + 1)?;
@@ -402,10 +412,44 @@ impl crate::Reader {
 
     /// Records that the rows of `persons` beside the store are deleted.
     pub fn erasures_done(&self, persons: &[PersonId]) -> crate::Result<()> {
+        self.delete_listed("erasures", persons)
+    }
+
+    /// Records that a warehouse holds (or may hold) rows of this store:
+    /// every later deletion is listed in [`Reader::warehouse_erasures`]
+    /// too, until [`Reader::warehouse_erasures_done`]. Call it before
+    /// exporting anything.
+    pub fn use_warehouse(&self) -> crate::Result<()> {
+        self.set_setting(WAREHOUSE_USED, "1")
+    }
+
+    /// Deleted persons whose rows a warehouse may still hold (the store
+    /// deleted them after [`Reader::use_warehouse`]), in id order.
+    pub fn warehouse_erasures(&self) -> crate::Result<Vec<PersonId>> {
+        self.with_conn(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT person_id FROM warehouse_erasures ORDER BY person_id")?;
+            let rows = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Records that the warehouse no longer shows `persons` (their rows are
+    /// marked and their deletion is under way there).
+    pub fn warehouse_erasures_done(&self, persons: &[PersonId]) -> crate::Result<()> {
+        self.delete_listed("warehouse_erasures", persons)
+    }
+
+    fn delete_listed(&self, table: &str, persons: &[PersonId]) -> crate::Result<()> {
         self.with_conn(|c| {
             let tx = c.transaction()?;
-            for p in persons {
-                tx.execute("DELETE FROM erasures WHERE person_id = ?1", [p])?;
+            {
+                let mut stmt = tx.prepare(&format!("DELETE FROM {table} WHERE person_id = ?1"))?;
+                for p in persons {
+                    stmt.execute([p])?;
+                }
             }
             tx.commit()?;
             Ok(())
@@ -612,6 +656,33 @@ mod tests {
             .unwrap();
         assert_eq!(out.last_seq, last + 2);
         assert_eq!(store.reader().last_merge().unwrap(), last_merge + 1);
+    }
+
+    #[test]
+    fn deletions_are_owed_to_a_warehouse_only_once_one_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        ann_and_bob(&store);
+        let r = store.reader();
+        let bob = store.forget("user-bob-9c2e").unwrap().unwrap();
+        assert_eq!(r.pending_erasures().unwrap(), bob.persons);
+        assert!(r.warehouse_erasures().unwrap().is_empty());
+
+        r.use_warehouse().unwrap();
+        let ann = store.forget("user-ann-7f3a").unwrap().unwrap();
+        assert_eq!(ann.persons.len(), 2);
+        assert_eq!(r.warehouse_erasures().unwrap(), ann.persons);
+        // The followers and the warehouse each clear their own list.
+        r.erasures_done(&ann.persons).unwrap();
+        assert_eq!(r.warehouse_erasures().unwrap(), ann.persons);
+        r.warehouse_erasures_done(&ann.persons[..1]).unwrap();
+        assert_eq!(r.warehouse_erasures().unwrap(), ann.persons[1..]);
+        drop(store);
+        let store = open(dir.path());
+        assert_eq!(
+            store.reader().warehouse_erasures().unwrap(),
+            ann.persons[1..]
+        );
     }
 
     #[test]

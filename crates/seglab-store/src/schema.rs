@@ -124,6 +124,13 @@ const MIGRATIONS: &[&str] = &[
         person_id INTEGER PRIMARY KEY
     );
     ",
+    // 6: deleted people whose rows a warehouse may still hold (ADR 0018):
+    // listed only once a warehouse has been used, until it deleted them.
+    "
+    CREATE TABLE warehouse_erasures (
+        person_id INTEGER PRIMARY KEY
+    );
+    ",
 ];
 
 /// Brings the database to the newest schema. Fails on a database written by a

@@ -35,6 +35,13 @@ pub struct Cursor {
     pub target: String,
     pub last_seq: i64,
     pub last_merge: i64,
+    /// The store's retention cutoff (ADR 0016) the recorded memberships
+    /// follow: evaluations leave out the events before it.
+    #[serde(default)]
+    pub expired_before: Option<i64>,
+    /// The cutoff whose deletion every node was asked for.
+    #[serde(default)]
+    pub deleted_before: Option<i64>,
 }
 
 impl Cursor {

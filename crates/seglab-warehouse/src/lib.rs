@@ -7,12 +7,15 @@
 //! to the live state, which records entries and exits like native ones
 //! (history, webhooks and campaigns follow `live.db`). The live state runs
 //! in [`seglab_live::Mode::Warehouse`] meanwhile: it records only what the
-//! schedule hands it.
+//! schedule hands it. People deleted from the store and events its
+//! retention passes deleted are deleted from the warehouse too ([`erase`]),
+//! and left out of evaluations before their deletion there has finished.
 //!
 //! A warehouse that cannot be reached stops nothing: ingestion goes on, the
 //! thread retries with a backoff (1 s doubling to 8 s) and catches up from
 //! its cursor.
 
+pub mod erase;
 pub mod export;
 pub mod schedule;
 mod target;
@@ -173,7 +176,11 @@ impl Worker {
         while !self.stopped() {
             let started = Instant::now();
             let result: Result<bool, Error> = async {
+                let reader = self.store.reader();
                 if !created {
+                    // Before anything is exported: deletions from now on
+                    // are owed to the warehouse too.
+                    reader.use_warehouse()?;
                     create_tables(target).await?;
                     created = true;
                 }
@@ -181,19 +188,51 @@ impl Worker {
                     Some(c) => c,
                     None => cursor.insert(Cursor::load(&dir, target)?),
                 };
+                // Deleted people first: no evaluation after this shows them.
+                erase::people(reader, target).await?;
                 // Whatever was committed before `now` is read by this round
                 // unless the batch fills up.
                 let now = now_millis();
-                let round = export::round(self.store.reader(), target, &dir, cursor).await?;
+                let round = export::round(reader, target, &dir, cursor).await?;
                 if round.full {
                     return Ok(true);
                 }
-                if Instant::now() >= next_eval {
-                    let stepped =
-                        schedule::evaluate(&self.segments, &self.runner, target, now).await?;
+                // A retention pass since the last evaluation: what it changed
+                // is recorded apart (cause `retention`), then the events go.
+                let passed = reader
+                    .expired_before()?
+                    .filter(|&c| Some(c) > cursor.expired_before);
+                if let Some(cutoff) = passed {
+                    let (_, expired) = schedule::evaluate_expiry(
+                        &self.segments,
+                        &self.runner,
+                        target,
+                        now,
+                        cursor.expired_before,
+                        cutoff,
+                    )
+                    .await?;
+                    tracing::info!(
+                        cutoff,
+                        changes = expired.changes,
+                        "retention pass followed in the warehouse"
+                    );
+                    cursor.expired_before = Some(cutoff);
+                    cursor.save(&dir)?;
+                    next_eval = Instant::now() + self.settings.every;
+                } else if Instant::now() >= next_eval {
+                    let stepped = schedule::evaluate(
+                        &self.segments,
+                        &self.runner,
+                        target,
+                        now,
+                        cursor.expired_before,
+                    )
+                    .await?;
                     tracing::debug!(changes = stepped.changes, "warehouse memberships recorded");
                     next_eval = Instant::now() + self.settings.every;
                 }
+                erase::expired(target, &dir, cursor).await?;
                 Ok(false)
             }
             .await;

@@ -22,8 +22,9 @@ pub struct Evaluated {
 impl Live {
     /// Records the entries and exits that take the recorded members to
     /// `evaluated`, at `now`, in one transaction (with the deliveries they
-    /// owe). Cause `warehouse`; `definition` (recorded, not delivered) for a
-    /// segment first evaluated at its version. Segments in `evaluated` are
+    /// owe). Cause `cause` (`warehouse` for a scheduled evaluation,
+    /// `retention` for the one that follows a retention pass); `definition`
+    /// (recorded, not delivered) for a segment first evaluated at its version. Segments in `evaluated` are
     /// the only ones touched, except those no longer `defined`, whose
     /// members exit (cause `deleted`). Only in [`Mode::Warehouse`].
     pub fn record_members(
@@ -31,6 +32,7 @@ impl Live {
         evaluated: &[Evaluated],
         defined: &BTreeSet<String>,
         now: i64,
+        cause: Cause,
     ) -> Result<Stepped> {
         if self.mode != Mode::Warehouse {
             return Err(Error::Invalid(
@@ -57,7 +59,7 @@ impl Live {
         }
         for e in evaluated {
             let (i, cause) = match self.by_name.get(&e.name) {
-                Some(&i) if self.segs[i].version == e.version => (i, Cause::Warehouse),
+                Some(&i) if self.segs[i].version == e.version => (i, cause),
                 Some(&i) => {
                     self.segs[i].version = e.version;
                     self.segs[i].dirty = true;

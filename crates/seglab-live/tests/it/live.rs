@@ -327,7 +327,8 @@ fn a_deleted_person_leaves_every_segment_timer_delivery_and_checkpoint() {
 
 /// Warehouse mode: steps evaluate nothing; what an evaluation hands over is
 /// recorded (`definition` at a segment's first version, then `warehouse`,
-/// delivered like `event`); a deleted segment's members exit.
+/// delivered like `event`, or `retention` after a retention pass, not
+/// delivered); a deleted segment's members exit.
 #[test]
 fn warehouse_mode_records_what_the_schedule_hands_over() {
     use seglab_live::{Cause, Evaluated, Live, Mode};
@@ -357,11 +358,11 @@ fn warehouse_mode_records_what_the_schedule_hands_over() {
     };
     let mut feed = live.subscribe();
     let s = live
-        .record_members(&found(vec![ann]), &defined, NOW)
+        .record_members(&found(vec![ann]), &defined, NOW, Cause::Warehouse)
         .unwrap();
     assert_eq!((s.changes, s.entered), (1, 1));
     assert_eq!(feed.try_recv().unwrap().cause, Cause::Definition);
-    live.record_members(&found(vec![]), &defined, NOW + 1)
+    live.record_members(&found(vec![]), &defined, NOW + 1, Cause::Warehouse)
         .unwrap();
     let exit = feed.try_recv().unwrap();
     assert_eq!(
@@ -369,9 +370,21 @@ fn warehouse_mode_records_what_the_schedule_hands_over() {
         (false, Cause::Warehouse, NOW + 1)
     );
     assert!(Cause::Warehouse.delivered());
-    live.record_members(&found(vec![ann]), &defined, NOW + 2)
+    live.record_members(&found(vec![ann]), &defined, NOW + 2, Cause::Warehouse)
         .unwrap();
-    let gone = live.record_members(&[], &BTreeSet::new(), NOW + 3).unwrap();
+    assert_eq!(feed.try_recv().unwrap().cause, Cause::Warehouse);
+    // The evaluation right after a retention pass: housekeeping, not
+    // delivered.
+    live.record_members(&found(vec![]), &defined, NOW + 2, Cause::Retention)
+        .unwrap();
+    let expired = feed.try_recv().unwrap();
+    assert_eq!((expired.entered, expired.cause), (false, Cause::Retention));
+    assert!(!Cause::Retention.delivered());
+    live.record_members(&found(vec![ann]), &defined, NOW + 3, Cause::Warehouse)
+        .unwrap();
+    let gone = live
+        .record_members(&[], &BTreeSet::new(), NOW + 3, Cause::Warehouse)
+        .unwrap();
     assert_eq!(gone.changes, 1);
     assert_eq!(feed.try_recv().unwrap().cause, Cause::Warehouse);
     assert_eq!(feed.try_recv().unwrap().cause, Cause::Deleted);
@@ -381,7 +394,7 @@ fn warehouse_mode_records_what_the_schedule_hands_over() {
     let mut native = Live::open(&dir, &w.segments, store.reader(), NOW + 4).unwrap();
     assert!(
         native
-            .record_members(&found(vec![]), &defined, NOW + 5)
+            .record_members(&found(vec![]), &defined, NOW + 5, Cause::Warehouse)
             .is_err()
     );
     w.store = Some(store);

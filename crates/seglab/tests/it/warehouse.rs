@@ -348,6 +348,292 @@ async fn two_shards_serve_like_the_engine() {
     }
 }
 
+/// The table each node holds its rows in (where mutations run).
+fn shard_table(db: &str, cluster: Option<&str>) -> String {
+    match cluster {
+        Some(_) => format!("{db}.events_local"),
+        None => format!("{db}.events"),
+    }
+}
+
+/// Runs `sql` on every node; their answers, one a line.
+async fn on_every(nodes: &[String], sql: &str) -> String {
+    let mut out = Vec::new();
+    for n in nodes {
+        out.push(query(n, sql).await);
+    }
+    out.join("\n")
+}
+
+/// Whether every node finished its mutations of the test's database.
+async fn mutations_done(nodes: &[String], db: &str) -> bool {
+    let running = on_every(
+        nodes,
+        &format!("SELECT count() FROM system.mutations WHERE database = '{db}' AND is_done = 0"),
+    )
+    .await;
+    running.lines().all(|n| n == "0")
+}
+
+/// The people any segment can contain: the condition-independent part
+/// every compiled query shares (rows of theirs, no mark).
+async fn visible_people(node: &str, db: &str) -> BTreeSet<i64> {
+    let text = query(
+        node,
+        &format!(
+            "SELECT person FROM {db}.events FINAL GROUP BY person \
+             HAVING countIf(kind IN (0, 1)) > 0 AND countIf(kind = 3) = 0"
+        ),
+    )
+    .await;
+    text.lines().map(|l| l.parse().unwrap()).collect()
+}
+
+/// The members of `condition` at `now` as ClickHouse computes them (the
+/// SQL the schedule runs).
+async fn computed(node: &str, db: &str, condition: &str, now: i64) -> BTreeSet<i64> {
+    let c = seglab_lang::parse_condition(condition).unwrap();
+    let q =
+        seglab_clickhouse::compile(&c, &Default::default(), &seglab_clickhouse::Schema::new(db))
+            .unwrap();
+    let text = query(node, &q.sql(now)).await;
+    text.lines().map(|l| l.parse().unwrap()).collect()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A deleted person's rows leave ClickHouse: left out of every query at
+/// once (the mutation is held back here to show it), then gone once the
+/// mutation ran; then a retention pass deletes the expired events there too
+/// and records what it changed with cause `retention`.
+async fn deletes_and_expires(nodes: Vec<String>, cluster: Option<&str>) {
+    let db = database(if cluster.is_some() {
+        "cluster_del"
+    } else {
+        "single_del"
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    stdout(&seglab(&data, &["demo", "--people", "80", "--days", "40"]));
+    let url = warehouse_url(&nodes, &db, cluster);
+    let flags = ["--warehouse", url.as_str(), "--warehouse-every", "1s"];
+    let server = Server::start_with(&data, &flags);
+    let client = crate::http();
+    let node = nodes[0].as_str();
+
+    // Ann: an anonymous visit, a sign-in with her address, an old account
+    // with an order aliased in, another order.
+    let ann_ids = ["whdel-anon-5e1", "whdel-ann-5e1", "whdel-old-5e1"];
+    let address = "Ann.5e1@Example.com";
+    let messages = ["whdel-1", "whdel-2", "whdel-3", "whdel-4", "whdel-5"];
+    post_batch(
+        &client,
+        &server,
+        &[
+            json!({"type": "track", "anonymousId": ann_ids[0], "event": "Product Viewed",
+                   "properties": {"sku": "p1"}, "messageId": messages[0]}),
+            json!({"type": "identify", "userId": ann_ids[1], "anonymousId": ann_ids[0],
+                   "traits": {"email": address}, "messageId": messages[1]}),
+            json!({"type": "track", "userId": ann_ids[2], "event": "Order Completed",
+                   "properties": {"revenue": 30, "email": address}, "messageId": messages[2]}),
+        ],
+    )
+    .await;
+    post_batch(
+        &client,
+        &server,
+        &[
+            json!({"type": "alias", "userId": ann_ids[1], "previousId": ann_ids[2],
+                   "messageId": messages[3]}),
+            json!({"type": "track", "userId": ann_ids[1], "event": "Order Completed",
+                   "properties": {"revenue": 50}, "messageId": messages[4]}),
+        ],
+    )
+    .await;
+    let ann = get(&client, &server, &format!("/api/v1/people/{}", ann_ids[1])).await["person_id"]
+        .as_i64()
+        .unwrap();
+    evaluated(&client, &server).await;
+    let at = evaluated(&client, &server).await;
+    same_members(&client, &server, &at).await;
+    let recorded = get(
+        &client,
+        &server,
+        &format!(
+            "/api/v1/segments/repeat_buyers/members/recorded?at={}&limit=10000",
+            at.replace('+', "%2B")
+        ),
+    )
+    .await;
+    assert!(ids(&recorded).contains(&ann), "{recorded}");
+    let hers = format!(
+        "message_id IN ({}) OR has(p_str, '{address}')",
+        messages.map(|m| format!("'{m}'")).join(", ")
+    );
+    let before = query(
+        node,
+        &format!("SELECT groupUniqArray(person) FROM {db}.events WHERE {hers}"),
+    )
+    .await;
+    assert!(before.contains(&ann.to_string()), "{before}");
+    assert!(visible_people(node, &db).await.contains(&ann));
+    assert!(
+        computed(node, &db, r#"did "Order Completed""#, now_ms())
+            .await
+            .contains(&ann)
+    );
+
+    // Merges held back on the test's tables: the mutation waits.
+    let table = shard_table(&db, cluster);
+    on_every(&nodes, &format!("SYSTEM STOP MERGES {table}")).await;
+    let res = client
+        .delete(format!("{}/api/v1/people/{}", server.url, ann_ids[0]))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let gone: Value = res.json().await.unwrap();
+    let persons: Vec<i64> = gone["persons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect();
+    assert_eq!(persons.len(), 2, "{gone}");
+    assert!(persons.contains(&ann));
+    let list = persons
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    // Left out at once, while the rows are still there.
+    eventually(30, "ann left out of the warehouse's queries", || async {
+        let visible = visible_people(node, &db).await;
+        persons.iter().all(|p| !visible.contains(p)).then_some(())
+    })
+    .await;
+    let computed_now = computed(node, &db, r#"did "Order Completed""#, now_ms()).await;
+    assert!(!computed_now.contains(&ann), "{computed_now:?}");
+    assert!(!computed_now.is_empty());
+    let raw = query(
+        node,
+        &format!("SELECT count() FROM {db}.events WHERE person IN ({list})"),
+    )
+    .await;
+    assert_ne!(raw, "0", "the mutation was held back");
+    assert!(!mutations_done(&nodes, &db).await);
+    let at = evaluated(&client, &server).await;
+    same_members(&client, &server, &at).await;
+    let recorded = get(
+        &client,
+        &server,
+        &format!(
+            "/api/v1/segments/repeat_buyers/members/recorded?at={}&limit=10000",
+            at.replace('+', "%2B")
+        ),
+    )
+    .await;
+    assert!(!ids(&recorded).contains(&ann), "{recorded}");
+
+    // The mutation runs: nothing of hers is left, on any node.
+    on_every(&nodes, &format!("SYSTEM START MERGES {table}")).await;
+    eventually(120, "the deletion's mutation", || async {
+        mutations_done(&nodes, &db).await.then_some(())
+    })
+    .await;
+    for n in &nodes {
+        let left = query(
+            n,
+            &format!(
+                "SELECT count() FROM {table} WHERE person IN ({list}) OR {hers} \
+                 OR hasAny(p_str, [{}])",
+                ann_ids.map(|i| format!("'{i}'")).join(", ")
+            ),
+        )
+        .await;
+        assert_eq!(left, "0", "rows of ann left on {n}");
+    }
+    let live = get(&client, &server, "/api/v1/live").await;
+    let engine_events = live["engine"]["events"].as_u64().unwrap();
+    assert_eq!(exported(node, &db).await, (engine_events, engine_events));
+    server.stop();
+
+    // A retention pass at the next start: the events before its cutoff go
+    // from ClickHouse too, and what it changed is recorded as `retention`.
+    let flags = [
+        "--warehouse",
+        url.as_str(),
+        "--warehouse-every",
+        "1s",
+        "--retention-events",
+        "20d",
+    ];
+    let server = Server::start_with(&data, &flags);
+    let cutoff = eventually(60, "the retention pass followed", || async {
+        let text = std::fs::read_to_string(data.join("warehouse.cursor")).ok()?;
+        let cursor: Value = serde_json::from_str(&text).ok()?;
+        cursor["deleted_before"].as_i64()
+    })
+    .await;
+    let mut retention = 0;
+    let list = get(&client, &server, "/api/v1/segments").await;
+    for s in list["segments"].as_array().unwrap() {
+        let name = s["name"].as_str().unwrap();
+        let changes = get(
+            &client,
+            &server,
+            &format!("/api/v1/segments/{name}/changes?limit=10000&after=0"),
+        )
+        .await;
+        retention += changes["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["cause"] == "retention")
+            .count();
+    }
+    assert!(retention > 0, "no change recorded with cause retention");
+    let at = evaluated(&client, &server).await;
+    same_members(&client, &server, &at).await;
+    eventually(120, "the retention's mutation", || async {
+        mutations_done(&nodes, &db).await.then_some(())
+    })
+    .await;
+    let old = on_every(
+        &nodes,
+        &format!("SELECT count() FROM {table} WHERE kind = 0 AND ts < {cutoff}"),
+    )
+    .await;
+    assert!(old.lines().all(|n| n == "0"), "expired events left: {old}");
+    let live = get(&client, &server, "/api/v1/live").await;
+    let engine_events = live["engine"]["events"].as_u64().unwrap();
+    assert_eq!(exported(node, &db).await, (engine_events, engine_events));
+    server.stop();
+    for n in &nodes {
+        query(n, &format!("DROP DATABASE IF EXISTS {db}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_deletes_people_and_expired_events() {
+    if let Some(nodes) = shared("SEGLAB_CLICKHOUSE_SINGLE") {
+        deletes_and_expires(nodes, None).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_delete_people_and_expired_events() {
+    if let Some(nodes) = shared("SEGLAB_CLICKHOUSE_CLUSTER") {
+        deletes_and_expires(nodes, Some("seglab")).await;
+    }
+}
+
 /// A ClickHouse server of the test's own, on free loopback ports.
 struct OwnClickHouse {
     child: Option<Child>,
@@ -470,7 +756,8 @@ impl Drop for OwnClickHouse {
 }
 
 /// Ingestion goes on while ClickHouse is down; once it is back, the export
-/// catches up and memberships follow.
+/// catches up and memberships follow. A person deleted meanwhile, with
+/// seglab restarted before ClickHouse is back, is deleted there too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warehouse_that_was_down_is_caught_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -481,9 +768,35 @@ async fn a_warehouse_that_was_down_is_caught_up() {
     let data = dir.path().join("data");
     stdout(&seglab(&data, &["demo", "--people", "30", "--days", "10"]));
     let url = warehouse_url(&[ch.url()], "seglab", None);
-    let server = Server::start_with(&data, &["--warehouse", &url, "--warehouse-every", "1s"]);
+    let flags = ["--warehouse", url.as_str(), "--warehouse-every", "1s"];
+    let server = Server::start_with(&data, &flags);
     let client = crate::http();
-    evaluated(&client, &server).await;
+    let at = evaluated(&client, &server).await;
+    // Someone who is in a segment.
+    let mut victim = None;
+    for name in [
+        "active",
+        "recent_buyers",
+        "repeat_buyers",
+        "browsers_not_buyers",
+    ] {
+        let recorded = get(
+            &client,
+            &server,
+            &format!(
+                "/api/v1/segments/{name}/members/recorded?at={}&limit=10000",
+                at.replace('+', "%2B")
+            ),
+        )
+        .await;
+        if let Some(&p) = ids(&recorded).iter().next() {
+            victim = Some((name, p));
+            break;
+        }
+    }
+    let (segment, victim) = victim.expect("no segment has members");
+    let rows_of = format!("SELECT count() FROM seglab.events WHERE person = {victim}");
+    assert_ne!(query(&ch.url(), &rows_of).await, "0");
 
     ch.stop();
     let order = |user: &str| {
@@ -495,9 +808,33 @@ async fn a_warehouse_that_was_down_is_caught_up() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let live = get(&client, &server, "/api/v1/live").await;
     assert_eq!(live["behind"], 2, "{live}");
+    let res = client
+        .delete(format!("{}/api/v1/people/{victim}", server.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    server.stop();
 
     ch.start().await;
+    let server = Server::start_with(&data, &flags);
     let at = evaluated(&client, &server).await;
+    let recorded = get(
+        &client,
+        &server,
+        &format!(
+            "/api/v1/segments/{segment}/members/recorded?at={}&limit=10000",
+            at.replace('+', "%2B")
+        ),
+    )
+    .await;
+    assert!(!ids(&recorded).contains(&victim), "{recorded}");
+    eventually(120, "the deletion done in the warehouse", || async {
+        (mutations_done(&[ch.url()], "seglab").await && query(&ch.url(), &rows_of).await == "0")
+            .then_some(())
+    })
+    .await;
     let person = get(&client, &server, "/api/v1/people/down-2").await["person_id"].clone();
     let changes = get(
         &client,
