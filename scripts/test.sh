@@ -30,7 +30,7 @@ export SEGLAB_SMTP_PYTHON="$PWD/tests/smtp/.venv/bin/python" SEGLAB_REQUIRE_SMTP
 
 # --- ClickHouse (tests/clickhouse): the scale-out tests' servers -----------
 # One 18.16 server, a 2-shard 18.16 cluster and a chDB shim, on loopback;
-# stopped when this script ends.
+# stopped when this script ends (after the benchmark smoke run, which uses them).
 step "ClickHouse servers for the scale-out tests"
 eval "$(bash tests/clickhouse/start.sh)"
 trap 'bash tests/clickhouse/start.sh stop' EXIT
@@ -61,6 +61,8 @@ step "benchmark smoke run (small sizes; real figures: see README)"
 ./target/debug/seglab bench import --events 50000
 ./target/debug/seglab --log warn bench live --people 2000 --events 40000 --samples 500 --pings 50 --sustained 5000
 ./target/debug/seglab --log warn bench insights --people 2000 --events 40000
+# The servers started above are still running (stopped on exit).
+./target/debug/seglab --log warn bench clickhouse --people 2000 --events 40000
 ./target/debug/seglab --log warn bench campaigns --people 2000 --events 40000 --messages 1000 --decisions 200
 ./target/debug/seglab --log warn bench retention --people 2000 --events 40000 --days 30 --keep-days 20 --rate 5000 --baseline 2
 ./target/debug/seglab --log warn bench soak --people 2000 --events 40000 --duration 20s --idle 5s --sample 1 --calibrate 5000

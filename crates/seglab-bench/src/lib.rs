@@ -2,7 +2,7 @@
 //! baseline measured in the same run, and the ratio between them.
 //!
 //! One module per benchmark ([`ingest`], [`import`], [`segments`], [`live`],
-//! [`insights`], [`campaigns`]),
+//! [`insights`], [`campaigns`], [`clickhouse`]),
 //! over what they share (`common`: figures, verdicts, the baseline, the
 //! generated data; `server`: `seglab serve` in a child process). The binary
 //! parses [`BenchCommand`] and calls [`run`] with what only it has: its
@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use seglab_store::Store;
 
 pub mod campaigns;
+pub mod clickhouse;
 mod common;
 pub mod import;
 pub mod ingest;
@@ -116,6 +117,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 300_000)]
         calibrate: u64,
     },
+    /// The 50 segments of `bench live` on the native engine and as SQL on
+    /// ClickHouse (one server, a 2-shard cluster, chDB), on the same data:
+    /// load rows/s, query times against the engine's, equal member sets.
+    /// Servers: `eval "$(bash tests/clickhouse/start.sh)"`.
+    Clickhouse {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        clickhouse: clickhouse::ClickhouseArgs,
+    },
     /// Acting on segments with `seglab serve` and a real SMTP server on
     /// loopback: an email broadcast in messages/s against raw lettre sends
     /// (target ≥ 2,000/s), and on-site decisions with 50 campaigns, p99
@@ -198,6 +209,9 @@ pub fn run(cmd: BenchCommand, seglab: &Seglab) -> anyhow::Result<()> {
             sustained,
         } => live::run(&seglab.exe, store, samples, pings, sustained),
         BenchCommand::Insights { store } => insights::run(&seglab.exe, store),
+        BenchCommand::Clickhouse { store, clickhouse } => {
+            clickhouse::run(&seglab.exe, store, clickhouse)
+        }
         BenchCommand::Retention {
             store,
             keep_days,

@@ -69,11 +69,16 @@ impl Client {
     }
 
     async fn post(&self, query: Option<&str>, body: Vec<u8>) -> Result<String, ClientError> {
-        let mut params = form_urlencoded::Serializer::new(self.settings.clone());
-        if let Some(q) = query {
-            params.append_pair("query", q);
-        }
-        let url = format!("{}/?{}", self.url, params.finish());
+        // The serializer is not `Send`: dropped before the first await, so
+        // requests can run on any thread (`tokio::spawn`).
+        let params = {
+            let mut params = form_urlencoded::Serializer::new(self.settings.clone());
+            if let Some(q) = query {
+                params.append_pair("query", q);
+            }
+            params.finish()
+        };
+        let url = format!("{}/?{params}", self.url);
         let req = self.http.post(url);
         let unreachable = |source| ClientError::Unreachable {
             url: self.url.clone(),
@@ -103,8 +108,17 @@ impl Client {
         if rows.is_empty() {
             return Ok(());
         }
+        self.insert_row_binary(table, row_binary(rows)).await
+    }
+
+    /// Inserts rows already encoded by [`row_binary`] (bulk loads encode
+    /// once and send the same bytes to several servers).
+    pub async fn insert_row_binary(&self, table: &str, bytes: Vec<u8>) -> Result<(), ClientError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
         let q = format!("INSERT INTO {table} FORMAT RowBinary");
-        self.post(Some(&q), row_binary(rows)).await.map(drop)
+        self.post(Some(&q), bytes).await.map(drop)
     }
 
     /// The members of a compiled condition at `now`, ascending.
