@@ -2,10 +2,10 @@
 //! of the last 30 days, and what product views say of each product.
 
 use seglab_segments::Segments;
-use serde_json::Value;
 
-use crate::bestsellers::{DEFAULT_TOP, ProductCatalog, WINDOW_MS};
+use crate::bestsellers::{DEFAULT_TOP, ProductCatalog, Tallies, WINDOW_MS};
 use crate::context::BestSellers;
+
 use crate::ladder::PRODUCT_VIEWED;
 
 /// What sells, and what is known of each product.
@@ -20,20 +20,17 @@ pub struct Shop {
 /// Best-sellers as of `now`, from every timeline.
 pub fn compute(segments: &Segments, now: i64) -> Shop {
     let mut catalog = ProductCatalog::new();
-    let mut orders: Vec<(i64, Value)> = Vec::new();
+    // Counted as they are read: a store's month of orders never sits in
+    // memory at once (it took gigabytes on a large store).
+    let mut tallies = Tallies::new(now);
     let since = now.saturating_sub(WINDOW_MS);
     segments.with_engine(|e| {
         let t = e.timelines();
         t.for_each_named(PRODUCT_VIEWED, since, |_, _, props| catalog.observe(&props));
         t.for_each_named("Order Completed", since, |_, time, props| {
-            orders.push((time, props));
+            tallies.add(time, &props);
         });
     });
-    let best = BestSellers::from_orders(
-        orders.iter().map(|(t, p)| (*t, p)),
-        now,
-        DEFAULT_TOP,
-        &catalog,
-    );
+    let best = tallies.finish(DEFAULT_TOP, &catalog);
     Shop { best, catalog }
 }

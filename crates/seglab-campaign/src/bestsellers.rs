@@ -124,37 +124,75 @@ impl BestSellers {
         top: usize,
         catalog: &ProductCatalog,
     ) -> BestSellers {
-        let mut tallies: HashMap<String, Tally> = HashMap::new();
-        let since = now.saturating_sub(WINDOW_MS);
+        let mut tallies = Tallies::new(now);
         for (time, properties) in orders {
-            if time < since || time > now {
-                continue;
-            }
-            let items = properties.get("products").and_then(Value::as_array);
-            let mut in_order: Vec<Product> = items
-                .into_iter()
-                .flatten()
-                .chain(std::iter::once(properties))
-                .filter_map(product_of)
-                .collect();
-            in_order.sort_by(|a, b| a.id.cmp(&b.id));
-            in_order.dedup_by(|a, b| a.id == b.id);
-            for product in in_order {
-                let tally = tallies.entry(product.id.clone()).or_insert_with(|| Tally {
+            tallies.add(time, properties);
+        }
+        tallies.finish(top, catalog)
+    }
+
+    /// The best-sellers of `category` (empty when it has none).
+    pub fn of_category(&self, category: &str) -> &[Product] {
+        self.by_category.get(category).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// [`BestSellers::from_orders`] one order at a time: a caller that reads
+/// orders from somewhere else (every timeline) keeps only the tallies, never
+/// every order.
+pub struct Tallies {
+    since: i64,
+    now: i64,
+    by_product: HashMap<String, Tally>,
+}
+
+impl Tallies {
+    /// Tallies of the orders of the 30 days up to `now`.
+    pub fn new(now: i64) -> Tallies {
+        Tallies {
+            since: now.saturating_sub(WINDOW_MS),
+            now,
+            by_product: HashMap::new(),
+        }
+    }
+
+    /// Counts one `Order Completed` (its time and properties).
+    pub fn add(&mut self, time: i64, properties: &Value) {
+        if time < self.since || time > self.now {
+            return;
+        }
+        let items = properties.get("products").and_then(Value::as_array);
+        let mut in_order: Vec<Product> = items
+            .into_iter()
+            .flatten()
+            .chain(std::iter::once(properties))
+            .filter_map(product_of)
+            .collect();
+        in_order.sort_by(|a, b| a.id.cmp(&b.id));
+        in_order.dedup_by(|a, b| a.id == b.id);
+        for product in in_order {
+            let tally = self
+                .by_product
+                .entry(product.id.clone())
+                .or_insert_with(|| Tally {
                     orders: 0,
                     product: Product::new(product.id.clone()),
                     latest: i64::MIN,
                 });
-                tally.orders += 1;
-                if time >= tally.latest {
-                    let mut newer = product;
-                    merge(&mut newer, &tally.product);
-                    tally.product = newer;
-                    tally.latest = time;
-                }
+            tally.orders += 1;
+            if time >= tally.latest {
+                let mut newer = product;
+                merge(&mut newer, &tally.product);
+                tally.product = newer;
+                tally.latest = time;
             }
         }
-        let mut ranked: Vec<(u32, Product)> = tallies
+    }
+
+    /// The `top` most ordered products, overall and per category.
+    pub fn finish(self, top: usize, catalog: &ProductCatalog) -> BestSellers {
+        let mut ranked: Vec<(u32, Product)> = self
+            .by_product
             .into_values()
             .map(|t| (t.orders, catalog.fill(t.product)))
             .collect();
@@ -174,11 +212,6 @@ impl BestSellers {
             overall: ranked.into_iter().take(top).map(|(_, p)| p).collect(),
             by_category,
         }
-    }
-
-    /// The best-sellers of `category` (empty when it has none).
-    pub fn of_category(&self, category: &str) -> &[Product] {
-        self.by_category.get(category).map_or(&[], Vec::as_slice)
     }
 }
 
