@@ -8,6 +8,9 @@ use crate::context::BestSellers;
 
 use crate::ladder::PRODUCT_VIEWED;
 
+/// People read per hold of the engine.
+const PEOPLE_PER_READ: usize = 20_000;
+
 /// What sells, and what is known of each product.
 #[derive(Debug, Clone, Default)]
 pub struct Shop {
@@ -24,13 +27,22 @@ pub fn compute(segments: &Segments, now: i64) -> Shop {
     // memory at once (it took gigabytes on a large store).
     let mut tallies = Tallies::new(now);
     let since = now.saturating_sub(WINDOW_MS);
-    segments.with_engine(|e| {
-        let t = e.timelines();
-        t.for_each_named(PRODUCT_VIEWED, since, |_, _, props| catalog.observe(&props));
-        t.for_each_named("Order Completed", since, |_, time, props| {
-            tallies.add(time, &props);
+    // A range of people at a time, so the live thread (which needs the
+    // engine to apply new events) never waits for the whole walk: on a
+    // large store it took tens of seconds.
+    let people = segments.with_engine(|e| e.timelines().index_len());
+    for start in (0..people).step_by(PEOPLE_PER_READ) {
+        let range = start..start + PEOPLE_PER_READ;
+        segments.with_engine(|e| {
+            let t = e.timelines();
+            t.for_each_named_in(PRODUCT_VIEWED, since, range.clone(), |_, _, props| {
+                catalog.observe(&props)
+            });
+            t.for_each_named_in("Order Completed", since, range, |_, time, props| {
+                tallies.add(time, &props);
+            });
         });
-    });
+    }
     let best = tallies.finish(DEFAULT_TOP, &catalog);
     Shop { best, catalog }
 }

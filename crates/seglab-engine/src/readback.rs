@@ -45,11 +45,29 @@ impl Timelines {
     /// Calls `f(person, time, properties)` for every event named `name` at or
     /// after `since`, person after person (for summaries over everyone, such
     /// as best-sellers; properties are rebuilt only for matching events).
-    pub fn for_each_named(&self, name: &str, since: i64, mut f: impl FnMut(i64, i64, Value)) {
+    pub fn for_each_named(&self, name: &str, since: i64, f: impl FnMut(i64, i64, Value)) {
+        self.for_each_named_in(name, since, 0..self.index_len(), f);
+    }
+
+    /// [`Timelines::for_each_named`] over the people whose indexes are in
+    /// `indexes` (below [`Timelines::index_len`]): a reader that must not
+    /// hold the timelines for long reads them a range at a time.
+    pub fn for_each_named_in(
+        &self,
+        name: &str,
+        since: i64,
+        indexes: std::ops::Range<usize>,
+        mut f: impl FnMut(i64, i64, Value),
+    ) {
         let Some(id) = self.names.get(name) else {
             return;
         };
-        for (index, person) in self.people() {
+        let end = indexes.end.min(self.index_len());
+        for index in indexes.start.min(end)..end {
+            let index = index as u32;
+            let Some(person) = self.external_id(index) else {
+                continue;
+            };
             for e in self.events(index) {
                 if e.name() == id && e.ts() >= since {
                     f(person, e.ts(), set_to_json(&self.dict, self.set(e.props())));
@@ -244,6 +262,35 @@ fn place(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn reading_named_events_a_range_at_a_time_reads_each_once() {
+        let mut t = Timelines::new();
+        for i in 0..300i64 {
+            let name = if i % 3 == 0 {
+                "Order Completed"
+            } else {
+                "Page Viewed"
+            };
+            t.push(i % 37, 1_000 + i, name, &json!({"n": i})).unwrap();
+        }
+        t.merge(5, 6).unwrap();
+        let mut whole = Vec::new();
+        t.for_each_named("Order Completed", 1_030, |p, ts, v| whole.push((p, ts, v)));
+        let mut ranged = Vec::new();
+        for start in (0..t.index_len()).step_by(4) {
+            t.for_each_named_in("Order Completed", 1_030, start..start + 4, |p, ts, v| {
+                ranged.push((p, ts, v))
+            });
+        }
+        assert_eq!(whole.len(), 90);
+        assert_eq!(whole, ranged);
+        let mut past_the_end = 0;
+        t.for_each_named_in("Order Completed", 0, 1_000..2_000, |_, _, _| {
+            past_the_end += 1
+        });
+        assert_eq!(past_the_end, 0);
+    }
 
     fn round_trip(v: Value) -> Value {
         let mut d = Dictionary::default();
