@@ -7,4 +7,5 @@
 
 pub mod body;
 pub mod posthog;
+mod raw;
 pub mod segment_spec;
