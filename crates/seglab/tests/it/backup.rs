@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::durability::stored_ids;
-use crate::{ADMIN, Server, seglab, stdout};
+use crate::{ADMIN, Server, get, post_batch, seglab, stdout};
 
 /// Segments with windows of days at least: events sent now start no timer
 /// that could fire during the test.
@@ -24,30 +24,6 @@ const SEGMENTS: [&str; 4] = [
     r#"segment big_spenders = sum("Order Completed".revenue in last 365d) >= 100"#,
 ];
 const NAMES: [&str; 4] = ["buyers", "repeat_buyers", "browsers", "big_spenders"];
-
-async fn get(client: &reqwest::Client, server: &Server, path: &str) -> Value {
-    let res = client
-        .get(format!("{}{path}", server.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let v: Value = res.json().await.unwrap();
-    assert!(status.is_success(), "GET {path}: {status} {v}");
-    v
-}
-
-async fn post_batch(client: &reqwest::Client, server: &Server, batch: &[Value]) {
-    let res = client
-        .post(format!("{}/v1/batch", server.url))
-        .basic_auth(&server.key, Some(""))
-        .json(&json!({ "batch": batch }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-}
 
 async fn define_segments(client: &reqwest::Client, server: &Server) {
     for source in SEGMENTS {

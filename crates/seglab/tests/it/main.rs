@@ -63,6 +63,32 @@ pub struct Server {
 
 pub const ADMIN: &str = "it-admin";
 
+/// `GET path` with the admin token; the answer must be a success.
+pub async fn get(client: &reqwest::Client, server: &Server, path: &str) -> serde_json::Value {
+    let res = client
+        .get(format!("{}{path}", server.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert!(status.is_success(), "GET {path}: {status} {v}");
+    v
+}
+
+/// Sends `batch` to `/v1/batch` with the server's write key; it must be accepted.
+pub async fn post_batch(client: &reqwest::Client, server: &Server, batch: &[serde_json::Value]) {
+    let res = client
+        .post(format!("{}/v1/batch", server.url))
+        .basic_auth(&server.key, Some(""))
+        .json(&serde_json::json!({ "batch": batch }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
 impl Server {
     pub fn start(data: &Path) -> Server {
         Server::start_with(data, &[])

@@ -8,37 +8,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{ADMIN, Server, seglab, stdout};
+use crate::{ADMIN, Server, get, post_batch, seglab, stdout};
 
 const DAY: i64 = 86_400_000;
 
 fn at(days_ago: i64) -> String {
     let now = seglab_event::time::now_millis();
     seglab_event::time::format_timestamp(now - days_ago * DAY)
-}
-
-async fn post_batch(client: &reqwest::Client, server: &Server, batch: Vec<Value>) {
-    let res = client
-        .post(format!("{}/v1/batch", server.url))
-        .basic_auth(&server.key, Some(""))
-        .json(&json!({ "batch": batch }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-}
-
-async fn get(client: &reqwest::Client, server: &Server, path: &str) -> Value {
-    let res = client
-        .get(format!("{}{path}", server.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let v: Value = res.json().await.unwrap();
-    assert!(status.is_success(), "GET {path}: {status} {v}");
-    v
 }
 
 fn order(user: &str, id: &str, days_ago: i64) -> Value {
@@ -83,15 +59,15 @@ async fn old_events_expire_while_ingestion_goes_on() {
     // 40 days ago and yesterday.
     let server = Server::start(&data);
     for chunk in 0..6 {
-        let batch = (0..100)
+        let batch: Vec<Value> = (0..100)
             .map(|i| order("old", &format!("old-{chunk}-{i}"), 40))
             .collect();
-        post_batch(&client, &server, batch).await;
+        post_batch(&client, &server, &batch).await;
     }
     post_batch(
         &client,
         &server,
-        vec![order("both", "both-1", 40), order("both", "both-2", 1)],
+        &[order("both", "both-1", 40), order("both", "both-2", 1)],
     )
     .await;
     let res = client
@@ -153,7 +129,7 @@ async fn old_events_expire_while_ingestion_goes_on() {
     assert_eq!(exit["cause"], "retention", "{changes}");
 
     // A late event older than the retention is acknowledged and dropped.
-    post_batch(&client, &server, vec![order("both", "late", 45)]).await;
+    post_batch(&client, &server, &[order("both", "late", 45)]).await;
     assert_eq!(events_of(&client, &server, "both").await, 1);
     let metrics = client
         .get(format!("{}/metrics", server.url))

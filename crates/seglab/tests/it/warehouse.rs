@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{ADMIN, Server, seglab, stdout};
+use crate::{ADMIN, Server, get, post_batch, seglab, stdout};
 
 fn required() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
@@ -69,30 +69,6 @@ async fn query(node: &str, sql: &str) -> String {
     let text = res.text().await.unwrap();
     assert!(status.is_success(), "{sql}: {text}");
     text.trim().to_owned()
-}
-
-async fn get(client: &reqwest::Client, server: &Server, path: &str) -> Value {
-    let res = client
-        .get(format!("{}{path}", server.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let v: Value = res.json().await.unwrap();
-    assert!(status.is_success(), "GET {path}: {status} {v}");
-    v
-}
-
-async fn post_batch(client: &reqwest::Client, server: &Server, batch: &[Value]) {
-    let res = client
-        .post(format!("{}/v1/batch", server.url))
-        .basic_auth(&server.key, Some(""))
-        .json(&json!({ "batch": batch }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
 }
 
 /// Polls `check` (at most `secs` seconds) until it returns `Some`.
